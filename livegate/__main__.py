@@ -1,0 +1,3 @@
+from livegate.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""Every message goes through these helpers. rich is imported only when something is drawn."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from livegate.redact import redact, redact_text
+
+_consoles: dict[bool, Any] = {}
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    # Not cached across CliRunner invocations: sys.stdout may be swapped between calls.
+    stream = sys.stderr if stderr else sys.stdout
+    cached = _consoles.get(stderr)
+    if cached is None or cached.file is not stream:
+        cached = Console(file=stream, highlight=False, soft_wrap=True)
+        _consoles[stderr] = cached
+    return cached
+
+
+def out(text: str = "") -> None:
+    console().print(redact_text(text))
+
+
+def plain(text: str) -> None:
+    """Unstyled line to stdout (machine-readable formats)."""
+    sys.stdout.write(redact_text(text) + "\n")
+
+
+def error(text: str) -> None:
+    console(stderr=True).print(f"[bold red]Error:[/] {redact_text(text)}", markup=True)
+
+
+def warn(text: str) -> None:
+    console(stderr=True).print(f"[yellow]Warning:[/] {redact_text(text)}")
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(redact(obj), indent=2, default=str, allow_nan=False) + "\n")
+
+
+VERDICT_STYLE = {
+    "pass": "green", "passed": "green", "signed": "bold green", "fail": "red", "failed": "red",
+    "error": "bold red", "warn": "yellow", "skip": "dim", "not run": "dim", "stale": "yellow",
+}
+
+
+def styled(word: str) -> str:
+    style = VERDICT_STYLE.get(word, "")
+    return f"[{style}]{word}[/]" if style else word
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]):
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        t.add_column(col, overflow="fold")
+    for row in rows:
+        t.add_row(*[redact_text("" if v is None else str(v)) for v in row])
+    console().print(t)

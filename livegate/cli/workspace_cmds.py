@@ -1,0 +1,91 @@
+"""init, status, signoff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from livegate.cli import EXIT_OK, app, workspace_from
+from livegate.cli import display as d
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: Path = typer.Argument(None, help="Where to create the workspace (default: --workspace or the current directory).", show_default=False),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing config files (the ledger is never overwritten)."),
+) -> None:
+    """Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."""
+    from livegate.workspace import Workspace, scaffold
+
+    ws = Workspace(directory) if directory is not None else workspace_from(ctx)
+    written = scaffold(ws.root, force=force)
+    d.out(f"Created workspace [bold]{ws.root}[/]:")
+    for path in written:
+        d.out(f"  {path.relative_to(ws.root)}")
+    d.out("Next: copy .env.example to .env and fill it in, create your signing key with "
+          "`livegate keys init`, then run `livegate validate`.")
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Show the ladder: each phase, its verdict, when, who signed it, and what blocks the next step."""
+    from livegate.status import ladder_report
+
+    ws = workspace_from(ctx).require()
+    report = ladder_report(ws)
+    if as_json:
+        d.emit_json(report)
+        raise typer.Exit(EXIT_OK)
+    rows = []
+    for i, s in enumerate(report["steps"], 1):
+        rows.append([s["step"], s["title"], d.styled(s["status"]), (s["result_at"] or "")[:19], s["signed_by"] or "", s["detail"]])
+    d.table(f"livegate — {report['workspace']} (mode {report['mode']}, profile {report['profile']})",
+            ["Step", "Phase", "Status", "Result at (UTC)", "Signed by", "Detail"], rows)
+    ledger = report["ledger"]
+    if ledger["ok"]:
+        d.out(f"Ledger: {ledger['events']} events, hash chain and {ledger['signatures_checked']} signature(s) verified")
+    else:
+        d.out(f"Ledger: [bold red]DOES NOT VERIFY[/] — {ledger['problems'][0]}")
+    for note in ledger["notes"]:
+        d.out(f"  note: {note}")
+    if report["looser_thresholds"]:
+        d.out("[yellow]Looser than the protocol's defaults:[/]")
+        for line in report["looser_thresholds"]:
+            d.out(f"  [yellow]![/] {line}")
+    d.out(f"Next: {report['next_action']}")
+    for reason in report["blocking"]:
+        d.out(f"  blocked: {reason}")
+
+
+@app.command()
+def signoff(
+    ctx: typer.Context,
+    phase: str = typer.Argument(..., help="Phase or stage to sign: env, paper, testnet, 4.1a–4.1d, production."),
+    by: str = typer.Option(..., "--by", help="Name of the person signing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Accept the risk acknowledgment without asking."),
+) -> None:
+    """Sign off a passed phase with the operator key, after the risk acknowledgment (seed 000)."""
+    from livegate import gate
+    from livegate.cli.prompts import confirm
+    from livegate.errors import GateClosed
+    from livegate.ledger.keys import load_private
+
+    ws = workspace_from(ctx).require()
+    key = load_private()
+    snap = gate.snapshot(ws, public_key=key.public)
+    step = gate.find_step(snap.state, phase)
+    from livegate.core.gate import signoff_reasons
+
+    reasons = signoff_reasons(snap.state, step)
+    if reasons:
+        raise GateClosed(f"sign-off of {step}", reasons)
+    d.out(f"Signing off [bold]{step}[/] as [bold]{by}[/] (key {key.key_id}). By signing you acknowledge that:")
+    for i, line in enumerate(gate.ACKNOWLEDGMENT, 1):
+        d.out(f"  {i}. {line}")
+    if not confirm("Do you accept these statements and sign?", yes):
+        d.out("Not signed.")
+        raise typer.Exit(EXIT_OK)
+    event_id = gate.signoff(ws, step, by, key)
+    d.out(f"[green]Signed[/] {step} by {by} (ledger event #{event_id}).")

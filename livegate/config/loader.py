@@ -1,0 +1,200 @@
+"""Load and validate config files; every problem becomes `file:line key.path: message`."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
+from livegate.config.yamlfile import line_of, load_mapping
+from livegate.core.protocol import PhaseSpec, threshold_targets
+from livegate.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+_TYPE_WORDS = {
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "list_type": "must be a list",
+    "missing": "required key is missing",
+    "finite_number": "must be a finite number",
+}
+
+
+def _describe(err: dict[str, Any], allowed: list[str]) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    got = err.get("input")
+    suffix = "" if kind in ("missing", "extra_forbidden") else f" (got {_show(got)})"
+    if kind == "greater_than":
+        return f"must be > {ctx['gt']}{suffix}"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx['ge']}{suffix}"
+    if kind == "less_than":
+        return f"must be < {ctx['lt']}{suffix}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx['le']}{suffix}"
+    if kind == "extra_forbidden":
+        return "unknown key; allowed here: " + (", ".join(allowed) if allowed else "nothing")
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{suffix}"
+    if kind == "string_pattern_mismatch":
+        return f"does not match the expected form {ctx.get('pattern')}{suffix}"
+    if kind in ("too_short", "too_long"):
+        return f"{err['msg'].lower()}{suffix}"
+    if kind in ("value_error", "assertion_error"):
+        return f"{str(err['msg']).removeprefix('Value error, ')}{suffix}"
+    if kind in _TYPE_WORDS:
+        return _TYPE_WORDS[kind] + suffix
+    return f"{err['msg']}{suffix}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model at `loc`'s parent, for 'allowed here' hints."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = getattr(current, "model_fields", {}).get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if current is None:
+            return []
+    return sorted(getattr(current, "model_fields", {}))
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def problem(name: str, text: str, loc: tuple[Any, ...], message: str) -> str:
+    return f"{name}:{line_of(text, loc)} {_loc_text(loc)}: {message}"
+
+
+def validate(model: type[M], data: dict[str, Any], text: str, name: str) -> M:
+    """Validate `data` against `model`; raise ConfigError with one line per problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            lines.append(problem(name, text, loc, _describe(err, _allowed_keys(model, loc))))
+        raise ConfigError(lines) from None
+
+
+def load_risk_limits(path: Path, name: str) -> RiskLimitsFile:
+    data, text = load_mapping(path, name, "a mapping with `live_trading:`")
+    limits = validate(RiskLimitsFile, data, text, name)
+    broken = limits.live_trading.cross_checks()
+    if broken:
+        raise ConfigError([problem(name, text, loc, msg) for loc, msg in broken])
+    return limits
+
+
+def load_phase_file(path: Path, name: str) -> PhaseSpec:
+    data, text = load_mapping(path, name, "a phase definition (id, criteria, ...)")
+    phase = validate(PhaseFile, data, text, name)
+    try:
+        spec = phase.to_core()
+    except ValueError as exc:
+        raise ConfigError(f"{name}:1 criteria: {exc}") from None
+    if path.stem != spec.id:
+        raise ConfigError(f"{name}:{line_of(text, ('id',))} id: must match the file name ({path.stem!r}) (got {spec.id!r})")
+    return spec
+
+
+@cache
+def _phase_specs_cached(directory: str) -> tuple[PhaseSpec, ...]:
+    root = Path(directory)
+    specs = []
+    for path in sorted(root.glob("*.yaml")):
+        specs.append(load_phase_file(path, f"phases/{path.name}"))
+    numbers = sorted(s.number for s in specs)
+    if numbers != list(range(1, len(specs) + 1)) or not specs:
+        raise ConfigError(f"{directory}: phase numbers must run 1..N without gaps (got {numbers})")
+    return tuple(sorted(specs, key=lambda s: s.number))
+
+
+def load_phase_specs(directory: Path | None = None) -> tuple[PhaseSpec, ...]:
+    """The protocol's phases, in order, from `phases/*.yaml` (shipped with livegate)."""
+    from livegate.resources import phases_dir
+
+    return _phase_specs_cached(str(directory or phases_dir()))
+
+
+def _threshold_problem(crit_op: str, default: Any, value: Any) -> str | None:
+    if crit_op == "==":
+        if type(value) is not type(default):
+            return f"must be {'true or false' if isinstance(default, bool) else type(default).__name__} like the default {default!r} (got {_show(value)})"
+        return None
+    if crit_op == "between":
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            and value[0] <= value[1]
+        )
+        return None if ok else f"must be a range [low, high] with low <= high (got {_show(value)})"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return f"must be a number (got {_show(value)})"
+    return None
+
+
+def check_threshold_overrides(
+    config: WorkspaceConfig, specs: tuple[PhaseSpec, ...], text: str, name: str
+) -> None:
+    """Every override names a known phase, stage and criterion, with a value of the right type."""
+    by_id = {s.id: s for s in specs}
+    lines: list[str] = []
+    for phase_id, values in config.thresholds.items():
+        base = ("thresholds", phase_id)
+        spec = by_id.get(phase_id)
+        if spec is None:
+            lines.append(problem(name, text, base, f"unknown phase; allowed: {', '.join(by_id)}"))
+            continue
+        targets = threshold_targets(spec)
+        for key, value in values.items():
+            if key in targets and key != phase_id and isinstance(value, dict):
+                for cid, cval in value.items():
+                    crit = targets[key].get(cid)
+                    loc = base + (key, cid)
+                    if crit is None:
+                        lines.append(problem(name, text, loc, f"unknown criterion of stage {key}; allowed: {', '.join(targets[key])}"))
+                    elif (why := _threshold_problem(crit.op, crit.threshold, cval)) is not None:
+                        lines.append(problem(name, text, loc, why))
+                continue
+            crit = targets[phase_id].get(key)
+            if crit is None:
+                allowed = list(targets[phase_id]) + [s for s in targets if s != phase_id]
+                lines.append(problem(name, text, base + (key,), f"unknown criterion of {phase_id}; allowed: {', '.join(allowed)}"))
+            elif (why := _threshold_problem(crit.op, crit.threshold, value)) is not None:
+                lines.append(problem(name, text, base + (key,), why))
+    if lines:
+        raise ConfigError(lines)
+
+
+def load_workspace_config(path: Path, name: str, specs: tuple[PhaseSpec, ...] | None = None) -> WorkspaceConfig:
+    data, text = load_mapping(path, name, "a mapping (workspace, exchange, ...)")
+    config = validate(WorkspaceConfig, data, text, name)
+    check_threshold_overrides(config, specs if specs is not None else load_phase_specs(), text, name)
+    return config

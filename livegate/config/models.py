@@ -1,0 +1,190 @@
+"""Pydantic models of the workspace files. `extra="forbid"` everywhere: an unknown key is
+an error, never silently ignored. Docstrings and descriptions feed `livegate config schema`."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from livegate.core.protocol import OPS, Criterion, PhaseSpec, Stage
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+_TIMEFRAMES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d")
+
+
+class WorkspaceSection(_Strict):
+    name: str = Field("livegate", min_length=1, description="A name for this workspace (shown in reports).")
+    operator: str = Field("", description="Default signer name for `livegate signoff`.")
+
+
+class CapitalSection(_Strict):
+    quote: str = Field("USDT", pattern=r"^[A-Z0-9]{2,10}$", description="Quote currency all money amounts are in.")
+    starting: Positive = Field(10000.0, description="Starting capital C in the quote currency (SPEC §10).")
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class ExchangeSection(_Strict):
+    id: str = Field("binance", pattern=r"^[a-z0-9_]+$", description="ccxt exchange id.")
+    testnet: bool = Field(True, description="Use the exchange's sandbox (ccxt set_sandbox_mode).")
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1, description="Symbols traded, ccxt spelling (BASE/QUOTE).")
+    timeframe: Literal[_TIMEFRAMES] = Field("1m", description="Candle timeframe the strategy runs on.")  # type: ignore[valid-type]
+    base_url: str | None = Field(None, description="Rewrite every ccxt REST URL to this base (local sandbox, proxy). Env: LIVEGATE_EXCHANGE_BASE_URL.")
+    rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = Field(1200, description="Requests per minute livegate allows itself against this exchange.")
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: list[str]) -> list[str]:
+        for sym in value:
+            if not _SYMBOL.match(sym):
+                raise ValueError(f"{sym!r} is not a symbol like BTC/USDT")
+        if len(set(value)) != len(value):
+            raise ValueError("symbols must not repeat")
+        return value
+
+    _url = field_validator("base_url")(classmethod(lambda cls, v: _check_url(v)))
+
+
+class ChainSection(_Strict):
+    enabled: bool = Field(False, description="Trade on an EVM chain (DEX) too.")
+    name: str = Field("anvil", min_length=1, description="Chain name as used in ALLOW_CHAINS.")
+    chain_id: Annotated[int, Field(gt=0)] = Field(31337, description="Expected chain id; checked against the node.")
+    rpc_url: str | None = Field(None, description="JSON-RPC URL of the node.")
+    rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = Field(600, description="Requests per minute livegate allows itself against the node.")
+
+    _url = field_validator("rpc_url")(classmethod(lambda cls, v: _check_url(v)))
+
+
+class StrategySection(_Strict):
+    ref: str = Field("configs/strategies/ema_cross.py:EmaCross", pattern=r"^\S+:[A-Za-z_][A-Za-z0-9_]*$", description="`module:Class` or `path/to/file.py:Class`.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the strategy class.")
+
+
+class ApprovalsSection(_Strict):
+    expiry_seconds: Annotated[int, Field(gt=0, le=86400)] = Field(300, description="A pending approval expires after this many seconds.")
+
+
+class WorkspaceConfig(_Strict):
+    """livegate.yaml — the workspace configuration (no secrets: those come from .env)."""
+
+    workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
+    profile: Literal["default", "strict"] = Field("default", description="Protocol profile; `strict` applies the seed 001 checklist (100 paper trades).")
+    capital: CapitalSection = Field(default_factory=CapitalSection)
+    exchange: ExchangeSection = Field(default_factory=ExchangeSection)
+    chain: ChainSection = Field(default_factory=ChainSection)
+    strategy: StrategySection = Field(default_factory=StrategySection)
+    approvals: ApprovalsSection = Field(default_factory=ApprovalsSection)
+    thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Threshold overrides: {phase: {criterion: value}}, stages as {micro-live: {4.1a: {criterion: value}}}.")
+
+
+class LiveTradingLimits(_Strict):
+    """Seed 001 §2.1 plus the seed 003 Phase 4 caps. Money in the quote currency; *_pct are fractions."""
+
+    max_total_capital: Positive = Field(description="Capital livegate may put at risk in total.")
+    max_position_size: Positive = Field(description="Largest single position, quote currency.")
+    max_open_positions: Annotated[int, Field(gt=0)] = Field(description="Open positions at once.")
+    max_daily_loss: Positive = Field(description="Loss in one UTC day that halts trading, quote currency.")
+    max_weekly_loss: Positive = Field(description="Loss in one week that halts trading, quote currency.")
+    max_single_trade_loss: Positive = Field(description="Largest acceptable loss on one trade, quote currency.")
+    max_trades_per_day: Annotated[int, Field(gt=0)] = Field(description="Orders per UTC day.")
+    max_trades_per_hour: Annotated[int, Field(gt=0)] = Field(description="Orders per hour.")
+    min_seconds_between_trades: Annotated[float, Field(ge=0)] = Field(description="Minimum spacing between orders, seconds.")
+    min_edge_threshold: Annotated[float, Field(ge=0, lt=1)] = Field(description="Minimum expected edge of an intent (0.08 = 8 %).")
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = Field(description="Minimum strategy confidence of an intent.")
+    consecutive_losses_halt: Annotated[int, Field(gt=0)] = Field(description="Consecutive losing trades that halt trading.")
+    drawdown_halt_pct: Fraction = Field(description="Drawdown from peak that halts trading (0.15 = 15 %).")
+    max_position_pct: Annotated[float, Field(gt=0, le=0.20)] = Field(description="Position cap as a fraction of equity; at most 0.20 (seed 003).")
+    max_leverage: Annotated[float, Field(ge=1, le=3)] = Field(description="Leverage cap; at most 3x (seed 003).")
+
+    def cross_checks(self) -> list[tuple[tuple[str, ...], str]]:
+        """Relations between keys: (key path, message) for each one broken."""
+        out = []
+        if self.max_position_size > self.max_total_capital:
+            out.append((("max_position_size",), f"must be <= max_total_capital ({self.max_total_capital:g}) (got {self.max_position_size:g})"))
+        if self.max_single_trade_loss > self.max_daily_loss:
+            out.append((("max_single_trade_loss",), f"must be <= max_daily_loss ({self.max_daily_loss:g}) (got {self.max_single_trade_loss:g})"))
+        if self.max_daily_loss > self.max_weekly_loss:
+            out.append((("max_daily_loss",), f"must be <= max_weekly_loss ({self.max_weekly_loss:g}) (got {self.max_daily_loss:g})"))
+        if self.max_trades_per_hour > self.max_trades_per_day:
+            out.append((("max_trades_per_hour",), f"must be <= max_trades_per_day ({self.max_trades_per_day}) (got {self.max_trades_per_hour})"))
+        return [(("live_trading",) + loc, msg) for loc, msg in out]
+
+
+class RiskLimitsFile(_Strict):
+    """risk_limits.yaml — every key is required: an incomplete risk config never passes."""
+
+    live_trading: LiveTradingLimits
+
+
+class CriterionModel(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(min_length=1)
+    op: Literal[OPS]  # type: ignore[valid-type]
+    threshold: bool | float | list[float]
+    required: bool = True
+    source: str = ""
+
+    @field_validator("threshold")
+    @classmethod
+    def _pair(cls, value: Any) -> Any:
+        if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
+            raise ValueError("a range must be [low, high] with low <= high")
+        return value
+
+    def to_core(self) -> Criterion:
+        kind_ok = {
+            "between": isinstance(self.threshold, list),
+            "==": isinstance(self.threshold, bool),
+        }.get(self.op, isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool))
+        if not kind_ok:
+            raise ValueError(f"criterion {self.id}: threshold {self.threshold!r} does not fit op {self.op!r}")
+        threshold = self.threshold
+        if isinstance(threshold, float) and threshold.is_integer() and self.op not in ("==",):
+            threshold = int(threshold)
+        return Criterion(self.id, self.description, self.op, threshold, self.required, self.source)
+
+
+class StageModel(_Strict):
+    id: str = Field(pattern=r"^[0-9a-z.]+$")
+    criteria: list[CriterionModel] = Field(min_length=1)
+
+
+class PhaseFile(_Strict):
+    """phases/*.yaml — one phase of the protocol with its criteria and default thresholds."""
+
+    id: Literal["env", "paper", "testnet", "micro-live", "production"]
+    number: Annotated[int, Field(ge=1, le=5)]
+    title: str = Field(min_length=1)
+    command: str = Field(pattern=r"^livegate ")
+    source: str = ""
+    profiles: dict[str, dict[str, bool | float | list[float]]] = Field(default_factory=dict)
+    criteria: list[CriterionModel] = Field(min_length=1)
+    limits: list[CriterionModel] = Field(default_factory=list)
+    stages: list[StageModel] = Field(default_factory=list)
+
+    def to_core(self) -> PhaseSpec:
+        return PhaseSpec(
+            id=self.id,
+            number=self.number,
+            title=self.title,
+            command=self.command,
+            criteria=tuple(c.to_core() for c in self.criteria),
+            limits=tuple(c.to_core() for c in self.limits),
+            stages=tuple(Stage(s.id, tuple(c.to_core() for c in s.criteria)) for s in self.stages),
+            profiles={k: dict(v) for k, v in self.profiles.items()},
+            source=self.source,
+        )

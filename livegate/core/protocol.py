@@ -1,0 +1,164 @@
+"""The protocol as data: phases, their stages and criteria, thresholds and comparisons.
+
+Phase specs come from `phases/*.yaml` (validated in `livegate.config`); this module only
+holds them and reasons about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+OPS = (">", ">=", "<", "<=", "==", "between")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: str
+    description: str
+    op: str
+    threshold: Any
+    required: bool = True
+    source: str = ""
+
+    def with_threshold(self, value: Any) -> "Criterion":
+        return Criterion(self.id, self.description, self.op, value, self.required, self.source)
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    id: str
+    number: int
+    title: str
+    command: str
+    criteria: tuple[Criterion, ...]
+    limits: tuple[Criterion, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of the ladder: a phase, or one stage of a staged phase."""
+
+    id: str
+    phase: str
+    title: str
+    command: str
+
+
+def ladder(specs: tuple[PhaseSpec, ...]) -> tuple[Step, ...]:
+    """The ordered steps: each phase, with a staged phase expanded into its stages."""
+    steps: list[Step] = []
+    for spec in sorted(specs, key=lambda s: s.number):
+        if spec.stages:
+            for stage in spec.stages:
+                steps.append(Step(stage.id, spec.id, f"{spec.title} {stage.id}", f"{spec.command} --stage {stage.id}"))
+        else:
+            steps.append(Step(spec.id, spec.id, spec.title, spec.command))
+    return tuple(steps)
+
+
+def compare(op: str, measured: Any, threshold: Any) -> bool:
+    """True when `measured` meets `threshold` under `op`. Raises TypeError/ValueError on
+    values that cannot be compared (the caller turns that into an error result)."""
+    if op == "==":
+        return measured == threshold
+    if measured is None or isinstance(measured, bool) != isinstance(threshold, bool):
+        raise TypeError(f"cannot compare {measured!r} {op} {threshold!r}")
+    if op == "between":
+        low, high = threshold
+        return low <= measured <= high
+    if op == ">":
+        return measured > threshold
+    if op == ">=":
+        return measured >= threshold
+    if op == "<":
+        return measured < threshold
+    if op == "<=":
+        return measured <= threshold
+    raise ValueError(f"unknown comparison {op!r}")
+
+
+def is_looser(op: str, default: Any, value: Any) -> bool:
+    """True when `value` lets more through than `default` under `op`."""
+    if op in (">", ">="):
+        return value < default
+    if op in ("<", "<="):
+        return value > default
+    if op == "between":
+        return value[0] < default[0] or value[1] > default[1]
+    return value != default
+
+
+@dataclass(frozen=True)
+class Looser:
+    """A threshold the workspace set looser than the protocol's default."""
+
+    scope: str  # phase id, or phase/stage
+    criterion: str
+    op: str
+    default: Any
+    value: Any
+
+    def describe(self) -> str:
+        return f"{self.scope}.{self.criterion}: {self.value} is looser than the default {self.op} {self.default}"
+
+
+def _scope_criteria(spec: PhaseSpec) -> dict[str, tuple[Criterion, ...]]:
+    scopes = {spec.id: spec.criteria + spec.limits}
+    for stage in spec.stages:
+        scopes[stage.id] = stage.criteria
+    return scopes
+
+
+def threshold_targets(spec: PhaseSpec) -> dict[str, dict[str, Criterion]]:
+    """Every overridable threshold of a phase: {scope: {criterion id: Criterion}} where
+    scope is the phase id for phase-level criteria and limits, the stage id for stages."""
+    return {scope: {c.id: c for c in crits} for scope, crits in _scope_criteria(spec).items()}
+
+
+def apply_thresholds(
+    spec: PhaseSpec, profile: str, overrides: dict[str, Any]
+) -> tuple[PhaseSpec, list[Looser]]:
+    """The effective spec after the profile and the workspace overrides, plus the overrides
+    that are looser than the defaults. `overrides` is already validated (known ids, types)."""
+    profile_values = spec.profiles.get(profile, {})
+    looser: list[Looser] = []
+
+    def effective(scope: str, crit: Criterion, scope_overrides: dict[str, Any]) -> Criterion:
+        value = crit.threshold
+        if scope == spec.id and crit.id in profile_values:
+            value = profile_values[crit.id]
+        if crit.id in scope_overrides:
+            value = scope_overrides[crit.id]
+            if is_looser(crit.op, crit.threshold, value):
+                label = spec.id if scope == spec.id else f"{spec.id}.{scope}"
+                looser.append(Looser(label, crit.id, crit.op, crit.threshold, value))
+        return crit if value == crit.threshold and type(value) is type(crit.threshold) else crit.with_threshold(value)
+
+    phase_over = {k: v for k, v in overrides.items() if not isinstance(v, dict)}
+    criteria = tuple(effective(spec.id, c, phase_over) for c in spec.criteria)
+    limits = tuple(effective(spec.id, c, phase_over) for c in spec.limits)
+    stages = tuple(
+        Stage(st.id, tuple(effective(st.id, c, overrides.get(st.id) or {}) for c in st.criteria))
+        for st in spec.stages
+    )
+    new = PhaseSpec(spec.id, spec.number, spec.title, spec.command, criteria, limits, stages, spec.profiles, spec.source)
+    return new, looser
+
+
+def thresholds_snapshot(specs: tuple[PhaseSpec, ...]) -> dict[str, dict[str, Any]]:
+    """{scope: {criterion: threshold}} of effective specs — what a sign-off is made under."""
+    snap: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        for scope, crits in _scope_criteria(spec).items():
+            snap[scope] = {c.id: c.threshold for c in crits}
+    return snap

@@ -1,0 +1,113 @@
+"""Phase plug-ins and the runner every phase command goes through.
+
+A phase is one module with a `PHASE` object satisfying `Phase`: its id (matching
+`phases/<id>.yaml`) and a `checks` mapping from criterion id to `check_<thing>(ctx)`.
+Checks measure; they never print and never decide the verdict — the runner compares
+each measurement with the effective threshold, and turns any exception into an `error`.
+Register a phase by adding it to `PHASES` below (one line, in protocol order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from livegate.core.protocol import Criterion, PhaseSpec
+from livegate.core.results import CheckResult, PhaseResult, Verdict
+from livegate.redact import redact_text
+
+
+@dataclass
+class Measurement:
+    """What a check saw. `verdict` is set only to skip (not applicable) or to warn/error
+    explicitly; otherwise the runner decides from `value` and the threshold."""
+
+    value: Any
+    evidence: Any = None
+    message: str = ""
+    verdict: Verdict | None = None
+
+
+Check = Callable[[Any], Measurement]
+
+
+class Phase(Protocol):
+    id: str
+    checks: dict[str, Check]
+
+
+@dataclass
+class PhaseContext:
+    """What checks get: the workspace, its effective config, the step, and free-form extras."""
+
+    workspace: Any
+    effective: Any
+    step: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate(criterion: Criterion, measurement: Measurement) -> CheckResult:
+    """Compare one measurement with its criterion. Never raises: a value that cannot be
+    compared is an error result."""
+    from livegate.core.protocol import compare
+
+    base = dict(criterion=criterion.id, measured=measurement.value, threshold=criterion.threshold,
+                op=criterion.op, required=criterion.required, evidence=measurement.evidence,
+                message=measurement.message)
+    if measurement.verdict in (Verdict.SKIP, Verdict.ERROR, Verdict.WARN):
+        return CheckResult(verdict=measurement.verdict, **base)
+    try:
+        ok = compare(criterion.op, measurement.value, criterion.threshold)
+    except (TypeError, ValueError) as exc:
+        base["message"] = base["message"] or f"cannot compare: {exc}"
+        return CheckResult(verdict=Verdict.ERROR, **base)
+    if ok and measurement.verdict == Verdict.FAIL:
+        ok = False
+    if ok:
+        return CheckResult(verdict=Verdict.PASS, **base)
+    return CheckResult(verdict=Verdict.FAIL if criterion.required else Verdict.WARN, **base)
+
+
+def run_checks(criteria: tuple[Criterion, ...], checks: dict[str, Check], ctx: Any) -> list[CheckResult]:
+    """Run every criterion's check in order. A criterion without a check is an error
+    (fails closed), as is any exception raised inside a check."""
+    results = []
+    for crit in criteria:
+        fn = checks.get(crit.id)
+        if fn is None:
+            measurement = Measurement(None, message="no check implements this criterion", verdict=Verdict.ERROR)
+        else:
+            try:
+                measurement = fn(ctx)
+                if not isinstance(measurement, Measurement):
+                    measurement = Measurement(None, message=f"check returned {type(measurement).__name__}, not a Measurement", verdict=Verdict.ERROR)
+            except Exception as exc:  # noqa: BLE001 - an error inside a check is an error result
+                measurement = Measurement(None, message=redact_text(f"{type(exc).__name__}: {exc}"), verdict=Verdict.ERROR)
+        results.append(evaluate(crit, measurement))
+    return results
+
+
+def criteria_for(spec: PhaseSpec, step: str) -> tuple[Criterion, ...]:
+    """A stage's criteria plus its phase's criteria; a plain phase's own criteria."""
+    for stage in spec.stages:
+        if stage.id == step:
+            return stage.criteria + spec.criteria
+    return spec.criteria
+
+
+def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dict[str, Any] | None = None, key=None) -> PhaseResult:
+    """The one path of every phase command: gate → checks → verdict → ledger."""
+    from livegate import gate
+
+    step = step or phase.id
+    snap = gate.snapshot(workspace)
+    gate.require_open(snap, step)
+    spec = next(s for s in snap.effective.specs if s.id == phase.id)
+    ctx = PhaseContext(workspace, snap.effective, step, dict(extras or {}))
+    result = PhaseResult(step=step, checks=run_checks(criteria_for(spec, step), phase.checks, ctx))
+    gate.record_result(workspace, result, key=key)
+    return result
+
+
+# The protocol's phase modules, in order. Each later issue adds its module here.
+PHASES: tuple[Phase, ...] = ()

@@ -1,0 +1,58 @@
+"""Keep secrets out of everything livegate writes or prints.
+
+Secret *values* come from the environment and `.env` (names that look like keys, secrets,
+passwords, tokens, private keys); any text or payload passed through here has them masked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+MASK = "***"
+SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSPHRASE|PRIVATE|TOKEN|API_KEY|APIKEY|_KEY$|WEBHOOK|MNEMONIC)", re.I)
+_extra: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` from now on (e.g. a secret read from a keystore or a .env file)."""
+    if value and len(value) >= 4:
+        _extra.add(value)
+
+
+def is_secret_name(name: str) -> bool:
+    return not name.upper().startswith("ALLOW_") and bool(SECRET_NAME.search(name))
+
+
+def secret_values() -> list[str]:
+    values = {v for k, v in os.environ.items() if is_secret_name(k) and v and len(v) >= 4}
+    values |= _extra
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_text(text: str) -> str:
+    for value in secret_values():
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def redact(obj: Any) -> Any:
+    """A copy of `obj` with secret values masked and values under secret-looking keys hidden."""
+    values = secret_values()
+
+    def walk(value: Any, key: str | None = None) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v) for v in value]
+        if isinstance(value, str):
+            if key is not None and is_secret_name(key) and value:
+                return MASK
+            for secret in values:
+                if secret in value:
+                    value = value.replace(secret, MASK)
+        return value
+
+    return walk(obj)

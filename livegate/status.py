@@ -1,0 +1,46 @@
+"""`livegate status`: the ladder, the ledger's health, the mode and what blocks the next step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livegate.core import gate as rules
+from livegate.workspace import Workspace
+
+
+def ladder_report(ws: Workspace) -> dict[str, Any]:
+    from livegate import gate
+    from livegate.modes import current_mode
+
+    snap = gate.snapshot(ws)
+    state = snap.state
+    steps = []
+    for index, step in enumerate(state.steps):
+        status, detail = rules.step_status(state, step.id)
+        rec = state.records.get(step.id) or rules.StepRecord(step.id)
+        blockers = rules.gate_reasons(state, step.id)
+        steps.append({
+            "step": step.id,
+            "phase": step.phase,
+            "title": step.title,
+            "command": step.command,
+            "status": status,
+            "verdict": rec.verdict,
+            "result_at": rec.result_at,
+            "signed_by": rec.signed_by,
+            "signed_at": rec.signed_at,
+            "detail": detail,
+            "gate_open": not blockers,
+        })
+    nxt = rules.next_step(state)
+    return {
+        "workspace": str(ws.root),
+        "ledger": snap.verify.to_dict(),
+        "mode": current_mode(ws),
+        "steps": steps,
+        "next_step": nxt.id if nxt else None,
+        "next_action": rules.next_action(state),
+        "blocking": rules.gate_reasons(state, nxt.id) if nxt else [],
+        "looser_thresholds": [l.describe() for l in snap.effective.looser],
+        "profile": snap.effective.config.profile,
+    }
