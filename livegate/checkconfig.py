@@ -11,7 +11,8 @@ from pathlib import Path
 from livegate.errors import ConfigError, UsageError
 
 KINDS = ("workspace", "risk", "phase")
-_PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+):? (?P<message>.*)$", re.S)
+# `file:LINE key.path: message`, or `file:LINE: message` for a problem with no key (YAML syntax, empty file).
+_PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?P<nokey>:?) (?P<message>.*)$", re.S)
 
 
 @dataclass
@@ -52,7 +53,7 @@ def check_file(path: Path, kind: str) -> FileResult:
             m = _PROBLEM.match(text)
             if m and m.group("file") == name:
                 msg = m.group("message")
-                key, _, detail = msg.partition(": ")
+                key, _, detail = ("", "", msg) if m.group("nokey") else msg.partition(": ")
                 result.problems.append({"line": int(m.group("line")), "key": key if detail else "", "message": detail or msg})
             else:
                 result.problems.append({"line": 1, "key": "", "message": text.removeprefix(name + ": ")})

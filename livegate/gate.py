@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from livegate.core import gate as rules
-from livegate.core.protocol import ladder
 from livegate.core.results import PhaseResult
 from livegate.errors import ConfigError, GateClosed, LedgerError, UsageError
 from livegate.ledger.reader import connect_readonly, iter_events
@@ -60,12 +59,12 @@ def step_records(conn) -> dict[str, rules.StepRecord]:
     return records
 
 
-def snapshot(ws: Workspace, public_key=None) -> Snapshot:
+def snapshot(ws: Workspace, public_key=None, effective=None) -> Snapshot:
     """Load config and ledger and evaluate everything the gate needs. ConfigError/LedgerError propagate."""
     from livegate.ledger.keys import load_public
     from livegate.ledger.verify import verify_ledger
 
-    effective = ws.effective
+    effective = effective or ws.effective
     conn = connect_readonly(ws.ledger_path)
     try:
         report = verify_ledger(conn, public_key or load_public())
@@ -74,7 +73,7 @@ def snapshot(ws: Workspace, public_key=None) -> Snapshot:
         conn.close()
     problem = report.problems[0] if report.problems else ""
     state = rules.GateState(
-        steps=ladder(effective.specs),
+        steps=effective.steps,
         records=records,
         config_fingerprint=effective.fingerprint,
         config_snapshot=effective.snapshot,
@@ -104,12 +103,15 @@ def require_open(snap: Snapshot, step_id: str) -> None:
         raise GateClosed(step_id, reasons)
 
 
-def record_result(ws: Workspace, result: PhaseResult, key=None) -> int:
+def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str | None = None) -> int:
     """Write a phase result. A result of kind `phase` counts only while its gate is open;
-    research results (`backtest`, `import`) are always kept as evidence."""
+    research results (`backtest`, `import`) are always kept as evidence. `ran_under` is the
+    config fingerprint the phase ran with: if the files changed meanwhile, nothing is written."""
     from livegate.ledger.store import Ledger
 
     snap = snapshot(ws)
+    if ran_under is not None and ran_under != snap.effective.fingerprint:
+        raise ConfigError("the configuration changed while the phase was running; nothing was recorded — run it again")
     if result.kind == "phase":
         require_open(snap, result.step)
     spec_step = next(s for s in snap.state.steps if s.id == result.step)
@@ -117,7 +119,7 @@ def record_result(ws: Workspace, result: PhaseResult, key=None) -> int:
     payload.update(
         phase=spec_step.phase,
         config_fingerprint=snap.effective.fingerprint,
-        looser_thresholds=[l.describe() for l in snap.effective.looser if l.scope.split(".")[0] == spec_step.phase],
+        looser_thresholds=[item.describe() for item in snap.effective.looser if item.scope.split(".")[0] == spec_step.phase],
     )
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         return ledger.append("phase_result", payload).id

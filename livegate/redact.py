@@ -38,9 +38,10 @@ def redact_text(text: str) -> str:
     return text
 
 
-def redact(obj: Any) -> Any:
-    """A copy of `obj` with secret values masked and values under secret-looking keys hidden."""
-    values = secret_values()
+def redact(obj: Any, values: list[str] | None = None) -> Any:
+    """A copy of `obj` with secret values masked and values under secret-looking keys hidden.
+    `values` (from `secret_values()`) saves the environment scan in loops."""
+    values = secret_values() if values is None else values
 
     def walk(value: Any, key: str | None = None) -> Any:
         if isinstance(value, dict):

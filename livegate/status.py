@@ -12,7 +12,7 @@ def ladder_report(ws: Workspace) -> dict[str, Any]:
     from livegate import gate
     from livegate.modes import current_mode
 
-    snap = gate.snapshot(ws)
+    snap = gate.snapshot(ws, effective=ws.effective_for_display())
     state = snap.state
     steps = []
     for index, step in enumerate(state.steps):
@@ -41,6 +41,6 @@ def ladder_report(ws: Workspace) -> dict[str, Any]:
         "next_step": nxt.id if nxt else None,
         "next_action": rules.next_action(state),
         "blocking": rules.gate_reasons(state, nxt.id) if nxt else [],
-        "looser_thresholds": [l.describe() for l in snap.effective.looser],
-        "profile": snap.effective.config.profile,
+        "looser_thresholds": list(snap.effective.looser_lines),
+        "profile": snap.effective.profile,
     }

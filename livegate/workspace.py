@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,36 @@ class Effective:
     looser: tuple  # Looser thresholds
     snapshot: dict[str, Any]
     fingerprint: str
+
+    @property
+    def steps(self) -> tuple:
+        from livegate.core.protocol import ladder
+
+        return ladder(self.specs)
+
+    @property
+    def profile(self) -> str:
+        return self.config.profile
+
+    @property
+    def looser_lines(self) -> list[str]:
+        return [item.describe() for item in self.looser]
+
+
+@dataclass(frozen=True)
+class CachedEffective:
+    """What `status` needs of the effective config, read from a cache keyed by the exact
+    bytes of every input file — so `status` starts without YAML or pydantic. Phase
+    commands and sign-offs never use it: they always load and validate afresh."""
+
+    snapshot: dict[str, Any]
+    fingerprint: str
+    steps: tuple
+    profile: str
+    looser_lines: list[str]
+
+
+CACHE_FILE = "effective-cache.json"
 
 
 @dataclass(frozen=True)
@@ -63,9 +92,10 @@ class Workspace:
             raise UsageError(f"{self.root} has no ledger ({STATE_DIR}/{LEDGER_FILE}); run `livegate init --force {self.root}`")
         return self
 
-    @cached_property
+    @property
     def effective(self) -> Effective:
-        """Load, validate and fingerprint the workspace config. Raises ConfigError with every problem."""
+        """Load, validate and fingerprint the workspace config afresh (never cached: a phase
+        must see the files as they are now). Raises ConfigError with every problem."""
         from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
         from livegate.core.canonical import fingerprint
         from livegate.core.protocol import apply_thresholds, thresholds_snapshot
@@ -95,6 +125,49 @@ class Workspace:
             "thresholds": thresholds_snapshot(tuple(effective_specs)),
         }
         return Effective(config, risk, tuple(effective_specs), tuple(looser), snapshot, fingerprint(snapshot))
+
+
+    def _inputs_digest(self) -> str | None:
+        import hashlib
+
+        from livegate import __version__
+        from livegate.resources import phases_dir
+
+        digest = hashlib.sha256(__version__.encode())
+        try:
+            for path in [self.config_path, self.risk_path, *sorted(phases_dir().glob("*.yaml"))]:
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        except OSError:
+            return None
+        return digest.hexdigest()
+
+    def effective_for_display(self):
+        """The effective config through the cache (for `status`); falls back to a full load."""
+        import json
+
+        from livegate.core.protocol import Step
+
+        inputs = self._inputs_digest()
+        cache_path = self.state_dir / CACHE_FILE
+        if inputs is not None:
+            try:
+                cached = json.loads(cache_path.read_text(encoding="utf-8"))
+                if cached.get("inputs") == inputs:
+                    return CachedEffective(cached["snapshot"], cached["fingerprint"],
+                                           tuple(Step(*s) for s in cached["steps"]), cached["profile"], cached["looser"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        eff = self.effective
+        if inputs is not None:
+            data = {"inputs": inputs, "snapshot": eff.snapshot, "fingerprint": eff.fingerprint, "profile": eff.profile,
+                    "looser": eff.looser_lines, "steps": [[s.id, s.phase, s.title, s.command] for s in eff.steps]}
+            try:
+                tmp = cache_path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(data), encoding="utf-8")
+                tmp.replace(cache_path)
+            except OSError:
+                pass  # a read-only workspace just loses the cache
+        return eff
 
 
 def resolve_workspace(path: str | os.PathLike | None) -> Workspace:

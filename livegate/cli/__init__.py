@@ -79,7 +79,9 @@ class LivegateGroup(TyperGroup):
 def _click_exceptions():
     from typer._click import exceptions as click_exc  # typer's vendored click
 
-    return (click_exc.ClickException, click_exc.Exit, click_exc.Abort)
+    # Exit/Abort live in typer.exceptions (the vendored click has no Exit); they are
+    # re-raised above already, listed here only for completeness.
+    return (click_exc.ClickException, typer.Exit, typer.Abort)
 
 
 app = typer.Typer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,13 +39,13 @@ def _describe(err: dict[str, Any], allowed: list[str]) -> str:
     got = err.get("input")
     suffix = "" if kind in ("missing", "extra_forbidden") else f" (got {_show(got)})"
     if kind == "greater_than":
-        return f"must be > {ctx['gt']}{suffix}"
+        return f"must be > {_num(ctx['gt'])}{suffix}"
     if kind == "greater_than_equal":
-        return f"must be >= {ctx['ge']}{suffix}"
+        return f"must be >= {_num(ctx['ge'])}{suffix}"
     if kind == "less_than":
-        return f"must be < {ctx['lt']}{suffix}"
+        return f"must be < {_num(ctx['lt'])}{suffix}"
     if kind == "less_than_equal":
-        return f"must be <= {ctx['le']}{suffix}"
+        return f"must be <= {_num(ctx['le'])}{suffix}"
     if kind == "extra_forbidden":
         return "unknown key; allowed here: " + (", ".join(allowed) if allowed else "nothing")
     if kind == "literal_error":
@@ -58,6 +59,11 @@ def _describe(err: dict[str, Any], allowed: list[str]) -> str:
     if kind in _TYPE_WORDS:
         return _TYPE_WORDS[kind] + suffix
     return f"{err['msg']}{suffix}"
+
+
+def _num(bound: Any) -> str:
+    """A bound as written in the model: `> 0`, not `> 0.0` (a float field's bounds are floats)."""
+    return f"{bound:g}" if isinstance(bound, float) and bound.is_integer() else str(bound)
 
 
 def _show(value: Any) -> str:
@@ -86,6 +92,34 @@ def _loc_text(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def _data_loc(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
+    """`loc` without the parts that are not keys of the document: pydantic puts the member
+    of a union in the path (`threshold.bool`, `threshold.float`). A missing key stays."""
+    node, out = data, []
+    for i, part in enumerate(loc):
+        if isinstance(node, dict):  # pydantic spells a non-string key as its str() or repr()
+            keys = [k for k in node if k == part or str(k) == str(part) or repr(k) == part]
+            if keys:
+                node = node[keys[0]]
+                out.append(part)
+                continue
+        elif isinstance(node, list) and type(part) is int and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+            continue
+        if kind == "missing" and i == len(loc) - 1 and isinstance(node, dict):
+            out.append(part)
+    return tuple(out)
+
+
+def _either(messages: list[str]) -> str:
+    """["must be a number", "must be a list"] -> "must be a number or a list"."""
+    if len(messages) > 1 and all(m.startswith("must be ") for m in messages):
+        rest = [m.removeprefix("must be ") for m in messages]
+        return "must be " + ", ".join(rest[:-1]) + " or " + rest[-1]
+    return " or ".join(messages)
+
+
 def problem(name: str, text: str, loc: tuple[Any, ...], message: str) -> str:
     return f"{name}:{line_of(text, loc)} {_loc_text(loc)}: {message}"
 
@@ -95,10 +129,16 @@ def validate(model: type[M], data: dict[str, Any], text: str, name: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        found: dict[tuple[Any, ...], tuple[list[str], str]] = {}  # key path -> (messages, "(got ...)")
         for err in exc.errors(include_url=False):
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-            lines.append(problem(name, text, loc, _describe(err, _allowed_keys(model, loc))))
+            loc = _data_loc(data, tuple(err["loc"]), err["type"])
+            message = _describe(err, _allowed_keys(model, loc))
+            suffix = f" (got {_show(err.get('input'))})"
+            message, got = (message.removesuffix(suffix), suffix) if message.endswith(suffix) else (message, "")
+            messages, _ = found.setdefault(loc, ([], got))
+            if message not in messages:  # each member of a failed union adds its alternative
+                messages.append(message)
+        lines = [problem(name, text, loc, _either(msgs) + got) for loc, (msgs, got) in found.items()]
         raise ConfigError(lines) from None
 
 
@@ -151,12 +191,14 @@ def _threshold_problem(crit_op: str, default: Any, value: Any) -> str | None:
         ok = (
             isinstance(value, list)
             and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
             and value[0] <= value[1]
         )
         return None if ok else f"must be a range [low, high] with low <= high (got {_show(value)})"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"must be a number (got {_show(value)})"
+    if not math.isfinite(value):
+        return f"must be a finite number (got {_show(value)})"
     return None
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from livegate.core.protocol import OPS, Criterion, PhaseSpec, Stage
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan=False: `.inf` must not pass as a limit (it would also break the fingerprint).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 Positive = Annotated[float, Field(gt=0)]
@@ -130,6 +131,14 @@ class RiskLimitsFile(_Strict):
     live_trading: LiveTradingLimits
 
 
+def _fits(op: str, threshold: Any) -> bool:
+    """Whether a threshold's kind fits its op: == a bool, between a range, the rest a number."""
+    return {
+        "between": isinstance(threshold, list),
+        "==": isinstance(threshold, bool),
+    }.get(op, isinstance(threshold, (int, float)) and not isinstance(threshold, bool))
+
+
 class CriterionModel(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = Field(min_length=1)
@@ -140,17 +149,17 @@ class CriterionModel(_Strict):
 
     @field_validator("threshold")
     @classmethod
-    def _pair(cls, value: Any) -> Any:
+    def _pair(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
             raise ValueError("a range must be [low, high] with low <= high")
+        op = info.data.get("op")
+        if op is not None and not _fits(op, value):
+            want = {"==": "true or false", "between": "a range [low, high]"}.get(op, "a number")
+            raise ValueError(f"must be {want} for op {op!r}")
         return value
 
     def to_core(self) -> Criterion:
-        kind_ok = {
-            "between": isinstance(self.threshold, list),
-            "==": isinstance(self.threshold, bool),
-        }.get(self.op, isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool))
-        if not kind_ok:
+        if not _fits(self.op, self.threshold):
             raise ValueError(f"criterion {self.id}: threshold {self.threshold!r} does not fit op {self.op!r}")
         threshold = self.threshold
         if isinstance(threshold, float) and threshold.is_integer() and self.op not in ("==",):

@@ -82,8 +82,11 @@ def parse_yaml(text: str, name: str) -> Any:
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"{name}:{line}: YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        raise ConfigError(f"{name}:{line}: YAML cannot contain character {exc.character!r}") from None
+        # The C reader's position counts UTF-8 bytes, not characters: find the character ourselves.
+        found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+        line = text[: found.start() if found else exc.position].count("\n") + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character  # the C reader gives a code point
+        raise ConfigError(f"{name}:{line}: YAML cannot contain character {char!r} (U+{ord(char):04X})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}:1: YAML error: {exc}") from None
     except RecursionError:

@@ -7,6 +7,7 @@ holds them and reasons about them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Number
 from typing import Any
 
 OPS = (">", ">=", "<", "<=", "==", "between")
@@ -70,6 +71,9 @@ def compare(op: str, measured: Any, threshold: Any) -> bool:
     """True when `measured` meets `threshold` under `op`. Raises TypeError/ValueError on
     values that cannot be compared (the caller turns that into an error result)."""
     if op == "==":
+        if isinstance(measured, bool) != isinstance(threshold, bool) and isinstance(measured, Number):
+            # 1 == True in Python: a number must not meet a true/false criterion (fail closed).
+            raise TypeError(f"cannot compare {measured!r} {op} {threshold!r}")
         return measured == threshold
     if measured is None or isinstance(measured, bool) != isinstance(threshold, bool):
         raise TypeError(f"cannot compare {measured!r} {op} {threshold!r}")

@@ -72,7 +72,7 @@ def init_key(directory: Path, workspace_root: Path | None = None, force: bool = 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     directory = directory.expanduser()
-    if workspace_root is not None and _inside(directory, workspace_root):
+    if workspace_root is not None and _is_workspace(workspace_root) and _inside(directory, workspace_root):
         raise UsageError(f"the key directory {directory} is inside the workspace {workspace_root}; keep the key outside it (LIVEGATE_KEY_DIR)")
     private_path = directory / PRIVATE_FILE
     if private_path.exists() and not force:
@@ -89,6 +89,14 @@ def init_key(directory: Path, workspace_root: Path | None = None, force: bool = 
     key = OperatorKey(private)
     (directory / PUBLIC_FILE).write_text(key.public.raw.hex() + "\n", encoding="ascii")
     return key
+
+
+def _is_workspace(root: Path) -> bool:
+    # `keys init` passes the current directory when no -w is given; only a real workspace counts
+    # (else running it from $HOME would refuse the default ~/.config/livegate key dir).
+    from livegate.workspace import CONFIG_FILE, STATE_DIR
+
+    return (root / CONFIG_FILE).is_file() or (root / STATE_DIR).is_dir()
 
 
 def _inside(path: Path, root: Path) -> bool:

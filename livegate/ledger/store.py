@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 from livegate.core.canonical import canonical_json
 from livegate.errors import LedgerError
-from livegate.ledger.chain import GENESIS, event_body, event_hash, head_message, signoff_message
-from livegate.redact import redact
+from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
+from livegate.redact import redact, secret_values
 
 SCHEMA_VERSION = 1
 
@@ -24,10 +24,10 @@ def _migrations():
 
     @migrations()
     def m001_events(db):
-        db["events"].create(
-            {"id": int, "ts": str, "kind": str, "actor": str, "payload": str, "prev_hash": str, "hash": str},
-            pk="id",
-            not_null={"ts", "kind", "actor", "payload", "prev_hash", "hash"},
+        # Generated columns are beyond sqlite-utils' create(); plain DDL through db.execute.
+        db.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, record TEXT NOT NULL, hash TEXT NOT NULL, "
+            + ", ".join(GENERATED_COLUMNS) + ")"
         )
         db["events"].create_index(["kind"])
         db["ledger_head"].create(
@@ -120,30 +120,44 @@ class Ledger:
     def append(self, kind: str, payload: dict[str, Any], actor: str | None = None, sign: bool = False) -> Event:
         """Append one event. `sign=True` adds the operator's signature over the payload and
         the chain before it (sign-offs). The head is re-signed whenever the key is loaded."""
+        return self.append_many([(kind, payload)], actor=actor, sign=sign)[-1]
+
+    def append_many(self, items: list[tuple[str, dict[str, Any]]], actor: str | None = None, sign: bool = False) -> list[Event]:
+        """Append several events in one transaction (all or nothing); the head is updated and
+        signed once, after the last."""
         if sign and self.key is None:
             raise LedgerError("this event must be signed but no operator key is loaded")
         actor = actor or default_actor()
-        clean = redact(payload)
         db = self.db
+        events: list[Event] = []
         try:
             with db.atomic():
                 # A write first, so the transaction holds the write lock before reading the head.
                 db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")
                 last_id, prev = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
-                event_id, ts = last_id + 1, self.clock()
-                if sign:
-                    clean = dict(clean, key_id=self.key.key_id)
-                    clean["signature"] = self.key.sign(signoff_message(canonical_json(clean), prev))
-                text = canonical_json(clean)
-                digest = event_hash(event_body(prev, event_id, ts, kind, actor, text))
-                db["events"].insert(
-                    {"id": event_id, "ts": ts, "kind": kind, "actor": actor, "payload": text, "prev_hash": prev, "hash": digest}
-                )
-                head = {"last_id": event_id, "last_hash": digest}
+                rows = []
+                secrets = secret_values()
+                for kind, payload in items:
+                    clean = redact(payload, secrets)
+                    event_id, ts = last_id + 1, self.clock()
+                    if sign:
+                        clean = dict(clean, key_id=self.key.key_id)
+                        clean["signature"] = self.key.sign(signoff_message(canonical_json(clean), prev))
+                    record = event_record(prev, ts, kind, actor, canonical_json(clean))
+                    digest = event_hash(record)
+                    rows.append((event_id, record, digest))
+                    events.append(Event(event_id, ts, kind, actor, clean, digest))
+                    last_id, prev = event_id, digest
+                db.conn.executemany("INSERT INTO events (id, record, hash) VALUES (?, ?, ?)", rows)
                 if self.key is not None:
-                    head.update(signed_id=event_id, signed_hash=digest, key_id=self.key.key_id,
-                                signature=self.key.sign(head_message(event_id, digest)))
-                db["ledger_head"].update(1, head)
+                    db.execute(
+                        "UPDATE ledger_head SET last_id = ?, last_hash = ?, signed_id = ?, signed_hash = ?, key_id = ?, signature = ? WHERE id = 1",
+                        (last_id, prev, last_id, prev, self.key.key_id, self.key.sign(head_message(last_id, prev))),
+                    )
+                else:
+                    db.execute("UPDATE ledger_head SET last_id = ?, last_hash = ? WHERE id = 1", (last_id, prev))
+        except ValueError as exc:
+            raise LedgerError(f"{self.path}: could not append to the ledger ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: could not append to the ledger ({exc})") from None
-        return Event(event_id, ts, kind, actor, clean, digest)
+        return events

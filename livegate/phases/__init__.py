@@ -19,8 +19,9 @@ from livegate.redact import redact_text
 
 @dataclass
 class Measurement:
-    """What a check saw. `verdict` is set only to skip (not applicable) or to warn/error
-    explicitly; otherwise the runner decides from `value` and the threshold."""
+    """What a check saw. `verdict` is set only to skip (not applicable, with a message),
+    to report an error, to fail, or to warn on an optional criterion; otherwise the runner
+    decides from `value` and the threshold."""
 
     value: Any
     evidence: Any = None
@@ -54,8 +55,11 @@ def evaluate(criterion: Criterion, measurement: Measurement) -> CheckResult:
     base = dict(criterion=criterion.id, measured=measurement.value, threshold=criterion.threshold,
                 op=criterion.op, required=criterion.required, evidence=measurement.evidence,
                 message=measurement.message)
-    if measurement.verdict in (Verdict.SKIP, Verdict.ERROR, Verdict.WARN):
+    if measurement.verdict in (Verdict.SKIP, Verdict.ERROR):
         return CheckResult(verdict=measurement.verdict, **base)
+    if measurement.verdict == Verdict.WARN and not criterion.required:
+        return CheckResult(verdict=Verdict.WARN, **base)
+    # An explicit WARN on a required criterion cannot wave it through: it is compared as usual.
     try:
         ok = compare(criterion.op, measurement.value, criterion.threshold)
     except (TypeError, ValueError) as exc:
@@ -105,7 +109,7 @@ def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dic
     spec = next(s for s in snap.effective.specs if s.id == phase.id)
     ctx = PhaseContext(workspace, snap.effective, step, dict(extras or {}))
     result = PhaseResult(step=step, checks=run_checks(criteria_for(spec, step), phase.checks, ctx))
-    gate.record_result(workspace, result, key=key)
+    gate.record_result(workspace, result, key=key, ran_under=snap.effective.fingerprint)
     return result
 
 

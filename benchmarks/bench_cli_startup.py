@@ -1,0 +1,94 @@
+"""Start-up cost: `livegate --help` and `livegate status` on a workspace with 10,000 ledger
+events, against a bare Typer app with two commands (target: within 1.3x). Also reports
+whether ccxt, web3 or numpy were imported.
+
+    python benchmarks/bench_cli_startup.py [--runs 15] [--events 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE_APP = '''
+import typer
+app = typer.Typer()
+@app.command()
+def first(as_json: bool = typer.Option(False, "--json")):
+    print("first")
+@app.command()
+def second(as_json: bool = typer.Option(False, "--json")):
+    print("second")
+app()
+'''
+
+PROBE = '''
+import sys
+sys.argv = ["livegate"] + sys.argv[1:]
+from livegate.cli import app
+try:
+    app()
+except SystemExit:
+    pass
+heavy = [m for m in ("ccxt", "web3", "numpy") if m in sys.modules]
+sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
+'''
+
+
+def timed(cmd: list[str], runs: int, env: dict) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--events", type=int, default=10_000)
+    args = parser.parse_args()
+
+    from livegate.ledger.store import Ledger
+    from livegate.workspace import scaffold
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "ws"
+        scaffold(ws)
+        with Ledger.open(ws / ".livegate" / "ledger.db") as ledger:
+            for start in range(0, args.events - 1, 1000):
+                ledger.append_many([("fill", {"n": i, "symbol": "BTC/USDT", "qty": 0.001, "price": 50_000 + i}) for i in range(start, min(start + 1000, args.events - 1))])
+        bare = Path(tmp) / "bare.py"
+        bare.write_text(BARE_APP)
+        env = dict(os.environ, NO_COLOR="1", LIVEGATE_KEY_DIR=str(Path(tmp) / "keys"))
+        py = sys.executable
+        subprocess.run([py, "-m", "livegate", "-w", str(ws), "status"], check=True, env=env, stdout=subprocess.DEVNULL)  # warm the cache
+
+        results = {
+            "bare --help": timed([py, str(bare), "--help"], args.runs, env),
+            "bare first --json": timed([py, str(bare), "first", "--json"], args.runs, env),
+            "livegate --help": timed([py, "-m", "livegate", "--help"], args.runs, env),
+            "livegate status": timed([py, "-m", "livegate", "-w", str(ws), "status"], args.runs, env),
+        }
+        heavy = {}
+        for label, argv in (("--help", ["--help"]), ("status", ["-w", str(ws), "status"])):
+            probe = subprocess.run([py, "-c", PROBE, *argv], capture_output=True, text=True, env=env)
+            heavy[label] = next((line.split("=", 1)[1] for line in probe.stderr.splitlines() if line.startswith("HEAVY=")), "?") or "none"
+
+    for name, seconds in results.items():
+        print(f"{name:<22} {seconds * 1000:7.1f} ms (median of {args.runs})")
+    print(f"--help ratio           {results['livegate --help'] / results['bare --help']:.2f}x the bare app's --help (target <= 1.3x)")
+    print(f"status ratio           {results['livegate status'] / results['bare first --json']:.2f}x the bare app's command (target <= 1.3x; {args.events:,} events)")
+    for label, mods in heavy.items():
+        print(f"heavy imports, {label:<8} {mods}")
+
+
+if __name__ == "__main__":
+    main()
