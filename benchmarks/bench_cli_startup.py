@@ -76,6 +76,7 @@ def main() -> None:
             "bare first --json": timed([py, str(bare), "first", "--json"], args.runs, env),
             "livegate --help": timed([py, "-m", "livegate", "--help"], args.runs, env),
             "livegate status": timed([py, "-m", "livegate", "-w", str(ws), "status"], args.runs, env),
+            "livegate status --json": timed([py, "-m", "livegate", "-w", str(ws), "status", "--json"], args.runs, env),
         }
         heavy = {}
         for label, argv in (("--help", ["--help"]), ("status", ["-w", str(ws), "status"])):
@@ -86,6 +87,7 @@ def main() -> None:
         print(f"{name:<22} {seconds * 1000:7.1f} ms (median of {args.runs})")
     print(f"--help ratio           {results['livegate --help'] / results['bare --help']:.2f}x the bare app's --help (target <= 1.3x)")
     print(f"status ratio           {results['livegate status'] / results['bare first --json']:.2f}x the bare app's command (target <= 1.3x; {args.events:,} events)")
+    print(f"status --json ratio    {results['livegate status --json'] / results['bare first --json']:.2f}x (no rich import: the table's own cost shows as the difference)")
     for label, mods in heavy.items():
         print(f"heavy imports, {label:<8} {mods}")
 
