@@ -22,7 +22,8 @@ def register_secret(value: str | None) -> None:
 
 
 def is_secret_name(name: str) -> bool:
-    return not name.upper().startswith("ALLOW_") and bool(SECRET_NAME.search(name))
+    upper = name.upper()
+    return not upper.startswith("ALLOW_") and "PUBLIC" not in upper and bool(SECRET_NAME.search(name))
 
 
 def secret_values() -> list[str]:

@@ -247,6 +247,7 @@ def test_keys_show_prints_the_id_but_never_the_private_key(operator_key, run_cli
     info = json.loads(result.stdout)
     assert set(info) == {"key_id", "public_key", "path"}
     assert info["key_id"] == operator_key.key_id
+    assert info["public_key"] == operator_key.public.raw.hex()  # public, so never masked
     pem = (key_dir() / PRIVATE_FILE).read_text()
     body = "".join(pem.strip().splitlines()[1:-1])
     plain = run_cli("keys", "show")
