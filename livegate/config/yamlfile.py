@@ -78,7 +78,8 @@ def parse_yaml(text: str, name: str) -> Any:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
+        # at the end of the file the parser's mark can sit on a line past the last one
+        line = min(mark.line + 1, len(text.splitlines()) or 1) if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"{name}:{line}: YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:

@@ -21,6 +21,7 @@ EXAMPLE_RISK = (REPO / "risk_limits.yaml").read_text(encoding="utf-8")
 EXAMPLE_PAPER = (REPO / "phases" / "paper.yaml").read_text(encoding="utf-8")
 
 WS, RISK, PHASE = "livegate.yaml", "risk_limits.yaml", "phases/paper.yaml"
+KIND = {WS: "workspace", RISK: "risk", PHASE: "phase"}
 WS_TOP_KEYS = "approvals, capital, chain, exchange, profile, strategy, thresholds, workspace"
 
 
@@ -166,7 +167,7 @@ CASES = [
     Case("risk-unclosed-bracket", RISK, "live_trading:\n  max_total_capital: [1000\n  max_position_size: 50\n",
          3, None, "YAML syntax error: did not find expected ',' or ']'"),  # where the parser runs into it
     Case("risk-unclosed-brace", RISK, "# limits\nlive_trading: {max_total_capital: 1000\n",
-         3, None, "YAML syntax error: did not find expected ',' or '}'"),
+         2, None, "YAML syntax error: did not find expected ',' or '}'"),  # at the end: its last line, not one past it
     Case("risk-bad-indentation", RISK, "live_trading:\n  max_total_capital: 1000\n    max_position_size: 50\n",
          3, None, "YAML syntax error: mapping values are not allowed in this context"),
     Case("risk-dedent", RISK, "live_trading:\n    max_total_capital: 1000\n  max_position_size: 50\n",
@@ -176,6 +177,8 @@ CASES = [
     Case("risk-duplicate-key", RISK, sub(EXAMPLE_RISK, "  max_weekly_loss: 200.00\n", "  max_weekly_loss: 200.00\n  max_daily_loss: 5\n"),
          "max_daily_loss: 5", None,
          f"YAML syntax error: duplicate key 'max_daily_loss' (first at line {line_in(EXAMPLE_RISK, 'max_daily_loss: 100.00')})"),
+    Case("risk-unclosed-bracket-no-newline", RISK, "live_trading:\n  max_total_capital: [1000", 2, None,
+         "YAML syntax error: did not find expected ',' or ']'"),
     Case("risk-empty-file", RISK, "", 1, None, "the file is empty; expected a mapping with `live_trading:`"),
     Case("risk-only-comments", RISK, "# risk limits\n# (to do)\n\n", 1, None, "the file is empty; expected a mapping with `live_trading:`"),
     Case("risk-top-level-list", RISK, "- max_total_capital: 1000\n- max_daily_loss: 100\n",
@@ -232,13 +235,11 @@ def test_bad_config_is_reported_with_file_line_and_key(case, tmp_path, run_cli):
 
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
-    assert f"{shown} ({ {WS: 'workspace', RISK: 'risk', PHASE: 'phase'}[case.file] })....Failed" in result.output
-    line = case.line()
-    message = case.message
-    head = f"{shown}:{line} {case.key}:" if case.key else f"{shown}:{line} "
+    assert f"{shown} ({KIND[case.file]})....Failed" in result.output
+    head = f"{shown}:{case.line()} {case.key}: " if case.key else f"{shown}:{case.line()} "
     problems = problem_lines(result.output)
-    matching = [p for p in problems if p.startswith(head) and message in p]
-    assert matching, f"expected a problem starting {head!r} containing {message!r}; got:\n" + "\n".join(problems)
+    matching = [p for p in problems if p.startswith(head) and case.message in p]
+    assert matching, f"expected a problem starting {head!r} containing {case.message!r}; got:\n" + "\n".join(problems)
     if case.key is None:  # a problem with the file as a whole is the only one
         assert len(problems) == 1, problems
 
@@ -282,9 +283,10 @@ def test_each_shipped_example_passes_as_json(path, run_cli):
 
     result = run_cli("check-config", "--format", "json", path)
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert data["ok"] is True
-    assert data["files"] == [{"path": str(path), "kind": data["files"][0]["kind"], "ok": True, "problems": []}]
+    kind = {"livegate.yaml": "workspace", "risk_limits.yaml": "risk"}.get(path.name, "phase")
+    assert json.loads(result.stdout) == {
+        "ok": True, "files": [{"path": str(path), "kind": kind, "ok": True, "problems": []}],
+    }
 
 
 def test_example_message_format_inside_the_workspace(workspace, run_cli, monkeypatch):
@@ -292,7 +294,7 @@ def test_example_message_format_inside_the_workspace(workspace, run_cli, monkeyp
     risk = workspace / "risk_limits.yaml"
     text = sub(risk.read_text(encoding="utf-8"), "max_daily_loss: 100.00", "max_daily_loss: -5")
     risk.write_text(text, encoding="utf-8")
-    line = next(n for n, l in enumerate(text.splitlines(), 1) if "max_daily_loss: -5" in l)
+    line = line_in(text, "max_daily_loss: -5")
     monkeypatch.chdir(workspace)
 
     for args in (["check-config", "risk_limits.yaml"], ["check-config"]):  # the file, and the workspace default
