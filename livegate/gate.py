@@ -8,7 +8,7 @@ from typing import Any
 
 from livegate.core import gate as rules
 from livegate.core.results import PhaseResult
-from livegate.errors import ConfigError, GateClosed, LedgerError, UsageError
+from livegate.errors import ConfigError, GateClosed, UsageError
 from livegate.ledger.reader import connect_readonly, iter_events
 from livegate.workspace import Workspace
 
@@ -147,14 +147,3 @@ def signoff(ws: Workspace, step_name: str, by: str, key) -> int:
     }
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         return ledger.append("signoff", payload, actor=by.strip(), sign=True).id
-
-
-def config_or_none(ws: Workspace):
-    """The effective config, or the ConfigError explaining why it cannot be loaded."""
-    try:
-        return ws.effective, None
-    except ConfigError as exc:
-        return None, exc
-
-
-__all__ = ["ACKNOWLEDGMENT", "Snapshot", "snapshot", "find_step", "require_open", "record_result", "signoff", "LedgerError"]

@@ -36,10 +36,6 @@ def error(text: str) -> None:
     console(stderr=True).print(f"[bold red]Error:[/] {redact_text(text)}", markup=True)
 
 
-def warn(text: str) -> None:
-    console(stderr=True).print(f"[yellow]Warning:[/] {redact_text(text)}")
-
-
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(redact(obj), indent=2, default=str, allow_nan=False) + "\n")
 

@@ -42,16 +42,6 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def display_name(path: Path, root: Path | None = None) -> str:
-    """The name used in messages: relative to `root` when inside it."""
-    if root is not None:
-        try:
-            return str(path.resolve().relative_to(root.resolve()))
-        except ValueError:
-            pass
-    return str(path)
-
-
 def read_text(path: Path, name: str) -> str:
     try:
         raw = path.read_bytes()

@@ -37,7 +37,3 @@ def iter_events(conn: sqlite3.Connection, kinds: tuple[str, ...] = (), limit: in
         except ValueError:
             data = {"_unreadable_payload": True}
         yield {"id": event_id, "ts": ts, "kind": kind, "actor": actor, "payload": data, "hash": digest}
-
-
-def event_count(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT count(*) FROM events").fetchone()[0]
