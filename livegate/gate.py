@@ -125,8 +125,9 @@ def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str |
         return ledger.append("phase_result", payload).id
 
 
-def signoff(ws: Workspace, step_name: str, by: str, key) -> int:
-    """Sign the latest passed result of a step with the operator key and the acknowledgment."""
+def signoff(ws: Workspace, step_name: str, by: str, key, confirm=lambda step: True) -> int | None:
+    """Sign the latest passed result of a step with the operator key and the acknowledgment.
+    `confirm(step)` is asked once every rule allows the sign-off; declining signs nothing (None)."""
     from livegate.ledger.store import Ledger
 
     if not by.strip():
@@ -136,6 +137,8 @@ def signoff(ws: Workspace, step_name: str, by: str, key) -> int:
     reasons = rules.signoff_reasons(snap.state, step_id)
     if reasons:
         raise GateClosed(f"sign-off of {step_id}", reasons)
+    if not confirm(step_id):
+        return None
     rec = snap.state.records[step_id]
     payload = {
         "step": step_id,

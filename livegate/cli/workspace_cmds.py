@@ -69,23 +69,22 @@ def signoff(
     """Sign off a passed phase with the operator key, after the risk acknowledgment (seed 000)."""
     from livegate import gate
     from livegate.cli.prompts import confirm
-    from livegate.errors import GateClosed
     from livegate.ledger.keys import load_private
 
     ws = workspace_from(ctx).require()
     key = load_private()
-    snap = gate.snapshot(ws, public_key=key.public)
-    step = gate.find_step(snap.state, phase)
-    from livegate.core.gate import signoff_reasons
 
-    reasons = signoff_reasons(snap.state, step)
-    if reasons:
-        raise GateClosed(f"sign-off of {step}", reasons)
-    d.out(f"Signing off [bold]{step}[/] as [bold]{by}[/] (key {key.key_id}). By signing you acknowledge that:")
-    for i, line in enumerate(gate.ACKNOWLEDGMENT, 1):
-        d.out(f"  {i}. {line}")
-    if not confirm("Do you accept these statements and sign?", yes):
+    signed: list[str] = []
+
+    def acknowledge(step: str) -> bool:
+        signed.append(step)
+        d.out(f"Signing off [bold]{step}[/] as [bold]{by}[/] (key {key.key_id}). By signing you acknowledge that:")
+        for i, line in enumerate(gate.ACKNOWLEDGMENT, 1):
+            d.out(f"  {i}. {line}")
+        return confirm("Do you accept these statements and sign?", yes)
+
+    event_id = gate.signoff(ws, phase, by, key, confirm=acknowledge)
+    if event_id is None:
         d.out("Not signed.")
         raise typer.Exit(EXIT_OK)
-    event_id = gate.signoff(ws, step, by, key)
-    d.out(f"[green]Signed[/] {step} by {by} (ledger event #{event_id}).")
+    d.out(f"[green]Signed[/] {signed[-1]} by {by} (ledger event #{event_id}).")

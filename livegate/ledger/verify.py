@@ -13,20 +13,25 @@ from livegate.ledger.chain import GENESIS, head_message, signoff_message
 @dataclass
 class VerifyReport:
     events: int = 0
-    problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     first_bad: int | None = None
     signatures_checked: int = 0
     key_id: str | None = None
+    _found: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self._found
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, in event order (problems not tied to an event last)."""
+        return [message for _, message in sorted(self._found, key=lambda item: item[0])]
 
     def fail(self, event_id: int | None, message: str) -> None:
         if event_id is not None and (self.first_bad is None or event_id < self.first_bad):
             self.first_bad = event_id
-        self.problems.append(message)
+        self._found.append((float("inf") if event_id is None else event_id, message))
 
     def to_dict(self) -> dict:
         return {
@@ -57,9 +62,6 @@ def verify_ledger(conn: sqlite3.Connection, public_key=None) -> VerifyReport:
     if first != 1 and count:
         report.fail(first, f"event #{first}: expected event #1 here (events missing from the start)")
     report.events = count
-    if report.problems:
-        report.first_bad = min(int(p.split("#", 1)[1].split(":", 1)[0]) for p in report.problems)
-        report.problems.sort(key=lambda p: int(p.split("#", 1)[1].split(":", 1)[0]))
     _check_head(conn, report, last, prev, public_key)
     _check_signoffs(conn, report, public_key)
     return report
