@@ -49,3 +49,52 @@ class LedgerError(LivegateError):
 
 class KeyMissing(LivegateError):
     """The operator's signing key is needed but not found."""
+
+
+class StrategyError(LivegateError):
+    """The strategy raised or returned something that is not a list of order intents."""
+
+
+class DataError(UsageError):
+    """A market-data file or feed is corrupt, truncated or out of order."""
+
+
+class VenueRefused(VenueUnreachable):
+    """The venue answered but refused the request; `code` is its own error code when it gave one."""
+
+    def __init__(self, message: str, *, venue: str | None = None, code: int | None = None):
+        super().__init__(message)
+        self.venue, self.code = venue, code
+
+
+class ExchangeAuthError(VenueRefused):
+    """The exchange refused the API key: wrong key or secret, IP not whitelisted, missing permission."""
+
+
+class ClockSkewError(VenueRefused):
+    """The exchange refused a request's timestamp: the local clock is off from the exchange's."""
+
+
+class InsufficientFundsError(VenueRefused):
+    """The account does not hold the balance the order needs."""
+
+
+class OrderRejected(VenueRefused):
+    """The exchange refused the order itself: a symbol filter (LOT_SIZE, MIN_NOTIONAL, PRICE_FILTER),
+    a duplicate client order id, an unknown symbol or a malformed parameter."""
+
+
+class OrderNotFound(VenueRefused):
+    """The exchange knows no such order, or it is no longer open."""
+
+
+class RateLimited(VenueUnreachable):
+    """The exchange is throttling requests (HTTP 429/418); `retry_after` is in seconds when it said."""
+
+    def __init__(self, message: str, *, venue: str | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.venue, self.retry_after = venue, retry_after
+
+
+class VenueTimeout(VenueUnreachable):
+    """No answer in time. A request that places an order may or may not have taken effect."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from typing import Any
 
 MASK = "***"
@@ -21,6 +22,7 @@ def register_secret(value: str | None) -> None:
         _extra.add(value)
 
 
+@lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     upper = name.upper()
     return not upper.startswith("ALLOW_") and "PUBLIC" not in upper and bool(SECRET_NAME.search(name))

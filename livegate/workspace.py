@@ -15,6 +15,7 @@ RISK_FILE = "risk_limits.yaml"
 ENV_FILE = ".env"
 STATE_DIR = ".livegate"
 LEDGER_FILE = "ledger.db"
+STRATEGIES_DIR = "strategies"
 GITIGNORE_LINES = (".env", ".livegate/")
 
 
@@ -81,6 +82,10 @@ class Workspace:
         return self.root / STATE_DIR
 
     @property
+    def strategies_dir(self) -> Path:
+        return self.root / STRATEGIES_DIR
+
+    @property
     def ledger_path(self) -> Path:
         return self.state_dir / LEDGER_FILE
 
@@ -118,9 +123,12 @@ class Workspace:
             eff, loose = apply_thresholds(spec, config.profile, config.thresholds.get(spec.id, {}))
             effective_specs.append(eff)
             looser += loose
+        from livegate.strategy import strategy_digest
+
         config_dump = config.model_dump(mode="json", exclude={"thresholds"})
         snapshot = {
             CONFIG_FILE: config_dump,
+            "strategy_sha256": strategy_digest(config.strategy.ref, self.root),
             RISK_FILE: risk.model_dump(mode="json"),
             "thresholds": thresholds_snapshot(tuple(effective_specs)),
         }
@@ -135,7 +143,7 @@ class Workspace:
 
         digest = hashlib.sha256(__version__.encode())
         try:
-            for path in [self.config_path, self.risk_path, *sorted(phases_dir().glob("*.yaml"))]:
+            for path in [self.config_path, self.risk_path, *sorted(self.strategies_dir.glob("*.py")), *sorted(phases_dir().glob("*.yaml"))]:
                 digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         except OSError:
             return None
@@ -187,6 +195,7 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
         ws.risk_path: default_risk_limits(),
         root / ".env.example": configs_dir() / ".env.example",
     }
+    examples = {ws.strategies_dir / src.name: src for src in sorted((configs_dir() / STRATEGIES_DIR).glob("*.py"))}
     targets = list(sources) + [root / ".gitignore", ws.ledger_path]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
@@ -198,6 +207,11 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
     written: list[Path] = []
     try:
         ws.state_dir.mkdir(parents=True, exist_ok=True)
+        ws.strategies_dir.mkdir(exist_ok=True)
+        for target, source in examples.items():  # never overwrites the operator's strategy
+            if not target.exists():
+                shutil.copyfile(source, target)
+                written.append(target)
         for target, source in sources.items():
             shutil.copyfile(source, target)
             written.append(target)

@@ -51,12 +51,39 @@ def styled(word: str) -> str:
     return f"[{style}]{word}[/]" if style else word
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]):
+def table(title: str | None, columns: list[str], rows: list[list[Any]], show_header: bool = True):
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left", show_lines=False)
+    t = Table(title=title, title_justify="left", show_lines=False, show_header=show_header)
     for col in columns:
         t.add_column(col, overflow="fold")
     for row in rows:
         t.add_row(*[redact_text("" if v is None else str(v)) for v in row])
     console().print(t)
+
+
+class ProgressBar:
+    """A rich progress bar on stderr (nothing at all when disabled, e.g. with --json)."""
+
+    def __init__(self, description: str, total: float, enabled: bool = True):
+        self.enabled = enabled
+        self._bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+                                 TimeElapsedColumn(), console=console(stderr=True), transient=True)
+            self._task = self._bar.add_task(description, total=total, detail="")
+
+    def __enter__(self) -> "ProgressBar":
+        if self._bar:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar:
+            self._bar.stop()
+
+    def update(self, completed: float, detail: str = "", total: float | None = None) -> None:
+        if self._bar:
+            self._bar.update(self._task, completed=completed, detail=redact_text(detail), **({"total": total} if total else {}))

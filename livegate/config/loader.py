@@ -145,7 +145,7 @@ def validate(model: type[M], data: dict[str, Any], text: str, name: str) -> M:
 def load_risk_limits(path: Path, name: str) -> RiskLimitsFile:
     data, text = load_mapping(path, name, "a mapping with `live_trading:`")
     limits = validate(RiskLimitsFile, data, text, name)
-    broken = limits.live_trading.cross_checks()
+    broken = limits.cross_checks()
     if broken:
         raise ConfigError([problem(name, text, loc, msg) for loc, msg in broken])
     return limits

@@ -46,6 +46,8 @@ class ExchangeSection(_Strict):
     timeframe: Literal[_TIMEFRAMES] = Field("1m", description="Candle timeframe the strategy runs on.")  # type: ignore[valid-type]
     base_url: str | None = Field(None, description="Rewrite every ccxt REST URL to this base (local sandbox, proxy). Env: LIVEGATE_EXCHANGE_BASE_URL.")
     rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = Field(1200, description="Requests per minute livegate allows itself against this exchange.")
+    maker_fee: Annotated[float, Field(ge=0, lt=0.05)] | None = Field(None, description="Maker fee rate for paper fills (0.001 = 0.1 %); default: the exchange's market info, else 0.1 %.")
+    taker_fee: Annotated[float, Field(ge=0, lt=0.05)] | None = Field(None, description="Taker fee rate for paper fills; default: the exchange's market info, else 0.1 %.")
 
     @field_validator("symbols")
     @classmethod
@@ -71,7 +73,7 @@ class ChainSection(_Strict):
 
 
 class StrategySection(_Strict):
-    ref: str = Field("configs/strategies/ema_cross.py:EmaCross", pattern=r"^\S+:[A-Za-z_][A-Za-z0-9_]*$", description="`module:Class` or `path/to/file.py:Class`.")
+    ref: str = Field("strategies/ema_cross.py:EmaCross", pattern=r"^\S+:[A-Za-z_][A-Za-z0-9_]*$", description="`module:Class` or `path/to/file.py:Class` (relative to the workspace). The file's SHA-256 is part of the signed-off config: editing the strategy reopens the gate.")
     params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the strategy class.")
 
 
@@ -125,10 +127,43 @@ class LiveTradingLimits(_Strict):
         return [(("live_trading",) + loc, msg) for loc, msg in out]
 
 
+class GuardianRules(_Strict):
+    """Seed 000 §2.3: the rules the risk guardian drills must show blocking."""
+
+    max_trade_pct: Fraction = Field(0.05, description="A buy worth more than this fraction of equity is blocked (0.05 = 5 %).")
+    daily_loss_halt_buys_pct: Fraction = Field(0.05, description="Loss since the UTC day began, as a fraction of that day's opening equity, that halts buys.")
+    drawdown_halt_buys_pct: Fraction = Field(0.10, description="Drawdown from peak equity that halts buys (sells still allowed).")
+    falling_knife_sentiment: Annotated[float, Field(ge=-1, le=0)] = Field(-0.5, description="A buy whose sentiment is below this is blocked (falling knife).")
+
+
+class CircuitBreakerRules(_Strict):
+    """Seed 001 §3.2 and seed 004 breakers beyond the USD limits of `live_trading`. A tripped
+    breaker halts every order until its cooldown ends and its condition has cleared."""
+
+    daily_loss_pct: Fraction = Field(0.05, description="Loss since the UTC day began, fraction of that day's opening equity.")
+    weekly_loss_pct: Fraction = Field(0.10, description="Loss since the ISO week began (Monday 00:00 UTC), fraction of that week's opening equity.")
+    min_win_rate: Annotated[float, Field(ge=0, le=1)] = Field(0.40, description="Win rate floor over the last `win_rate_window` closed trades.")
+    win_rate_window: Annotated[int, Field(gt=0)] = Field(20, description="Closed trades the win-rate floor looks at (it applies once that many have closed).")
+    api_error_rate: Fraction = Field(0.20, description="Share of failed venue calls, over the last `api_window` calls, that trips.")
+    api_latency_seconds: Positive = Field(2.0, description="Median venue latency over the last `api_window` calls that trips (seed 004: 2 s).")
+    api_window: Annotated[int, Field(gt=0)] = Field(50, description="Venue calls the API error-rate and latency breakers look at.")
+    cooldown_minutes: Positive = Field(60.0, description="Minutes a tripped breaker blocks trading before it may re-arm.")
+
+
 class RiskLimitsFile(_Strict):
-    """risk_limits.yaml — every key is required: an incomplete risk config never passes."""
+    """risk_limits.yaml — every `live_trading` key is required: an incomplete risk config never
+    passes. `guardian` and `circuit_breakers` default to the seeds' values."""
 
     live_trading: LiveTradingLimits
+    guardian: GuardianRules = Field(default_factory=GuardianRules)
+    circuit_breakers: CircuitBreakerRules = Field(default_factory=CircuitBreakerRules)
+
+    def cross_checks(self) -> list[tuple[tuple[str, ...], str]]:
+        out = self.live_trading.cross_checks()
+        if self.guardian.drawdown_halt_buys_pct > self.live_trading.drawdown_halt_pct:
+            out.append((("guardian", "drawdown_halt_buys_pct"),
+                        f"must be <= live_trading.drawdown_halt_pct ({self.live_trading.drawdown_halt_pct:g}): buys halt before the breaker stops everything (got {self.guardian.drawdown_halt_buys_pct:g})"))
+        return out
 
 
 def _fits(op: str, threshold: Any) -> bool:

@@ -1,0 +1,209 @@
+"""paper-run."""
+
+from __future__ import annotations
+
+import typer
+
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, app, workspace_from
+from livegate.cli import display as d
+
+BACKTEST_LINE = "This was a backtest: kept in the ledger as evidence and as the baseline for later runs; it never counts as the paper phase result."
+FORWARD_LINE = "This forward run on live market data is recorded as the paper phase result."
+
+
+@app.command("paper-run")
+def paper_run(
+    ctx: typer.Context,
+    days: float = typer.Option(None, "--days", help="Length of the run in days: a forward run on live data (needs the env phase signed off), or the first N days of --replay/--since data.", show_default=False),
+    replay: list[str] = typer.Option(None, "--replay", help="Backtest on an OHLCV CSV (SPEC §4) or `builtin:btc-1m` (seeded synthetic data). Repeat with --symbol for several symbols.", show_default=False),
+    since: str = typer.Option(None, "--since", help="Backtest on the exchange's historical candles from this date (ISO 8601, UTC), fetched with ccxt.", show_default=False),
+    symbol: list[str] = typer.Option(None, "--symbol", help="Symbol of each --replay source, in order (default: the workspace's first symbol; all of them for --since and forward runs).", show_default=False),
+    resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run from its last checkpoint (after a crash, Ctrl-C or a venue outage)."),
+    trials: int = typer.Option(1, "--trials", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar)."),
+) -> None:
+    """Run the configured strategy through the risk guardian on simulated fills (fees, slippage,
+    exchange filters), then evaluate it against the paper criteria.
+
+    `--days N` alone is a forward run on live market data (public endpoints, no keys): it needs
+    the env phase signed off and becomes the paper phase result. `--replay` and `--since` are
+    backtests at full speed: always allowed, kept as evidence and baseline, never the phase
+    result. Exit 0 when every criterion passes, 1 otherwise."""
+    from livegate.ledger.keys import try_load_private
+    from livegate.paper.run import PaperRunner
+
+    ws = workspace_from(ctx).require()
+    plan = parse_plan(days, replay or [], since, symbol or [], resume)
+    progress = _Progress(as_json)
+    runner = PaperRunner(ws, plan, key=try_load_private(), progress=progress.update)
+    if not as_json and not resume:
+        d.out(f"livegate paper-run — {plan.describe()}")
+    with progress:
+        outcome = runner.run()
+    report = finish(ws, outcome, runner, trials, progress_enabled=not as_json)
+    if as_json:
+        d.emit_json(report)
+    else:
+        show_report(report)
+    raise typer.Exit(EXIT_OK if report["verdict"] == "pass" else EXIT_CRITERIA)
+
+
+def parse_plan(days, replay, since, symbols, resume):
+    """The command line as a RunPlan (usage errors named by option)."""
+    import math
+
+    from livegate.errors import UsageError
+    from livegate.paper.run import BACKTEST, FORWARD, RunPlan
+
+    if days is not None and not (math.isfinite(days) and days > 0):
+        raise UsageError(f"--days must be a positive number of days (got {days:g})")
+    if resume:
+        if replay or since or days is not None or symbols:
+            raise UsageError("--resume continues the recorded run as it was started; give no --days/--replay/--since/--symbol")
+        return RunPlan(BACKTEST, resume=True)
+    if replay and since:
+        raise UsageError("--replay and --since are two different data sources; give one")
+    if since:
+        return RunPlan(BACKTEST, days=days, since_ms=parse_since(since), symbols=symbols)
+    if replay:
+        return RunPlan(BACKTEST, days=days, replay=list(replay), symbols=symbols)
+    if days is None:
+        raise UsageError("give --days N for a forward run, or --replay FILE / --since DATE for a backtest")
+    if symbols:
+        raise UsageError("--symbol goes with --replay; a forward run trades the workspace's exchange.symbols")
+    return RunPlan(FORWARD, days=days)
+
+
+def parse_since(text: str) -> int:
+    from datetime import datetime, timezone
+
+    from livegate.errors import UsageError
+
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r} is not an ISO 8601 date (e.g. 2024-01-01 or 2024-01-01T00:00Z)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    if when >= datetime.now(timezone.utc):
+        raise UsageError(f"--since {text} is not in the past")
+    return int(when.timestamp() * 1000)
+
+
+class _Progress:
+    def __init__(self, quiet: bool):
+        self.bar = d.ProgressBar("paper run", 1, enabled=not quiet)
+        self.last = 0.0
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.__exit__(*exc)
+
+    def update(self, p) -> None:
+        if p.kind == "forward":
+            done = f"{p.done:.2f} / {p.total:g} days"
+        else:
+            done = f"{int(p.done):,} / {int(p.total):,} bars"
+        self.bar.update(p.done, f"{done} · {p.trades} trades · P&L {p.pnl:+,.2f} · drawdown {p.drawdown:.1%}", total=p.total)
+
+
+def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
+    """Evaluate the run and record its result; returns the report (also the --json object)."""
+    from livegate.paper.evaluate import evaluate_and_record, trade_log_of_run
+    from livegate.paper.run import BACKTEST, run_counts
+    from livegate.strategy import load_strategy
+
+    effective = ws.effective
+    cfg = effective.config
+    log = trade_log_of_run(ws, outcome.run_id, cfg.capital.starting)
+    engine = outcome.engine
+    counts = run_counts(ws, outcome.run_id)
+    summary = {
+        "run": outcome.run_id,
+        "data": outcome.data,
+        "bars": outcome.bars,
+        "final_equity": engine.account.equity(),
+        "open_positions": {s: p.amount for s, p in engine.account.positions.items()},
+        "fees_paid": engine.account.fees_paid,
+        "orders": counts["events"].get("order_placed", 0),
+        "fills": counts["events"].get("fill", 0),
+        "blocked": counts["events"].get("order_blocked", 0),
+        "blocked_by_rule": counts["blocked_by_rule"],
+        "rejected": counts["events"].get("order_rejected", 0),
+        "breaker_trips": counts["breaker_trips"],
+        "resumed_from_bar": outcome.resumed_from,
+    }
+    kind = "backtest" if outcome.plan.kind == BACKTEST else "phase"
+    stress = d.ProgressBar("stress test", 203, enabled=progress_enabled)
+    with stress:
+        result, evaluation, extras = evaluate_and_record(
+            ws, effective, log, kind=kind, summary=summary, key=runner.key, trials=trials,
+            strategy_factory=lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root),
+            stress_progress=lambda done, total: stress.update(done, f"{done} / {total} scenarios", total=total),
+        )
+    return {
+        "run": outcome.run_id,
+        "kind": kind if kind == "backtest" else "forward",
+        "counts_as_phase_result": kind == "phase",
+        "synthetic_data": bool(outcome.data.get("synthetic")),
+        "data": outcome.data,
+        "summary": summary,
+        "metrics": {**evaluation["metrics"]},
+        "statistics": evaluation["statistics"],
+        "drills": extras["drills"],
+        "stress": {k: v for k, v in extras.get("stress", {}).items() if k != "results"},
+        "criteria": [c.to_dict() for c in result.checks],
+        "verdict": result.verdict.value,
+        "timing": {"wall_seconds": outcome.wall_seconds, "ledger_seconds": outcome.journal_seconds},
+    }
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _tally(names: list[str]) -> str:
+    from collections import Counter
+
+    return ", ".join(f"{name} ×{n}" for name, n in Counter(names).most_common())
+
+
+def show_report(report: dict) -> None:
+    data, s, m = report["data"], report["summary"], report["metrics"]
+    if report["synthetic_data"]:
+        d.out("[bold yellow]SYNTHETIC DATA[/] — generated by livegate's seeded market model, not market history.")
+    for w in data.get("warnings", []):
+        d.out(f"[yellow]data warning:[/] {w}")
+    blocked = ", ".join(f"{rule} {n}" for rule, n in s["blocked_by_rule"].items()) or "none"
+    rows = [
+        ["Run", f"{report['run']} ({report['kind']})"],
+        ["Data", f"{', '.join(data.get('sources', []))} · {data.get('from', '')[:16]} → {data.get('to', '')[:16]}"],
+        ["Bars processed", f"{s['bars']:,}"],
+        ["Orders placed / fills", f"{s['orders']} / {s['fills']}"],
+        ["Blocked by the guardian", f"{s['blocked']} ({blocked})"],
+        ["Circuit breaker trips", _tally(s["breaker_trips"]) or "none"],
+        ["Closed trades", str(m["total_trades"])],
+        ["Final equity", f"{s['final_equity']:,.2f} (P&L {m['net_pnl']:+,.2f} after {m['fees']:,.2f} fees)"],
+        ["Open positions", ", ".join(f"{k} {v:g}" for k, v in s["open_positions"].items()) or "none"],
+    ]
+    d.table("Paper run", ["", ""], rows, show_header=False)
+    crit_rows = []
+    for c in report["criteria"]:
+        crit_rows.append([c["criterion"], _fmt(c["measured"]), f"{c['op']} {_fmt(c['threshold'])}", d.styled(c["verdict"]), c["message"]])
+    d.table("Paper criteria (phases/paper.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], crit_rows)
+    verdict = report["verdict"]
+    d.out(f"Verdict: {d.styled(verdict)}")
+    d.out(BACKTEST_LINE if report["kind"] == "backtest" else FORWARD_LINE)
+    if report["kind"] != "backtest" and verdict == "pass":
+        d.out("Next: `livegate signoff paper --by NAME`.")

@@ -1,0 +1,177 @@
+"""The order gateway: the one path every order takes, in every mode (SPEC §6).
+
+intent → halt and circuit breakers → sanity → sizing and exchange filters → risk guardian
+(caps, blocks) → stage cap → approval → executor → fills → portfolio. The executor is a
+`Executor`: the paper simulator today, a ccxt or web3 executor behind the same gateway
+later. Every decision is reported to the journal; nothing here does I/O itself."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from livegate.core.breakers import CircuitBreakers
+from livegate.core.fills import MarketRules
+from livegate.core.guardian import RiskGuardian, RiskState
+from livegate.core.orders import BUY, LIMIT, MARKET, SELL, Block, Fill, Order, OrderIntent, Trade
+from livegate.core.portfolio import Portfolio
+
+
+class Journal(Protocol):
+    def emit(self, kind: str, payload: dict[str, Any]) -> None: ...
+
+
+class Executor(Protocol):
+    """Where accepted orders go. `place` returns fills it made at once (possibly none) or the
+    venue's refusal; later fills come from `on_bar` (simulator) or polling (live)."""
+
+    def place(self, order: Order, now_ms: int, account: Portfolio) -> list[Fill] | Block: ...
+
+    def cancel_all(self, symbol: str | None = None) -> list[Order]: ...
+
+    def open_orders(self) -> list[Order]: ...
+
+
+@dataclass
+class Decision:
+    intent: OrderIntent
+    order: Order | None = None
+    blocks: list[Block] = field(default_factory=list)
+    caps: list[str] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.order is not None and not self.blocks
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+class OrderGateway:
+    """`halt_check()` returns a reason while trading is halted (kill switch, EMERGENCY_STOP —
+    read at every order, never cached); `approve(order)` returns None to let an order
+    through or a Block (approve_each); `stage_cap` is the micro-live stage's trade cap."""
+
+    def __init__(self, *, guardian: RiskGuardian, breakers: CircuitBreakers, executor: Executor, account: Portfolio,
+                 state: RiskState, rules: dict[str, MarketRules], journal: Journal, id_prefix: str,
+                 halt_check: Callable[[], str | None] | None = None,
+                 approve: Callable[[Order], Block | None] | None = None, stage_cap: float | None = None):
+        self.guardian, self.breakers, self.executor = guardian, breakers, executor
+        self.account, self.state, self.rules, self.journal = account, state, rules, journal
+        self.id_prefix = id_prefix
+        self.halt_check = halt_check
+        self.approve = approve
+        self.stage_cap = stage_cap
+        self.seq = 0
+        self.fill_count = 0  # fills settled so far (the engine re-marks equity when it moves)
+        self.trades: list[Trade] = []
+
+    def submit(self, intent: OrderIntent, now_ms: int, origin: str = "strategy") -> Decision:
+        decision = Decision(intent)
+        blocks = decision.blocks
+        reason = self.halt_check() if self.halt_check else None
+        if reason:
+            blocks.append(Block("halted", reason))
+        for trip in self.breakers.active():
+            blocks.append(Block(f"breaker:{trip.breaker}", trip.message))
+        order = None if blocks else self._size(intent, now_ms, origin, decision)
+        if order is not None and self.approve is not None:
+            refusal = self.approve(order)
+            if refusal is not None:
+                blocks.append(refusal)
+        if blocks or order is None:
+            self.journal.emit("order_blocked", {"origin": origin, "intent": _intent_dict(intent), "at": now_ms,
+                                                "blocks": [[b.rule, b.message] for b in blocks], "caps": decision.caps})
+            return decision
+        self.seq += 1
+        order.client_id = f"{self.id_prefix}-{self.seq}"
+        self.journal.emit("order_placed", {**order.to_dict(), "caps": decision.caps, "reason": intent.reason})
+        result = self.executor.place(order, now_ms, self.account)
+        if isinstance(result, Block):
+            order.status = "rejected"
+            blocks.append(result)
+            self.journal.emit("order_rejected", {"client_id": order.client_id, "rule": result.rule, "message": result.message, "at": now_ms})
+            return decision
+        self.state.record_order(now_ms)
+        decision.order = order
+        decision.fills = result
+        self.settle(result, now_ms)
+        return decision
+
+    def _size(self, intent: OrderIntent, now_ms: int, origin: str, decision: Decision) -> Order | None:
+        """Sanity, size, guardian and filters. Appends blocks; returns the order or None."""
+        blocks = decision.blocks
+        rules = self.rules.get(intent.symbol)
+        ref = self.account.last_price.get(intent.symbol)
+        if rules is None or ref is None:
+            blocks.append(Block("unknown_symbol", f"{intent.symbol!r} is not a configured symbol with a price"))
+            return None
+        if intent.side not in (BUY, SELL) or intent.type not in (MARKET, LIMIT):
+            blocks.append(Block("invalid", f"side must be buy/sell and type market/limit (got {intent.side!r}, {intent.type!r})"))
+            return None
+        if intent.type == LIMIT and not _positive(intent.price):
+            blocks.append(Block("invalid", f"a limit order needs a positive price (got {intent.price!r})"))
+            return None
+        for name in ("amount", "quote_amount"):
+            value = getattr(intent, name)
+            if value is not None and not _positive(value):
+                blocks.append(Block("invalid", f"{name} must be a positive number (got {value!r})"))
+                return None
+        price = rules.round_price(intent.price) if intent.type == LIMIT else None
+        if price is not None and price <= 0:
+            blocks.append(Block("PRICE_FILTER", f"limit price {intent.price!r} rounds to {price} on the tick {rules.tick:g}"))
+            return None
+        px = price if price is not None else ref
+        if intent.side == BUY:
+            if intent.amount is None and intent.quote_amount is None:
+                blocks.append(Block("invalid", "a buy needs amount or quote_amount"))
+                return None
+            value = intent.quote_amount if intent.quote_amount is not None else intent.amount * px
+            sizing = self.guardian.check_buy(value, intent.symbol, intent, self.account, self.state, now_ms, self.stage_cap)
+            blocks += sizing.blocks
+            decision.caps += sizing.caps
+            amount = rules.floor_amount(sizing.value / px)
+            reduce_only = False
+        else:
+            held = self.account.position(intent.symbol)
+            if held <= 0:
+                blocks.append(Block("no_position", f"no {intent.symbol} position to sell (spot cannot short)"))
+                return None
+            wanted = intent.amount if intent.amount is not None else (intent.quote_amount / px if intent.quote_amount is not None else held)
+            amount = rules.floor_amount(min(wanted, held))
+            reduce_only = True
+        if not blocks:
+            refusal = rules.check(amount, px, is_limit=intent.type == LIMIT)
+            if refusal is not None:
+                blocks.append(refusal)
+        if blocks:
+            return None
+        return Order("", intent.symbol, intent.side, intent.type, amount, price, now_ms, origin, reduce_only)
+
+    def settle(self, fills: list[Fill], now_ms: int) -> list[Trade]:
+        """Apply fills to the account; report fills, closed trades and breaker trips."""
+        closed = []
+        self.fill_count += len(fills)
+        for fill in fills:
+            self.journal.emit("fill", fill.to_dict())
+            trade = self.account.apply(fill)
+            if trade is not None:
+                closed.append(trade)
+                self.trades.append(trade)
+                self.journal.emit("trade", trade.to_dict())
+                for trip in self.breakers.on_trade(trade.net, now_ms):
+                    self.on_trip(trip)
+        return closed
+
+    def on_trip(self, trip) -> None:
+        """A breaker tripped: record it and cancel every open order (nothing keeps ordering)."""
+        self.journal.emit("breaker_trip", trip.to_dict())
+        for order in self.executor.cancel_all():
+            self.journal.emit("order_canceled", {"client_id": order.client_id, "reason": f"breaker {trip.breaker}"})
+
+
+def _intent_dict(intent: OrderIntent) -> dict[str, Any]:
+    return {k: getattr(intent, k) for k in intent.__slots__ if getattr(intent, k) not in (None, "")}

@@ -1,0 +1,4 @@
+"""Exchange adapters: the only package that talks to ccxt (imported lazily, inside functions).
+
+`client.build_exchange` builds every ccxt client; `client.translate_error` and
+`client.with_exchange_errors` turn ccxt's exceptions into livegate's."""

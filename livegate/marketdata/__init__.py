@@ -1,0 +1,1 @@
+"""Market data: the candle arrays every feed produces (replay CSV, synthetic, ccxt)."""

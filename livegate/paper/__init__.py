@@ -1,0 +1,1 @@
+"""Paper trading runs: feeds, the ledger journal, and the run loop around the core engine."""

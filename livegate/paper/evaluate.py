@@ -1,0 +1,79 @@
+"""Turn a run's trades into the paper phase's result and record it (kind `phase` for a
+forward run while the paper gate is open, `backtest` or `import` for research)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from livegate.core.results import PhaseResult
+
+
+def trade_log_of_run(ws, run_id: str, capital: float):
+    """The run's closed trades as the ledger holds them (all of them, across resumes)."""
+    from livegate.core.trades import TradeLog
+    from livegate.paper.run import run_events
+
+    trades = run_events(ws, run_id, ("trade",))
+    return TradeLog.from_arrays([t["closed_ms"] for t in trades], [t["gross"] for t in trades], [t["fee"] for t in trades],
+                                capital, symbol=[t["symbol"] for t in trades], side=[t["side"] for t in trades],
+                                opened_at_ms=[t["opened_ms"] for t in trades])
+
+
+def recorded_backtests(ws) -> list[dict[str, Any]]:
+    """Summaries of the backtests recorded in this workspace (trials for the deflated Sharpe,
+    and the latest one is the baseline of a forward run)."""
+    from livegate.ledger.reader import connect_readonly
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        rows = conn.execute("SELECT payload FROM events WHERE kind = 'phase_result' AND json_extract(payload, '$.kind') = 'backtest' ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return [json.loads(p)["summary"] for (p,) in rows]
+
+
+def trials_from_ledger(ws, operator_trials: int) -> tuple[int, float, str]:
+    """N and V for the deflated Sharpe: the variants the operator says they tried, or the
+    backtests recorded here if more; V is the variance of those backtests' daily Sharpes."""
+    import statistics
+
+    srs = [b["daily_sharpe"] for b in recorded_backtests(ws) if b.get("daily_sharpe") is not None]
+    n = max(operator_trials, len(srs), 1)
+    v = statistics.variance(srs) if len(srs) >= 2 else 0.0
+    note = f"N = {n} variants (operator: {operator_trials}; backtests recorded in this ledger: {len(srs)}), V from {len(srs)} recorded backtests"
+    return n, v, note
+
+
+def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any], key=None, bars_close=None, bars_ts_ms=None,
+                        trials: int = 1, strategy_factory: Callable[[], Any] | None = None, stress_progress=None) -> tuple[PhaseResult, dict, dict]:
+    """Evaluate, run the drills (and the stress test when a strategy is given), compare with the
+    latest backtest (forward runs), record. Returns (result, evaluation, extras)."""
+    from livegate import gate
+    from livegate.core.evaluation import evaluate_trades
+    from livegate.paper.drills import run_drills
+    from livegate.phases import PhaseContext, criteria_for, run_checks
+    from livegate.phases.paper import PHASE
+
+    n, v, trials_note = trials_from_ledger(ws, trials)
+    baseline = None
+    if kind == "phase":
+        backtests = recorded_backtests(ws)
+        baseline = backtests[-1].get("metrics") if backtests else None
+    evaluation = evaluate_trades(log, bars_close=bars_close, bars_ts_ms=bars_ts_ms, trials=n, sharpe_variance=v, baseline=baseline)
+    evaluation["statistics"]["dsr"]["trials_note"] = trials_note
+    extras: dict[str, Any] = {"evaluation": evaluation, "drills": run_drills(effective.risk)}
+    if strategy_factory is not None:
+        from livegate.paper.stress import run_stress
+
+        extras["stress"] = run_stress(effective, strategy_factory, progress=stress_progress)
+    spec = next(s for s in effective.specs if s.id == "paper")
+    checks = run_checks(criteria_for(spec, "paper"), PHASE.checks, PhaseContext(ws, effective, "paper", extras))
+    metrics = evaluation["metrics"]
+    summary = {**summary, "metrics": {k: v for k, v in metrics.items() if k != "reasons"}, "metric_reasons": metrics["reasons"],
+               "daily_sharpe": evaluation["statistics"]["psr"].get("sr"), "counts_as_phase_result": kind == "phase"}
+    if "stress" in extras:
+        summary["stress"] = {k: v for k, v in extras["stress"].items() if k != "results"}
+    result = PhaseResult(step="paper", checks=checks, kind=kind, summary=summary)
+    gate.record_result(ws, result, key=key, ran_under=effective.fingerprint)
+    return result, evaluation, extras
