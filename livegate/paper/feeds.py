@@ -101,11 +101,10 @@ class Retry:
             except Exception as exc:  # noqa: BLE001 - classified below
                 if self.on_call:
                     self.on_call(False, time.perf_counter() - t0)
-                if not _retryable(exc):
-                    from livegate.exchange.client import translate_error
-
-                    raise translate_error(exc) from None
-                last = f"{type(exc).__name__}"
+                err = _classified(exc, self.venue)
+                if not _retryable(err):
+                    raise err from None
+                last = str(err)
                 if attempt < self.attempts - 1:
                     self.sleep(delay)
                     delay *= 2
@@ -116,29 +115,38 @@ class Retry:
         raise VenueUnreachable(f"{self.venue} unreachable after {self.attempts} attempts ({last}); the run stopped at its last checkpoint — resume with `livegate paper-run --resume`")
 
 
-def _retryable(exc: Exception) -> bool:
-    """Network trouble and rate limits are worth retrying; refusals (auth, bad symbol) not."""
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    import ccxt
+def _classified(exc: Exception, venue: str) -> Exception:
+    from livegate.exchange.client import translate_error
 
-    return isinstance(exc, ccxt.NetworkError)  # RequestTimeout, RateLimitExceeded, ExchangeNotAvailable, ...
+    return translate_error(exc, venue=venue)
+
+
+def _retryable(err: Exception) -> bool:
+    """Network trouble, timeouts and rate limits are worth retrying; refusals (a bad key, a
+    skewed clock, a bad symbol) are not — retrying them only hides the problem."""
+    from livegate.errors import VenueRefused
+
+    return isinstance(err, VenueUnreachable) and not isinstance(err, VenueRefused)
 
 
 class LiveFeed:
     """Closed candles of every symbol, polled from the exchange as they close. The candle
     in progress is never used: a bar counts once the exchange's clock is past its close."""
 
-    def __init__(self, client: Any, symbols: list[str], timeframe: str, retry: Retry, clock: Callable[[], float] = lambda: time.time(),  # looked up at call time (freezegun)
-                 
-                 sleep: Callable[[float], None] = time.sleep, settle_seconds: float = 2.0):
+    def __init__(self, client: Any, symbols: list[str], timeframe: str, retry: Retry, clock: Callable[[], float] = lambda: time.time(),
+                 sleep: Callable[[float], None] = time.sleep, settle_seconds: float = 2.0, market_clock: Callable[[], int] | None = None):
         self.client, self.symbols, self.timeframe = client, symbols, timeframe
         self.tf = TIMEFRAME_MS[timeframe]
         self.retry, self.clock, self.sleep = retry, clock, sleep
         self.settle = settle_seconds
+        self.market_clock = market_clock
         self.last: dict[str, int] = {}
 
     def server_now_ms(self) -> int:
+        """The exchange's clock (a skewed local clock must not decide which bar has closed);
+        `market_clock` replaces it for an accelerated local sandbox."""
+        if self.market_clock is not None:
+            return int(self.market_clock())
         return int(self.retry(lambda: self.client.fetch_time()))
 
     def history(self, symbol: str, bars: int, until_ms: int) -> list[Bar]:

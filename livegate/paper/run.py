@@ -225,14 +225,14 @@ class PaperRunner:
     """One paper run from start (or resume) to completion. `clock`/`sleep` are injectable so
     tests can drive a 7-day forward run with freezegun; `client` overrides the ccxt client."""
 
-    def __init__(self, ws, plan: RunPlan, *, key=None, clock: Callable[[], float] = lambda: time.time(),  # looked up at call time (freezegun)
-                 
+    def __init__(self, ws, plan: RunPlan, *, key=None, clock: Callable[[], float] = lambda: time.time(),
                  sleep: Callable[[float], None] = time.sleep, progress: Callable[[Progress], None] | None = None,
-                 client: Any = None, checkpoint_bars: int = CHECKPOINT_BARS):
+                 client: Any = None, checkpoint_bars: int = CHECKPOINT_BARS, market_clock: Callable[[], int] | None = None):
         self.ws, self.plan, self.key = ws, plan, key
         self.clock, self.sleep, self.progress = clock, sleep, progress
         self.client = client
         self.checkpoint_bars = checkpoint_bars
+        self.market_clock = market_clock  # an accelerated sandbox's clock (tests, `livegate demo`)
 
     # The whole run. Returns the outcome; raises on a stop (after recording it).
     def run(self) -> RunOutcome:
@@ -389,7 +389,7 @@ class PaperRunner:
         missing = [s for s in symbols if s not in markets]
         if missing:
             raise UsageError(f"{cfg.exchange.id} has no market {', '.join(missing)}")
-        feed = LiveFeed(client, symbols, cfg.exchange.timeframe, retry, clock=self.clock, sleep=self.sleep)
+        feed = LiveFeed(client, symbols, cfg.exchange.timeframe, retry, clock=self.clock, sleep=self.sleep, market_clock=self.market_clock)
         prices = {s: float(retry(lambda s=s: client.fetch_ticker(s))["last"]) for s in symbols}
         rules = rules_for(symbols, prices, cfg.exchange, markets)
         now_ms = int(self.clock() * 1000)
