@@ -55,8 +55,8 @@ class StrategyError(LivegateError):
     """The strategy raised or returned something that is not a list of order intents."""
 
 
-class DataError(UsageError):
-    """A market-data file or feed is corrupt, truncated or out of order."""
+class Interrupted(LivegateError):
+    """The operator stopped a run (Ctrl-C, SIGTERM); it stopped at its last checkpoint."""
 
 
 class VenueRefused(VenueUnreachable):

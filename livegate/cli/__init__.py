@@ -1,7 +1,7 @@
 """The livegate command line: parse, call the library, report, exit.
 
 Exit codes (SPEC §9): 0 ok · 1 criteria not met · 2 usage or configuration error ·
-3 gate closed · 4 trading halted · 5 venue unreachable · 70 internal error (a bug).
+3 gate closed · 4 trading halted · 5 venue unreachable · 130 interrupted · 70 internal error (a bug).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from livegate import errors
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE, EXIT_GATE, EXIT_HALTED, EXIT_VENUE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5, 70
+EXIT_INTERRUPTED = 130
 
 EXIT_CODES: tuple[tuple[type[errors.LivegateError], int], ...] = (
     (errors.CriteriaNotMet, EXIT_CRITERIA),
@@ -26,6 +27,7 @@ EXIT_CODES: tuple[tuple[type[errors.LivegateError], int], ...] = (
     (errors.KeyMissing, EXIT_GATE),
     (errors.TradingHalted, EXIT_HALTED),
     (errors.VenueUnreachable, EXIT_VENUE),
+    (errors.Interrupted, EXIT_INTERRUPTED),
 )
 
 

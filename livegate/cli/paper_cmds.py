@@ -36,6 +36,7 @@ def paper_run(
     plan = parse_plan(days, replay or [], since, symbol or [], resume)
     progress = _Progress(as_json)
     runner = PaperRunner(ws, plan, key=try_load_private(), progress=progress.update)
+    _sigterm_stops_cleanly()
     if not as_json and not resume:
         d.out(f"livegate paper-run — {plan.describe()}")
     with progress:
@@ -46,6 +47,19 @@ def paper_run(
     else:
         show_report(report)
     raise typer.Exit(EXIT_OK if report["verdict"] == "pass" else EXIT_CRITERIA)
+
+
+def _sigterm_stops_cleanly() -> None:
+    """systemd and `kill` send SIGTERM: stop at the last checkpoint like Ctrl-C does."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (embedded use): leave the default
+        pass
 
 
 def parse_plan(days, replay, since, symbols, resume):

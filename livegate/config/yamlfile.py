@@ -43,14 +43,9 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 
 def read_text(path: Path, name: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{name}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}: is a directory, expected a file") from None
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read ({exc.strerror})") from None
+    from livegate.files import read_input
+
+    raw = read_input(path, name, ConfigError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

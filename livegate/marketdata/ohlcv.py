@@ -38,15 +38,9 @@ def load_ohlcv_csv(path: Path, symbol: str, timeframe: str | None = None) -> Can
     data if given, else it is inferred from the most common spacing between bars."""
     path = Path(path)
     name = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{name}: is a directory, not a CSV file") from None
-    except OSError as e:
-        raise UsageError(f"{name}: cannot read the file ({e.strerror or e})") from None
-    return parse_ohlcv_text(_decode(data, name), name, symbol, timeframe)
+    from livegate.files import read_input
+
+    return parse_ohlcv_text(_decode(read_input(path, name), name), name, symbol, timeframe)
 
 
 def parse_ohlcv_text(text: str, name: str, symbol: str, timeframe: str | None = None) -> Candles:

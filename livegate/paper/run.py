@@ -17,12 +17,13 @@ from livegate.core.gateway import OrderGateway
 from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.portfolio import Portfolio
 from livegate.core.simulator import PaperExecutor
-from livegate.errors import ConfigError, StrategyError, UsageError, VenueUnreachable
+from livegate.errors import ConfigError, Interrupted, StrategyError, UsageError, VenueUnreachable
 from livegate.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.paper.feeds import DAY_MS, LiveFeed, Retry, first_days, merged_bars
 from livegate.paper.journal import LedgerJournal
 
 BACKTEST, FORWARD = "backtest", "forward"
+RESUME_HINT = "interrupted: the run stopped at its last checkpoint; continue it with `livegate paper-run --resume`"
 CHECKPOINT_BARS = 1440
 
 
@@ -342,7 +343,7 @@ class PaperRunner:
             raise
         except KeyboardInterrupt:
             self._stop(ledger, journal, "interrupted", engine)
-            raise
+            raise Interrupted(RESUME_HINT) from None
         self._progress(i, total, engine)
         return RunOutcome(run_id, plan, data, engine, journal.seconds, time.perf_counter() - t0, i, resumed_from=cursor or None)
 
@@ -436,7 +437,7 @@ class PaperRunner:
             raise
         except KeyboardInterrupt:
             self._stop(ledger, journal, "interrupted", engine)
-            raise
+            raise Interrupted(RESUME_HINT) from None
         data = saved_start["data"] if saved_start else data
         return RunOutcome(run_id, plan, data, engine, journal.seconds, time.perf_counter() - t0, engine.bars)
 

@@ -165,7 +165,7 @@ def test_missing_file_and_directory(tmp_path, run_cli):
     result = run_cli("check-config", "-f", "json", "livegate.yaml", "phases/risk_limits.yaml")
     assert result.exit_code == 2
     files = json.loads(result.stdout)["files"]
-    assert files[0]["problems"] == [{"line": 1, "key": "", "message": "file not found"}]
+    assert files[0]["problems"] == [{"line": 1, "key": "", "message": "no such file"}]
     assert files[1]["problems"] == [{"line": 1, "key": "", "message": "is a directory, expected a file"}]
 
 

@@ -99,3 +99,22 @@ def test_kill_minus_nine_then_resume_loses_and_doubles_nothing(tmp_path, run_cli
     assert len(order_ids) == len(set(order_ids))
     verify = subprocess.run(_cli(crash, "ledger", "verify"), capture_output=True, text=True, env=_env())
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_sigterm_stops_at_a_checkpoint_with_exit_130_and_resumes(tmp_path, run_cli):
+    ws = tmp_path / "term"
+    assert run_cli("init", ws).exit_code == 0
+    proc = subprocess.Popen(_cli(ws, "paper-run", "--days", "150", "--replay", "builtin:btc-1m"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    deadline = time.time() + 60
+    while _count(ws, "paper_checkpoint") < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before SIGTERM"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert _count(ws, "paper_run_stopped") == 1
+    done = subprocess.run(_cli(ws, "paper-run", "--resume", "--json"), capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads(done.stdout)["summary"]["resumed_from_bar"] > 0

@@ -132,3 +132,37 @@ def test_editing_the_strategy_changes_the_config_fingerprint(workspace):
     path = workspace / "strategies" / "ema_cross.py"
     path.write_text(path.read_text() + "\n# tweak\n")
     assert Workspace(workspace).effective.fingerprint != before
+
+
+def test_multi_symbol_replay(workspace, run_cli):
+    result = run_cli("-w", workspace, "paper-run", "--days", "3", "--replay", "builtin:btc-1m", "--symbol", "BTC/USDT",
+                     "--replay", "builtin:eth-1m", "--symbol", "ETH/USDT", "--json")
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    assert report["data"]["symbols"] == ["BTC/USDT", "ETH/USDT"]
+    assert report["summary"]["bars"] == 2 * 3 * 1440
+    conn = sqlite3.connect(f"file:{workspace / '.livegate' / 'ledger.db'}?mode=ro", uri=True)
+    try:
+        symbols = {s for (s,) in conn.execute("SELECT json_extract(payload, '$.symbol') FROM events WHERE kind = 'fill'")}
+    finally:
+        conn.close()
+    assert symbols == {"BTC/USDT", "ETH/USDT"}
+
+
+def test_replay_sources_and_symbols_must_pair(workspace, run_cli):
+    result = run_cli("-w", workspace, "paper-run", "--replay", "builtin:btc-1m", "--replay", "builtin:eth-1m")
+    assert result.exit_code == 2 and "one --symbol per --replay" in result.output
+
+
+def test_strategy_named_as_module_and_class(workspace, run_cli, tmp_path, monkeypatch):
+    pkg = tmp_path / "mybots"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "rare.py").write_text((workspace / "strategies" / "breakout.py").read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = workspace / "livegate.yaml"
+    cfg.write_text(cfg.read_text().replace("strategies/ema_cross.py:EmaCross", "mybots.rare:Breakout").replace("params: {}", "params: {window: 120, exit_window: 60}"))
+    result = run_cli("-w", workspace, "paper-run", "--days", "3", "--replay", "builtin:btc-1m", "--json")
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    assert 0 < report["metrics"]["total_trades"] < 60  # a breakout trades rarely
