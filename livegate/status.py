@@ -14,6 +14,7 @@ def ladder_report(ws: Workspace) -> dict[str, Any]:
 
     snap = gate.snapshot(ws, effective=ws.effective_for_display())
     state = snap.state
+    evidence = research_evidence(ws)
     steps = []
     for index, step in enumerate(state.steps):
         status, detail = rules.step_status(state, step.id)
@@ -31,6 +32,7 @@ def ladder_report(ws: Workspace) -> dict[str, Any]:
             "signed_at": rec.signed_at,
             "detail": detail,
             "gate_open": not blockers,
+            "evidence": evidence.get(step.id, {}),
         })
     nxt = rules.next_step(state)
     return {
@@ -44,3 +46,20 @@ def ladder_report(ws: Workspace) -> dict[str, Any]:
         "looser_thresholds": list(snap.effective.looser_lines),
         "profile": snap.effective.profile,
     }
+
+
+def research_evidence(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Results kept as evidence only (backtests, imports) per step: {step: {kind: count}}."""
+    from livegate.ledger.reader import connect_readonly
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        rows = conn.execute(
+            "SELECT json_extract(payload, '$.step'), json_extract(payload, '$.kind'), count(*) FROM events "
+            "WHERE kind = 'phase_result' AND json_extract(payload, '$.kind') != 'phase' GROUP BY 1, 2").fetchall()
+    finally:
+        conn.close()
+    out: dict[str, dict[str, int]] = {}
+    for step, kind, n in rows:
+        out.setdefault(step, {})[kind] = n
+    return out

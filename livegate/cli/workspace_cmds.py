@@ -40,7 +40,9 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         raise typer.Exit(EXIT_OK)
     rows = []
     for i, s in enumerate(report["steps"], 1):
-        rows.append([s["step"], s["title"], d.styled(s["status"]), (s["result_at"] or "")[:19], s["signed_by"] or "", s["detail"]])
+        kept = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in s["evidence"].items())
+        detail = s["detail"] + (f"{'; ' if s['detail'] else ''}evidence only: {kept}" if kept else "")
+        rows.append([s["step"], s["title"], d.styled(s["status"]), (s["result_at"] or "")[:19], s["signed_by"] or "", detail])
     d.table(f"livegate — {report['workspace']} (mode {report['mode']}, profile {report['profile']})",
             ["Step", "Phase", "Status", "Result at (UTC)", "Signed by", "Detail"], rows)
     ledger = report["ledger"]
