@@ -129,8 +129,12 @@ def _pct_key(fraction: float) -> str:
     return f"{round(fraction * 100, 6):g}"
 
 
+MAX_RUIN_CELLS = 50_000_000
+
+
 def ruin_probabilities(
-    log: TradeLog, fractions: Sequence[float] = RUIN_FRACTIONS, n: int = 5000, seed: int = DEFAULT_SEED
+    log: TradeLog, fractions: Sequence[float] = RUIN_FRACTIONS, n: int = 5000, seed: int = DEFAULT_SEED,
+    max_cells: int = MAX_RUIN_CELLS,
 ) -> dict[str, Any]:
     """Monte Carlo probability of ruin, by simulation.
 
@@ -140,9 +144,15 @@ def ruin_probabilities(
     at any step (f = 1: the account reaches zero). All fractions use the same paths, so the
     probabilities never increase with f.
 
+    When n·N would exceed `max_cells` draws (a log of hundreds of thousands of trades), the
+    paths resample whole UTC days of the daily P&L series instead (d_t of SPEC §10, one path
+    step per day, as many days as the log spans): the trades of a day stay together and
+    equity is checked at each day's end. `unit` says which ("trade" or "day").
+
     Returns {"20": p, "30": p, "50": p, "100": p (fractions, keys in percent), "n",
-    "trades_per_path", "seed", "reason", "ruin_prob_50_pct" (100·p for f = 0.5, when 0.5 is
-    among the fractions)}. With no trades the probabilities are None with a reason.
+    "trades_per_path", "unit", "steps_per_path", "seed", "reason", "ruin_prob_50_pct" (100·p
+    for f = 0.5, when 0.5 is among the fractions)}. With no trades the probabilities are None
+    with a reason.
     """
     import numpy as np
 
@@ -155,7 +165,7 @@ def ruin_probabilities(
         key = _pct_key(f)
         pcts.append((key, float(key)))
     out: dict[str, Any] = {key: None for key, _ in pcts}
-    out.update(n=int(n), trades_per_path=len(log), seed=seed, reason=None)
+    out.update(n=int(n), trades_per_path=len(log), unit="trade", steps_per_path=len(log), seed=seed, reason=None)
     if any(key == "50" for key, _ in pcts):
         out["ruin_prob_50_pct"] = None
     net = log.net
@@ -163,6 +173,10 @@ def ruin_probabilities(
     if m == 0:
         out["reason"] = NO_TRADES
         return out
+    if int(n) * m > max_cells:
+        net = np.asarray(daily_series(log)[1], dtype=float)
+        m = len(net)
+        out.update(unit="day", steps_per_path=m)
 
     C = float(log.capital)
     floors = np.array([C * (100.0 - pct) / 100.0 for _, pct in pcts])
