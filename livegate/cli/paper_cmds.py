@@ -9,6 +9,7 @@ from livegate.cli import display as d
 
 BACKTEST_LINE = "This was a backtest: kept in the ledger as evidence and as the baseline for later runs; it never counts as the paper phase result."
 FORWARD_LINE = "This forward run on live market data is recorded as the paper phase result."
+NEXT_LINE = "Next: `livegate signoff paper --by NAME`."
 
 
 @app.command("paper-run")
@@ -126,9 +127,8 @@ class _Progress:
 
 def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
     """Evaluate the run and record its result; returns the report (also the --json object)."""
-    from livegate.paper.evaluate import evaluate_and_record, trade_log_of_run
+    from livegate.paper.evaluate import trade_log_of_run
     from livegate.paper.run import BACKTEST, run_counts
-    from livegate.strategy import load_strategy
 
     effective = ws.effective
     cfg = effective.config
@@ -151,13 +151,8 @@ def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
         "resumed_from_bar": outcome.resumed_from,
     }
     kind = "backtest" if outcome.plan.kind == BACKTEST else "phase"
-    stress = d.ProgressBar("stress test", 203, enabled=progress_enabled)
-    with stress:
-        result, evaluation, extras = evaluate_and_record(
-            ws, effective, log, kind=kind, summary=summary, key=runner.key, trials=trials,
-            strategy_factory=lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root),
-            stress_progress=lambda done, total: stress.update(done, f"{done} / {total} scenarios", total=total),
-        )
+    result, evaluation, extras = evaluate_with_stress(ws, effective, log, kind=kind, summary=summary, key=runner.key,
+                                                      trials=trials, progress_enabled=progress_enabled)
     return {
         "run": outcome.run_id,
         "kind": kind if kind == "backtest" else "forward",
@@ -165,13 +160,36 @@ def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
         "synthetic_data": bool(outcome.data.get("synthetic")),
         "data": outcome.data,
         "summary": summary,
+        **evaluation_report(result, evaluation, extras),
+        "timing": {"wall_seconds": outcome.wall_seconds, "ledger_seconds": outcome.journal_seconds},
+    }
+
+
+def evaluate_with_stress(ws, effective, log, *, kind: str, summary: dict, key, trials: int, progress_enabled: bool):
+    """`evaluate_and_record` with the workspace's configured strategy in the stress test (a
+    progress bar on stderr unless disabled). Returns (result, evaluation, extras)."""
+    from livegate.paper.evaluate import evaluate_and_record
+    from livegate.strategy import load_strategy
+
+    cfg = effective.config
+    stress = d.ProgressBar("stress test", 203, enabled=progress_enabled)
+    with stress:
+        return evaluate_and_record(
+            ws, effective, log, kind=kind, summary=summary, key=key, trials=trials,
+            strategy_factory=lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root),
+            stress_progress=lambda done, total: stress.update(done, f"{done} / {total} scenarios", total=total),
+        )
+
+
+def evaluation_report(result, evaluation: dict, extras: dict) -> dict:
+    """The evaluation part of a report (and of the --json object): metrics to verdict."""
+    return {
         "metrics": {**evaluation["metrics"]},
         "statistics": evaluation["statistics"],
         "drills": extras["drills"],
         "stress": {k: v for k, v in extras.get("stress", {}).items() if k != "results"},
         "criteria": [c.to_dict() for c in result.checks],
         "verdict": result.verdict.value,
-        "timing": {"wall_seconds": outcome.wall_seconds, "ledger_seconds": outcome.journal_seconds},
     }
 
 
@@ -212,12 +230,16 @@ def show_report(report: dict) -> None:
         ["Open positions", ", ".join(f"{k} {v:g}" for k, v in s["open_positions"].items()) or "none"],
     ]
     d.table("Paper run", ["", ""], rows, show_header=False)
+    show_criteria(report)
+    d.out(BACKTEST_LINE if report["kind"] == "backtest" else FORWARD_LINE)
+    if report["kind"] != "backtest" and report["verdict"] == "pass":
+        d.out(NEXT_LINE)
+
+
+def show_criteria(report: dict) -> None:
+    """The paper criteria table and the verdict line."""
     crit_rows = []
     for c in report["criteria"]:
         crit_rows.append([c["criterion"], _fmt(c["measured"]), f"{c['op']} {_fmt(c['threshold'])}", d.styled(c["verdict"]), c["message"]])
     d.table("Paper criteria (phases/paper.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], crit_rows)
-    verdict = report["verdict"]
-    d.out(f"Verdict: {d.styled(verdict)}")
-    d.out(BACKTEST_LINE if report["kind"] == "backtest" else FORWARD_LINE)
-    if report["kind"] != "backtest" and verdict == "pass":
-        d.out("Next: `livegate signoff paper --by NAME`.")
+    d.out(f"Verdict: {d.styled(report['verdict'])}")

@@ -200,14 +200,11 @@ def _iso_column(texts: list[str]) -> np.ndarray:
     """Epoch milliseconds of ISO 8601 times: numpy for plain UTC times, `_timestamp` for the rest."""
     plain = [s.strip().removesuffix("Z").removesuffix("+00:00") for s in texts]
     if all(s[4:5] == "-" for s in plain):  # numpy also reads words such as "now"
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")  # numpy only warns about an offset it ignores
-                ms = np.array(plain, dtype="datetime64[ms]").view(np.int64)
-            if not np.any(ms == np.iinfo(np.int64).min):  # NaT
-                return ms
-        except (ValueError, Warning):
-            pass
+        from livegate.timeparse import iso_utc_ms
+
+        ms = iso_utc_ms(plain)
+        if ms is not None:
+            return ms
     return np.array([_timestamp(s) for s in texts], dtype=np.int64)
 
 
