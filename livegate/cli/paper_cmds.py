@@ -242,4 +242,7 @@ def show_criteria(report: dict) -> None:
     for c in report["criteria"]:
         crit_rows.append([c["criterion"], _fmt(c["measured"]), f"{c['op']} {_fmt(c['threshold'])}", d.styled(c["verdict"]), c["message"]])
     d.table("Paper criteria (phases/paper.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], crit_rows)
+    stress = report.get("stress") or {}
+    if stress.get("cached"):
+        d.out("Stress test: the result recorded under this exact configuration and strategy was reused (it depends on nothing else).")
     d.out(f"Verdict: {d.styled(report['verdict'])}")

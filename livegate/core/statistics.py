@@ -39,7 +39,8 @@ def _norm_cdf(x: float) -> float:
 
 
 def bootstrap_ci(
-    log: TradeLog, stat: str = "sharpe", n: int = 2000, level: float = 0.95, seed: int = DEFAULT_SEED
+    log: TradeLog, stat: str = "sharpe", n: int = 10_000, level: float = 0.95, seed: int = DEFAULT_SEED,
+    max_cells: int = 50_000_000,
 ) -> dict[str, Any]:
     """Percentile bootstrap interval of `stat` ("sharpe" or "expectancy").
 
@@ -48,6 +49,9 @@ def bootstrap_ci(
       mean/std(ddof=1)·√365. A resample whose returns are all equal has no Sharpe and is
       left out (`n` counts the resamples used).
     - expectancy: resample the trade nets with replacement, N per resample; statistic mean(net).
+      When n·N would exceed `max_cells` draws (hundreds of thousands of trades), whole UTC days
+      are resampled instead (a block bootstrap: the statistic is the drawn days' net P&L over
+      their number of trades) and `unit` says "day".
 
     The interval is [q((1−level)/2), q((1+level)/2)] of the resampled statistics (numpy's
     default linear quantile). `point` is the statistic of the log itself. Returns
@@ -64,7 +68,7 @@ def bootstrap_ci(
         raise ValueError(f"level must be between 0 and 1 (got {level!r})")
     out: dict[str, Any] = {
         "stat": stat, "low": None, "high": None, "point": None, "n": 0,
-        "n_requested": int(n), "level": level, "seed": seed, "reason": None,
+        "n_requested": int(n), "level": level, "seed": seed, "reason": None, "unit": "day" if stat == "sharpe" else "trade",
     }
     if len(log) == 0:
         out["reason"] = NO_TRADES
@@ -83,7 +87,11 @@ def bootstrap_ci(
             out["reason"] = f"fewer than 2 trades ({len(net)})"
             return out
         point = float(net.mean())
-        values = _resample_means(net, int(n), rng)
+        if int(n) * len(net) > max_cells:
+            out["unit"] = "day"
+            values = _resample_day_means(log, int(n), rng)
+        else:
+            values = _resample_means(net, int(n), rng)
 
     values = values[np.isfinite(values)]
     out["point"] = point
@@ -122,6 +130,22 @@ def _resample_means(x: Any, n: int, rng: Any) -> Any:
     return np.concatenate(parts)
 
 
+def _resample_day_means(log: TradeLog, n: int, rng: Any) -> Any:
+    """Block bootstrap of the mean trade: resample days, mean = Σ their net / Σ their trades."""
+    import numpy as np
+
+    day = log.closed_at_ms // DAY_MS
+    days, idx, counts = np.unique(day, return_inverse=True, return_counts=True)
+    sums = np.bincount(idx, weights=log.net)
+    m = len(days)
+    step = _rows_per_chunk(m)
+    parts = []
+    for start in range(0, n, step):
+        pick = rng.integers(0, m, size=(min(step, n - start), m))
+        parts.append(sums[pick].sum(axis=1) / counts[pick].sum(axis=1))
+    return np.concatenate(parts)
+
+
 # --------------------------------------------------------------------------- Monte Carlo ruin
 
 
@@ -133,7 +157,7 @@ MAX_RUIN_CELLS = 50_000_000
 
 
 def ruin_probabilities(
-    log: TradeLog, fractions: Sequence[float] = RUIN_FRACTIONS, n: int = 5000, seed: int = DEFAULT_SEED,
+    log: TradeLog, fractions: Sequence[float] = RUIN_FRACTIONS, n: int = 10_000, seed: int = DEFAULT_SEED,
     max_cells: int = MAX_RUIN_CELLS,
 ) -> dict[str, Any]:
     """Monte Carlo probability of ruin, by simulation.

@@ -66,7 +66,7 @@ def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any
     if strategy_factory is not None:
         from livegate.paper.stress import run_stress
 
-        extras["stress"] = run_stress(effective, strategy_factory, progress=stress_progress)
+        extras["stress"] = cached_stress(ws, effective) or record_stress(ws, effective, run_stress(effective, strategy_factory, progress=stress_progress), key)
     spec = next(s for s in effective.specs if s.id == "paper")
     checks = run_checks(criteria_for(spec, "paper"), PHASE.checks, PhaseContext(ws, effective, "paper", extras))
     metrics = evaluation["metrics"]
@@ -77,3 +77,36 @@ def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any
     result = PhaseResult(step="paper", checks=checks, kind=kind, summary=summary)
     gate.record_result(ws, result, key=key, ran_under=effective.fingerprint)
     return result, evaluation, extras
+
+
+def _stress_key(effective) -> str:
+    """The stress test depends only on the configuration (strategy file, params, risk limits,
+    capital, fees — all in the fingerprint), the scenario set and livegate's version."""
+    from livegate import __version__
+    from livegate.core.canonical import sha256_hex
+    from livegate.paper.stress import SCENARIO_BARS, SCENARIOS_PER_KIND
+
+    return sha256_hex(f"{effective.fingerprint}|{__version__}|{SCENARIOS_PER_KIND}|{SCENARIO_BARS}")
+
+
+def cached_stress(ws, effective) -> dict[str, Any] | None:
+    """A stress result recorded in this ledger under the same configuration, if any."""
+    from livegate.ledger.reader import connect_readonly
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        row = conn.execute("SELECT payload FROM events WHERE kind = 'stress_result' AND json_extract(payload, '$.key') = ? "
+                           "ORDER BY id DESC LIMIT 1", (_stress_key(effective),)).fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    return {**json.loads(row[0])["result"], "cached": True}
+
+
+def record_stress(ws, effective, result: dict[str, Any], key=None) -> dict[str, Any]:
+    from livegate.ledger.store import Ledger
+
+    with Ledger.open(ws.ledger_path, key=key) as ledger:
+        ledger.append("stress_result", {"key": _stress_key(effective), "config_fingerprint": effective.fingerprint, "result": result})
+    return {**result, "cached": False}

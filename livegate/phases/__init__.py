@@ -59,6 +59,8 @@ def evaluate(criterion: Criterion, measurement: Measurement) -> CheckResult:
         return CheckResult(verdict=measurement.verdict, **base)
     if measurement.verdict == Verdict.WARN and not criterion.required:
         return CheckResult(verdict=Verdict.WARN, **base)
+    if measurement.verdict == Verdict.FAIL and measurement.value is None:  # undefined: fails, with its reason
+        return CheckResult(verdict=Verdict.FAIL if criterion.required else Verdict.WARN, **base)
     # An explicit WARN on a required criterion cannot wave it through: it is compared as usual.
     try:
         ok = compare(criterion.op, measurement.value, criterion.threshold)

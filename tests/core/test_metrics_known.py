@@ -83,3 +83,22 @@ def test_ruin_falls_back_to_whole_days_for_huge_logs():
     assert out["20"] == 1.0 and out["30"] == 0.0
     # Trade by trade the same log dips deeper inside a day (one -590 first): ruin at 20 % is certain there too.
     assert ruin_probabilities(log, n=20)["unit"] == "trade"
+
+
+def test_expectancy_bootstrap_resamples_days_for_huge_logs():
+    from livegate.core.statistics import bootstrap_ci
+
+    # 30 days x 10 trades; day d nets 10*d over its 10 trades (1*d each), so the mean trade is
+    # the mean of d over the drawn days: the point estimate is mean(0..29) = 14.5.
+    ts, pnl = [], []
+    for d in range(30):
+        for k in range(10):
+            ts.append(T0 + d * DAY + k * 1000)
+            pnl.append(float(d))
+    log = TradeLog.from_arrays(ts, pnl, [0.0] * len(ts), C)
+    a = bootstrap_ci(log, "expectancy", n=500, max_cells=1000, seed=3)
+    b = bootstrap_ci(log, "expectancy", n=500, max_cells=1000, seed=3)
+    assert a == b and a["unit"] == "day"
+    assert a["point"] == pytest.approx(14.5)
+    assert 0 <= a["low"] < 14.5 < a["high"] <= 29
+    assert bootstrap_ci(log, "expectancy", n=50)["unit"] == "trade"

@@ -166,3 +166,14 @@ def test_strategy_named_as_module_and_class(workspace, run_cli, tmp_path, monkey
     assert result.exit_code in (0, 1), result.output
     report = json.loads(result.stdout)
     assert 0 < report["metrics"]["total_trades"] < 60  # a breakout trades rarely
+
+
+def test_stress_result_is_reused_until_the_config_changes(workspace, run_cli):
+    first = json.loads(run_cli("-w", workspace, "paper-run", "--days", "1", "--replay", "builtin:btc-1m", "--json").stdout)
+    second = json.loads(run_cli("-w", workspace, "paper-run", "--days", "1", "--replay", "builtin:btc-1m", "--json").stdout)
+    assert first["stress"]["cached"] is False and second["stress"]["cached"] is True
+    assert second["stress"]["max_drawdown_pct"] == first["stress"]["max_drawdown_pct"]
+    risk = workspace / "risk_limits.yaml"
+    risk.write_text(risk.read_text().replace("max_position_size: 50.00", "max_position_size: 40.00"))
+    third = json.loads(run_cli("-w", workspace, "paper-run", "--days", "1", "--replay", "builtin:btc-1m", "--json").stdout)
+    assert third["stress"]["cached"] is False
