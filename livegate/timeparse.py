@@ -1,11 +1,34 @@
-"""Parsing ISO 8601 UTC times in bulk."""
+"""ISO 8601 times to and from epoch milliseconds (UTC), one at a time or in bulk."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS = timedelta(milliseconds=1)
 
-def iso_utc_ms(plain: list[str]) -> Any:
+
+def iso_to_ms(text: str) -> int:
+    """Epoch milliseconds of an ISO 8601 time (`Z` or an offset; none means UTC). Raises
+    ValueError (or OverflowError) when `text` is not one."""
+    when = datetime.fromisoformat(text.strip())
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - EPOCH) // ONE_MS
+
+
+def ms_to_iso(ms: int) -> str:
+    """`2024-01-01T00:05:00Z`, with milliseconds only when it has some."""
+    try:
+        when = EPOCH + int(ms) * ONE_MS
+    except OverflowError:
+        return str(int(ms))
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{when.microsecond // 1000:03d}Z" if when.microsecond else text + "Z"
+
+
+def iso_utc_ms(plain: Any) -> Any:
     """Epoch milliseconds of ISO 8601 times without an offset, all at once with numpy; None
     when numpy cannot read every one of them (the caller then parses one by one, to name the
     bad line)."""

@@ -90,19 +90,18 @@ def parse_plan(days, replay, since, symbols, resume):
 
 
 def parse_since(text: str) -> int:
-    from datetime import datetime, timezone
+    import time
 
     from livegate.errors import UsageError
+    from livegate.timeparse import iso_to_ms
 
     try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        ms = iso_to_ms(text)
+    except (ValueError, OverflowError):
         raise UsageError(f"--since {text!r} is not an ISO 8601 date (e.g. 2024-01-01 or 2024-01-01T00:00Z)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    if when >= datetime.now(timezone.utc):
+    if ms >= time.time() * 1000:
         raise UsageError(f"--since {text} is not in the past")
-    return int(when.timestamp() * 1000)
+    return ms
 
 
 class _Progress:

@@ -150,9 +150,9 @@ class Engine:
                 gateway.submit(OrderIntent(symbol, SELL, reason="max_single_trade_loss reached"), now, origin="guardian")
                 self._stops.clear()
         try:
-            out = self.strategy.on_bar(bar, ctx)
+            out = self.strategy.on_bar(bar, ctx)  # inlined (not _call_strategy): the hot loop
         except Exception as exc:  # noqa: BLE001 - the user's code; stop cleanly, resumably
-            raise StrategyError(f"strategy {self.name} raised {type(exc).__name__}: {exc} at bar {symbol} {bar.ts}") from None
+            raise self._raised(exc, bar) from None
         if out is not None:
             for intent in check_intents(out, self.name, bar):
                 gateway.submit(intent, now)
@@ -174,8 +174,11 @@ class Engine:
         try:
             out = self.strategy.on_bar(bar, self.ctx)
         except Exception as exc:  # noqa: BLE001 - the user's code; stop cleanly, resumably
-            raise StrategyError(f"strategy {self.name} raised {type(exc).__name__}: {exc} at bar {bar.symbol} {bar.ts}") from None
+            raise self._raised(exc, bar) from None
         return check_intents(out, self.name, bar)
+
+    def _raised(self, exc: Exception, bar: Bar) -> StrategyError:
+        return StrategyError(f"strategy {self.name} raised {type(exc).__name__}: {exc} at bar {bar.symbol} {bar.ts}")
 
     def state_dict(self) -> dict[str, Any]:
         out = {

@@ -22,6 +22,13 @@ class Journal(Protocol):
     def emit(self, kind: str, payload: dict[str, Any]) -> None: ...
 
 
+class NullJournal:
+    """A journal that keeps nothing: drills and stress scenarios are summarised, not logged."""
+
+    def emit(self, kind: str, payload: dict[str, Any]) -> None:
+        return None
+
+
 class Executor(Protocol):
     """Where accepted orders go. `place` returns fills it made at once (possibly none) or the
     venue's refusal; later fills come from `on_bar` (simulator) or polling (live)."""

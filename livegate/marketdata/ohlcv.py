@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from livegate.errors import UsageError
+from livegate.timeparse import iso_to_ms, iso_utc_ms, ms_to_iso
 from livegate.marketdata.candles import TIMEFRAME_MS, Candles, timeframe_name, timeframe_to_ms
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
@@ -24,8 +24,6 @@ _PRICES = HEADER[1:5]
 _MIN_MS = 10**11  # 1973-03-03; anything smaller is epoch seconds (or nonsense)
 _MAX_MS = 10**14  # year 5138; anything larger is epoch micro- or nanoseconds
 _CHUNK_ROWS = 65_536
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 _EPOCH_ROW = np.dtype([("ts", "i8")] + [(c, "f8") for c in _VALUES])
 _ISO_WIDTH = 64  # numpy cuts longer strings short, so a field that fills it goes the slow way
 _ISO_ROW = np.dtype([("ts", f"U{_ISO_WIDTH}")] + [(c, "f8") for c in _VALUES])
@@ -181,7 +179,7 @@ def _timestamp(field: str) -> int:
         ms = int(s)
     except ValueError:
         try:
-            return _iso_ms(s)
+            return iso_to_ms(s)
         except (ValueError, OverflowError):
             pass
         try:
@@ -200,20 +198,10 @@ def _iso_column(texts: list[str]) -> np.ndarray:
     """Epoch milliseconds of ISO 8601 times: numpy for plain UTC times, `_timestamp` for the rest."""
     plain = [s.strip().removesuffix("Z").removesuffix("+00:00") for s in texts]
     if all(s[4:5] == "-" for s in plain):  # numpy also reads words such as "now"
-        from livegate.timeparse import iso_utc_ms
-
         ms = iso_utc_ms(plain)
         if ms is not None:
             return ms
     return np.array([_timestamp(s) for s in texts], dtype=np.int64)
-
-
-def _iso_ms(s: str) -> int:
-    """Epoch milliseconds of an ISO 8601 time; a time without offset is UTC."""
-    when = datetime.fromisoformat(s.strip())
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - _EPOCH) // _ONE_MS
 
 
 def _number(field: str, column: str) -> float:
@@ -277,7 +265,7 @@ def _row_problem(cols: _Columns, lines: np.ndarray, name: str, tf_ms: int | None
         ]
         if tf_ms is not None:
             checks.append((step < tf_ms, lambda i: (
-                f"timestamp {_when(ts[i])} is only {_duration(int(step[i]))} after the bar on line "
+                f"timestamp {ms_to_iso(ts[i])} is only {_duration(int(step[i]))} after the bar on line "
                 f"{lines[i - 1]}; the bars are {timeframe_name(tf_ms)} apart")))
     firsts = [int(np.argmax(mask)) if mask.any() else len(ts) for mask, _ in checks]
     i = min(firsts)
@@ -291,8 +279,8 @@ def _order_problem(ts: np.ndarray, lines: np.ndarray, i: int) -> str:
     """Row i is not after row i-1; every row before i is in strictly ascending order."""
     earlier = int(np.searchsorted(ts[:i], ts[i]))
     if earlier < i and ts[earlier] == ts[i]:
-        return f"duplicate timestamp {_when(ts[i])} (also on line {lines[earlier]})"
-    return (f"timestamp {_when(ts[i])} is earlier than {_when(ts[i - 1])} on line {lines[i - 1]}; "
+        return f"duplicate timestamp {ms_to_iso(ts[i])} (also on line {lines[earlier]})"
+    return (f"timestamp {ms_to_iso(ts[i])} is earlier than {ms_to_iso(ts[i - 1])} on line {lines[i - 1]}; "
             "rows must be in ascending time order")
 
 
@@ -326,16 +314,6 @@ def _duration(ms: int) -> str:
         if count:
             parts.append(f"{count} {unit}")
     return " ".join(parts[:2]) or "0 ms"
-
-
-def _when(ms: int | np.integer) -> str:
-    """`2024-01-01T00:05:00Z` (with milliseconds only if it has some)."""
-    try:
-        when = _EPOCH + int(ms) * _ONE_MS
-    except OverflowError:
-        return str(int(ms))
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{when.microsecond // 1000:03d}Z" if when.microsecond else text + "Z"
 
 
 def _num(x: float | np.floating) -> str:

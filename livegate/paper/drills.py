@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from livegate.core.breakers import CircuitBreakers
 from livegate.core.fills import default_rules
-from livegate.core.gateway import OrderGateway
+from livegate.core.gateway import NullJournal, OrderGateway
 from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import BUY, OrderIntent
 from livegate.core.portfolio import Portfolio, Position
@@ -17,15 +17,10 @@ DRILL_SYMBOL, DRILL_PRICE, DRILL_EQUITY = "BTC/USDT", 50_000.0, 10_000.0
 DAY_START_MS = 1_704_153_600_000  # 2024-01-02T00:00Z, a Tuesday
 
 
-class _Discard:
-    def emit(self, kind: str, payload: dict) -> None:
-        pass
-
-
 def _gateway(risk, state: RiskState, account: Portfolio) -> OrderGateway:
     rules = {DRILL_SYMBOL: default_rules(DRILL_SYMBOL, DRILL_PRICE)}
     return OrderGateway(guardian=RiskGuardian(risk.live_trading, risk.guardian), breakers=CircuitBreakers(risk.live_trading, risk.circuit_breakers),
-                        executor=PaperExecutor(rules), account=account, state=state, rules=rules, journal=_Discard(), id_prefix="drill")
+                        executor=PaperExecutor(rules), account=account, state=state, rules=rules, journal=NullJournal(), id_prefix="drill")
 
 
 def _account(cash: float = DRILL_EQUITY, held_value: float = 0.0) -> Portfolio:

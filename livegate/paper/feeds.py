@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 from livegate.core.orders import Bar
 from livegate.errors import UsageError, VenueUnreachable
 from livegate.marketdata.candles import TIMEFRAME_MS, Candles
+from livegate.timeparse import ms_to_iso as _iso
 
 DAY_MS = 86_400_000
 
@@ -73,12 +74,6 @@ def _once(fn):
     return fn()
 
 
-def _iso(ms: int) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-
-
 @dataclass
 class Retry:
     """Call a venue with backoff: network errors and rate limits are retried `attempts`
@@ -101,7 +96,9 @@ class Retry:
             except Exception as exc:  # noqa: BLE001 - classified below
                 if self.on_call:
                     self.on_call(False, time.perf_counter() - t0)
-                err = _classified(exc, self.venue)
+                from livegate.exchange.client import translate_error
+
+                err = translate_error(exc, venue=self.venue)
                 if not _retryable(err):
                     raise err from None
                 last = str(err)
@@ -113,12 +110,6 @@ class Retry:
                 self.on_call(True, time.perf_counter() - t0)
             return out
         raise VenueUnreachable(f"{self.venue} unreachable after {self.attempts} attempts ({last}); the run stopped at its last checkpoint — resume with `livegate paper-run --resume`")
-
-
-def _classified(exc: Exception, venue: str) -> Exception:
-    from livegate.exchange.client import translate_error
-
-    return translate_error(exc, venue=venue)
 
 
 def _retryable(err: Exception) -> bool:

@@ -15,11 +15,11 @@ import hashlib
 import math
 from collections import Counter
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from livegate.errors import UsageError
+from livegate.timeparse import iso_to_ms, iso_utc_ms, ms_to_iso
 
 FORMATS = ("csv", "jsonl", "freqtrade")
 REQUIRED_COLUMNS = ("closed_at", "symbol", "side", "pnl_quote", "fee_quote")
@@ -32,8 +32,6 @@ _TEXT = ("closed_at", "opened_at", "symbol", "side", "strategy")
 FREQTRADE_REQUIRED = ("id", "pair", "is_open", "close_date", "close_profit_abs", "fee_open", "fee_close", "amount", "open_rate")
 FREQTRADE_OPTIONAL = ("open_trade_value", "close_rate", "is_short", "stake_currency", "open_date", "strategy")
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 
 
 def import_trades(path: Path, capital: float, fmt: str | None = None, pnl_is_net: bool = False):
@@ -62,8 +60,8 @@ def import_trades(path: Path, capital: float, fmt: str | None = None, pnl_is_net
             columns = _csv_columns(text, name) if fmt == "csv" else _jsonl_columns(text, name)
             log, facts = _build_log(columns, name, capital, pnl_is_net)
     facts = {"file": name, "format": fmt, "format_from": source, "sha256": hashlib.sha256(data).hexdigest(), **facts}
-    facts["first_close"] = _when(int(log.closed_at_ms[0]))
-    facts["last_close"] = _when(int(log.closed_at_ms[-1]))
+    facts["first_close"] = ms_to_iso(int(log.closed_at_ms[0]))
+    facts["last_close"] = ms_to_iso(int(log.closed_at_ms[-1]))
     return log, facts
 
 
@@ -372,8 +370,6 @@ def _iso_column(values: list[Any], lines: list[int], name: str, column: str):
 
     plain = _plain_utc(values)
     if plain is not None:
-        from livegate.timeparse import iso_utc_ms
-
         ms = iso_utc_ms(plain)
         if ms is not None:
             return ms
@@ -381,7 +377,7 @@ def _iso_column(values: list[Any], lines: list[int], name: str, column: str):
     out = np.empty(len(texts), dtype=np.int64)
     for i, s in enumerate(texts):
         try:
-            out[i] = _iso_ms(s)
+            out[i] = iso_to_ms(s)
         except (ValueError, OverflowError):
             what = f"{column} is empty" if not s else f"{column} {_show(s)} is not an ISO 8601 time (e.g. 2024-01-31T12:00:00Z)"
             raise UsageError(f"{name}:{lines[i]}: {what}") from None
@@ -408,13 +404,6 @@ def _plain_utc(values: list[str]) -> list[str] | None:
     if all(len(s) >= 10 and s[4:5] == "-" and s[7:8] == "-" for s in plain):
         return plain
     return None
-
-
-def _iso_ms(s: str) -> int:
-    when = datetime.fromisoformat(s)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - _EPOCH) // _ONE_MS
 
 
 def _quote_currency(symbols: list[str]) -> tuple[str | None, str | None]:
@@ -573,16 +562,10 @@ def _db_time(value: Any, where: str, column: str) -> int:
     """Freqtrade writes naive UTC times (`2024-01-31 12:00:00.123456`)."""
     if isinstance(value, str):
         try:
-            return _iso_ms(value.strip())
+            return iso_to_ms(value.strip())
         except (ValueError, OverflowError):
             pass
     raise UsageError(f"{where}, {column}: {value!r} is not a date and time (expected e.g. 2024-01-31 12:00:00.000000, UTC)")
-
-
-def _when(ms: int) -> str:
-    when = _EPOCH + ms * _ONE_MS
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{when.microsecond // 1000:03d}Z" if when.microsecond else text + "Z"
 
 
 def _num(x: float) -> str:

@@ -21,6 +21,7 @@ from livegate.errors import ConfigError, Interrupted, StrategyError, UsageError,
 from livegate.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.paper.feeds import DAY_MS, LiveFeed, Retry, first_days, merged_bars
 from livegate.paper.journal import LedgerJournal
+from livegate.timeparse import ms_to_iso as _iso
 
 BACKTEST, FORWARD = "backtest", "forward"
 RESUME_HINT = "interrupted: the run stopped at its last checkpoint; continue it with `livegate paper-run --resume`"
@@ -66,12 +67,6 @@ class RunOutcome:
     wall_seconds: float
     bars: int
     resumed_from: int | None = None
-
-
-def _iso(ms: int | None) -> str:
-    from datetime import datetime, timezone
-
-    return "" if ms is None else datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -379,8 +374,13 @@ class PaperRunner:
         self._capital = cfg.capital.starting
         symbols = plan.symbols or list(cfg.exchange.symbols)
         engine_ref: list[Engine] = []
-        breakers_call = lambda ok, s: engine_ref and [engine_ref[0].gateway.on_trip(t) for t in engine_ref[0].breakers.on_api_call(ok, s, int(self.clock() * 1000))]
-        retry = Retry(sleep=self.sleep, on_call=breakers_call, venue=cfg.exchange.id)
+        def api_call(ok: bool, seconds: float) -> None:
+            """Every venue call feeds the API error-rate and latency breakers."""
+            if engine_ref:
+                for trip in engine_ref[0].breakers.on_api_call(ok, seconds, int(self.clock() * 1000)):
+                    engine_ref[0].gateway.on_trip(trip)
+
+        retry = Retry(sleep=self.sleep, on_call=api_call, venue=cfg.exchange.id)
         if self.client is None:
             from livegate.exchange.client import build_exchange
 

@@ -11,13 +11,9 @@ SCENARIOS_PER_KIND = 29  # 7 kinds x 29 = 203 scenarios
 SCENARIO_BARS = 1440
 
 
-class _Discard:
-    def emit(self, kind: str, payload: dict) -> None:
-        pass
-
-
 def run_stress(effective, strategy_factory: Callable[[], Any], per_kind: int = SCENARIOS_PER_KIND, bars: int = SCENARIO_BARS,
                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    from livegate.core.gateway import NullJournal
     from livegate.marketdata.synthetic import STRESS_KINDS, stress_scenario
     from livegate.paper.feeds import merged_bars
     from livegate.paper.run import build_engine, rules_for
@@ -29,7 +25,7 @@ def run_stress(effective, strategy_factory: Callable[[], Any], per_kind: int = S
         for seed in range(per_kind):
             candles = stress_scenario(kind, seed, bars=bars, symbol=symbol)
             rules = rules_for([symbol], {symbol: float(candles.open[0])}, effective.config.exchange)
-            engine = build_engine(effective, strategy_factory(), rules, _Discard(), f"stress-{kind}-{seed}")
+            engine = build_engine(effective, strategy_factory(), rules, NullJournal(), f"stress-{kind}-{seed}")
             _, feed = merged_bars([candles])
             on_bar = engine.on_bar
             for bar in feed:

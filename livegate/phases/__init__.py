@@ -115,5 +115,11 @@ def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dic
     return result
 
 
-# The protocol's phase modules, in order. Each later issue adds its module here.
-PHASES: tuple[Phase, ...] = ()
+def _registry() -> tuple[Phase, ...]:
+    from livegate.phases import paper
+
+    return (paper.PHASE,)
+
+
+# The protocol's phase modules, in order. Each later issue adds its module to `_registry`.
+PHASES: tuple[Phase, ...] = _registry()

@@ -14,9 +14,6 @@ from livegate import gate
 from livegate.phases import Measurement, run_phase
 from livegate.workspace import Workspace
 
-ENV_CRITERIA = None
-
-
 def sign_off_env(ws_root: Path, key) -> None:
     """Record a passing env phase and sign it off, so a forward paper run may start."""
     ws = Workspace(ws_root)
