@@ -51,6 +51,19 @@ def styled(word: str) -> str:
     return f"[{style}]{word}[/]" if style else word
 
 
+def fmt_value(value) -> str:
+    """A measured value or threshold for a table: — for none, yes/no, 4 significant digits."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt_value(v) for v in value) + "]"
+    return str(value)
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]], show_header: bool = True):
     from rich.table import Table
 

@@ -26,7 +26,7 @@ MAX_DETAIL = 300
 
 
 def build_exchange(exchange_id: str, *, testnet: bool, base_url: str | None = None, api_key: str | None = None,
-                   secret: str | None = None, asynchronous: bool = False, timeout_ms: int = 10000,
+                   secret: str | None = None, password: str | None = None, asynchronous: bool = False, timeout_ms: int = 10000,
                    options: dict | None = None, rate_limit_ms: float | None = None):
     """A ccxt client for `exchange_id` (sync, or `ccxt.async_support` when `asynchronous`).
 
@@ -48,6 +48,8 @@ def build_exchange(exchange_id: str, *, testnet: bool, base_url: str | None = No
         config["apiKey"] = api_key
     if secret:
         config["secret"] = secret
+    if password:
+        config["password"] = password
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
     client = cls(config)
@@ -61,6 +63,22 @@ def build_exchange(exchange_id: str, *, testnet: bool, base_url: str | None = No
     if options:
         client.options.update(options)
     return client
+
+
+# ccxt's credential names → the environment variables livegate reads them from.
+CREDENTIAL_ENV = {"apiKey": "EXCHANGE_API_KEY", "secret": "EXCHANGE_API_SECRET", "password": "EXCHANGE_API_PASSWORD"}
+
+
+def workspace_exchange(section: Any, env: Any = None, **kwargs):
+    """The client of a workspace's `exchange:` section: its testnet switch, base URL and rate
+    limit; signed with the credentials of `env` (a WorkspaceEnv) when given."""
+    creds = {}
+    if env is not None:
+        creds = {"api_key": env.get("EXCHANGE_API_KEY"), "secret": env.get("EXCHANGE_API_SECRET"),
+                 "password": env.get("EXCHANGE_API_PASSWORD")}
+    if section.rate_limit_per_minute and "rate_limit_ms" not in kwargs:
+        kwargs["rate_limit_ms"] = 60_000 / section.rate_limit_per_minute
+    return build_exchange(section.id, testnet=section.testnet, base_url=section.base_url, **creds, **kwargs)
 
 
 def point_at(client: Any, base_url: str) -> None:

@@ -46,6 +46,8 @@ class VerifyReport:
 
 
 CHUNK = 100_000
+# Events that carry the operator's signature over their payload and the chain before them.
+SIGNED_KINDS = {"signoff": "sign-off", "attestation": "attestation"}
 
 
 def verify_ledger(conn: sqlite3.Connection, public_key=None) -> VerifyReport:
@@ -136,25 +138,27 @@ def _check_head(conn, report: VerifyReport, last_id: int, last_hash: str, public
 
 
 def _check_signoffs(conn, report: VerifyReport, public_key) -> None:
-    for event_id, prev_hash, payload in conn.execute("SELECT id, prev_hash, payload FROM events WHERE kind = 'signoff' ORDER BY id"):
+    kinds = ", ".join(f"'{k}'" for k in SIGNED_KINDS)
+    for event_id, kind, prev_hash, payload in conn.execute(f"SELECT id, kind, prev_hash, payload FROM events WHERE kind IN ({kinds}) ORDER BY id"):
+        what = SIGNED_KINDS[kind]
         try:
             data = json.loads(payload)
         except ValueError:
-            report.fail(event_id, f"event #{event_id}: sign-off payload is not JSON")
+            report.fail(event_id, f"event #{event_id}: {what} payload is not JSON")
             continue
         signature = data.pop("signature", None)
         if not signature:
-            report.fail(event_id, f"event #{event_id}: sign-off carries no signature")
+            report.fail(event_id, f"event #{event_id}: {what} carries no signature")
             continue
         if public_key is None:
-            report.fail(event_id, f"event #{event_id}: sign-off cannot be checked: no operator public key available")
+            report.fail(event_id, f"event #{event_id}: {what} cannot be checked: no operator public key available")
             continue
         if data.get("key_id") != public_key.key_id:
-            report.fail(event_id, f"event #{event_id}: sign-off made with key {data.get('key_id')}, not the trusted operator key {public_key.key_id}")
+            report.fail(event_id, f"event #{event_id}: {what} made with key {data.get('key_id')}, not the trusted operator key {public_key.key_id}")
             continue
         from livegate.core.canonical import canonical_json
 
         if not public_key.verify(signature, signoff_message(canonical_json(data), prev_hash)):
-            report.fail(event_id, f"event #{event_id}: sign-off signature does not verify")
+            report.fail(event_id, f"event #{event_id}: {what} signature does not verify")
         else:
             report.signatures_checked += 1

@@ -4,13 +4,13 @@ fetched with ccxt) at full speed, or closed candles polled live from the exchang
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
 from typing import Any, Callable, Iterator
 
 from livegate.core.orders import Bar
-from livegate.errors import UsageError, VenueUnreachable
+from livegate.errors import UsageError
+from livegate.exchange.retry import Retry
 from livegate.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.timeparse import ms_to_iso as _iso
 
@@ -72,52 +72,6 @@ def fetch_history(client: Any, symbol: str, timeframe: str, since_ms: int, until
 
 def _once(fn):
     return fn()
-
-
-@dataclass
-class Retry:
-    """Call a venue with backoff: network errors and rate limits are retried `attempts`
-    times (1 s, 2 s, 4 s, ...), then the run stops cleanly with VenueUnreachable (it can be
-    resumed). Every call's outcome and latency go to `on_call(ok, seconds)` (the breakers)."""
-
-    attempts: int = 5
-    base_delay: float = 1.0
-    sleep: Callable[[float], None] = time.sleep
-    on_call: Callable[[bool, float], None] | None = None
-    venue: str = "exchange"
-
-    def __call__(self, fn: Callable[[], Any]) -> Any:
-        delay = self.base_delay
-        last = None
-        for attempt in range(self.attempts):
-            t0 = time.perf_counter()
-            try:
-                out = fn()
-            except Exception as exc:  # noqa: BLE001 - classified below
-                if self.on_call:
-                    self.on_call(False, time.perf_counter() - t0)
-                from livegate.exchange.client import translate_error
-
-                err = translate_error(exc, venue=self.venue)
-                if not _retryable(err):
-                    raise err from None
-                last = str(err)
-                if attempt < self.attempts - 1:
-                    self.sleep(delay)
-                    delay *= 2
-                continue
-            if self.on_call:
-                self.on_call(True, time.perf_counter() - t0)
-            return out
-        raise VenueUnreachable(f"{self.venue} unreachable after {self.attempts} attempts ({last}); the run stopped at its last checkpoint — resume with `livegate paper-run --resume`")
-
-
-def _retryable(err: Exception) -> bool:
-    """Network trouble, timeouts and rate limits are worth retrying; refusals (a bad key, a
-    skewed clock, a bad symbol) are not — retrying them only hides the problem."""
-    from livegate.errors import VenueRefused
-
-    return isinstance(err, VenueUnreachable) and not isinstance(err, VenueRefused)
 
 
 class LiveFeed:

@@ -350,10 +350,10 @@ class PaperRunner:
             engine.on_bar(next(bars), trade=False, call_strategy=not exact)
 
     def _fetch_history(self, effective, symbols):
-        from livegate.exchange.client import build_exchange
+        from livegate.exchange.client import workspace_exchange
 
         cfg = effective.config
-        client = self.client or build_exchange(cfg.exchange.id, testnet=cfg.exchange.testnet, base_url=cfg.exchange.base_url)
+        client = self.client or workspace_exchange(cfg.exchange)
         retry = Retry(sleep=self.sleep, venue=cfg.exchange.id)
         markets = retry(lambda: client.load_markets())
         now = int(self.clock() * 1000)
@@ -382,9 +382,9 @@ class PaperRunner:
 
         retry = Retry(sleep=self.sleep, on_call=api_call, venue=cfg.exchange.id)
         if self.client is None:
-            from livegate.exchange.client import build_exchange
+            from livegate.exchange.client import workspace_exchange
 
-            self.client = build_exchange(cfg.exchange.id, testnet=cfg.exchange.testnet, base_url=cfg.exchange.base_url)
+            self.client = workspace_exchange(cfg.exchange)
         client = self.client
         markets = retry(lambda: client.load_markets())
         missing = [s for s in symbols if s not in markets]

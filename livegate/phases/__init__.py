@@ -88,7 +88,10 @@ def run_checks(criteria: tuple[Criterion, ...], checks: dict[str, Check], ctx: A
                 if not isinstance(measurement, Measurement):
                     measurement = Measurement(None, message=f"check returned {type(measurement).__name__}, not a Measurement", verdict=Verdict.ERROR)
             except Exception as exc:  # noqa: BLE001 - an error inside a check is an error result
-                measurement = Measurement(None, message=redact_text(f"{type(exc).__name__}: {exc}"), verdict=Verdict.ERROR)
+                from livegate.errors import LivegateError
+
+                text = str(exc) if isinstance(exc, LivegateError) else f"{type(exc).__name__}: {exc}"
+                measurement = Measurement(None, message=redact_text(text), verdict=Verdict.ERROR)
         results.append(evaluate(crit, measurement))
     return results
 
@@ -102,23 +105,24 @@ def criteria_for(spec: PhaseSpec, step: str) -> tuple[Criterion, ...]:
 
 
 def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dict[str, Any] | None = None, key=None) -> PhaseResult:
-    """The one path of every phase command: gate → checks → verdict → ledger."""
+    """The one path of every phase command: gate → checks → verdict → ledger. The checks share
+    `extras` (and may leave what they measured there for the caller)."""
     from livegate import gate
 
     step = step or phase.id
     snap = gate.snapshot(workspace)
     gate.require_open(snap, step)
     spec = next(s for s in snap.effective.specs if s.id == phase.id)
-    ctx = PhaseContext(workspace, snap.effective, step, dict(extras or {}))
+    ctx = PhaseContext(workspace, snap.effective, step, extras if extras is not None else {})
     result = PhaseResult(step=step, checks=run_checks(criteria_for(spec, step), phase.checks, ctx))
     gate.record_result(workspace, result, key=key, ran_under=snap.effective.fingerprint)
     return result
 
 
 def _registry() -> tuple[Phase, ...]:
-    from livegate.phases import paper
+    from livegate.phases import env, paper
 
-    return (paper.PHASE,)
+    return (env.PHASE, paper.PHASE)
 
 
 # The protocol's phase modules, in order. Each later issue adds its module to `_registry`.

@@ -1,0 +1,111 @@
+"""sandbox serve."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from livegate.cli import EXIT_OK, app, workspace_from
+from livegate.cli import display as d
+
+sandbox_app = typer.Typer(help="The local exchange and chain for offline rehearsals.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+TEST_KEYS_NOTE = "Every key shown is a test key of this local sandbox (the chain's are anvil's public development keys): valid nowhere else."
+
+
+@sandbox_app.command("serve")
+def serve(
+    ctx: typer.Context,
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Exchange port on 127.0.0.1 (0: a free one)."),
+    speed: float = typer.Option(1.0, "--speed", min=0.001, help="Market clock speed (60: a 1m candle every second)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic price paths."),
+    chain: bool = typer.Option(True, "--chain/--no-chain", help="Also start the local EVM chain with Uniswap V2 deployed."),
+    chain_backend: str = typer.Option(None, "--chain-backend", help="anvil, eth-tester or auto (default: $LIVEGATE_CHAIN_BACKEND, else auto: anvil when installed).", show_default=False),
+    write_config: bool = typer.Option(False, "--write-config", help="Point the workspace at this sandbox: exchange.base_url, chain.rpc_url/chain_id in livegate.yaml; the test keys and matching allowlists in .env."),
+    as_json: bool = typer.Option(False, "--json", help="First line on stdout: one JSON object with the URLs, keys and addresses."),
+) -> None:
+    """Start the local Binance-compatible exchange (and the local chain: anvil with Uniswap V2),
+    print how to reach them, and serve until Ctrl-C or SIGTERM stops both.
+
+    Everything stays on 127.0.0.1 and needs no keys or network: rehearse `livegate validate`,
+    paper runs and testnet orders against it. The keys printed are test keys of this sandbox."""
+    from livegate.sandbox.local import LocalSandbox
+
+    ws = workspace_from(ctx).require() if write_config else None
+    sandbox = LocalSandbox(port=port, speed=speed, seed=seed, chain=chain, chain_backend=chain_backend)
+    _stop_on_sigterm()
+    try:
+        info = sandbox.start()
+        written = []
+        if ws is not None:
+            from livegate.sandbox.configure import write_workspace
+
+            written = write_workspace(ws, info)
+        if as_json:
+            sys.stdout.write(json.dumps(info, separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+        else:
+            _show(info, written)
+        _wait()
+    finally:
+        sandbox.stop()
+    if not as_json:
+        d.out("Sandbox stopped.")
+    raise typer.Exit(EXIT_OK)
+
+
+def _stop_on_sigterm() -> None:
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _wait() -> None:
+    import threading
+
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def _show(info: dict, written: list) -> None:
+    from rich.table import Table
+
+    console = d.console()
+    table = Table(title="livegate sandbox", title_justify="left", show_header=False)
+    table.add_column("")
+    table.add_column("", overflow="fold")
+    table.add_row("Exchange (Binance spot API)", info["exchange_url"])
+    table.add_row("Symbols", ", ".join(info["symbols"]))
+    for name, key in info["keys"].items():
+        rights = "trade" if key["trade"] else "read only"
+        rights += ", WITHDRAW enabled" if key["withdraw"] else ", no withdrawal"
+        rights += "" if key["ip_restricted"] else ", no IP whitelist"
+        table.add_row(f"Key '{name}' ({rights})", f"{key['api_key']} / {key['secret']}")
+    if info["rpc_url"]:
+        table.add_row(f"Chain RPC ({info['chain_backend']})", f"{info['rpc_url']} · chain id {info['chain_id']}")
+        table.add_row("Uniswap V2 router / factory", f"{info['router']} / {info['factory']}")
+        table.add_row("WETH", info["weth"])
+        for symbol, address in info["tokens"].items():
+            table.add_row(f"Token {symbol}", address)
+        table.add_row("Chain trader account", f"{info['signer_address']} (test key {info['signer_test_key']})")
+    else:
+        table.add_row("Chain", "not started (--no-chain)")
+    console.print(table)
+    d.out(TEST_KEYS_NOTE)
+    if written:
+        d.out("Wrote " + ", ".join(p.name for p in written) + ": the workspace now points at this sandbox "
+              "(a configuration change: signed-off steps must be re-run).")
+    else:
+        d.out("Use it: `livegate sandbox serve --write-config` (in a workspace) points livegate.yaml and .env here.")
+    d.out("Serving until Ctrl-C.")

@@ -1,0 +1,113 @@
+"""validate (phase 1)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, EXIT_VENUE, app, workspace_from
+from livegate.cli import display as d
+
+WIDTH = 79
+WORDS = {"pass": ("Passed", "green"), "fail": ("Failed", "red"), "error": ("Error", "bold red"),
+         "warn": ("Warning", "yellow"), "skip": ("Skipped", "cyan")}
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every check's evidence, not only the failures'."),
+    attest_no_withdrawal: bool = typer.Option(False, "--attest-no-withdrawal", help="For an exchange whose key permissions livegate cannot read: record your signed statement that the key can read and trade and has no withdrawal or transfer rights (bound to this exchange and this API key)."),
+    by: str = typer.Option(None, "--by", help="Who makes the attestation (default: workspace.operator).", show_default=False),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Make the attestation without asking."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Phase 1 — check the environment (seed 000 §1): config and .env, .env never committed, safe
+    flags, keys present, what the exchange key may do (read and trade yes, withdraw NO, IP
+    whitelist), the signer's address pinned, exchange and RPC latency, chain id, clock skew, a
+    secret scan of the workspace and its git history, allowlists and rate limits.
+
+    The result is recorded as the env phase result. Exit 0 when every criterion passes, 1 when
+    one fails, 5 when the exchange or the chain node cannot be reached."""
+    from livegate.ledger.keys import try_load_private
+    from livegate.phases import PhaseContext, run_phase
+    from livegate.phases.env import PHASE, exchange_where, unreachable
+
+    ws = workspace_from(ctx).require()
+    extras: dict = {}
+    if attest_no_withdrawal:
+        _attest(ws, by, yes, extras, quiet=as_json)
+    result = run_phase(PHASE, ws, extras=extras, key=try_load_private())
+    effective = ws.effective
+    lost = unreachable(PhaseContext(ws, effective, "env", extras))
+    report = {
+        "step": "env",
+        "counts_as_phase_result": True,
+        "exchange": exchange_where(effective.config.exchange),
+        "chain": effective.config.chain.rpc_url if effective.config.chain.enabled else None,
+        **result.to_dict(),
+        "unreachable": lost,
+    }
+    if as_json:
+        d.emit_json(report)
+    else:
+        show(report, verbose)
+    if lost:
+        for message in lost:
+            d.error(message)
+        raise typer.Exit(EXIT_VENUE)
+    raise typer.Exit(EXIT_OK if result.passed else EXIT_CRITERIA)
+
+
+def _attest(ws, by: str | None, yes: bool, extras: dict, quiet: bool) -> None:
+    """Record the operator's signed statement about the key's permissions (before the checks)."""
+    from livegate.cli.prompts import confirm
+    from livegate.errors import UsageError
+    from livegate.ledger.keys import load_private
+    from livegate.ledger.store import Ledger
+    from livegate.phases import PhaseContext
+    from livegate.phases.env import ATTEST_STATEMENT, attestation_payload, env_of, has_keys
+
+    effective = ws.effective
+    name = (by or effective.config.workspace.operator or "").strip()
+    if not name:
+        raise UsageError("--attest-no-withdrawal needs --by NAME (or workspace.operator in livegate.yaml)")
+    pctx = PhaseContext(ws, effective, "env", extras)
+    env_of(pctx)
+    if not has_keys(pctx):
+        raise UsageError("--attest-no-withdrawal: set EXCHANGE_API_KEY and EXCHANGE_API_SECRET first (the attestation is bound to the key)")
+    key = load_private()
+    exchange = effective.config.exchange.id
+    if not confirm(f"{name}, you attest for the {exchange} API key now configured: {ATTEST_STATEMENT} Record it?", yes):
+        raise UsageError("attestation declined; nothing was recorded")
+    with Ledger.open(ws.ledger_path, key=key) as ledger:
+        event = ledger.append("attestation", attestation_payload(pctx), actor=name, sign=True)
+    if not quiet:
+        d.out(f"Attestation recorded (ledger event #{event.id}, signed by {name}).")
+
+
+def show(report: dict, verbose: bool) -> None:
+    """pre-commit style: one dotted line per check; details under failures (all with -v)."""
+    d.out(f"livegate validate — environment (seed 000 §1) · exchange: {report['exchange']}"
+          f" · chain: {report['chain'] or 'off'}")
+    for check in report["checks"]:
+        word, style = WORDS[check["verdict"]]
+        label = check["criterion"].replace("_", " ")
+        dots = "." * max(3, WIDTH - len(label) - len(word))
+        d.out(f"{label}{dots}[{style}]{word}[/]")
+        failed = check["verdict"] in ("fail", "error", "warn")
+        if check["verdict"] == "skip" and not verbose:
+            d.out(f"[dim]- {check['message'].replace('[', chr(92) + '[')}[/]")
+        elif failed or verbose:
+            if check["measured"] is not None or failed:
+                d.out(f"- measured: {d.fmt_value(check['measured'])} (needs {check['op']} {d.fmt_value(check['threshold'])})")
+            if check["message"]:
+                d.out(f"- {check['message'].replace('[', chr(92) + '[')}")
+            if verbose and check["evidence"] not in (None, {}, []):
+                evidence = json.dumps(check["evidence"], default=str, separators=(", ", ": "))
+                d.out(f"- evidence: {evidence.replace('[', chr(92) + '[')}")
+    verdict = report["verdict"]
+    d.out(f"Verdict: {d.styled(verdict)} — recorded as the env phase result.")
+    if verdict == "pass":
+        d.out("Next: `livegate signoff env --by NAME`.")
