@@ -51,7 +51,10 @@ def exchange_where(section: Any, client: Any = None) -> str:
     url = section.base_url
     if url is None and client is not None:
         api = client.urls.get("api")
-        url = next(iter(api.values())) if isinstance(api, dict) and api else api
+        if isinstance(api, dict):
+            url = next((api[k] for k in ("public", "rest", "spot") if isinstance(api.get(k), str)), None) or next(iter(api.values()), None)
+        else:
+            url = api
     return f"{section.id} at {url}" if url else section.id
 
 
@@ -105,8 +108,8 @@ def check_env_file_not_tracked(ctx: PhaseContext) -> Measurement:
 def check_safe_flags_initial(ctx: PhaseContext) -> Measurement:
     env = env_of(ctx)
     seen = {name: env.flag(name) for name in SAFE_FLAGS}
-    wrong = [f"{name} is {'not set' if env.get(name) is None else env.get(name)} ({env.where(name)}), must be {str(want).lower()}"
-             for name, want in SAFE_FLAGS.items() if seen[name] is not want]
+    wrong = [(f"{name} is not set" if env.get(name) is None else f"{name} is {env.get(name)} ({env.where(name)})")
+             + f", must be {str(want).lower()}" for name, want in SAFE_FLAGS.items() if seen[name] is not want]
     return Measurement(not wrong, evidence={name: {"value": env.get(name), "set_in": env.where(name)} for name in SAFE_FLAGS},
                        message="; ".join(wrong))
 

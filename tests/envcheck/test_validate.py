@@ -268,3 +268,11 @@ def test_unreadable_permissions_fail_until_a_signed_attestation(validate, env_ws
 def test_an_attestation_needs_a_name_and_the_operator_key(run_cli, env_ws):
     result = run_cli("-w", env_ws, "validate", "--attest-no-withdrawal", "--yes")
     assert result.exit_code == 2 and "--by NAME" in result.output
+
+
+def test_a_broken_config_is_exit_2_naming_the_line_and_records_nothing(run_cli, env_ws):
+    with (env_ws / "livegate.yaml").open("a") as fh:
+        fh.write("exchange: [1\n")
+    result = run_cli("-w", env_ws, "validate")
+    assert result.exit_code == 2 and "livegate.yaml:" in result.output and "Traceback" not in result.output
+    assert ledger_results(env_ws) == []
