@@ -49,3 +49,23 @@ def set_mode(ws: Workspace, mode: str, reason: str, by: str | None = None, key=N
         gate.require_open(snap, first_live)
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         return ledger.append("mode_changed", {"from": before, "to": mode, "reason": reason.strip()}, actor=by).id
+
+
+def halt(ws: Workspace, reason: str, by: str = "livegate", key=None) -> int | None:
+    """Stop all trading at once: switch to EMERGENCY_STOP with `reason` (recorded with who and
+    when). Returns the event id, or None when trading was already stopped."""
+    from livegate.ledger.store import Ledger
+
+    before = current_mode(ws)
+    if before == "EMERGENCY_STOP":
+        return None
+    with Ledger.open(ws.ledger_path, key=key) as ledger:
+        return ledger.append("mode_changed", {"from": before, "to": "EMERGENCY_STOP", "reason": reason}, actor=by).id
+
+
+def halted_reason(ws: Workspace) -> str | None:
+    """Why trading is stopped, or None: the mode is read from the ledger every time."""
+    last = mode_history(ws, limit=1)
+    if last and last[0]["to"] == "EMERGENCY_STOP":
+        return f"trading is stopped (EMERGENCY_STOP since {last[0]['at']}: {last[0]['reason']})"
+    return None

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from livegate.cli import app
+from tests.chain_fixtures import any_chain, chain, default_chain, tester_chain, w3  # noqa: F401 - the local chains
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +41,22 @@ class Run:
 
     def __call__(self, *args: str, input: str | None = None):
         return self.runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    def json(self, *args: str):
+        """Run a command given `--json` among `args`: (exit code, the parsed report or None, output)."""
+        import json
+
+        result = self(*args)
+        try:
+            report = json.loads(result.stdout)
+        except ValueError:
+            report = None
+        return result.exit_code, report, result.output
+
+
+def by_id(report: dict) -> dict[str, dict]:
+    """A phase report's checks by criterion id."""
+    return {c["criterion"]: c for c in report["checks"]}
 
 
 @pytest.fixture

@@ -53,15 +53,25 @@ def chain_errors(w3, action: str) -> Iterator[None]:
         raise VenueRefused(f"{action}: refused by {node_url(w3)}: {exc}", venue="chain") from exc
 
 
+def sign(w3, account: Any, call, *, value: int = 0, gas: int | None = None, nonce: int | None = None):
+    """Build `call` (a bound contract function or constructor) into a transaction from
+    `account` and sign it locally, sending nothing: eth-account's signed transaction, whose
+    `hash` is known before the node sees it. `gas` defaults to the node's estimate, `nonce` to
+    the account's next one counting its transactions still pending. Call inside `chain_errors`."""
+    local = signer(account)
+    if nonce is None:
+        nonce = w3.eth.get_transaction_count(local.address, "pending")
+    fields = {"from": local.address, "value": value, "nonce": nonce}
+    if gas is not None:
+        fields["gas"] = gas
+    return local.sign_transaction(call.build_transaction(fields))
+
+
 def send(w3, account: Any, call, *, value: int = 0, gas: int | None = None, action: str = "transaction") -> dict:
     """Sign `call` (a bound contract function or constructor) with `account`, send it and wait
     for its receipt; `gas` defaults to the node's estimate. A revert raises `VenueRefused`."""
-    local = signer(account)
     with chain_errors(w3, action):
-        fields = {"from": local.address, "value": value, "nonce": w3.eth.get_transaction_count(local.address)}
-        if gas is not None:
-            fields["gas"] = gas
-        signed = local.sign_transaction(call.build_transaction(fields))
+        signed = sign(w3, account, call, value=value, gas=gas)
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.05)
     if receipt["status"] != 1:

@@ -19,6 +19,7 @@ class _Strict(BaseModel):
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
+_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 _TIMEFRAMES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d")
 
@@ -68,8 +69,33 @@ class ChainSection(_Strict):
     chain_id: Annotated[int, Field(gt=0)] = Field(31337, description="Expected chain id; checked against the node.")
     rpc_url: str | None = Field(None, description="JSON-RPC URL of the node.")
     rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = Field(600, description="Requests per minute livegate allows itself against the node.")
+    router: str | None = Field(None, pattern=_ADDRESS, description="Uniswap-V2-style router address (must be in ALLOW_ROUTERS).")
+    tokens: dict[str, str] = Field(default_factory=dict, description="Token symbol → address (each must be in ALLOW_TOKENS); WETH included.")
+    slippage_pct: Annotated[float, Field(gt=0, lt=0.2)] = Field(0.005, description="Minimum output of a swap = quote × (1 − slippage_pct); 0.005 = 0.5 %.")
+    confirmations: Annotated[int, Field(ge=1, le=64)] = Field(1, description="Blocks a swap's receipt must be under before it counts.")
 
     _url = field_validator("rpc_url")(classmethod(lambda cls, v: _check_url(v)))
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        for symbol, address in value.items():
+            if not re.match(_ADDRESS, str(address)):
+                raise ValueError(f"token {symbol}: {address!r} is not a 0x address of 40 hex digits")
+        return value
+
+
+class TestnetSection(_Strict):
+    """What `livegate testnet` exercises: scripted real orders on the exchange's sandbox (CEX)
+    and a swap on the test chain (DEX); turn either off when you trade only the other."""
+
+    cex: bool = Field(True, description="Run the scripted exchange orders (market, limit, cancel, a partial fill).")
+    dex: bool | None = Field(None, description="Run the test swap; null: when chain.enabled.")
+    symbol: str | None = Field(None, description="Symbol of the scripted orders (default: the first of exchange.symbols).")
+    order_value: Positive = Field(20.0, description="Value of each scripted order in the quote currency (the guardian and stage caps still apply).")
+    swap_from: str = Field("TKA", min_length=1, description="Token sold by the test swap (a key of chain.tokens).")
+    swap_to: str = Field("TKB", min_length=1, description="Token bought by the test swap.")
+    swap_amount: Positive = Field(1.0, description="Amount of swap_from sold, in token units.")
 
 
 class StrategySection(_Strict):
@@ -91,6 +117,7 @@ class WorkspaceConfig(_Strict):
     chain: ChainSection = Field(default_factory=ChainSection)
     strategy: StrategySection = Field(default_factory=StrategySection)
     approvals: ApprovalsSection = Field(default_factory=ApprovalsSection)
+    testnet: TestnetSection = Field(default_factory=TestnetSection)
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Threshold overrides: {phase: {criterion: value}}, stages as {micro-live: {4.1a: {criterion: value}}}.")
 
 

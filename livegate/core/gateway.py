@@ -159,8 +159,11 @@ class OrderGateway:
         return Order("", intent.symbol, intent.side, intent.type, amount, price, now_ms, origin, reduce_only)
 
     def settle(self, fills: list[Fill], now_ms: int) -> list[Trade]:
-        """Apply fills to the account; report fills, closed trades and breaker trips."""
+        """Apply fills to the account; report fills, closed trades and breaker trips. The
+        breakers see one result per order: a sell that fills in several pieces at once is one
+        winning or losing trade, not several."""
         closed = []
+        by_order: dict[str, float] = {}
         self.fill_count += len(fills)
         for fill in fills:
             self.journal.emit("fill", fill.to_dict())
@@ -169,8 +172,10 @@ class OrderGateway:
                 closed.append(trade)
                 self.trades.append(trade)
                 self.journal.emit("trade", trade.to_dict())
-                for trip in self.breakers.on_trade(trade.net, now_ms):
-                    self.on_trip(trip)
+                by_order[fill.order_id] = by_order.get(fill.order_id, 0.0) + trade.net
+        for net in by_order.values():
+            for trip in self.breakers.on_trade(net, now_ms):
+                self.on_trip(trip)
         return closed
 
     def on_trip(self, trip) -> None:

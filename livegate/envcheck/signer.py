@@ -16,6 +16,14 @@ def signer_address(env: WorkspaceEnv, root: Path) -> tuple[str | None, str]:
     """(checksummed address, kind) — kind is `keystore`, `env key`, or `none` (address None)."""
     from eth_account import Account
 
+    key, kind = signer_key(env, root)
+    return (Account.from_key(key).address if key else None), kind
+
+
+def signer_key(env: WorkspaceEnv, root: Path) -> tuple[str | None, str]:
+    """(private key as 0x hex, kind): held in memory only, registered for redaction."""
+    from eth_account import Account
+
     keystore = env.get("SIGNER_KEYSTORE_PATH")
     if keystore:
         path = Path(keystore).expanduser()
@@ -35,12 +43,15 @@ def signer_address(env: WorkspaceEnv, root: Path) -> tuple[str | None, str]:
         except (ValueError, KeyError, TypeError) as exc:
             reason = "wrong password" if "MAC mismatch" in str(exc) else "not a valid keystore"
             raise ConfigError(f"{where} SIGNER_KEYSTORE_PATH: {path} cannot be opened ({reason})") from None
-        register_secret(key.hex())
-        return Account.from_key(key).address, "keystore"
+        hexkey = "0x" + bytes(key).hex()
+        register_secret(hexkey)
+        register_secret(hexkey[2:])
+        return hexkey, "keystore"
     raw = env.get("SIGNER_PRIVATE_KEY")
     if raw:
         try:
-            return Account.from_key(raw).address, "env key"
+            Account.from_key(raw)
+            return raw, "env key"
         except (ValueError, TypeError, AttributeError):
             raise ConfigError(f"{env.where('SIGNER_PRIVATE_KEY')} SIGNER_PRIVATE_KEY: not a 32-byte hex private key") from None
     return None, "none"

@@ -1,6 +1,6 @@
 """Point a workspace at a running local sandbox (`livegate sandbox serve --write-config`):
 `livegate.yaml` gets the exchange's base URL (not a testnet: the sandbox serves the live API's
-shape, permissions endpoint included) and the chain's RPC URL and id; `.env` gets the sandbox's
+shape, permissions endpoint included) and the chain's RPC URL, id, router and tokens; `.env` gets the sandbox's
 trader key, the chain's trader test key and allowlists that match. Only those values change:
 comments, order and every other line stay. Both files are checked before either is replaced."""
 
@@ -21,7 +21,8 @@ def config_updates(info: dict[str, Any]) -> dict[tuple[str, str], Any]:
                                            ("exchange", "base_url"): info["exchange_url"]}
     if info.get("rpc_url"):
         updates.update({("chain", "enabled"): True, ("chain", "name"): "anvil", ("chain", "chain_id"): info["chain_id"],
-                        ("chain", "rpc_url"): info["rpc_url"]})
+                        ("chain", "rpc_url"): info["rpc_url"], ("chain", "router"): info["router"],
+                        ("chain", "tokens"): {**info["tokens"], "WETH": info["weth"]}})
     return updates
 
 
@@ -39,6 +40,8 @@ def _render(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, dict):
+        return json.dumps(value)  # a YAML flow mapping
     return json.dumps(str(value))  # a double-quoted YAML string
 
 

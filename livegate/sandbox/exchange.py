@@ -83,7 +83,7 @@ class SandboxServer:
         if route is None:
             return web.Response(status=404, text="Not Found")
         hang = False
-        if faults.disturbs:
+        if faults.hits(request.method, path):
             early = await self._disturb(faults)
             if early is not None:
                 return early

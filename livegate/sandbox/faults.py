@@ -17,7 +17,8 @@ class Faults:
     timeout_rate / hang_s: process the request, then hold the answer `hang_s` seconds (the client
     times out; the order exists). partial_fill: fill only this share of an order per match
     (market orders then expire). reject_orders: refuse every new order (-2010). testnet: the
-    real testnet's shape, no /sapi routes (server-wide only)."""
+    real testnet's shape, no /sapi routes (server-wide only). routes: when set, the latency,
+    5xx, 429 and timeout faults hit only these requests ("POST /api/v3/order", ...)."""
 
     latency_ms: float = 0.0
     clock_skew_ms: int = 0
@@ -31,11 +32,16 @@ class Faults:
     partial_fill: float | None = None
     reject_orders: bool = False
     testnet: bool = False
+    routes: tuple[str, ...] = ()
 
     @property
     def disturbs(self) -> bool:
         """Whether anything has to be drawn or waited for before answering."""
         return bool(self.latency_ms or self.error_rate or self.rate_limit_rate or self.timeout_rate)
+
+    def hits(self, method: str, path: str) -> bool:
+        """Whether the disturbing faults apply to this request."""
+        return self.disturbs and (not self.routes or f"{method} {path}" in self.routes)
 
 
 KNOBS = frozenset(f.name for f in fields(Faults))

@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from livegate.sandbox.defaults import DEFAULT_KEY_FLAGS, DEFAULT_KEYS
+from livegate.sandbox.market import BookShape
+
+# A thin book, as on a real testnet: the best level holds a few dollars, so `livegate testnet`
+# can place an order larger than it (a partial fill) within small caps.
+THIN_BOOK = BookShape(depth_ratio=1e-6, min_level_steps=5)
 
 
 class LocalSandbox:
@@ -19,7 +24,7 @@ class LocalSandbox:
                  chain_backend: str | None = None):
         from livegate.sandbox.exchange import SandboxExchange
 
-        self.exchange = SandboxExchange(speed=speed, seed=seed, port=port)
+        self.exchange = SandboxExchange(speed=speed, seed=seed, port=port, book=THIN_BOOK)
         self.chain = None
         if chain:
             from livegate.chain import LocalChain

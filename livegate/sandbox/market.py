@@ -118,11 +118,13 @@ class MarketSpec:
 @dataclass
 class BookShape:
     """How the synthetic book looks: spread and level spacing in basis points, and the size of
-    the best level as a share of the current bar's volume (deeper levels grow)."""
+    the best level as a share of the current bar's volume, at least `min_level_steps` lots
+    (deeper levels grow)."""
 
     spread_bps: float = 2.0
     level_bps: float = 1.0
     depth_ratio: float = 0.02
+    min_level_steps: int = 100  # the smallest best level, in lot steps
 
 
 class PricePath:
@@ -254,7 +256,7 @@ class Market:
         i, _ = self.path.locate(now)
         bid, ask = self.best(now)
         gap = max(1, round(self.path.price(now) * self.shape.level_bps / 1e4 / self.tick)) * self.tick
-        top = max(self.path.volume(i) * self.shape.depth_ratio, self.step * 100)
+        top = max(self.path.volume(i) * self.shape.depth_ratio, self.step * self.shape.min_level_steps)
         sign, first = (-1, bid) if side == "bids" else (1, ask)
         for k in range(count):
             price = round(first + sign * k * gap, self.price_decimals)

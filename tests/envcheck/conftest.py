@@ -4,7 +4,6 @@ pointed at it with the sandbox's trader key in `.env`."""
 from __future__ import annotations
 
 import itertools
-import json
 import socket
 import subprocess
 from pathlib import Path
@@ -13,21 +12,9 @@ import pytest
 import yaml
 
 from livegate.sandbox.defaults import DEFAULT_KEYS, KeyPair
-from livegate.sandbox.exchange import SandboxExchange
+from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 
 _ids = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def sandbox():
-    with SandboxExchange(seed=11) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _clear_faults(sandbox):
-    yield
-    sandbox.clear_faults()
 
 
 @pytest.fixture
@@ -85,29 +72,12 @@ def validate(run_cli, env_ws):
     """validate(*args) -> (exit code, the --json report or None, output)."""
 
     def run(*args: str, ws: Path | None = None):
-        result = run_cli("-w", ws or env_ws, "validate", "--json", *args)
-        try:
-            report = json.loads(result.stdout)
-        except ValueError:
-            report = None
-        return result.exit_code, report, result.output
+        return run_cli.json("-w", ws or env_ws, "validate", "--json", *args)
 
     return run
-
-
-def by_id(report: dict) -> dict[str, dict]:
-    return {c["criterion"]: c for c in report["checks"]}
 
 
 def git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-C", str(root), *args],
                    check=True, capture_output=True)
 
-
-@pytest.fixture(scope="session")
-def local_chain():
-    """The local chain (anvil when installed, else eth-tester) with Uniswap V2 deployed."""
-    from livegate.chain import LocalChain
-
-    with LocalChain() as chain:
-        yield chain

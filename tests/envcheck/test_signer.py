@@ -7,7 +7,8 @@ import json
 
 from eth_account import Account
 
-from tests.envcheck.conftest import by_id, closed_port, set_config, write_env
+from tests.conftest import by_id
+from tests.envcheck.conftest import closed_port, set_config, write_env
 from livegate.sandbox.defaults import DEFAULT_KEYS
 
 # Anvil's first well-known development account (public test key, never holds real funds).

@@ -9,7 +9,8 @@ import sqlite3
 import pytest
 
 from livegate.sandbox.defaults import DEFAULT_KEYS
-from tests.envcheck.conftest import by_id, closed_port, git, set_config, write_env
+from tests.conftest import by_id
+from tests.envcheck.conftest import closed_port, git, set_config, write_env
 
 ALL = {"config_schema_valid", "env_file_present", "env_file_not_tracked", "safe_flags_initial", "api_keys_present",
        "key_can_read", "key_can_trade", "key_withdrawal_disabled", "key_ip_whitelist", "signer_address_pinned",

@@ -1,4 +1,4 @@
-"""The local chains for these tests, one per backend and session, each on 127.0.0.1 with
+"""The local chains of the test session (imported by tests/conftest.py), one per backend, each on 127.0.0.1 with
 Uniswap V2 deployed.
 
 `chain` is the default backend (anvil when `npm install` has run, else eth-tester, or what

@@ -1,0 +1,69 @@
+"""testnet (phase 3)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, app, workspace_from
+from livegate.cli import display as d
+
+
+@app.command()
+def testnet(
+    ctx: typer.Context,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve the script's own orders without asking (recorded as approved by you)."),
+    by: str = typer.Option(None, "--by", help="Who approves (default: workspace.operator, else your user name).", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Phase 3 — real orders on the exchange's sandbox and a swap on the test chain.
+
+    CEX: market, limit, a cancel and a partial fill through the order gateway and ccxt, measuring
+    fill rate and slippage against the quoted price, then the venue's balances reconciled with
+    the ledger (a mismatch halts trading). DEX: a swap through the configured router: quote,
+    minimum output, gas estimate, receipt and confirmations. The approval flow is drilled
+    (approve, reject, expiry). Under EXECUTION_APPROVAL_MODE=approve_each each order waits for
+    approval: asked here, or from another terminal with `livegate approvals approve ID`.
+    Needs the paper phase signed off. Exit 0 when every criterion passes, 1 otherwise."""
+    from livegate.cli.approval_cmds import ask_in_terminal
+    from livegate.ledger.keys import try_load_private
+    from livegate.testnet.runner import TestnetOptions, run_testnet
+
+    ws = workspace_from(ctx).require()
+    ask = (lambda approval: True) if yes else ask_in_terminal
+    options = TestnetOptions(ask=ask, by=by, progress=(lambda text: None) if as_json else _progress)
+    result, extras = run_testnet(ws, try_load_private(), options)
+    report = {"step": "testnet", "counts_as_phase_result": True, **result.to_dict(),
+              "cex": extras.get("cex"), "dex": extras.get("dex"), "approvals": extras.get("approvals")}
+    if as_json:
+        d.emit_json(report)
+    else:
+        show(report)
+    raise typer.Exit(EXIT_OK if result.passed else EXIT_CRITERIA)
+
+
+def _progress(text: str) -> None:
+    d.console(stderr=True).print(f"[dim]→ {text}[/]", highlight=False)
+
+
+def show(report: dict) -> None:
+    cex = report.get("cex")
+    if cex and "steps" in cex:
+        rows = [[s["name"], s["client_id"] or "—", f"{s['filled']:g} / {s['amount']:g}", s["status"] or "blocked",
+                 ", ".join(f"{b:+.1f}" for b in s["slippage_bps"]) or "—", "; ".join(s["blocks"]) or s["note"]]
+                for s in cex["steps"]]
+        d.table(f"Exchange orders ({cex['exchange']} {cex['symbol']})", ["Step", "Client order id", "Filled", "Status",
+                                                                         "Slippage bps", "Note"], rows)
+    dex = report.get("dex")
+    if dex and dex.get("executed"):
+        d.table("Test swap", ["", ""], [["tx", dex["tx_hash"]], ["block / confirmations", f"{dex['block']} / {dex['confirmations']}"],
+                                        ["quoted / min / executed", f"{dex['quoted_out']} / {dex['min_out']} / {dex['amount_out']}"],
+                                        ["gas estimate / used", f"{dex['gas_estimate']} / {dex['gas_used']}"]], show_header=False)
+    rows = [[c["criterion"], d.fmt_value(c["measured"]), f"{c['op']} {d.fmt_value(c['threshold'])}", d.styled(c["verdict"]),
+             c["message"]] for c in report["checks"]]
+    d.table("Testnet criteria (phases/testnet.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], rows)
+    d.out(f"Verdict: {d.styled(report['verdict'])} — recorded as the testnet phase result.")
+    if report["verdict"] == "pass":
+        d.out("Next: `livegate signoff testnet --by NAME`.")
+    sys.stdout.flush()

@@ -1,0 +1,169 @@
+"""`livegate testnet`: the gate, then the CEX script, the test swap and the approval drill on
+the configured sandbox venues, every event written through to the ledger, then the phase
+result. Each side's failure is its own error result; the other side still runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from livegate.errors import LivegateError, TradingHalted, UsageError
+
+SCRIPT_THROTTLES = {"max_trades_per_hour": 1_000_000, "max_trades_per_day": 1_000_000, "min_seconds_between_trades": 0.0}
+
+
+@dataclass
+class TestnetOptions:
+    ask: Callable[[Any], bool | None] | None = None  # the interactive approval prompt (None: wait for another terminal)
+    by: str | None = None
+    sleep: Callable[[float], None] = time.sleep
+    progress: Callable[[str], None] = lambda text: None
+    client: Any = None  # a ccxt client to use instead of building one (tests)
+    extras: dict = field(default_factory=dict)
+
+
+def _sides(effective: Any) -> tuple[bool, bool]:
+    section = effective.config.testnet
+    dex = section.dex if section.dex is not None else effective.config.chain.enabled
+    return section.cex, dex
+
+
+def check_sandbox(effective: Any) -> None:
+    """Refuse a live exchange: testnet orders go to the exchange's sandbox or a base_url."""
+    exchange = effective.config.exchange
+    if not exchange.testnet and not exchange.base_url:
+        raise UsageError("exchange.testnet is false and no exchange.base_url is set: `livegate testnet` only trades on "
+                         "the exchange's sandbox (set exchange.testnet: true) or a local sandbox (base_url)")
+
+
+def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
+    """Run phase 3 and record its result; returns (PhaseResult, extras with every measurement)."""
+    from livegate import approvals, gate, modes
+    from livegate.environment import load_env
+    from livegate.execution.journal import WriteThroughJournal
+    from livegate.ledger.store import Ledger
+    from livegate.phases import run_phase
+    from livegate.phases.testnet import PHASE
+
+    snap = gate.snapshot(ws)
+    gate.require_open(snap, "testnet")
+    effective = snap.effective
+    halted = modes.halted_reason(ws)
+    if halted:
+        raise TradingHalted(halted)
+    cex_on, dex_on = _sides(effective)
+    if cex_on:
+        check_sandbox(effective)
+    env = load_env(ws.root)
+    by = approvals.operator_name(ws, options.by)
+    approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=effective.config.approvals.expiry_seconds,
+                                      ask=options.ask, context="livegate testnet", sleep=options.sleep)
+    extras = options.extras
+    extras.update(cex_enabled=cex_on, dex_enabled=dex_on)
+    with Ledger.open(ws.ledger_path, key=key) as ledger:
+        run = f"lgt{_next_run(ws)}"
+        journal = WriteThroughJournal(ledger, run)
+        journal.emit("testnet_started", {"cex": cex_on, "dex": dex_on, "approval_mode": approvals.approval_mode(env)})
+        if cex_on:
+            extras["cex"] = _guarded(lambda: _cex(ws, effective, env, journal, run, approve, options))
+        if dex_on:
+            extras["dex"] = _guarded(lambda: _dex(ws, effective, env, journal, run, approve))
+        options.progress("approval drill")
+        extras["approvals"] = _guarded(lambda: _drill(ws, effective, extras, by, options))
+        journal.emit("testnet_finished", {"sides": {k: "error" if "error" in (extras.get(k) or {}) else "done"
+                                                    for k in ("cex", "dex", "approvals") if k in extras}})
+    result = run_phase(PHASE, ws, extras=extras, key=key)
+    return result, extras
+
+
+def _guarded(fn: Callable[[], dict]) -> dict:
+    """A side's measurements, or its error (a refusal, an unreachable venue): never a pass."""
+    try:
+        return fn()
+    except LivegateError as exc:
+        return {"error": str(exc), "kind": type(exc).__name__}
+
+
+def _next_run(ws: Any) -> int:
+    from livegate.ledger.reader import connect_readonly
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        return conn.execute("SELECT count(*) FROM events WHERE kind = 'testnet_started'").fetchone()[0] + 1
+    finally:
+        conn.close()
+
+
+def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> dict:
+    from livegate import modes
+    from livegate.core.breakers import CircuitBreakers
+    from livegate.core.gateway import OrderGateway
+    from livegate.core.guardian import RiskGuardian, RiskState
+    from livegate.core.portfolio import Portfolio
+    from livegate.exchange.client import workspace_exchange
+    from livegate.execution.cex import CcxtExecutor, balance_changes, split_symbol
+    from livegate.paper.run import rules_for
+    from livegate.testnet.cex_script import CexScript, reconcile, summarize
+
+    cfg, risk = effective.config, effective.risk
+    symbol = cfg.testnet.symbol or cfg.exchange.symbols[0]
+    client = options.client or workspace_exchange(cfg.exchange, env)
+    executor = CcxtExecutor(client, journal, sleep=options.sleep)
+    markets = executor.call(client.load_markets)
+    if symbol not in markets:
+        raise UsageError(f"{client.id} has no market {symbol} (testnet.symbol / exchange.symbols)")
+    rules = rules_for([symbol], {}, cfg.exchange, markets)
+    base, quote = split_symbol(symbol)
+    before = executor.call(client.fetch_balance)["total"]
+    cash = float(before.get(quote) or 0.0)
+    account = Portfolio(cash=cash)
+    state = RiskState(peak_equity=cash, equity=cash)
+    max_amount = env.get("MAX_TRADE_AMOUNT")
+    # The order-count throttles pace a strategy; the script's seven validation orders are exempt
+    # (every value, position and capital cap, MAX_TRADE_AMOUNT and the approval still apply).
+    limits = risk.live_trading.model_copy(update=SCRIPT_THROTTLES)
+    guardian = RiskGuardian(limits, risk.guardian, float(max_amount) if max_amount else None)
+    gateway = OrderGateway(guardian=guardian, breakers=CircuitBreakers(risk.live_trading, risk.circuit_breakers),
+                           executor=executor, account=account, state=state, rules=rules, journal=journal, id_prefix=run,
+                           halt_check=lambda: modes.halted_reason(ws), approve=approve)
+    script = CexScript(gateway, executor, symbol, cfg.testnet.order_value, sleep=options.sleep, progress=options.progress)
+    steps = script.run()
+    after = executor.call(client.fetch_balance)["total"]
+    fills = [e for e in _run_events(ws, run, "venue_fill")]
+    check = reconcile({k: float(v or 0) for k, v in before.items()}, {k: float(v or 0) for k, v in after.items()},
+                      balance_changes(fills))
+    if not check["ok"]:
+        reason = "balances do not match the ledger after testnet orders: " + ", ".join(
+            f"{asset} venue {m['venue']:g} vs ledger {m['expected']:g}" for asset, m in check["mismatches"].items())
+        check["halted"] = modes.halt(ws, reason) is not None
+        journal.emit("reconciliation_failed", {"reason": reason, **check})
+    else:
+        journal.emit("reconciliation_ok", {"assets": sorted(check["changes"])})
+    return {"symbol": symbol, "exchange": client.id, **summarize(steps), "reconciliation": check,
+            "exempt_throttles": sorted(SCRIPT_THROTTLES),
+            "lookups": executor.lookups, "resends": executor.resends, "base": base, "quote": quote}
+
+
+def _run_events(ws, run: str, kind: str) -> list[dict]:
+    from livegate.ledger.reader import connect_readonly, iter_events
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        return [e["payload"] for e in iter_events(conn, kinds=(kind,)) if e["payload"].get("run") == run]
+    finally:
+        conn.close()
+
+
+def _dex(ws, effective, env, journal, run, approve) -> dict:
+    from livegate.testnet.dex_script import build_dex, run_swap
+
+    executor = build_dex(effective, env, ws.root, journal)
+    return run_swap(executor, effective, run, approve, int(time.time() * 1000))
+
+
+def _drill(ws, effective, extras, by, options: TestnetOptions) -> dict:
+    from livegate.testnet.approval_drill import run_drill
+
+    symbol = (extras.get("cex") or {}).get("symbol") or effective.config.testnet.symbol or effective.config.exchange.symbols[0]
+    return run_drill(ws, symbol, 1.0, by, sleep=options.sleep)

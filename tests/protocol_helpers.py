@@ -1,0 +1,34 @@
+"""Walking a test workspace up the ladder: a passing result recorded for a step (measurements
+made to pass its criteria) and signed off, so the next phase's gate opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from livegate import gate
+from livegate.phases import Measurement, run_phase
+from livegate.workspace import Workspace
+
+
+def passing(criterion):
+    t = criterion.threshold
+    if criterion.op == "==":
+        return t
+    if criterion.op == "between":
+        return (t[0] + t[1]) / 2
+    return {">": t + 1, ">=": t, "<": t - 1 if t >= 1 else t / 2, "<=": t}[criterion.op]
+
+
+def sign_off(ws_root: Path, key, *steps: str) -> None:
+    """Record a passing result for each step (in order) and sign it off."""
+    ws = Workspace(ws_root)
+    for step in steps:
+        spec = next(s for s in ws.effective.specs if s.id == step)
+
+        class Passing:
+            id = step
+            checks = {c.id: (lambda ctx, c=c: Measurement(passing(c))) for c in spec.criteria}
+
+        result = run_phase(Passing(), ws, key=key)
+        assert result.passed, [c.to_dict() for c in result.checks]
+        gate.signoff(ws, step, "Test Operator", key)

@@ -1,0 +1,104 @@
+"""`livegate testnet`, exchange side: real ccxt orders on the local Binance emulator through the
+order gateway, the approval flow, reconciliation — and the faults that must never double an order."""
+
+from __future__ import annotations
+
+import sqlite3
+import json
+
+from tests.conftest import by_id
+
+
+def events(ws, kind):
+    conn = sqlite3.connect(ws / ".livegate" / "ledger.db")
+    try:
+        return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM events WHERE kind = ? ORDER BY id", (kind,))]
+    finally:
+        conn.close()
+
+
+def test_the_scripted_orders_pass_and_are_recorded(testnet, testnet_ws):
+    code, report, output = testnet()
+    checks = by_id(report)
+    assert code == 0, [c for c in report["checks"] if c["verdict"] not in ("pass", "skip")]
+    assert checks["cex_fill_rate_pct"]["measured"] == 100.0
+    assert checks["cex_slippage_pct"]["measured"] < 0.5 and checks["cex_balances_reconciled"]["measured"] is True
+    assert checks["dex_tx_confirmed"]["verdict"] == "skip" and checks["approvals_behave"]["measured"] is True
+    steps = {s["name"]: s for s in report["cex"]["steps"]}
+    assert steps["limit buy far below, cancelled"]["status"] == "canceled"
+    partial = steps["limit buy larger than the best level (partial fill)"]
+    assert partial["note"].startswith("partially filled")  # the rest may fill before the cancel: it is then sold
+    sent = [e["client_id"] for e in events(testnet_ws, "order_sending")]
+    assert len(sent) == len(set(sent)) == len([s for s in report["cex"]["steps"] if s["accepted"]])
+    assert [r["step"] for r in events(testnet_ws, "phase_result")][-1] == "testnet"
+
+
+def test_a_balance_the_ledger_cannot_explain_halts_trading(testnet_ws, sandbox, operator_key, run_cli):
+    from livegate import modes
+    from livegate.sandbox.defaults import DEFAULT_KEYS
+    from livegate.testnet.runner import TestnetOptions, run_testnet
+    from livegate.workspace import Workspace
+
+    outsider = sandbox.client(DEFAULT_KEYS["trader"])
+    traded = []
+
+    def progress(step: str) -> None:  # someone else trades on the same account mid-run
+        if step == "market sell" and not traded:
+            traded.append(outsider.create_order("BTC/USDT", "market", "buy", 0.0002))
+
+    ws = Workspace(testnet_ws)
+    result, extras = run_testnet(ws, operator_key, TestnetOptions(ask=lambda a: True, progress=progress))
+    check = extras["cex"]["reconciliation"]
+    assert not result.passed and not check["ok"] and set(check["mismatches"]) >= {"BTC", "USDT"}
+    assert check["halted"] and modes.current_mode(ws) == "EMERGENCY_STOP"
+    assert "balances do not match the ledger" in modes.mode_history(ws, limit=1)[0]["reason"]
+    again = run_cli("-w", testnet_ws, "testnet", "--yes")
+    assert again.exit_code == 4 and "EMERGENCY_STOP" in again.output
+
+
+def test_rejected_approvals_block_every_order(testnet_ws, operator_key):
+    from livegate.testnet.runner import TestnetOptions, run_testnet
+    from livegate.workspace import Workspace
+
+    ws = Workspace(testnet_ws)
+    result, extras = run_testnet(ws, operator_key, TestnetOptions(ask=lambda a: False))
+    steps = extras["cex"]["steps"]
+    assert not any(s["accepted"] for s in steps)
+    assert all(any(b.startswith("approval: rejected by") for b in s["blocks"]) for s in steps if "buy" in s["name"] and s["blocks"])
+    assert events(testnet_ws, "order_sending") == []
+    assert extras["cex"]["fill_rate_pct"] == 0 and not result.passed
+    assert extras["approvals"]["ok"]  # the drill itself still behaves
+
+
+def test_auto_mode_asks_nothing(testnet, testnet_ws):
+    with (testnet_ws / ".env").open("a") as fh:
+        fh.write("EXECUTION_APPROVAL_MODE=auto\n")
+    code, report, _ = testnet()
+    assert code == 0
+    requested = [e for e in events(testnet_ws, "approval_requested") if "drill" not in e.get("context", "")]
+    assert requested == []
+
+
+def test_the_gate_needs_paper_signed_off(run_cli, workspace, sandbox, operator_key):
+    from livegate.sandbox.configure import write_workspace
+    from livegate.sandbox.local import describe
+    from livegate.workspace import Workspace
+    from tests.protocol_helpers import sign_off
+
+    write_workspace(Workspace(workspace), describe(sandbox))
+    sign_off(workspace, operator_key, "env")
+    result = run_cli("-w", workspace, "testnet", "--yes")
+    assert result.exit_code == 3 and "paper" in result.output
+
+
+def test_a_live_exchange_is_refused(run_cli, workspace, operator_key):
+    from tests.protocol_helpers import sign_off
+    import yaml
+
+    path = workspace / "livegate.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["exchange"].update(base_url=None, testnet=False)
+    path.write_text(yaml.safe_dump(data))
+    sign_off(workspace, operator_key, "env", "paper")
+    result = run_cli("-w", workspace, "testnet", "--yes")
+    assert result.exit_code == 2 and "only trades on the exchange's sandbox" in result.output
