@@ -58,7 +58,8 @@ def show(report: dict) -> None:
     dex = report.get("dex")
     if dex and dex.get("executed"):
         d.table("Test swap", ["", ""], [["tx", dex["tx_hash"]], ["block / confirmations", f"{dex['block']} / {dex['confirmations']}"],
-                                        ["quoted / min / executed", f"{dex['quoted_out']} / {dex['min_out']} / {dex['amount_out']}"],
+                                        [f"sold {dex['in_tokens']}: quoted / minimum / received",
+                                         " / ".join(f"{dex['out_tokens'][k]:.6g}" for k in ("quoted_out", "min_out", "amount_out")) + f" {dex['token_out']}"],
                                         ["gas estimate / used", f"{dex['gas_estimate']} / {dex['gas_used']}"]], show_header=False)
     rows = [[c["criterion"], d.fmt_value(c["measured"]), f"{c['op']} {d.fmt_value(c['threshold'])}", d.styled(c["verdict"]),
              c["message"]] for c in report["checks"]]

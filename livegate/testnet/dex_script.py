@@ -42,10 +42,14 @@ def run_swap(executor: Any, effective: Any, run: str, approve: Callable[[Order],
     refusal = approve(order) if approve is not None else None
     if refusal is not None:
         return {"executed": False, "reason": f"{refusal.rule}: {refusal.message}"}
-    from livegate.execution.dex import to_units
+    from livegate.execution.dex import from_units, to_units
 
     amount_in = to_units(section.swap_amount, executor.decimals(section.swap_from))
     out = executor.swap(section.swap_from, section.swap_to, amount_in, client_id=order.client_id).to_dict()
+    scale = executor.decimals(section.swap_to)
+    out["in_tokens"] = f"{section.swap_amount:g} {section.swap_from}"
+    out["out_tokens"] = {k: from_units(out[k], scale) for k in ("quoted_out", "min_out", "amount_out")}
+    out["token_out"] = section.swap_to
     quoted = out.get("quoted_out") or 0
     out.update(executed=True, gas_ratio=(out["gas_used"] / out["gas_estimate"]) if out.get("gas_estimate") else None,
                slippage_pct=(100.0 * (quoted - out["amount_out"]) / quoted) if quoted else None,
