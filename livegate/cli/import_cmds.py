@@ -38,7 +38,9 @@ def paper_import(
     from livegate.cli.paper_cmds import evaluate_with_stress, evaluation_report
     from livegate.errors import UsageError
     from livegate.ledger.keys import try_load_private
+    from livegate.paper.evaluate import PendingStress
     from livegate.paper.importers import FORMATS, import_trades
+    from livegate.strategy import load_strategy
 
     if not (math.isfinite(capital) and capital > 0):
         raise UsageError(f"--capital must be a positive amount in the trades' quote currency (got {capital:g})")
@@ -50,18 +52,21 @@ def paper_import(
     effective = ws.effective
     if as_paper_result:
         gate.require_open(gate.snapshot(ws, effective=effective), "paper")
-    log, facts = import_trades(Path(file), capital, fmt, pnl_is_net)
-    quote = effective.config.capital.quote
-    if facts.get("quote_currency") and facts["quote_currency"] != quote.upper():
-        facts["warnings"].append(f"the trades are in {facts['quote_currency']}, the workspace's capital in {quote}: "
-                                 f"--capital {capital:g} is read as {facts['quote_currency']}")
-    kind = "phase" if as_paper_result else "import"
-    stress_strategy = effective.config.strategy.ref
-    summary = {"import": facts, "capital": capital, "stated_forward_dry_run": as_paper_result, "stress_strategy": stress_strategy}
-    if not as_json:
-        d.out(f"livegate paper-import — {file} ({facts['format']}, {facts['trades']} closed trades)")
-    result, evaluation, extras = evaluate_with_stress(ws, effective, log, kind=kind, summary=summary, key=try_load_private(),
-                                                      trials=trials, progress_enabled=not as_json)
+    cfg = effective.config
+    # The stress test does not depend on the file: it starts now, alongside the reading.
+    with PendingStress(ws, effective, lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)) as pending:
+        log, facts = import_trades(Path(file), capital, fmt, pnl_is_net)
+        quote = cfg.capital.quote
+        if facts.get("quote_currency") and facts["quote_currency"] != quote.upper():
+            facts["warnings"].append(f"the trades are in {facts['quote_currency']}, the workspace's capital in {quote}: "
+                                     f"--capital {capital:g} is read as {facts['quote_currency']}")
+        kind = "phase" if as_paper_result else "import"
+        stress_strategy = cfg.strategy.ref
+        summary = {"import": facts, "capital": capital, "stated_forward_dry_run": as_paper_result, "stress_strategy": stress_strategy}
+        if not as_json:
+            d.out(f"livegate paper-import — {file} ({facts['format']}, {facts['trades']} closed trades)")
+        result, evaluation, extras = evaluate_with_stress(ws, effective, log, kind=kind, summary=summary, key=try_load_private(),
+                                                          trials=trials, progress_enabled=not as_json, pending=pending)
     report = {
         "kind": "import",
         "counts_as_phase_result": kind == "phase",

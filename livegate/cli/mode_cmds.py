@@ -10,6 +10,12 @@ from livegate.cli import display as d
 mode_app = typer.Typer(help="Trading mode (PAPER, LIVE_MINIMAL, LIVE_SCALED, EMERGENCY_STOP) and its history.", no_args_is_help=True)
 app.add_typer(mode_app, name="mode")
 
+REAL_MONEY_PHRASE = "REAL MONEY"
+
+
+def pct(fraction: float) -> str:
+    return f"{fraction * 100:g} %"
+
 
 @mode_app.command("show")
 def mode_show(
@@ -17,19 +23,42 @@ def mode_show(
     history: int = typer.Option(10, "--history", "-n", min=0, help="How many past changes to list."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show the current trading mode and who changed it, when and why."""
-    from livegate.modes import DEFAULT_MODE, mode_history
+    """Show the current trading mode, its risk per trade and exposure, the kill switch, and who changed the mode, when and why."""
+    from livegate.modes import halted_reason, mode_history, mode_label, mode_limits
 
     ws = workspace_from(ctx).require()
     past = mode_history(ws, limit=history or None)
-    mode = past[0]["to"] if past else DEFAULT_MODE
+    limits = mode_limits(ws)
     if as_json:
-        d.emit_json({"mode": mode, "history": past})
+        d.emit_json({"mode": limits["mode"], "history": past})
         return
-    d.out(f"Mode: [bold]{mode}[/]")
+    d.out(f"Mode: [bold]{mode_label(limits['mode'], limits['level'])}[/] — risk per trade {pct(limits['risk_per_trade'])}, "
+          f"max exposure {pct(limits['max_exposure'])}")
+    halted = halted_reason(ws)
+    if halted:
+        d.out(f"[bold red]Halted:[/] {halted}")
     if past:
         d.table("History (newest first)", ["#", "At (UTC)", "By", "From", "To", "Reason"],
-                [[h["id"], h["at"][:19], h["by"], h["from"], h["to"], h["reason"]] for h in past])
+                [[h["id"], h["at"][:19], h["by"], h["from"], mode_label(h["to"], h["level"]), h["reason"]] for h in past])
+
+
+def confirm_switch(label: str, live: bool, yes: bool, real_money: bool) -> bool:
+    """A live mode needs the typed phrase, or `--yes` together with `--i-understand-real-money`;
+    any other mode a plain confirmation (or `--yes`)."""
+    from livegate.cli.prompts import confirm, typed
+    from livegate.errors import UsageError
+
+    if not live:
+        return confirm(f"Switch trading mode to {label}?", yes)
+    if yes and not real_money:
+        raise UsageError(f"{label} trades real money: --yes skips the confirmation only together with --i-understand-real-money")
+    if yes:
+        return True
+    try:
+        return typed(f"Switch to {label}: orders will trade real money.", REAL_MONEY_PHRASE)
+    except UsageError:
+        raise UsageError(f"switching to {label} needs the operator to type {REAL_MONEY_PHRASE!r} at a terminal, "
+                         "or --yes together with --i-understand-real-money") from None
 
 
 @mode_app.command("set")
@@ -38,16 +67,25 @@ def mode_set(
     mode: str = typer.Argument(..., help="PAPER, LIVE_MINIMAL, LIVE_SCALED or EMERGENCY_STOP."),
     reason: str = typer.Option(..., "--reason", help="Why (kept in the history)."),
     by: str = typer.Option(None, "--by", help="Who (default: the OS user).", show_default=False),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    level: int = typer.Option(None, "--level", min=1, max=3, show_default=False,
+                              help="LIVE_SCALED only: 1, 2 or 3 — risk per trade 0.25, 0.5 or 1 % (default 1)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for a live mode only with --i-understand-real-money)."),
+    real_money: bool = typer.Option(False, "--i-understand-real-money", help="With --yes: switch to a live mode without typing the phrase."),
 ) -> None:
-    """Change the trading mode. Live modes need the gate to micro-live open (testnet signed off)."""
-    from livegate.cli.prompts import confirm
+    """Change the trading mode. A live mode is refused — every reason listed — unless the gate to micro-live is open, the risk config loads, the exchange accepts the credentials and no position or order is open; then the operator types REAL MONEY."""
     from livegate.ledger.keys import try_load_private
-    from livegate.modes import set_mode
+    from livegate.modes import LIVE_MODES, halted_reason, mode_label, mode_limits, set_mode
 
     ws = workspace_from(ctx).require()
-    if not confirm(f"Switch trading mode to {mode.upper()}?", yes):
+    live = mode.upper() in LIVE_MODES
+    event_id = set_mode(ws, mode, reason, by=by, key=try_load_private(), level=level,
+                        confirm=lambda label: confirm_switch(label, live, yes, real_money))
+    if event_id is None:
         d.out("Mode unchanged.")
         return
-    event_id = set_mode(ws, mode, reason, by=by, key=try_load_private())
-    d.out(f"Mode is now [bold]{mode.upper()}[/] (ledger event #{event_id}).")
+    limits = mode_limits(ws)
+    d.out(f"Mode is now [bold]{mode_label(limits['mode'], limits['level'])}[/] (ledger event #{event_id}): risk per trade {pct(limits['risk_per_trade'])}, "
+          f"max exposure {pct(limits['max_exposure'])}.")
+    halted = halted_reason(ws)
+    if halted and live:
+        d.out(f"[yellow]Still halted:[/] {halted}")

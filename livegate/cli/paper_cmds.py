@@ -164,9 +164,10 @@ def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
     }
 
 
-def evaluate_with_stress(ws, effective, log, *, kind: str, summary: dict, key, trials: int, progress_enabled: bool):
+def evaluate_with_stress(ws, effective, log, *, kind: str, summary: dict, key, trials: int, progress_enabled: bool, pending=None):
     """`evaluate_and_record` with the workspace's configured strategy in the stress test (a
-    progress bar on stderr unless disabled). Returns (result, evaluation, extras)."""
+    progress bar on stderr unless disabled), or `pending`, a `PendingStress` begun earlier.
+    Returns (result, evaluation, extras)."""
     from livegate.paper.evaluate import evaluate_and_record
     from livegate.strategy import load_strategy
 
@@ -176,7 +177,7 @@ def evaluate_with_stress(ws, effective, log, *, kind: str, summary: dict, key, t
         return evaluate_and_record(
             ws, effective, log, kind=kind, summary=summary, key=key, trials=trials,
             strategy_factory=lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root),
-            stress_progress=lambda done, total: stress.update(done, f"{done} / {total} scenarios", total=total),
+            stress_progress=lambda done, total: stress.update(done, f"{done} / {total} scenarios", total=total), stress=pending,
         )
 
 
@@ -190,18 +191,6 @@ def evaluation_report(result, evaluation: dict, extras: dict) -> dict:
         "criteria": [c.to_dict() for c in result.checks],
         "verdict": result.verdict.value,
     }
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    return str(value)
 
 
 def _tally(names: list[str]) -> str:
@@ -239,7 +228,7 @@ def show_criteria(report: dict) -> None:
     """The paper criteria table and the verdict line."""
     crit_rows = []
     for c in report["criteria"]:
-        crit_rows.append([c["criterion"], _fmt(c["measured"]), f"{c['op']} {_fmt(c['threshold'])}", d.styled(c["verdict"]), c["message"]])
+        crit_rows.append([c["criterion"], d.fmt_value(c["measured"]), f"{c['op']} {d.fmt_value(c['threshold'])}", d.styled(c["verdict"]), c["message"]])
     d.table("Paper criteria (phases/paper.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], crit_rows)
     stress = report.get("stress") or {}
     if stress.get("cached"):

@@ -11,6 +11,8 @@ from livegate.errors import UsageError
 class Prompter(Protocol):
     def confirm(self, message: str) -> bool: ...
 
+    def text(self, message: str) -> str: ...
+
 
 class QuestionaryPrompter:
     def confirm(self, message: str) -> bool:
@@ -21,19 +23,33 @@ class QuestionaryPrompter:
         answer = questionary.confirm(message, default=False).ask()
         return bool(answer)
 
+    def text(self, message: str) -> str:
+        if not sys.stdin.isatty():
+            raise UsageError("this needs the operator to type a confirmation but there is no terminal to ask")
+        import questionary
+
+        return questionary.text(message).ask() or ""
+
 
 class ScriptedPrompter:
-    """Answers from a list, in order; records the questions asked."""
+    """Answers from a list, in order (a bool for a confirmation, a str for typed text);
+    records the questions asked."""
 
-    def __init__(self, answers: list[bool]):
+    def __init__(self, answers: list[bool | str]):
         self.answers = list(answers)
         self.asked: list[str] = []
 
-    def confirm(self, message: str) -> bool:
+    def _next(self, message: str, kind: type):
         self.asked.append(message)
-        if not self.answers:
+        if not self.answers or not isinstance(self.answers[0], kind):
             raise AssertionError(f"unexpected prompt: {message}")
         return self.answers.pop(0)
+
+    def confirm(self, message: str) -> bool:
+        return self._next(message, bool)
+
+    def text(self, message: str) -> str:
+        return self._next(message, str)
 
 
 PROMPTER: Prompter = QuestionaryPrompter()
@@ -42,3 +58,8 @@ PROMPTER: Prompter = QuestionaryPrompter()
 def confirm(message: str, yes: bool) -> bool:
     """True when `--yes` was given or the operator agrees."""
     return True if yes else PROMPTER.confirm(message)
+
+
+def typed(message: str, phrase: str) -> bool:
+    """True when the operator types `phrase` exactly (surrounding spaces ignored)."""
+    return PROMPTER.text(f"{message} Type {phrase} to confirm:").strip() == phrase

@@ -92,7 +92,7 @@ class TestnetSection(_Strict):
     cex: bool = Field(True, description="Run the scripted exchange orders (market, limit, cancel, a partial fill).")
     dex: bool | None = Field(None, description="Run the test swap; null: when chain.enabled.")
     symbol: str | None = Field(None, description="Symbol of the scripted orders (default: the first of exchange.symbols).")
-    order_value: Positive = Field(20.0, description="Value of each scripted order in the quote currency (the guardian and stage caps still apply).")
+    order_value: Positive = Field(20.0, description="Value of each scripted order in the quote currency, at most MAX_TRADE_AMOUNT (a larger order would be refused).")
     swap_from: str = Field("TKA", min_length=1, description="Token sold by the test swap (a key of chain.tokens).")
     swap_to: str = Field("TKB", min_length=1, description="Token bought by the test swap.")
     swap_amount: Positive = Field(1.0, description="Amount of swap_from sold, in token units.")

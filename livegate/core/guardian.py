@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ class RiskState:
     week_open_equity: float = 0.0
     equity: float = 0.0
     max_drawdown: float = 0.0
-    order_times: deque = field(default_factory=deque)
+    order_times: list = field(default_factory=list)  # sorted epoch ms of the last day's orders
 
     def mark(self, now_ms: int, equity: float) -> None:
         """Record equity at `now_ms` (mark-to-market)."""
@@ -69,12 +69,18 @@ class RiskState:
         return self.week_open_equity - self.equity
 
     def record_order(self, now_ms: int) -> None:
-        self.order_times.append(now_ms)
-        while self.order_times and self.order_times[0] <= now_ms - DAY_MS:
-            self.order_times.popleft()
+        times = self.order_times
+        if times and now_ms < times[-1]:
+            bisect.insort(times, now_ms)
+        else:
+            times.append(now_ms)
+        old = bisect.bisect_right(times, now_ms - DAY_MS)
+        if old:
+            del times[:old]
 
     def orders_since(self, since_ms: int) -> int:
-        return sum(1 for t in self.order_times if t > since_ms)
+        """Orders after `since_ms` (a binary search: throttles stay cheap with many orders)."""
+        return len(self.order_times) - bisect.bisect_right(self.order_times, since_ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {"peak_equity": self.peak_equity, "day": self.day, "day_open_equity": self.day_open_equity, "week": self.week,
@@ -83,7 +89,7 @@ class RiskState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RiskState":
-        return cls(**{**data, "order_times": deque(data.get("order_times", []))})
+        return cls(**{**data, "order_times": sorted(data.get("order_times", []))})
 
 
 @dataclass
@@ -132,12 +138,16 @@ class RiskGuardian:
             blocks.append(Block("max_open_positions", f"{account.open_positions()} positions open, the limit is {lim.max_open_positions}"))
         blocks += self._throttles(state, now_ms)
         exposure = account.exposure()
+        # The value caps of a single trade refuse an order above them: a $10 stage must never
+        # quietly become a smaller order of something else (value at the current price).
+        for rule, cap, label in (("max_trade_amount", self.max_trade_amount, "MAX_TRADE_AMOUNT"),
+                                 ("stage_cap", stage_cap, "the stage's trade cap")):
+            if cap is not None and value > cap + 1e-9:
+                blocks.append(Block(rule, f"buy worth {value:,.2f} is above {label} {cap:,.2f}: refused, not resized"))
         for rule, room, label in (
             ("max_position_size", lim.max_position_size - held, f"position limit {lim.max_position_size:g}"),
             ("max_position_pct", lim.max_position_pct * equity - held, f"position cap {lim.max_position_pct:.0%} of equity"),
             ("max_total_capital", lim.max_total_capital - exposure, f"total capital limit {lim.max_total_capital:g}"),
-            ("max_trade_amount", self.max_trade_amount, f"MAX_TRADE_AMOUNT {self.max_trade_amount}"),
-            ("stage_cap", stage_cap, f"stage cap {stage_cap}"),
         ):
             if room is None or out.value <= room + 1e-9:
                 continue

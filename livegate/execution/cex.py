@@ -39,8 +39,8 @@ class CcxtExecutor:
     must write through (each event durable before the next call goes out)."""
 
     def __init__(self, client: Any, journal: Any, *, attempts: int = 4, base_delay: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.client, self.journal = client, journal
+                 sleep: Callable[[float], None] = time.sleep, halt_check: Callable[[], str | None] | None = None):
+        self.client, self.journal, self.halt_check = client, journal, halt_check
         self.attempts, self.base_delay, self.sleep = attempts, base_delay, sleep
         self.tracked: dict[str, Tracked] = {}
         self.lookups = 0  # how often a lost answer was resolved by asking the venue
@@ -67,6 +67,12 @@ class CcxtExecutor:
     def place(self, order: Order, now_ms: int, account: Any = None) -> list[Fill] | Block:
         reference = order.price if order.type == LIMIT and order.price else self.quote(order.symbol, order.side)
         self.journal.emit("order_sending", {**order.to_dict(), "reference": reference})
+        # A halt written after the gateway looked but before this order is on record still stops
+        # it: whatever is in the ledger before `order_sending` is seen here, the rest comes after.
+        reason = self.halt_check() if self.halt_check else None
+        if reason:
+            self.journal.emit("order_not_sent", {"client_id": order.client_id, "reason": reason})
+            return Block("halted", reason)
         answer = self._send(order)
         if isinstance(answer, Block):
             return answer
@@ -86,6 +92,20 @@ class CcxtExecutor:
 
     def open_orders(self) -> list[Order]:
         return [t.order for t in self.tracked.values() if t.status in OPEN_STATES]
+
+    # -- what the engine asks of an executor ------------------------------------------------------
+
+    @property
+    def pending(self) -> bool:
+        return any(t.status in OPEN_STATES for t in self.tracked.values())
+
+    def on_bar(self, bar: Any, account: Any) -> tuple[list[Fill], list[Order]]:
+        """Fills of open orders since the last look (from the venue; nothing is simulated)."""
+        return self.poll(), []
+
+    def to_dict(self) -> dict:
+        return {"open": {cid: t.venue_id for cid, t in self.tracked.items() if t.status in OPEN_STATES},
+                "lookups": self.lookups, "resends": self.resends}
 
     def cancel(self, client_id: str) -> Order:
         """Cancel one of our orders; an order that filled meanwhile is reported as filled."""
@@ -123,7 +143,7 @@ class CcxtExecutor:
                 acked[p["client_id"]] = p["venue_id"]
             elif kind == "venue_fill":
                 fills.setdefault(p["order_id"], []).append(p)
-            elif kind in ("order_canceled", "order_not_placed"):
+            elif kind in ("order_canceled", "order_not_placed", "order_not_sent"):
                 closed.add(p["client_id"])
         outcome: dict[str, str] = {}
         for cid, payload in sending.items():

@@ -18,7 +18,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -220,7 +220,7 @@ def stress_scenario(kind: str, seed: int, bars: int = 1440, symbol: str = "BTC/U
     if inject is None:
         raise UsageError(f"unknown stress scenario {kind!r} (known: {', '.join(STRESS_KINDS)})")
     _check_bars(bars, _MIN_STRESS_BARS)
-    path = _market(symbol, bars, _MINUTE_MS, START_MS, seed)
+    path = _stress_market(symbol, bars, seed)
     inject(path, np.random.default_rng(_seed_key("stress", kind, symbol, seed)))
     return _candles(path, _asset(symbol).price, symbol, _MINUTE_MS, f"builtin:stress-{kind}?seed={seed}")
 
@@ -244,6 +244,23 @@ def _market(symbol: str, bars: int, tf_ms: int, start_ms: int, seed: int | None)
               * np.exp(0.35 * np.abs(shock) + 0.5 * rng.standard_normal(bars) - 0.4))
     return _Path(ts=ts, drift=np.clip(drift, -0.5 * base_sigma, 0.5 * base_sigma), sigma=base_sigma * activity,
                  shock=shock, jump=np.zeros(bars), spread=np.ones(bars), volume=volume, noise=rng)
+
+
+def _stress_market(symbol: str, bars: int, seed: int) -> _Path:
+    """A fresh copy of `_market(symbol, bars, 1m, START_MS, seed)`: every kind of stress event
+    is injected into the same market for one seed, made once (the stress test asks for each
+    seed once per kind), then copied, arrays and noise generator state alike."""
+    base, noise_state = _stress_base(symbol, int(bars), seed)
+    noise = np.random.Generator(type(base.noise.bit_generator)())
+    noise.bit_generator.state = noise_state
+    return _Path(ts=base.ts.copy(), drift=base.drift.copy(), sigma=base.sigma.copy(), shock=base.shock.copy(),
+                 jump=base.jump.copy(), spread=base.spread.copy(), volume=base.volume.copy(), noise=noise)
+
+
+@lru_cache(maxsize=64)
+def _stress_base(symbol: str, bars: int, seed: int) -> tuple[_Path, dict]:
+    path = _market(symbol, bars, _MINUTE_MS, START_MS, seed)
+    return path, path.noise.bit_generator.state
 
 
 def _candles(path: _Path, start_price: float, symbol: str, tf_ms: int, source: str) -> Candles:

@@ -46,9 +46,11 @@ def trials_from_ledger(ws, operator_trials: int) -> tuple[int, float, str]:
 
 
 def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any], key=None, bars_close=None, bars_ts_ms=None,
-                        trials: int = 1, strategy_factory: Callable[[], Any] | None = None, stress_progress=None) -> tuple[PhaseResult, dict, dict]:
-    """Evaluate, run the drills (and the stress test when a strategy is given), compare with the
-    latest backtest (forward runs), record. Returns (result, evaluation, extras)."""
+                        trials: int = 1, strategy_factory: Callable[[], Any] | None = None, stress_progress=None,
+                        stress: "PendingStress | None" = None) -> tuple[PhaseResult, dict, dict]:
+    """Evaluate, run the drills (and the stress test when a strategy is given, or `stress`
+    started earlier), compare with the latest backtest (forward runs), record. Returns
+    (result, evaluation, extras)."""
     from livegate import gate
     from livegate.core.evaluation import evaluate_trades
     from livegate.paper.drills import run_drills
@@ -63,10 +65,9 @@ def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any
     evaluation = evaluate_trades(log, bars_close=bars_close, bars_ts_ms=bars_ts_ms, trials=n, sharpe_variance=v, baseline=baseline)
     evaluation["statistics"]["dsr"]["trials_note"] = trials_note
     extras: dict[str, Any] = {"evaluation": evaluation, "drills": run_drills(effective.risk)}
-    if strategy_factory is not None:
-        from livegate.paper.stress import run_stress
-
-        extras["stress"] = cached_stress(ws, effective) or record_stress(ws, effective, run_stress(effective, strategy_factory, progress=stress_progress), key)
+    if stress is not None or strategy_factory is not None:
+        with stress or PendingStress(ws, effective, strategy_factory) as pending:
+            extras["stress"] = pending.result(key, stress_progress)
     spec = next(s for s in effective.specs if s.id == "paper")
     checks = run_checks(criteria_for(spec, "paper"), PHASE.checks, PhaseContext(ws, effective, "paper", extras))
     metrics = evaluation["metrics"]
@@ -77,6 +78,32 @@ def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any
     result = PhaseResult(step="paper", checks=checks, kind=kind, summary=summary)
     gate.record_result(ws, result, key=key, ran_under=effective.fingerprint)
     return result, evaluation, extras
+
+
+class PendingStress:
+    """The stress test of the workspace's strategy, begun before its result is wanted: the
+    result recorded in this ledger under the same configuration, or else a `StressTest`
+    running alongside (in a helper process where it can), recorded when `result()` is asked
+    for. A context manager: leaving it stops a helper still running."""
+
+    def __init__(self, ws, effective, strategy_factory: Callable[[], Any]):
+        from livegate.paper.stress import StressTest
+
+        self.ws, self.effective = ws, effective
+        self.cached = cached_stress(ws, effective)
+        self.test = None if self.cached is not None else StressTest(effective, strategy_factory)
+
+    def __enter__(self) -> "PendingStress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.test is not None:
+            self.test.close()
+
+    def result(self, key=None, progress=None) -> dict[str, Any]:
+        if self.cached is not None:
+            return self.cached
+        return record_stress(self.ws, self.effective, self.test.result(progress), key)
 
 
 def _stress_key(effective) -> str:

@@ -55,9 +55,8 @@ def import_trades(path: Path, capital: float, fmt: str | None = None, pnl_is_net
     if fmt == "freqtrade":
         log, facts = _read_freqtrade(path, name, capital)
     else:
-        text = _decode(data, name)
         with _gc_paused():
-            columns = _csv_columns(text, name) if fmt == "csv" else _jsonl_columns(text, name)
+            columns = _csv_columns(data, name) if fmt == "csv" else _jsonl_columns(_decode(data, name), name)
             log, facts = _build_log(columns, name, capital, pnl_is_net)
     facts = {"file": name, "format": fmt, "format_from": source, "sha256": hashlib.sha256(data).hexdigest(), **facts}
     facts["first_close"] = ms_to_iso(int(log.closed_at_ms[0]))
@@ -90,7 +89,7 @@ def _read_bytes(path: Path, name: str) -> bytes:
     from livegate.files import read_input
 
     data = read_input(path, name)
-    if not data.strip():
+    if not data or data.isspace():  # `not data.strip()`, without copying the file
         raise UsageError(f"{name}: the file is empty; expected a trade log ({', '.join(FORMATS)})")
     return data
 
@@ -103,10 +102,16 @@ def _decode(data: bytes, name: str) -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise UsageError(f"{name}:{line}: byte 0x{data[e.start]:02x} is not UTF-8 text; save the file as UTF-8") from None
-    nul = text.find("\0")
-    if nul >= 0:
-        raise UsageError(f"{name}:{text.count(chr(10), 0, nul) + 1}: contains a NUL byte; is this a binary file?")
+    _refuse_nul(text, name)
     return text.removeprefix("\ufeff")
+
+
+def _refuse_nul(text: str | bytes, name: str) -> None:
+    """The text (or ASCII bytes) must hold no NUL: the error names its line."""
+    nul, newline = ("\0", "\n") if isinstance(text, str) else (b"\0", b"\n")
+    at = text.find(nul)
+    if at >= 0:
+        raise UsageError(f"{name}:{text.count(newline, 0, at) + 1}: contains a NUL byte; is this a binary file?")
 
 
 # -- CSV and JSONL: both become columns of raw values with their line numbers ----------------------
@@ -124,10 +129,17 @@ class _Columns:
         self.rows_read = 0
 
 
-def _csv_columns(text: str, name: str) -> _Columns:
-    fast = _plain_csv_columns(text, name)
+def _csv_columns(data: bytes, name: str) -> _Columns:
+    if data.isascii():  # UTF-8 already: the text itself is needed only off the plain path
+        text = None
+        _refuse_nul(data, name)
+    else:
+        text = _decode(data, name)
+    fast = _plain_csv_columns(data, name)
     if fast is not None:
         return fast
+    if text is None:
+        text = _decode(data, name)
     import csv
     import io
 
@@ -173,34 +185,299 @@ def _csv_columns(text: str, name: str) -> _Columns:
     return cols
 
 
-def _plain_csv_columns(text: str, name: str) -> _Columns | None:
+def _plain_csv_columns(data: bytes, name: str) -> _Columns | None:
     """The common export — no quotes, no CR, no blank lines, every row as wide as the header —
-    split in one go (the whole file into cells, columns by slicing). None when the file is not
-    that plain: the general reader then finds and names any bad line."""
+    located in one numpy pass over the bytes: each column becomes a `_Cells` (where its cells
+    start and end), converted whole by `_build_log`. None when the file is not that plain:
+    the general reader then finds and names any bad line."""
     import numpy as np
 
-    if '"' in text or "\r" in text or not text.endswith("\n") or "\n\n" in text:
+    if b'"' in data or b"\r" in data or not data.endswith(b"\n"):
         return None
-    head_end = text.find("\n")
-    header = text[:head_end].split(",")
+    begin = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # `_decode` dropped the BOM from the text
+    head_end = data.find(b"\n", begin)
+    header = data[begin:head_end].decode("utf-8").split(",")
     width = len(header)
-    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    newlines = np.flatnonzero(raw == 10)
-    commas = np.searchsorted(np.flatnonzero(raw == 44), newlines)  # commas before each line end
-    per_line = np.diff(commas, prepend=0)
-    if len(newlines) < 2 or not np.all(per_line == width - 1):
+    if width < 2:  # one column cannot hold the required ones; below, a comma on every line means no blank line
+        if b"," not in data and b"\n\n" not in data and data.count(b"\n") >= 2:
+            _header_index(header, 1, name)  # raises, naming line 1 as the plain reader always has
+        return None
+    raw = np.frombuffer(data, dtype=np.uint8)
+    offset = np.int32 if len(data) < 2**31 - 64 else np.int64  # half the memory for files under 2 GB
+    seps, newlines = [], 0
+    for start in range(head_end + 1, len(raw), _CHUNK):  # in slices: small temporaries stay in memory already mapped
+        chunk = raw[start:start + _CHUNK]
+        newline = chunk == 10
+        newlines += int(np.count_nonzero(newline))
+        seps.append(np.flatnonzero(newline | (chunk == 44)).astype(offset) + offset(start))  # every comma and line end, in order
+    seps = np.concatenate(seps) if seps else np.empty(0, dtype=offset)
+    rows = len(seps) // width
+    if rows < 1 or len(seps) != rows * width or newlines != rows:
+        return None
+    seps = seps.reshape(rows, width)  # row r: width - 1 commas, then its newline
+    if not (raw[seps[:, -1]] == 10).all():
         return None
     index = _header_index(header, 1, name)
     cols = _Columns("csv", tuple(c for c in OPTIONAL_COLUMNS if c in index))
-    cells = text[head_end + 1:-1].replace("\n", ",").split(",")
-    rows = len(newlines) - 1
-    if len(cells) != rows * width or any(not v.strip() for v in cells[index[REQUIRED_COLUMNS[0]]::width][:1]):
-        return None
+    line_starts = np.concatenate(([head_end + 1], seps[:-1, -1] + 1))
     for column in cols.values:
-        cols.values[column] = cells[index[column]::width]
+        c = index[column]
+        cols.values[column] = _Cells(data, raw, line_starts if c == 0 else seps[:, c - 1] + 1, seps[:, c])
+    if not cols.values[REQUIRED_COLUMNS[0]][0].strip():
+        return None
     cols.lines = range(2, rows + 2)
     cols.rows_read = rows
     return cols
+
+
+class _Cells:
+    """One column of a plain CSV as the byte offsets of its cells in the file. It reads as a
+    list of str (the row-by-row code and the error messages use it so); `numbers`, `times`
+    and `distinct` convert the whole column in numpy, or return None when some cell is not
+    plainly what they read, and the row-by-row code then decides about it. They work through
+    the rows a slice at a time: small temporaries stay in the CPU cache and in memory already
+    mapped (a fresh 100 MB temporary costs more in page faults than the arithmetic on it)."""
+
+    def __init__(self, data: bytes, raw, starts, ends):
+        self.data, self.raw, self.starts, self.ends = data, raw, starts, ends
+        self.lens = ends - starts
+        self._list: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.starts[i]:self.ends[i]].decode("utf-8")
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def tolist(self) -> list[str]:
+        if self._list is None:
+            data = self.data
+            self._list = [data[a:b].decode("utf-8") for a, b in zip(self.starts.tolist(), self.ends.tolist())]
+        return self._list
+
+    def rows(self, which) -> "_Cells":
+        return _Cells(self.data, self.raw, self.starts[which], self.ends[which])
+
+    def _in_parts(self, convert, dtype):
+        """`convert(cells, rows)` of each slice `rows` of `_ROWS` rows, joined; None if one gives None."""
+        import numpy as np
+
+        if len(self) <= _ROWS:
+            return convert(self, slice(None))
+        out = np.empty(len(self), dtype=dtype)
+        for start in range(0, len(self), _ROWS):
+            rows = slice(start, start + _ROWS)
+            part = convert(self.rows(rows), rows)
+            if part is None:
+                return None
+            out[rows] = part
+        return out
+
+    def words(self, count: int):
+        """(rows, count) uint64: each cell's first 8·count bytes, little-endian, zero past its
+        end; one gather per 8 bytes through an unaligned view of the file."""
+        import numpy as np
+
+        size = len(self.data)
+        view = np.ndarray((size - 7,), dtype="<u8", buffer=self.data, strides=(1,))
+        masks = np.array([(1 << 8 * k) - 1 for k in range(9)], dtype=np.uint64)
+        out = np.empty((len(self), count), dtype=np.uint64)
+        for k in range(count):
+            at = self.starts + 8 * k
+            keep = np.clip(self.lens - 8 * k, 0, 8)
+            out[:, k] = view[np.minimum(at, size - 8)] & masks[keep]
+            for i in np.flatnonzero((at > size - 8) & (keep > 0)).tolist():  # the last few bytes of the file
+                out[i, k] = int.from_bytes(self.data[at[i]:at[i] + keep[i]], "little")
+        return out
+
+    def chars(self, width: int):
+        """(width, rows) uint8: byte j of every cell in row j, zero past a cell's end (no cell
+        holds a NUL: a file with one was refused)."""
+        import numpy as np
+
+        count = -(-width // 8)
+        return np.ascontiguousarray(self.words(count).view(np.uint8).reshape(len(self), 8 * count)[:, :width].T)
+
+    def numbers(self):
+        """float64 of the cells, as `_number_column` reads them; None if some cell is not a finite number."""
+        import numpy as np
+
+        return self._in_parts(lambda part, _: part._numbers(), np.float64)
+
+    def _numbers(self):
+        """A plain decimal (`-12.345`, at most 15 digits) is its digits as an integer over a
+        power of ten: both exact in a float64, so the one division rounds correctly, as
+        `float` and numpy do. Other cells (`1e-05`, ` 3`) go through numpy as in `_number_column`."""
+        import numpy as np
+
+        n, lens = len(self), self.lens
+        width = min(max(1, int(lens.max())), _PLAIN_NUMBER_CHARS)
+        chars = self.chars(width)
+        digits = np.zeros(n, dtype=np.int8)
+        dots = np.zeros(n, dtype=np.int8)
+        frac = np.zeros(n, dtype=np.int8)
+        mantissa = np.zeros(n, dtype=np.int64)
+        plain = (lens > 0) & (lens <= _PLAIN_NUMBER_CHARS)
+        for j in range(width):
+            c = chars[j]
+            d = c - np.uint8(48)
+            digit = d <= 9
+            dot = c == 46
+            plain &= digit | dot | (c == 0) | ((c == 45) if j == 0 else False)
+            mantissa = np.where(digit, mantissa * 10 + d, mantissa)
+            frac += digit & (dots > 0)
+            dots += dot
+            digits += digit
+        plain &= (dots <= 1) & (digits >= 1) & (digits <= 15)
+        pow10 = np.array([10.0 ** k for k in range(16)])  # exact: 10**15 < 2**53
+        value = mantissa / pow10[np.where(plain, frac, 0)]
+        value = np.where(chars[0] == 45, -value, value)
+        if not plain.all():
+            others = np.flatnonzero(~plain)
+            try:
+                converted = np.array([self[i] for i in others.tolist()], dtype=np.float64)
+            except (TypeError, ValueError, OverflowError):
+                return None
+            if not np.isfinite(converted).all():
+                return None
+            value[others] = converted
+        return value
+
+    def times(self):
+        """int64 epoch milliseconds when every cell is a plain UTC time (`YYYY-MM-DD`, or that
+        and `[T ]HH:MM[:SS[.f…]]` with an optional `Z` or `+00:00`), else None."""
+        import numpy as np
+
+        if int(self.lens.max()) > 40:
+            return None
+        return self._in_parts(lambda part, _: part._times(), np.int64)
+
+    def _times(self):
+        import numpy as np
+
+        lens = self.lens
+        widths = np.flatnonzero(np.bincount(lens)).tolist()
+        if len(widths) > 8 or widths[0] < 10:
+            return None
+        chars = self.chars(widths[-1])
+        if len(widths) == 1:
+            return _plain_times(chars, widths[0])
+        out = np.empty(len(lens), dtype=np.int64)
+        for width in widths:
+            rows = np.flatnonzero(lens == width)
+            ms = _plain_times(chars[:width, rows], width)
+            if ms is None:
+                return None
+            out[rows] = ms
+        return out
+
+    def distinct(self):
+        """(the distinct cells as str, each row's index into them): each cell's bytes hashed
+        to one uint64, the hashes made unique, every row then checked against its group's first."""
+        import numpy as np
+
+        count = -(-int(self.lens.max()) // 8)
+        if not 0 < count <= 8:
+            return _distinct_list(self.tolist())
+
+        def hashed(part: _Cells, _rows):
+            words = part.words(count)
+            key = words[:, 0].copy()
+            for k in range(1, count):
+                key = key * np.uint64(0x9E3779B97F4A7C15) + words[:, k]
+            return key
+
+        _, first, codes = np.unique(self._in_parts(hashed, np.uint64), return_index=True, return_inverse=True)
+        codes = codes.reshape(-1)
+        if count > 1:  # two different cells with one hash are unlikely, not impossible
+            group_words = self.rows(first).words(count)
+
+            def same(part: _Cells, rows):
+                return (part.words(count) == group_words[codes[rows]]).all(axis=1)
+
+            if not self._in_parts(same, bool).all():
+                return _distinct_list(self.tolist())
+        return [self[i] for i in first.tolist()], codes
+
+
+_PLAIN_NUMBER_CHARS = 17  # a sign, 15 digits and the point
+_CHUNK = 1 << 22  # bytes of the file scanned at a time for separators
+_ROWS = 1 << 16  # cells converted at a time
+
+
+def _plain_times(chars, width: int):
+    """Epoch ms of cells `width` bytes long (`chars`: byte j of each in row j), or None unless
+    every one is a valid `YYYY-MM-DD[(T| )HH:MM[:SS[.f…]]][Z|+00:00]` (no suffix on a bare date).
+    Digits past the millisecond are dropped, as numpy and `datetime.fromisoformat` both do."""
+    import numpy as np
+
+    def all_are(p: int, allowed: bytes) -> bool:
+        return bool(np.logical_or.reduce([chars[p] == b for b in allowed]).all())
+
+    body = width
+    if width > 16 and all(all_are(width - 6 + k, bytes([b])) for k, b in enumerate(b"+00:00")):
+        body = width - 6
+    elif width > 11 and all_are(width - 1, b"Z"):
+        body = width - 1
+    if not (body in (10, 16, 19) or 21 <= body <= 26):
+        return None
+    layout = {4: b"-", 7: b"-", 10: b"T ", 13: b":", 16: b":", 19: b"."}
+    if not all(all_are(p, allowed) for p, allowed in layout.items() if p < body):
+        return None
+    digits = [p for p in range(body) if p not in layout]
+    if not (chars[digits] - np.uint8(48) <= 9).all():
+        return None
+
+    def number(first: int, last: int):
+        value = chars[first].astype(np.int64) - 48
+        for p in range(first + 1, last):
+            value = value * 10 + (chars[p] - np.uint8(48))
+        return value
+
+    year, month, day = number(0, 4), number(5, 7), number(8, 10)
+    ms, ok = 0, True
+    if body >= 16:
+        hour = number(11, 13)
+        ms = hour * 3_600_000 + number(14, 16) * 60_000
+        ok = (hour <= 23) & (chars[14] <= ord("5"))
+    if body >= 19:
+        ms = ms + number(17, 19) * 1000
+        ok &= chars[17] <= ord("5")
+    if body >= 21:
+        ms = ms + number(20, min(body, 23)) * 10 ** max(0, 23 - body)
+    days, valid = _civil_days(year, month, day)
+    if not (ok & valid).all():
+        return None
+    return days * 86_400_000 + ms
+
+
+def _civil_days(year, month, day):
+    """(days since 1970-01-01, valid) of proleptic Gregorian dates, by table look-ups."""
+    import numpy as np
+
+    y = np.arange(10_000)
+    before = y - 1
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    year_start = before * 365 + before // 4 - before // 100 + before // 400 - 719_162  # 0001-01-01 is day -719162
+    month_start = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    m = np.clip(month, 0, 12)
+    in_leap = leap[year] & (m == 2)
+    valid = (year >= 1) & (m == month) & (m >= 1) & (day >= 1) & (day <= month_days[m] + in_leap)
+    days = year_start[year] + month_start[m] + (leap[year] & (m > 2)) + day - 1
+    return days, valid
+
+
+def _distinct_list(values) -> tuple[list, Any]:
+    """(the distinct values in first-seen order, each row's index into them)."""
+    import numpy as np
+
+    table: dict[Any, int] = {}
+    codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.intp, count=len(values))
+    return list(table), codes
 
 
 def _header_index(header: list[str], line: int, name: str) -> dict[str, int]:
@@ -281,55 +558,74 @@ def _build_log(cols: _Columns, name: str, capital: float, pnl_is_net: bool):
     if negative.any():
         i = int(np.argmax(negative))
         raise UsageError(f"{name}:{lines[i]}: fee_quote {_num(fee[i])} is negative; fees are >= 0")
-    symbol = _normalized(v["symbol"], str.strip)
-    if not all(symbol):
-        i = symbol.index("")
+    symbols, symbol_codes = _normalized(v["symbol"], str.strip)
+    i = _first_row(symbol_codes, [not s for s in symbols])
+    if i is not None:
         raise UsageError(f"{name}:{lines[i]}: symbol is empty")
-    side = _normalized(v["side"], lambda s: s.strip().lower())
-    if not set(side) <= set(SIDES):
-        wrong = next(i for i, s in enumerate(side) if s not in SIDES)
+    sides, side_codes = _normalized(v["side"], lambda s: s.strip().lower())
+    wrong = _first_row(side_codes, [s not in SIDES for s in sides])
+    if wrong is not None:
         raise UsageError(f"{name}:{lines[wrong]}: side {_show(v['side'][wrong])} is not one of {', '.join(SIDES)}")
     warnings: list[str] = []
     opened = None
     if "opened_at" in cols.present:
-        texts = [s.strip() for s in v["opened_at"]]
-        given = [i for i, s in enumerate(texts) if s]
-        parsed = _iso_column([texts[i] for i in given], [lines[i] for i in given], name, "opened_at") if given else None
-        if len(given) == len(texts):
-            opened = parsed
+        column = v["opened_at"]
+        opened = column.times() if isinstance(column, _Cells) else None
+        if opened is None:
+            texts = [s.strip() for s in column]
+            given = [i for i, s in enumerate(texts) if s]
+            parsed = _iso_column([texts[i] for i in given], [lines[i] for i in given], name, "opened_at") if given else None
+            if len(given) == len(texts):
+                opened = parsed
+            else:
+                warnings.append(f"opened_at is empty on {len(texts) - len(given)} of {len(texts)} rows; holding times are not used")
+        if opened is not None:
             late = opened > closed
             if late.any():
                 i = int(np.argmax(late))
-                raise UsageError(f"{name}:{lines[i]}: opened_at {_show(texts[i])} is after closed_at {_show(str(v['closed_at'][i]).strip())}")
-        else:
-            warnings.append(f"opened_at is empty on {len(texts) - len(given)} of {len(texts)} rows; holding times are not used")
-    quote, problem = _quote_currency(symbol)
+                raise UsageError(f"{name}:{lines[i]}: opened_at {_show(column[i].strip())} is after closed_at {_show(str(v['closed_at'][i]).strip())}")
+    quote, problem = _quote_currency(symbols)
     if problem:
         warnings.append(problem)
     facts: dict[str, Any] = {"rows_read": cols.rows_read, "trades": len(lines), "rows_skipped": sum(cols.skipped.values()),
                              "skipped": dict(cols.skipped), "quote_currency": quote, "pnl_is_net": pnl_is_net}
     if "strategy" in cols.present:
-        facts["strategies"] = sorted({s.strip() for s in v["strategy"] if s.strip()})
+        facts["strategies"] = sorted(s for s in set(_normalized(v["strategy"], str.strip)[0]) if s)
         if len(facts["strategies"]) > 1:
             warnings.append(f"the file mixes {len(facts['strategies'])} strategies ({', '.join(facts['strategies'])}); they are evaluated as one account")
     facts["warnings"] = warnings
     try:
-        log = TradeLog.from_arrays(closed, pnl, fee, capital, symbol=symbol, side=side, opened_at_ms=opened, pnl_is_net=pnl_is_net)
+        log = TradeLog.from_arrays(closed, pnl, fee, capital, symbol=np.array(symbols, dtype=object)[symbol_codes],
+                                   side=np.array(sides, dtype=object)[side_codes], opened_at_ms=opened, pnl_is_net=pnl_is_net)
     except ValueError as e:
         raise UsageError(f"{name}: {e}") from None
     return log, facts
 
 
-def _normalized(values: list[str], normalize) -> list[str]:
-    """`normalize` applied to each value, computed once per distinct value (symbols and sides repeat)."""
-    table = {value: normalize(value) for value in set(values)}
-    return [table[value] for value in values]
+def _normalized(values, normalize) -> tuple[list[str], Any]:
+    """(`normalize` of each distinct value, each row's index into them): computed once per
+    distinct value (symbols and sides repeat)."""
+    distinct, codes = values.distinct() if isinstance(values, _Cells) else _distinct_list(values)
+    return [normalize(value) for value in distinct], codes
+
+
+def _first_row(codes, flags: list[bool]) -> int | None:
+    """The first row whose distinct value is flagged, or None."""
+    import numpy as np
+
+    hit = np.array(flags, dtype=bool)[codes]
+    return int(np.argmax(hit)) if hit.any() else None
 
 
 def _number_column(values: list[Any], lines: list[int], name: str, column: str):
     """float64 array of a column; the first value that is not a finite number is named by line."""
     import numpy as np
 
+    if isinstance(values, _Cells):
+        arr = values.numbers()
+        if arr is not None:
+            return arr
+        values = values.tolist()
     try:
         arr = np.array(values, dtype=np.float64)
         bad = ~np.isfinite(arr)
@@ -368,6 +664,11 @@ def _iso_column(values: list[Any], lines: list[int], name: str, column: str):
     the first bad row."""
     import numpy as np
 
+    if isinstance(values, _Cells):
+        ms = values.times()
+        if ms is not None:
+            return ms
+        values = values.tolist()
     plain = _plain_utc(values)
     if plain is not None:
         ms = iso_utc_ms(plain)

@@ -136,23 +136,30 @@ def rules_for(symbols: list[str], prices: dict[str, float], exchange_cfg, market
 
 # -- engine ---------------------------------------------------------------------------------
 def build_engine(effective, strategy, rules: dict[str, MarketRules], journal, run_id: str, *, book_for=None,
-                 halt_check=None, saved: dict | None = None, max_trade_amount: float | None = None) -> Engine:
-    """The engine with the workspace's risk limits; `saved` restores a checkpoint."""
+                 halt_check=None, saved: dict | None = None, max_trade_amount: float | None = None,
+                 executor=None, capital: float | None = None, stage_cap: float | None = None, approve=None,
+                 id_prefix: str | None = None, limits=None) -> Engine:
+    """The engine with the workspace's risk limits; `saved` restores a checkpoint. The paper
+    simulator executes unless `executor` is given (a live one); `capital` defaults to the
+    workspace's starting capital; `limits` replaces risk_limits.yaml's live_trading (tightened)."""
     risk = effective.risk
-    capital = effective.config.capital.starting
+    capital = effective.config.capital.starting if capital is None else capital
     account = Portfolio.from_dict(saved["account"]) if saved else Portfolio(cash=capital)
     state = RiskState.from_dict(saved["risk"]) if saved else RiskState(peak_equity=capital, equity=capital)
     breakers = CircuitBreakers(risk.live_trading, risk.circuit_breakers)
-    executor = PaperExecutor(rules, book_for=book_for)
-    guardian = RiskGuardian(risk.live_trading, risk.guardian, max_trade_amount)
+    live = executor is not None
+    executor = executor if live else PaperExecutor(rules, book_for=book_for)
+    guardian = RiskGuardian(limits or risk.live_trading, risk.guardian, max_trade_amount)
     gateway = OrderGateway(guardian=guardian, breakers=breakers, executor=executor, account=account, state=state,
-                           rules=rules, journal=journal, id_prefix=f"lg-{run_id}", halt_check=halt_check)
+                           rules=rules, journal=journal, id_prefix=id_prefix or f"lg-{run_id}", halt_check=halt_check,
+                           approve=approve, stage_cap=stage_cap)
     history = max(500, int(getattr(strategy, "warmup_bars", 0) or 0))
     engine = Engine(strategy=strategy, gateway=gateway, executor=executor, account=account, state=state,
                     breakers=breakers, timeframe_ms=TIMEFRAME_MS[effective.config.exchange.timeframe], history=history)
     if saved:
         breakers.restore(saved["breakers"])
-        executor.restore(saved["executor"])
+        if not live:  # a live executor's orders are recovered from the venue, not a checkpoint
+            executor.restore(saved["executor"])
         gateway.seq = saved["seq"]
         engine.bars = saved["bars"]
         if "strategy" in saved and callable(getattr(strategy, "restore", None)):

@@ -120,9 +120,9 @@ def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dic
 
 
 def _registry() -> tuple[Phase, ...]:
-    from livegate.phases import env, paper, testnet
+    from livegate.phases import env, microlive, paper, testnet
 
-    return (env.PHASE, paper.PHASE, testnet.PHASE)
+    return (env.PHASE, paper.PHASE, testnet.PHASE, microlive.PHASE)
 
 
 # The protocol's phase modules, in order. Each later issue adds its module to `_registry`.

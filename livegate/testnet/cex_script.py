@@ -11,7 +11,6 @@ venue's balances against the fills recorded in the ledger — a mismatch halts t
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -120,7 +119,7 @@ class CexScript:
         price, size = float(book["asks"][0][0]), float(book["asks"][0][1])
         if len(book["asks"]) > 1:  # between the first two levels: the first fills, the second does not
             price = rules.round_price((price + float(book["asks"][1][0])) / 2)
-        limit = min(self.value, self.gateway.guardian.max_trade_amount or math.inf) * 0.95
+        limit = self.value * 0.95
         amount = rules.floor_amount(min(max(3 * size, rules.min_notional * 1.2 / price), limit / price))
         name = "limit buy larger than the best level (partial fill)"
         if amount < size + 2 * rules.step:

@@ -127,7 +127,8 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
     gateway = OrderGateway(guardian=guardian, breakers=CircuitBreakers(risk.live_trading, risk.circuit_breakers),
                            executor=executor, account=account, state=state, rules=rules, journal=journal, id_prefix=run,
                            halt_check=lambda: modes.halted_reason(ws), approve=approve)
-    script = CexScript(gateway, executor, symbol, cfg.testnet.order_value, sleep=options.sleep, progress=options.progress)
+    value = min(cfg.testnet.order_value, guardian.max_trade_amount or cfg.testnet.order_value)  # a larger order is refused
+    script = CexScript(gateway, executor, symbol, value, sleep=options.sleep, progress=options.progress)
     steps = script.run()
     after = executor.call(client.fetch_balance)["total"]
     fills = [e for e in _run_events(ws, run, "venue_fill")]

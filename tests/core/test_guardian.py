@@ -221,13 +221,13 @@ def test_throttles_report_together():
         # max_total_capital 1000 with 900 in ETH: room 100
         (300.0, {"max_total_capital": 1_000.0}, {}, {ETH: (9.0, 100.0)}, {}, 100.0, ["max_total_capital"], []),
         (300.0, {"max_total_capital": 1_000.0}, {}, {ETH: (10.0, 100.0)}, {}, 0.0, [], ["max_total_capital"]),
-        # MAX_TRADE_AMOUNT 25
-        (400.0, {}, {}, {}, {"max_trade_amount": 25.0}, 25.0, ["max_trade_amount"], []),
-        # stage cap 10 (micro-live stage)
-        (400.0, {}, {}, {}, {"stage_cap": 10.0}, 10.0, ["stage_cap"], []),
-        # every cap at once: 400 -> 50 (position size) -> 25 (MAX_TRADE_AMOUNT) -> 10 (stage)
-        (400.0, {"max_position_size": 50.0}, {}, {}, {"max_trade_amount": 25.0, "stage_cap": 10.0}, 10.0,
-         ["max_position_size", "max_trade_amount", "stage_cap"], []),
+        # MAX_TRADE_AMOUNT 25 and the stage cap refuse a bigger buy outright (issue 7: not resized)
+        (400.0, {}, {}, {}, {"max_trade_amount": 25.0}, 400.0, [], ["max_trade_amount"]),
+        (400.0, {}, {}, {}, {"stage_cap": 10.0}, 400.0, [], ["stage_cap"]),
+        (10.0, {}, {}, {}, {"stage_cap": 10.0}, 10.0, [], []),
+        # every cap at once: both trade caps refuse; the position cap is still reported
+        (400.0, {"max_position_size": 50.0}, {}, {}, {"max_trade_amount": 25.0, "stage_cap": 10.0}, 50.0,
+         ["max_position_size"], ["max_trade_amount", "stage_cap"]),
         # under every cap: untouched
         (40.0, {"max_position_size": 50.0}, {}, {}, {"max_trade_amount": 45.0, "stage_cap": 41.0}, 40.0, [], []),
     ],

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livegate.core.metrics import compute_metrics
-from livegate.errors import UsageError
+from livegate.errors import StrategyError, UsageError
 from livegate.paper.importers import detect_format, import_trades
 from tests.paper.conftest import sign_off_env
 
@@ -531,3 +531,111 @@ def test_reader_errors_are_usage_errors(tmp_path):
     path.write_text(HEADER + "2024-01-01,BTC/USDT,long,1,x\n")
     with pytest.raises(UsageError, match=r"t\.csv:2: fee_quote 'x' is not a number"):
         import_trades(path, CAPITAL)
+
+
+# -- the plain-CSV fast path reads exactly what the general reader reads ------------------------
+
+TIME_CELLS = ["2024-01-02T03:04:05.678Z", "2024-01-02 03:04:05", "2024-01-02", "2024-01-02T03:04", "2024-01-02T03:04Z",
+              "2024-01-02T03:04:05+00:00", "2024-01-02T03:04:05.1", "2024-01-02T03:04:05.123456Z", "1969-12-31T23:59:59.9999",
+              "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2024-02-29T12:00:00Z", "2023-02-29T12:00:00Z",
+              "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T23:60:00Z", "2024-01-01T23:59:60Z",
+              "2024-01-01Z", "2024-01-01+00:00", "0000-01-01T00:00:00Z", "2024-01-02T03:04:05+02:00", "2024-01-02T03:04:05-00:00",
+              " 2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z ", "", " ", "now", "2024-01", "1704067200000", "2024-1-02T03:04:05Z"]
+NUMBER_CELLS = ["0", "-0", "12", "-12.5", ".5", "5.", "-.25", "007.50", "123456789012345", "1234567890123456", "0.000000000000001",
+                "1e-05", "2.5E3", "+4", " 3", "3 ", "1_000", "nan", "inf", "-inf", "1e400", "", " ", "abc", "-", ".", "1.2.3", "--1", "0x10"]
+
+
+def _cells(numbers):
+    plain = st.builds(lambda m, k, neg: f"{'-' if neg else ''}{m / 10 ** k:.{k}f}", st.integers(0, 10**9), st.integers(0, 8), st.booleans())
+    return st.one_of(plain, st.sampled_from(numbers)) if numbers else plain
+
+
+def _read_both(path, monkeypatch):
+    """(what the fast path reads, what the general reader reads): arrays and facts, or the error."""
+    from livegate.paper import importers
+
+    def outcome():
+        try:
+            log, facts = import_trades(path, CAPITAL)
+        except UsageError as e:
+            return str(e)
+        arrays = [getattr(log, k) for k in ("closed_at_ms", "gross", "fee", "net", "symbol", "opened_at_ms", "side")]
+        return [None if a is None else (a.dtype.str, a.tolist()) for a in arrays], facts
+
+    fast = outcome()
+    with monkeypatch.context() as m:
+        m.setattr(importers, "_plain_csv_columns", lambda data, name: None)
+        general = outcome()
+    return fast, general
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.one_of(st.sampled_from(TIME_CELLS), st.sampled_from(TIME_CELLS[:12])),
+                               st.sampled_from(["BTC/USDT", " ETH/USDT ", "BTC/USDT:USDT", "SOL/€", "X", "", " "]),
+                               st.sampled_from(["buy", " Sell", "LONG", "short", "up", ""]),
+                               _cells(NUMBER_CELLS), _cells(NUMBER_CELLS[:12] + ["-1", "abc", ""]),
+                               st.one_of(st.just("2020-01-01T00:00:00Z"), st.sampled_from(TIME_CELLS))),
+                     min_size=1, max_size=12),
+       opened=st.booleans())
+def test_property_plain_csv_fast_path_reads_as_the_general_reader(tmp_path, monkeypatch, rows, opened):
+    header = "closed_at,symbol,side,pnl_quote,fee_quote" + (",opened_at" if opened else "")
+    body = [",".join(r if opened else r[:5]) for r in rows if any(c.strip() for c in r[:5])]  # no blank rows: the general reader skips them
+    path = tmp_path / "plain.csv"
+    path.write_text(header + "\n" + "".join(line + "\n" for line in body or ["2024-01-01,BTC/USDT,buy,1,0"]))
+    fast, general = _read_both(path, monkeypatch)
+    assert fast == general
+
+
+def test_plain_csv_fast_path_in_slices_reads_as_the_general_reader(tmp_path, monkeypatch):
+    """More rows than one slice of the fast path, times of several widths, a few numbers numpy parses."""
+    times = ["2024-03-%02dT%02d:%02d:%02d.%03dZ", "2024-03-%02d %02d:%02d:%02d.%d", "2024-03-%02dT%02d:%02d:%02d.%03d+00:00"]
+    numbers = ["%.4f", "%.1f", "%d", "%.2e"]
+    lines = [f"{times[i % 3] % (1 + i % 28, i % 24, i % 60, (7 * i) % 60, i % 1000)},{('BTC/USDT', 'ETH/USDT:USDT')[i % 2]},"
+             f"{('buy', 'Sell ')[i % 2]},{numbers[i % 4] % ((i % 201 - 100) / 7)},{numbers[i % 3] % ((i % 13) / 9)},"
+             f"2024-02-01T00:00:00Z" for i in range(70_003)]
+    path = tmp_path / "big.csv"
+    path.write_text("closed_at,symbol,side,pnl_quote,fee_quote,opened_at\n" + "\n".join(lines) + "\n")
+    fast, general = _read_both(path, monkeypatch)
+    assert isinstance(fast, tuple) and fast == general
+
+
+# -- the stress test split with a helper process gives the numbers of the sequential run ---------
+
+
+class _FallAverse:
+    """Raises on the first bar 10 % below the first close it saw: only some scenarios fail."""
+
+    def __init__(self):
+        self.first = None
+
+    def on_bar(self, bar, ctx):
+        self.first = self.first or bar.close
+        if bar.close < 0.9 * self.first:
+            raise ValueError(f"fell to {bar.close}")
+
+
+def test_stress_test_split_with_a_helper_equals_the_sequential_run(workspace):
+    from livegate.paper.stress import StressTest, _can_fork, run_stress
+    from livegate.strategy import load_strategy
+    from livegate.workspace import Workspace
+
+    effective = Workspace(workspace).effective
+    cfg = effective.config
+
+    def factory():
+        return load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), workspace)
+
+    sequential = run_stress(effective, factory, per_kind=3, bars=240)
+    seen = []
+    with StressTest(effective, factory, per_kind=3, bars=240) as test:
+        assert (test._pid is not None) == _can_fork()  # a helper shares the work where one can be forked
+        split = test.result(lambda done, total: seen.append((done, total)))
+    assert json.dumps(split) == json.dumps(sequential)
+    assert seen[-1] == (21, 21)
+    with StressTest(effective, _FallAverse, per_kind=3, bars=240, helper=False) as test:
+        with pytest.raises(StrategyError, match="fell to") as alone:
+            test.result()
+    with StressTest(effective, _FallAverse, per_kind=3, bars=240) as test:
+        with pytest.raises(StrategyError) as split_error:
+            test.result()
+    assert str(split_error.value) == str(alone.value)  # the first failing scenario in order, either way

@@ -1,0 +1,77 @@
+"""go-live (phase 4)."""
+
+from __future__ import annotations
+
+import typer
+
+from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_OK, app, workspace_from
+from livegate.cli import display as d
+
+
+@app.command("go-live")
+def go_live(
+    ctx: typer.Context,
+    stage: str = typer.Option(..., "--stage", help="The micro-live stage: 4.1a, 4.1b, 4.1c or 4.1d (in order; each needs the previous one signed off)."),
+    max_hours: float = typer.Option(None, "--max-hours", min=0.0, help="Pause (resumably) after this many hours of this run.", show_default=False),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve this run's orders without asking (under approve_each they are still recorded as approved by you)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
+) -> None:
+    """Phase 4 — trade real money at one graduated stage (seed 000 §4.1: $10 / 24 h / 3 trades,
+    $50 / 24 h / 5, $100 / 48 h / 10, $500 / 72 h / 20), through the order gateway: risk
+    guardian, the stage's cap and MAX_TRADE_AMOUNT (a bigger order is refused, never resized),
+    approval, the halt read before every order. Runs until the stage's time and trades are
+    reached, then records the stage result; a restart resumes the stage. The kill criteria are
+    checked after every bar: a breach halts trading, alerts and fails the stage.
+
+    Needs: the stage's gate open, the mode switched to live (`livegate mode set LIVE_MINIMAL`),
+    PAPER_MODE=false and LIVE_TRADING_ENABLED=true, trading not halted, no other live process.
+    Exit 0 when the stage passed, 1 when it failed or a kill criterion fired, 4 when halted."""
+    from livegate.cli.approval_cmds import ask_in_terminal
+    from livegate.ledger.keys import try_load_private
+    from livegate.live.runner import LiveOptions, LiveRunner
+    from livegate.phases import run_phase
+    from livegate.phases.microlive import PHASE
+
+    ws = workspace_from(ctx).require()
+    options = LiveOptions(ask=(lambda approval: True) if yes else ask_in_terminal,
+                          max_seconds=None if max_hours is None else max_hours * 3600,
+                          progress=(lambda m: None) if as_json else _Progress().update)
+    key = try_load_private()
+    outcome = LiveRunner(ws, stage, key, options).run()
+    result = None
+    if outcome.status in ("completed", "killed"):
+        result = run_phase(PHASE, ws, step=stage, extras={"measures": outcome.measures}, key=key)
+    report = {"stage": stage, "run": outcome.run, "status": outcome.status, "reason": outcome.reason,
+              "measures": outcome.measures, **(result.to_dict() if result else {"verdict": None, "checks": []})}
+    if as_json:
+        d.emit_json(report)
+    else:
+        show(report)
+    if outcome.status == "halted":
+        raise typer.Exit(EXIT_HALTED)
+    raise typer.Exit(EXIT_OK if result is not None and result.passed else (EXIT_OK if outcome.status == "paused" else EXIT_CRITERIA))
+
+
+class _Progress:
+    def __init__(self):
+        self.last = None
+
+    def update(self, m: dict) -> None:
+        line = (f"{m['min_duration_hours']:.2f} h · {m['min_successful_trades']} filled orders · "
+                f"{m['closed_trades']} trades · P&L {m['net_pnl']:+,.2f}")
+        if line != self.last:
+            d.console(stderr=True).print(f"[dim]{line}[/]", highlight=False)
+            self.last = line
+
+
+def show(report: dict) -> None:
+    d.out(f"go-live {report['stage']}: {report['status']} — {report['reason']}")
+    if report["checks"]:
+        rows = [[c["criterion"], d.fmt_value(c["measured"]), f"{c['op']} {d.fmt_value(c['threshold'])}", d.styled(c["verdict"]),
+                 c["message"]] for c in report["checks"]]
+        d.table(f"Stage {report['stage']} (phases/micro-live.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], rows)
+        d.out(f"Verdict: {d.styled(report['verdict'])} — recorded as the {report['stage']} result.")
+        if report["verdict"] == "pass":
+            d.out(f"Next: `livegate signoff {report['stage']} --by NAME`.")
+    elif report["status"] == "paused":
+        d.out("Run the same command again to continue the stage.")

@@ -1,0 +1,90 @@
+"""go-live fixtures: an accelerated local exchange (a 1-minute candle every 0.1 s), a workspace
+walked up to micro-live with a fresh USDT-only key, a strategy that trades every bar."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+import yaml
+
+from livegate.sandbox.exchange import SandboxExchange
+from livegate.sandbox.local import THIN_BOOK, describe
+from livegate.sandbox.configure import set_env_values, write_workspace
+from livegate.workspace import Workspace
+from tests.protocol_helpers import sign_off
+
+SPEED = 600.0
+_ids = itertools.count(1)
+
+FLIP = '''
+from livegate.strategy import OrderIntent
+
+
+class Flip:
+    """Buys `value` of the symbol on one bar, sells it on the next."""
+
+    def __init__(self, value=8.0):
+        self.value = value
+
+    def on_bar(self, bar, ctx):
+        if ctx.position(bar.symbol) > 0:
+            return [OrderIntent(bar.symbol, "sell", amount=ctx.position(bar.symbol))]
+        return [OrderIntent(bar.symbol, "buy", quote_amount=self.value)]
+'''
+
+
+@pytest.fixture(scope="module")
+def fast_sandbox():
+    with SandboxExchange(speed=SPEED, history_bars=600, seed=9, book=THIN_BOOK) as running:
+        yield running
+
+
+def live_options(sandbox, **kwargs):
+    from livegate.live.runner import LiveOptions
+
+    market_ms = sandbox.venue.clock.market_ms
+    return LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
+                       sleep=lambda s: time.sleep(min(s / SPEED, 0.05)), poll_s=1.0, **kwargs)
+
+
+@pytest.fixture
+def make_live_ws(workspace, fast_sandbox, operator_key):
+    """make(value=8.0, amount=None, stage=None, risk=None) -> a workspace on the fast sandbox with
+    its own USDT-only key, the Flip strategy, live flags in .env, env/paper/testnet signed off
+    and the mode switched to LIVE_MINIMAL. `risk` overrides live_trading keys."""
+    from livegate import modes
+
+    def make(value: float = 8.0, stage: dict | None = None, risk: dict | None = None, thresholds: dict | None = None):
+        n = next(_ids)
+        pair = fast_sandbox.add_key(f"live-key-{n}", f"live-secret-{n}-Zk", balances={"USDT": 5_000})
+        ws = Workspace(workspace)
+        write_workspace(ws, describe(fast_sandbox))
+        (workspace / "strategies" / "flip.py").write_text(FLIP)
+        path = workspace / "livegate.yaml"
+        data = yaml.safe_load(path.read_text())
+        data["strategy"] = {"ref": "strategies/flip.py:Flip", "params": {"value": value}}
+        data["thresholds"] = {"micro-live": {"4.1a": stage or {"min_duration_hours": 0.05, "min_successful_trades": 4},
+                                             "win_rate_gap_points": 100, "live_vs_paper_worse_pct": 1000, **(thresholds or {})}}
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        if risk:
+            rpath = workspace / "risk_limits.yaml"
+            rdata = yaml.safe_load(rpath.read_text())
+            rdata["live_trading"].update(risk)
+            rpath.write_text(yaml.safe_dump(rdata, sort_keys=False))
+        env = (workspace / ".env").read_text()
+        (workspace / ".env").write_text(set_env_values(env, {
+            "EXCHANGE_API_KEY": pair.api_key, "EXCHANGE_API_SECRET": pair.secret, "PAPER_MODE": "false",
+            "LIVE_TRADING_ENABLED": "true", "TRADING_HALTED": "false", "EXECUTION_APPROVAL_MODE": "auto",
+            "MAX_TRADE_AMOUNT": "10"}))
+        sign_off(workspace, operator_key, "env", "paper", "testnet")
+        modes.set_mode(ws, "LIVE_MINIMAL", "micro-live stage 4.1a", by="Test Operator", key=operator_key)
+        return workspace
+
+    return make
+
+
+@pytest.fixture
+def live_ws(make_live_ws):
+    return make_live_ws()
