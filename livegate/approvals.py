@@ -279,6 +279,11 @@ def approval_gate(ws: Workspace, *, mode: str, expiry_s: float, ask: Ask | None 
     def approve(order: Order) -> Block | None:
         a = request(ws, order, expiry_s=expiry_s, context=context, now=now)
         answer = ask(a) if ask is not None else None
+        if answer is None:  # nobody here to answer: tell the operator it waits for them
+            from livegate.alerts import Alerter
+
+            Alerter(ws).emit("approval_pending", "warning", f"order waiting for approval: {a.id} {a.summary}",
+                             f"livegate approvals approve {a.id}  (expires in {a.expiry_seconds:g} s)", wait=False)
         if answer is not None:
             try:
                 a = decide(ws, a.id, APPROVED if answer else REJECTED, decider, now=now)

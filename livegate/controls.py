@@ -33,7 +33,11 @@ def halt(ws: Workspace, reason: str, by: str, key=None) -> int | None:
     reason = (reason or "").strip() or "manual halt"
     if modes.halt_state(ws)["halted"]:
         return None
-    return modes.append(ws, [(modes.HALTED, {"reason": reason})], by, key)[0]
+    event = modes.append(ws, [(modes.HALTED, {"reason": reason})], by, key)[0]
+    from livegate.alerts import Alerter
+
+    Alerter(ws, key=key).emit("kill_switch", "critical", f"trading halted by {by}: {reason}", wait=False)
+    return event
 
 
 def resume(ws: Workspace, by: str, key=None, reason: str = "") -> list[int]:

@@ -16,6 +16,8 @@ ENV_FILE = ".env"
 STATE_DIR = ".livegate"
 LEDGER_FILE = "ledger.db"
 STRATEGIES_DIR = "strategies"
+RUNBOOKS_DIR = "runbooks"
+RUNBOOKS = ("emergency-shutdown.md", "cancel-all.md", "rollback-to-paper.md", "credential-rotation.md", "incident-response.md")
 GITIGNORE_LINES = (".env", ".livegate/")
 
 
@@ -196,6 +198,7 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
         root / ".env.example": configs_dir() / ".env.example",
     }
     examples = {ws.strategies_dir / src.name: src for src in sorted((configs_dir() / STRATEGIES_DIR).glob("*.py"))}
+    examples.update({root / RUNBOOKS_DIR / name: configs_dir() / RUNBOOKS_DIR / name for name in RUNBOOKS})
     targets = list(sources) + [root / ".gitignore", ws.ledger_path]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
@@ -208,7 +211,8 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
     try:
         ws.state_dir.mkdir(parents=True, exist_ok=True)
         ws.strategies_dir.mkdir(exist_ok=True)
-        for target, source in examples.items():  # never overwrites the operator's strategy
+        (root / RUNBOOKS_DIR).mkdir(exist_ok=True)
+        for target, source in examples.items():  # never overwrites the operator's strategies and runbooks
             if not target.exists():
                 shutil.copyfile(source, target)
                 written.append(target)

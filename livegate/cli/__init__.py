@@ -75,7 +75,22 @@ class LivegateGroup(TyperGroup):
 
                 traceback.print_exception(exc, file=sys.stderr)  # frames only, no locals
             display.error(f"internal error: {type(exc).__name__}: {exc} (a bug in livegate; rerun with LIVEGATE_DEBUG=1 for the traceback)")
+            _alert_crash(ctx, exc)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _alert_crash(ctx, exc: BaseException) -> None:
+    """An unhandled crash in a workspace raises a critical alert (best effort: never a second crash)."""
+    try:
+        from livegate.alerts import Alerter
+        from livegate.workspace import resolve_workspace
+
+        ws = resolve_workspace((ctx.find_root().obj or {}).get("workspace"))
+        if ws.config_path.is_file() and ws.ledger_path.is_file():
+            Alerter(ws).emit("crash", "critical", f"livegate {ctx.invoked_subcommand or ''} crashed: {type(exc).__name__}",
+                             str(exc)[:500])
+    except Exception:  # noqa: BLE001 - the crash is already being reported
+        pass
 
 
 def _click_exceptions():
@@ -113,7 +128,7 @@ def workspace_from(ctx: typer.Context):
     return resolve_workspace(root)
 
 
-from livegate.cli import approval_cmds, config_cmds, control_cmds, import_cmds, ledger_cmds, live_cmds, mode_cmds, paper_cmds, sandbox_cmds, testnet_cmds, validate_cmds, workspace_cmds  # noqa: E402,F401  (registers commands)
+from livegate.cli import alert_cmds, approval_cmds, config_cmds, control_cmds, import_cmds, ledger_cmds, live_cmds, mode_cmds, monitor_cmds, paper_cmds, production_cmds, sandbox_cmds, testnet_cmds, validate_cmds, workspace_cmds  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

@@ -64,6 +64,13 @@ def fmt_value(value) -> str:
     return str(value)
 
 
+def criteria_table(title: str, checks: list[dict]) -> None:
+    """A phase's criteria: measured value, threshold, verdict and note, one row each."""
+    table(title, ["Criterion", "Measured", "Threshold", "Verdict", "Note"],
+          [[c["criterion"], fmt_value(c["measured"]), f"{c['op']} {fmt_value(c['threshold'])}", styled(c["verdict"]), c["message"]]
+           for c in checks])
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]], show_header: bool = True):
     from rich.table import Table
 

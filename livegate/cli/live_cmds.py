@@ -67,9 +67,7 @@ class _Progress:
 def show(report: dict) -> None:
     d.out(f"go-live {report['stage']}: {report['status']} — {report['reason']}")
     if report["checks"]:
-        rows = [[c["criterion"], d.fmt_value(c["measured"]), f"{c['op']} {d.fmt_value(c['threshold'])}", d.styled(c["verdict"]),
-                 c["message"]] for c in report["checks"]]
-        d.table(f"Stage {report['stage']} (phases/micro-live.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], rows)
+        d.criteria_table(f"Stage {report['stage']} (phases/micro-live.yaml)", report["checks"])
         d.out(f"Verdict: {d.styled(report['verdict'])} — recorded as the {report['stage']} result.")
         if report["verdict"] == "pass":
             d.out(f"Next: `livegate signoff {report['stage']} --by NAME`.")

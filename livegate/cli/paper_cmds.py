@@ -226,10 +226,7 @@ def show_report(report: dict) -> None:
 
 def show_criteria(report: dict) -> None:
     """The paper criteria table and the verdict line."""
-    crit_rows = []
-    for c in report["criteria"]:
-        crit_rows.append([c["criterion"], d.fmt_value(c["measured"]), f"{c['op']} {d.fmt_value(c['threshold'])}", d.styled(c["verdict"]), c["message"]])
-    d.table("Paper criteria (phases/paper.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], crit_rows)
+    d.criteria_table("Paper criteria (phases/paper.yaml)", report["criteria"])
     stress = report.get("stress") or {}
     if stress.get("cached"):
         d.out("Stress test: the result recorded under this exact configuration and strategy was reused (it depends on nothing else).")

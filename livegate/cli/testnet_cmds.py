@@ -61,9 +61,7 @@ def show(report: dict) -> None:
                                         [f"sold {dex['in_tokens']}: quoted / minimum / received",
                                          " / ".join(f"{dex['out_tokens'][k]:.6g}" for k in ("quoted_out", "min_out", "amount_out")) + f" {dex['token_out']}"],
                                         ["gas estimate / used", f"{dex['gas_estimate']} / {dex['gas_used']}"]], show_header=False)
-    rows = [[c["criterion"], d.fmt_value(c["measured"]), f"{c['op']} {d.fmt_value(c['threshold'])}", d.styled(c["verdict"]),
-             c["message"]] for c in report["checks"]]
-    d.table("Testnet criteria (phases/testnet.yaml)", ["Criterion", "Measured", "Threshold", "Verdict", "Note"], rows)
+    d.criteria_table("Testnet criteria (phases/testnet.yaml)", report["checks"])
     d.out(f"Verdict: {d.styled(report['verdict'])} — recorded as the testnet phase result.")
     if report["verdict"] == "pass":
         d.out("Next: `livegate signoff testnet --by NAME`.")

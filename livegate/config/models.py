@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator, model_validator
 
 from livegate.core.protocol import OPS, Criterion, PhaseSpec, Stage
 
@@ -107,6 +107,79 @@ class ApprovalsSection(_Strict):
     expiry_seconds: Annotated[int, Field(gt=0, le=86400)] = Field(300, description="A pending approval expires after this many seconds.")
 
 
+SEVERITIES = ("info", "warning", "error", "critical")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Schemes whose host part is a server name, safe to show; in others (tgram://TOKEN/…) it is a secret.
+_HOST_SCHEMES = {"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "ntfy", "ntfys", "gotify", "gotifys", "apprise", "apprises"}
+
+
+def alert_url_label(url: str) -> str:
+    """What may be shown of an alert URL: `scheme://host` when the host is a server name, else
+    the scheme alone (`${NAME}` for a URL kept whole in a variable); never a path, user,
+    password or token."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*$", scheme):
+        whole = ENV_REF.match(url)
+        return whole[0] if whole else "(not a URL)"
+    host = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2].rsplit(":", 1)[0]
+    if scheme.lower() in _HOST_SCHEMES and host and "$" not in host:
+        return f"{scheme.lower()}://{host}"
+    return f"{scheme.lower()}://…"
+
+
+class _HiddenUrl(str):
+    """A URL whose repr hides it: a validation error quotes its input, and this one may hold a token."""
+
+    def __repr__(self) -> str:
+        return "<URL not shown>"
+
+
+class AlertDestination(_Strict):
+    """One apprise URL. Tokens and passwords belong in `.env`: write them as `${NAME}`,
+    expanded from the environment / `.env` when an alert is sent."""
+
+    url: str = Field(min_length=1, description="An apprise URL: json://host/path, discord://…, tgram://${TELEGRAM_TOKEN}/CHAT, slack://…, mailto://user:${SMTP_PASSWORD}@host. `${NAME}` is read from the environment / .env at send time.")
+    min_severity: Literal[SEVERITIES] = Field("warning", description="Alerts below this severity are not sent here (info < warning < error < critical).")  # type: ignore[valid-type]
+    name: str | None = Field(None, min_length=1, max_length=60, pattern=r"^[^\n\r]+$", description="Shown in output and the ledger instead of the URL (default: scheme://host, or the scheme alone).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            return {**data, "url": _HiddenUrl(data["url"])}
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value):
+            raise ValueError("must not contain spaces or line breaks")
+        if "${" in ENV_REF.sub("", value):
+            raise ValueError("a reference must be written ${NAME} (letters, digits, _)")
+        if not value.startswith("${") and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://.", value):
+            raise ValueError("must be an apprise URL like json://host/path, discord://…, mailto://… (or ${NAME})")
+        return value
+
+    @field_serializer("url")
+    def _url_fingerprint(self, value: str) -> str:
+        # The config snapshot goes into the ledger with every sign-off: never the URL itself.
+        import hashlib
+
+        return f"{alert_url_label(value)} sha256:{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+
+    @property
+    def label(self) -> str:
+        return self.name or alert_url_label(self.url)
+
+
+class AlertsSection(_Strict):
+    """Where alerts go (through apprise) and how hard livegate tries; `livegate alert test` checks it."""
+
+    destinations: list[AlertDestination] = Field(default_factory=list, description="Apprise URLs, each with the least severity it receives.")
+    retries: Annotated[int, Field(ge=0, le=10)] = Field(3, description="Further attempts after a failed delivery, with a short backoff.")
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(5.0, description="Longest wait for one delivery attempt, seconds.")
+
+
 class WorkspaceConfig(_Strict):
     """livegate.yaml — the workspace configuration (no secrets: those come from .env)."""
 
@@ -117,6 +190,7 @@ class WorkspaceConfig(_Strict):
     chain: ChainSection = Field(default_factory=ChainSection)
     strategy: StrategySection = Field(default_factory=StrategySection)
     approvals: ApprovalsSection = Field(default_factory=ApprovalsSection)
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
     testnet: TestnetSection = Field(default_factory=TestnetSection)
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Threshold overrides: {phase: {criterion: value}}, stages as {micro-live: {4.1a: {criterion: value}}}.")
 

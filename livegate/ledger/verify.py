@@ -47,7 +47,7 @@ class VerifyReport:
 
 CHUNK = 100_000
 # Events that carry the operator's signature over their payload and the chain before them.
-SIGNED_KINDS = {"signoff": "sign-off", "attestation": "attestation"}
+SIGNED_KINDS = {"signoff": "sign-off", "attestation": "attestation", "capital_scaled": "capital step"}
 
 
 def verify_ledger(conn: sqlite3.Connection, public_key=None) -> VerifyReport:

@@ -147,6 +147,8 @@ class LiveRunner:
         from livegate.exchange.client import workspace_exchange
         from livegate.exchange.retry import Retry
         from livegate.execution.cex import CcxtExecutor, split_symbol
+        from livegate.alerts import Alerter
+        from livegate.alerts.journal import AlertingJournal
         from livegate.execution.journal import WriteThroughJournal
         from livegate.ledger.store import Ledger
         from livegate.live.stage import stage_spec
@@ -173,7 +175,8 @@ class LiveRunner:
                 started = {**event.payload, "event": event.id}
             run = f"lgl{started['event']}"
             self.events = _kinds(ws, run)  # the stage so far (a resumed stage keeps its orders and trades)
-            journal = WriteThroughJournal(ledger, run, kept=self.events)
+            self.alerter = Alerter(ws, key=self.key)
+            journal = AlertingJournal(WriteThroughJournal(ledger, run, kept=self.events), self.alerter)
             executor = CcxtExecutor(client, journal, sleep=o.sleep, halt_check=lambda: live_refusal(ws))
             checkpoints = [p for k, p in self.events if k == "live_checkpoint"]
             saved = checkpoints[-1] if checkpoints else None
@@ -205,8 +208,11 @@ class LiveRunner:
         from livegate import modes
         from livegate.live.stage import kill_breaches, measure
 
+        from livegate.alerts.thresholds import ThresholdWatch, alert_limits
+
         o, ws = self.o, self.ws
         t0 = o.clock()
+        watch, limits = ThresholdWatch(), alert_limits(ws)
         thresholds = {c.id: c.threshold for c in next(s for s in effective.specs if s.id == "micro-live").criteria}
         while True:
             halted = live_refusal(ws)
@@ -222,6 +228,7 @@ class LiveRunner:
                 journal.emit("live_checkpoint", {"cursor": dict(feed.last), "state": engine.state_dict()})
             m = self._measure(run, spec, started, baseline, effective, max_amount)
             o.progress(m)
+            watch.check(vitals(self.events, engine), limits, alerter=Background(self.alerter))
             breaches = kill_breaches(m, thresholds, max(spec.min_trades, 10))
             if breaches:
                 reason = f"kill criteria at stage {self.stage}: " + "; ".join(breaches)
@@ -259,6 +266,28 @@ def stage_status(ws: Any, stage: str, now: Callable[[], float] = lambda: time.ti
     max_amount = float(env.get("MAX_TRADE_AMOUNT")) if env.get("MAX_TRADE_AMOUNT") else None
     return measure(_kinds(ws, f"lgl{started['event']}"), stage_spec(effective, stage), started["started_ms"], int(now() * 1000),
                    paper_baseline(ws), effective.risk.live_trading, max_amount)
+
+
+class Background:
+    """An alerter whose alerts leave in the background: the loop never waits on a receiver."""
+
+    def __init__(self, alerter: Any):
+        self.alerter = alerter
+
+    def emit(self, kind: str, severity: str, title: str, body: str = "") -> None:
+        self.alerter.emit(kind, severity, title, body, wait=False)
+
+
+def vitals(events: list[tuple[str, dict]], engine: Any):
+    """What the seed 000 §5.3 thresholds look at, from the run's events and the engine's state."""
+    from livegate.alerts.thresholds import Vitals
+
+    orders = sum(1 for k, _ in events if k == "order_sending")
+    failed = sum(1 for k, _ in events if k in ("order_rejected", "order_not_placed"))
+    state = engine.state
+    day_loss = 100.0 * state.day_loss / state.day_open_equity if state.day_open_equity > 0 else None
+    return Vitals(orders=orders, orders_failed=failed, daily_loss_pct=max(0.0, day_loss) if day_loss is not None else None,
+                  drawdown_pct=100.0 * state.drawdown)
 
 
 def _kinds(ws: Any, run: str) -> list[tuple[str, dict]]:

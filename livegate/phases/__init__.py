@@ -120,9 +120,9 @@ def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dic
 
 
 def _registry() -> tuple[Phase, ...]:
-    from livegate.phases import env, microlive, paper, testnet
+    from livegate.phases import env, microlive, paper, production, testnet
 
-    return (env.PHASE, paper.PHASE, testnet.PHASE, microlive.PHASE)
+    return (env.PHASE, paper.PHASE, testnet.PHASE, microlive.PHASE, production.PHASE)
 
 
 # The protocol's phase modules, in order. Each later issue adds its module to `_registry`.

@@ -10,8 +10,6 @@ from typing import Any, Callable
 
 from livegate.errors import LivegateError, TradingHalted, UsageError
 
-SCRIPT_THROTTLES = {"max_trades_per_hour": 1_000_000, "max_trades_per_day": 1_000_000, "min_seconds_between_trades": 0.0}
-
 
 @dataclass
 class TestnetOptions:
@@ -41,6 +39,8 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     """Run phase 3 and record its result; returns (PhaseResult, extras with every measurement)."""
     from livegate import approvals, gate, modes
     from livegate.environment import load_env
+    from livegate.alerts import Alerter
+    from livegate.alerts.journal import AlertingJournal
     from livegate.execution.journal import WriteThroughJournal
     from livegate.ledger.store import Ledger
     from livegate.phases import run_phase
@@ -63,7 +63,7 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     extras.update(cex_enabled=cex_on, dex_enabled=dex_on)
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         run = f"lgt{_next_run(ws)}"
-        journal = WriteThroughJournal(ledger, run)
+        journal = AlertingJournal(WriteThroughJournal(ledger, run), Alerter(ws, key=key))
         journal.emit("testnet_started", {"cex": cex_on, "dex": dex_on, "approval_mode": approvals.approval_mode(env)})
         if cex_on:
             extras["cex"] = _guarded(lambda: _cex(ws, effective, env, journal, run, approve, options))
@@ -97,43 +97,19 @@ def _next_run(ws: Any) -> int:
 
 def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> dict:
     from livegate import modes
-    from livegate.core.breakers import CircuitBreakers
-    from livegate.core.gateway import OrderGateway
-    from livegate.core.guardian import RiskGuardian, RiskState
-    from livegate.core.portfolio import Portfolio
-    from livegate.exchange.client import workspace_exchange
-    from livegate.execution.cex import CcxtExecutor, balance_changes, split_symbol
-    from livegate.paper.run import rules_for
+    from livegate.execution.cex import balance_changes, split_symbol
+    from livegate.execution.venue import SCRIPT_THROTTLES, venue_gateway
     from livegate.testnet.cex_script import CexScript, reconcile, summarize
 
-    cfg, risk = effective.config, effective.risk
+    cfg = effective.config
     symbol = cfg.testnet.symbol or cfg.exchange.symbols[0]
-    client = options.client or workspace_exchange(cfg.exchange, env)
-    executor = CcxtExecutor(client, journal, sleep=options.sleep)
-    markets = executor.call(client.load_markets)
-    if symbol not in markets:
-        raise UsageError(f"{client.id} has no market {symbol} (testnet.symbol / exchange.symbols)")
-    rules = rules_for([symbol], {}, cfg.exchange, markets)
-    base, quote = split_symbol(symbol)
-    before = executor.call(client.fetch_balance)["total"]
-    cash = float(before.get(quote) or 0.0)
-    account = Portfolio(cash=cash)
-    state = RiskState(peak_equity=cash, equity=cash)
-    max_amount = env.get("MAX_TRADE_AMOUNT")
-    # The order-count throttles pace a strategy; the script's seven validation orders are exempt
-    # (every value, position and capital cap, MAX_TRADE_AMOUNT and the approval still apply).
-    limits = risk.live_trading.model_copy(update=SCRIPT_THROTTLES)
-    guardian = RiskGuardian(limits, risk.guardian, float(max_amount) if max_amount else None)
-    gateway = OrderGateway(guardian=guardian, breakers=CircuitBreakers(risk.live_trading, risk.circuit_breakers),
-                           executor=executor, account=account, state=state, rules=rules, journal=journal, id_prefix=run,
-                           halt_check=lambda: modes.halted_reason(ws), approve=approve)
+    venue = venue_gateway(ws, effective, env, journal, run, symbol, approve, client=options.client, sleep=options.sleep)
+    guardian = venue.gateway.guardian
     value = min(cfg.testnet.order_value, guardian.max_trade_amount or cfg.testnet.order_value)  # a larger order is refused
-    script = CexScript(gateway, executor, symbol, value, sleep=options.sleep, progress=options.progress)
-    steps = script.run()
-    after = executor.call(client.fetch_balance)["total"]
-    fills = [e for e in _run_events(ws, run, "venue_fill")]
-    check = reconcile({k: float(v or 0) for k, v in before.items()}, {k: float(v or 0) for k, v in after.items()},
-                      balance_changes(fills))
+    steps = CexScript(venue.gateway, venue.executor, symbol, value, sleep=options.sleep, progress=options.progress).run()
+    after = venue.executor.call(venue.client.fetch_balance)["total"]
+    check = reconcile(venue.balances, {k: float(v or 0) for k, v in after.items()},
+                      balance_changes(_run_events(ws, run, "venue_fill")))
     if not check["ok"]:
         reason = "balances do not match the ledger after testnet orders: " + ", ".join(
             f"{asset} venue {m['venue']:g} vs ledger {m['expected']:g}" for asset, m in check["mismatches"].items())
@@ -141,9 +117,10 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
         journal.emit("reconciliation_failed", {"reason": reason, **check})
     else:
         journal.emit("reconciliation_ok", {"assets": sorted(check["changes"])})
-    return {"symbol": symbol, "exchange": client.id, **summarize(steps), "reconciliation": check,
-            "exempt_throttles": sorted(SCRIPT_THROTTLES),
-            "lookups": executor.lookups, "resends": executor.resends, "base": base, "quote": quote}
+    base, quote = split_symbol(symbol)
+    return {"symbol": symbol, "exchange": venue.client.id, **summarize(steps), "reconciliation": check,
+            "exempt_throttles": sorted(SCRIPT_THROTTLES), "lookups": venue.executor.lookups,
+            "resends": venue.executor.resends, "base": base, "quote": quote}
 
 
 def _run_events(ws, run: str, kind: str) -> list[dict]:

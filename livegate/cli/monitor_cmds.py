@@ -1,0 +1,143 @@
+"""monitor, report."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from livegate.cli import app, workspace_from
+from livegate.cli import display as d
+
+RUN_HELP = "The run to look at (r12 a paper run, lgl40 a live stage); default: the latest live stage, else the latest paper run."
+
+
+@app.command("monitor")
+def monitor(
+    ctx: typer.Context,
+    interval: float = typer.Option(5.0, "--interval", "-n", min=0.1, help="Seconds between refreshes."),
+    once: bool = typer.Option(False, "--once", help="Read the ledger once, print, exit."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: one object with --once, else one line per refresh."),
+    serve_metrics: int = typer.Option(None, "--serve-metrics", min=0, max=65535, show_default=False,
+                                      help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port), updated every refresh."),
+    count: int = typer.Option(None, "--count", min=1, show_default=False, help="Stop after this many refreshes (default: until Ctrl-C)."),
+    run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
+) -> None:
+    """Live dashboard of the running bot, read from the ledger: mode and halt, P&L, drawdown against the limits, circuit breakers, open positions, recent trades, orders, failures, latency and seed 002's green/yellow/red flags. Ctrl-C exits 0."""
+    from livegate.errors import UsageError
+    from livegate.monitoring.snapshot import snapshot
+
+    ws = workspace_from(ctx).require()
+    if once and serve_metrics is not None:
+        raise UsageError("--serve-metrics keeps serving while the monitor refreshes; it cannot be combined with --once")
+
+    def take() -> dict:
+        return snapshot(ws, run)
+
+    if once:
+        snap = take()
+        if as_json:
+            d.emit_json(snap)
+        else:
+            from livegate.monitoring.dashboard import render
+
+            _screen().print(render(snap))
+        return
+    collector = None
+    if serve_metrics is not None:
+        from livegate.monitoring import prom
+
+        collector = prom.SnapshotCollector()
+        server, _ = prom.serve(prom.registry(collector), serve_metrics)
+        d.console(stderr=True).print(f"Serving Prometheus metrics at http://127.0.0.1:{server.server_port}/metrics", markup=False)
+    try:
+        _loop(take, interval, count, as_json, collector)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a dashboard is left: exit 0
+
+
+def _loop(take, interval: float, count: int | None, as_json: bool, collector) -> None:
+    """Refresh until Ctrl-C (or `count` refreshes): JSON lines, or a rich Live screen."""
+    refreshes = 0
+
+    def step() -> dict:
+        nonlocal refreshes
+        snap = take()
+        refreshes += 1
+        if collector is not None:
+            collector.update(snap)
+        return snap
+
+    def more() -> bool:
+        if count is not None and refreshes >= count:
+            return False
+        time.sleep(interval)
+        return True
+
+    if as_json:
+        while True:
+            sys.stdout.write(json.dumps(step(), default=str, allow_nan=False) + "\n")  # a snapshot comes redacted
+            sys.stdout.flush()
+            if not more():
+                return
+    from rich.live import Live
+
+    from livegate.monitoring.dashboard import render
+
+    with Live(render(step()), console=_screen(), auto_refresh=False, screen=False, transient=False) as live:
+        while more():
+            live.update(render(step()), refresh=True)
+
+
+def _screen():
+    """A console that wraps (the message console does not: its lines are meant to be copied)."""
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False)
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    html_file: Path = typer.Option(None, "--html", show_default=False, help="Write one self-contained HTML file (charts inline, no script) here."),
+    fmt: str = typer.Option(None, "--format", "-f", show_default=False, help="json or csv: the same data as the HTML, to --output or stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    output: Path = typer.Option(None, "--output", "-o", show_default=False, help="With --format: write to this file instead of stdout."),
+    run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
+) -> None:
+    """Write the report: equity curve and drawdown charts, per-symbol table, the criteria table of every phase, circuit breaker history, mode history and sign-offs, with seed 002's flags — as HTML (--html FILE) or JSON/CSV (--format)."""
+    from livegate.errors import UsageError
+    from livegate.monitoring.report import report_data, to_csv, to_json
+
+    fmt = "json" if as_json and fmt is None else fmt
+    if fmt not in (None, "json", "csv"):
+        raise UsageError(f"--format must be json or csv (got {fmt!r})")
+    if (html_file is None) == (fmt is None):
+        raise UsageError("give one of --html FILE or --format json|csv")
+    if output is not None and html_file is not None:
+        raise UsageError("--output goes with --format; --html names its own file")
+    ws = workspace_from(ctx).require()
+    data = report_data(ws, run)
+    if html_file is not None:
+        from livegate.monitoring.html import render_html
+
+        _write(html_file, render_html(data))
+        d.out(f"Wrote {html_file} ({len(data['trades'])} trades, {len(data['results'])} phase results, flags {data['flags'][0]['overall'] if data['flags'] else 'n/a'})")
+        return
+    text = to_json(data) if fmt == "json" else to_csv(data)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _write(output, text)
+        d.out(f"Wrote {output}")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: a reader never sees half a report."""
+    path = path.expanduser()
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

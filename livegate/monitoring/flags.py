@@ -1,0 +1,149 @@
+"""Seed 002's green / yellow / red flags, measured on a monitor snapshot.
+
+Green: continue. Yellow: monitor closely. Red: stop (seed 002 "Key Monitoring Indicators").
+A rule without enough data is `n/a` and does not count; the overall flag is the worst of the
+others. Thresholds are the seed's where it gives one, capped by the workspace's own limits
+(a drawdown or daily loss is red before the guardian or a breaker would act)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+GREEN, YELLOW, RED, NA = "green", "yellow", "red", "n/a"
+LEVELS = {GREEN: 0, YELLOW: 1, RED: 2}
+MIN_TRADES_FOR_WIN_RATE = 10
+SLIPPAGE_YELLOW_BPS, SLIPPAGE_RED_BPS = 50.0, 100.0  # seed 002: > 0.5 % yellow, > 1 % red
+DRAWDOWN_YELLOW_PCT, DRAWDOWN_RED_PCT = 3.0, 5.0  # seed 002: max DD 3–5 % yellow, > 5 % red
+FAILURE_RED_PCT = 5.0  # seed 000 §5.3: trade failure rate > 5 %
+
+
+def _flag(rule: str, level: str, value: Any, detail: str) -> dict[str, Any]:
+    return {"rule": rule, "level": level, "value": value, "detail": detail}
+
+
+def _banded(value: float, yellow_at: float, red_at: float) -> str:
+    """green below `yellow_at`, yellow below `red_at`, red from `red_at` on."""
+    return RED if value >= red_at else YELLOW if value >= yellow_at else GREEN
+
+
+def win_rate(s: dict, risk: Any) -> dict:
+    perf = s["performance"] or {}
+    n, rate = perf.get("trades", 0), perf.get("win_rate_pct")
+    if n < MIN_TRADES_FOR_WIN_RATE:
+        return _flag("win_rate", NA, rate, f"{n} closed trade(s): the win rate is judged from {MIN_TRADES_FOR_WIN_RATE}")
+    level = GREEN if rate >= 50 else YELLOW if rate >= 40 else RED
+    return _flag("win_rate", level, rate, f"{rate:.1f} % of {n} trades won (green ≥ 50 %, yellow 40–50 %, red < 40 %)")
+
+
+def drawdown(s: dict, risk: Any) -> dict:
+    dd = s["drawdown"]
+    if s["run"] is None:
+        return _flag("drawdown", NA, None, "no run yet")
+    worst = max(dd["max_pct"], dd.get("marked_max_pct") or 0.0)
+    red_at = min(DRAWDOWN_RED_PCT, dd["limits"]["guardian_drawdown_pct"], dd["limits"]["breaker_drawdown_pct"])
+    level = _banded(worst, min(DRAWDOWN_YELLOW_PCT, red_at), red_at)
+    return _flag("drawdown", level, worst, f"max drawdown {worst:.2f} % from peak (yellow ≥ {min(DRAWDOWN_YELLOW_PCT, red_at):g} %, "
+                                           f"red ≥ {red_at:g} %; the guardian halts buys at {dd['limits']['guardian_drawdown_pct']:g} %, "
+                                           f"the breaker everything at {dd['limits']['breaker_drawdown_pct']:g} %)")
+
+
+def daily_loss(s: dict, risk: Any) -> dict:
+    worst = (s["performance"] or {}).get("worst_day_loss_pct")
+    if worst is None:
+        return _flag("daily_loss", NA, None, "no closed trade yet")
+    lim = s["drawdown"]["limits"]
+    red_at = min(DRAWDOWN_RED_PCT, lim["breaker_daily_loss_pct"], lim["guardian_daily_loss_pct"])
+    level = _banded(worst, min(DRAWDOWN_YELLOW_PCT, red_at), red_at)
+    return _flag("daily_loss", level, worst, f"worst UTC day lost {worst:.2f} % of its opening equity, realized "
+                                             f"(yellow ≥ {min(DRAWDOWN_YELLOW_PCT, red_at):g} %, red ≥ {red_at:g} %)")
+
+
+def losing_streak(s: dict, risk: Any) -> dict:
+    perf = s["performance"]
+    if not perf or not perf["trades"]:
+        return _flag("losing_streak", NA, None, "no closed trade yet")
+    halt = s["drawdown"]["limits"]["consecutive_losses_halt"]
+    yellow_at = max(1, min(3, halt - 1))
+    streak = perf["current_losing_streak"]
+    return _flag("losing_streak", _banded(streak, yellow_at, halt), streak,
+                 f"{streak} losing trade(s) in a row now (yellow ≥ {yellow_at}, red ≥ {halt} — the consecutive-loss halt)")
+
+
+def pnl(s: dict, risk: Any) -> dict:
+    perf = s["performance"]
+    if not perf or not perf["trades"]:
+        return _flag("pnl", NA, None, "no closed trade yet")
+    realized = s["pnl"]["realized"]
+    return _flag("pnl", GREEN if realized > 0 else YELLOW, realized,
+                 f"realized P&L {realized:,.2f} (green when positive — seed 002 'positive PnL accumulating')")
+
+
+def failures(s: dict, risk: Any) -> dict:
+    orders, venue = s["orders"], (s["latency"] or {}).get("venue_calls") or {}
+    if not orders or (not orders["placed"] and not venue.get("measured")):
+        return _flag("failures", NA, None, "no order placed and no venue call timed yet")
+    parts, level = [], GREEN
+    if orders["placed"]:
+        rate = orders["failure_rate_pct"]
+        level = RED if rate > FAILURE_RED_PCT else YELLOW if orders["failures"] else GREEN
+        parts.append(f"{orders['failures']} of {orders['placed']} orders failed ({rate:.1f} %; yellow > 0, red > {FAILURE_RED_PCT:g} %)")
+    if venue.get("measured"):
+        limit = 100.0 * risk.circuit_breakers.api_error_rate
+        api_level = RED if venue["error_rate_pct"] >= limit else YELLOW if venue["errors"] else GREEN
+        level = max(level, api_level, key=LEVELS.get)
+        parts.append(f"{venue['errors']} of the last {venue['count']} venue calls failed (red ≥ {limit:g} %, the breaker's)")
+    value = orders["failure_rate_pct"] if orders["placed"] else venue.get("error_rate_pct")
+    return _flag("failures", level, value, "; ".join(parts))
+
+
+def slippage(s: dict, risk: Any) -> dict:
+    slip = s["slippage"] or {}
+    if not slip.get("fills"):
+        return _flag("slippage", NA, None, "no fill yet")
+    mean = slip["mean_bps"]
+    level = RED if mean > SLIPPAGE_RED_BPS else YELLOW if mean > SLIPPAGE_YELLOW_BPS else GREEN
+    return _flag("slippage", level, mean, f"mean slippage {mean / 100:.3f} % over {slip['fills']} fills "
+                                          f"(yellow > {SLIPPAGE_YELLOW_BPS / 100:g} %, red > {SLIPPAGE_RED_BPS / 100:g} %)")
+
+
+def latency(s: dict, risk: Any) -> dict:
+    lat = s["latency"] or {}
+    limit = risk.circuit_breakers.api_latency_seconds
+    keys = {"order_ack": ("p50_s", "p95_s"), "venue_calls": ("median_s", "max_s")}  # (typical, slow) of each source
+    timed = [(lat[name], typical, slow) for name, (typical, slow) in keys.items() if (lat.get(name) or {}).get("measured")]
+    if not timed:
+        return _flag("latency", NA, None, "not measured: " + ((lat.get("order_ack") or {}).get("reason") or "no run yet"))
+    medians = [v[typical] for v, typical, _ in timed]
+    slowest = [v[slow] for v, _, slow in timed]
+    level = RED if max(medians) >= limit else YELLOW if max(slowest) >= limit else GREEN
+    return _flag("latency", level, max(medians), f"median {max(medians):.3f} s, slowest {max(slowest):.3f} s "
+                                                 f"(yellow: some ≥ {limit:g} s, red: the median ≥ {limit:g} s)")
+
+
+def breakers(s: dict, risk: Any) -> dict:
+    if s["run"] is None:
+        return _flag("breakers", NA, None, "no run yet")
+    tripped = [b["breaker"] for b in s["breakers"] if b["state"] == "tripped"]
+    trips = sum(b["trips"] for b in s["breakers"])
+    if tripped:
+        return _flag("breakers", RED, len(tripped), "tripped now: " + ", ".join(tripped))
+    return _flag("breakers", YELLOW if trips else GREEN, 0, f"{trips} trip(s) in this run, all re-armed" if trips else "no trip in this run")
+
+
+def alerts(s: dict, risk: Any) -> dict:
+    a = s["alerts"]
+    if a is None:
+        return _flag("alerts", NA, None, "no run yet")
+    level = RED if a["critical"] else YELLOW if a["count"] else GREEN
+    return _flag("alerts", level, a["count"], f"{a['count']} alert(s) in this run, {a['critical']} critical")
+
+
+RULES: tuple[Callable[[dict, Any], dict], ...] = (win_rate, drawdown, daily_loss, losing_streak, pnl, failures, slippage,
+                                                  latency, breakers, alerts)
+
+
+def evaluate_flags(snapshot: dict, risk: Any) -> dict[str, Any]:
+    """{overall, rules: [{rule, level, value, detail}]} — overall is the worst known level."""
+    rules = [rule(snapshot, risk) for rule in RULES]
+    known = [r["level"] for r in rules if r["level"] in LEVELS]
+    return {"overall": max(known, key=LEVELS.get) if known else NA, "rules": rules}
