@@ -102,3 +102,21 @@ def test_a_live_exchange_is_refused(run_cli, workspace, operator_key):
     sign_off(workspace, operator_key, "env", "paper")
     result = run_cli("-w", workspace, "testnet", "--yes")
     assert result.exit_code == 2 and "only trades on the exchange's sandbox" in result.output
+
+
+def test_a_dead_alert_receiver_never_stops_trading(run_cli, workspace, sandbox, operator_key):
+    from livegate.sandbox.configure import write_workspace
+    from livegate.sandbox.local import describe
+    from livegate.workspace import Workspace
+    from tests.alerts.conftest import configure, free_port
+    from tests.protocol_helpers import sign_off
+
+    write_workspace(Workspace(workspace), describe(sandbox))
+    url = f"json://127.0.0.1:{free_port()}/hook"
+    configure(workspace, [{"url": url, "min_severity": "info", "name": "dead hook"}], retries=1, timeout=1.0)
+    sign_off(workspace, operator_key, "env", "paper")
+    code, report, _ = run_cli.json("-w", workspace, "testnet", "--yes", "--json")
+    assert code == 0, [c for c in report["checks"] if c["verdict"] not in ("pass", "skip")]
+    failed = events(workspace, "alert_failed")
+    assert failed and all(f["destination"] == "dead hook" for f in failed)
+    assert url not in (workspace / ".livegate" / "ledger.db").read_bytes().decode("utf-8", "replace")  # never the URL
