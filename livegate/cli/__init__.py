@@ -128,7 +128,7 @@ def workspace_from(ctx: typer.Context):
     return resolve_workspace(root)
 
 
-from livegate.cli import alert_cmds, approval_cmds, config_cmds, control_cmds, import_cmds, ledger_cmds, live_cmds, mode_cmds, monitor_cmds, paper_cmds, production_cmds, sandbox_cmds, testnet_cmds, validate_cmds, workspace_cmds  # noqa: E402,F401  (registers commands)
+from livegate.cli import alert_cmds, approval_cmds, config_cmds, control_cmds, demo_cmds, import_cmds, ledger_cmds, live_cmds, mode_cmds, monitor_cmds, paper_cmds, production_cmds, sandbox_cmds, testnet_cmds, validate_cmds, workspace_cmds  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

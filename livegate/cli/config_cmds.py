@@ -1,4 +1,4 @@
-"""check-config, config schema."""
+"""check-config, config schema, config reference."""
 
 from __future__ import annotations
 
@@ -54,3 +54,11 @@ def config_schema(
         d.emit_json(models[kind].model_json_schema())
     else:
         raise UsageError(f"--kind must be one of {', '.join(models)} or all (got {kind!r})")
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print the configuration reference in Markdown: every key of livegate.yaml and risk_limits.yaml with its type, default, allowed values and meaning."""
+    from livegate.config.reference import reference_markdown
+
+    d.plain(reference_markdown().rstrip("\n"))

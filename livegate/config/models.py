@@ -25,11 +25,15 @@ _TIMEFRAMES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1
 
 
 class WorkspaceSection(_Strict):
+    """Who this workspace is: its name and the default signer."""
+
     name: str = Field("livegate", min_length=1, description="A name for this workspace (shown in reports).")
     operator: str = Field("", description="Default signer name for `livegate signoff`.")
 
 
 class CapitalSection(_Strict):
+    """The money the metrics are measured against."""
+
     quote: str = Field("USDT", pattern=r"^[A-Z0-9]{2,10}$", description="Quote currency all money amounts are in.")
     starting: Positive = Field(10000.0, description="Starting capital C in the quote currency (SPEC §10).")
 
@@ -41,11 +45,13 @@ def _check_url(value: str | None) -> str | None:
 
 
 class ExchangeSection(_Strict):
+    """The exchange livegate trades on through ccxt; keys come from `.env`."""
+
     id: str = Field("binance", pattern=r"^[a-z0-9_]+$", description="ccxt exchange id.")
-    testnet: bool = Field(True, description="Use the exchange's sandbox (ccxt set_sandbox_mode).")
-    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1, description="Symbols traded, ccxt spelling (BASE/QUOTE).")
+    testnet: bool = Field(False, description="Trade on the exchange's sandbox (ccxt set_sandbox_mode) in every phase — a rehearsal: go-live then moves no real money. `livegate testnet` uses the sandbox either way.")
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1, description="Symbols traded, ccxt spelling BASE/QUOTE (BTC/USDT), no repeats.")
     timeframe: Literal[_TIMEFRAMES] = Field("1m", description="Candle timeframe the strategy runs on.")  # type: ignore[valid-type]
-    base_url: str | None = Field(None, description="Rewrite every ccxt REST URL to this base (local sandbox, proxy). Env: LIVEGATE_EXCHANGE_BASE_URL.")
+    base_url: str | None = Field(None, description="An http(s) URL: rewrite every ccxt REST URL to this base (local sandbox, proxy). Env: LIVEGATE_EXCHANGE_BASE_URL.")
     rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = Field(1200, description="Requests per minute livegate allows itself against this exchange.")
     maker_fee: Annotated[float, Field(ge=0, lt=0.05)] | None = Field(None, description="Maker fee rate for paper fills (0.001 = 0.1 %); default: the exchange's market info, else 0.1 %.")
     taker_fee: Annotated[float, Field(ge=0, lt=0.05)] | None = Field(None, description="Taker fee rate for paper fills; default: the exchange's market info, else 0.1 %.")
@@ -64,13 +70,15 @@ class ExchangeSection(_Strict):
 
 
 class ChainSection(_Strict):
+    """The EVM chain for DEX swaps through a Uniswap-V2-style router; the signer comes from `.env`."""
+
     enabled: bool = Field(False, description="Trade on an EVM chain (DEX) too.")
     name: str = Field("anvil", min_length=1, description="Chain name as used in ALLOW_CHAINS.")
     chain_id: Annotated[int, Field(gt=0)] = Field(31337, description="Expected chain id; checked against the node.")
-    rpc_url: str | None = Field(None, description="JSON-RPC URL of the node.")
+    rpc_url: str | None = Field(None, description="JSON-RPC URL of the node, http(s).")
     rate_limit_per_minute: Annotated[int, Field(gt=0)] | None = Field(600, description="Requests per minute livegate allows itself against the node.")
     router: str | None = Field(None, pattern=_ADDRESS, description="Uniswap-V2-style router address (must be in ALLOW_ROUTERS).")
-    tokens: dict[str, str] = Field(default_factory=dict, description="Token symbol → address (each must be in ALLOW_TOKENS); WETH included.")
+    tokens: dict[str, str] = Field(default_factory=dict, description="Token symbol → 0x address of 40 hex digits (each must be in ALLOW_TOKENS); WETH included.")
     slippage_pct: Annotated[float, Field(gt=0, lt=0.2)] = Field(0.005, description="Minimum output of a swap = quote × (1 − slippage_pct); 0.005 = 0.5 %.")
     confirmations: Annotated[int, Field(ge=1, le=64)] = Field(1, description="Blocks a swap's receipt must be under before it counts.")
 
@@ -99,11 +107,15 @@ class TestnetSection(_Strict):
 
 
 class StrategySection(_Strict):
+    """The strategy class paper-run and go-live run."""
+
     ref: str = Field("strategies/ema_cross.py:EmaCross", pattern=r"^\S+:[A-Za-z_][A-Za-z0-9_]*$", description="`module:Class` or `path/to/file.py:Class` (relative to the workspace). The file's SHA-256 is part of the signed-off config: editing the strategy reopens the gate.")
     params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the strategy class.")
 
 
 class ApprovalsSection(_Strict):
+    """Orders waiting under EXECUTION_APPROVAL_MODE=approve_each."""
+
     expiry_seconds: Annotated[int, Field(gt=0, le=86400)] = Field(300, description="A pending approval expires after this many seconds.")
 
 
@@ -196,7 +208,9 @@ class WorkspaceConfig(_Strict):
 
 
 class LiveTradingLimits(_Strict):
-    """Seed 001 §2.1 plus the seed 003 Phase 4 caps. Money in the quote currency; *_pct are fractions."""
+    """Seed 001 §2.1 plus the seed 003 Phase 4 caps. Money in the quote currency; `*_pct` keys are
+    fractions. Also checked: max_position_size ≤ max_total_capital, max_single_trade_loss ≤
+    max_daily_loss ≤ max_weekly_loss, max_trades_per_hour ≤ max_trades_per_day."""
 
     max_total_capital: Positive = Field(description="Capital livegate may put at risk in total.")
     max_position_size: Positive = Field(description="Largest single position, quote currency.")
@@ -253,7 +267,8 @@ class CircuitBreakerRules(_Strict):
 
 class RiskLimitsFile(_Strict):
     """risk_limits.yaml — every `live_trading` key is required: an incomplete risk config never
-    passes. `guardian` and `circuit_breakers` default to the seeds' values."""
+    passes. `guardian` and `circuit_breakers` default to the seeds' values. Also checked:
+    guardian.drawdown_halt_buys_pct ≤ live_trading.drawdown_halt_pct."""
 
     live_trading: LiveTradingLimits
     guardian: GuardianRules = Field(default_factory=GuardianRules)

@@ -69,16 +69,19 @@ def build_exchange(exchange_id: str, *, testnet: bool, base_url: str | None = No
 CREDENTIAL_ENV = {"apiKey": "EXCHANGE_API_KEY", "secret": "EXCHANGE_API_SECRET", "password": "EXCHANGE_API_PASSWORD"}
 
 
-def workspace_exchange(section: Any, env: Any = None, **kwargs):
+def workspace_exchange(section: Any, env: Any = None, *, sandbox: bool = False, **kwargs):
     """The client of a workspace's `exchange:` section: its testnet switch, base URL and rate
-    limit; signed with the credentials of `env` (a WorkspaceEnv) when given."""
+    limit; signed with the credentials of `env` (a WorkspaceEnv) when given. `sandbox` forces
+    the exchange's sandbox (`livegate testnet`), signed with EXCHANGE_TESTNET_API_KEY/SECRET
+    when set (a real testnet has keys of its own), else the main keys."""
     creds = {}
     if env is not None:
-        creds = {"api_key": env.get("EXCHANGE_API_KEY"), "secret": env.get("EXCHANGE_API_SECRET"),
-                 "password": env.get("EXCHANGE_API_PASSWORD")}
+        prefix = "EXCHANGE_TESTNET_" if sandbox and env.get("EXCHANGE_TESTNET_API_KEY") else "EXCHANGE_"
+        creds = {"api_key": env.get(f"{prefix}API_KEY"), "secret": env.get(f"{prefix}API_SECRET"),
+                 "password": env.get(f"{prefix}API_PASSWORD")}
     if section.rate_limit_per_minute and "rate_limit_ms" not in kwargs:
         kwargs["rate_limit_ms"] = 60_000 / section.rate_limit_per_minute
-    return build_exchange(section.id, testnet=section.testnet, base_url=section.base_url, **creds, **kwargs)
+    return build_exchange(section.id, testnet=sandbox or section.testnet, base_url=section.base_url, **creds, **kwargs)
 
 
 def point_at(client: Any, base_url: str) -> None:

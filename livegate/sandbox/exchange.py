@@ -337,6 +337,10 @@ class SandboxExchange:
         """Move the market clock forward by `ms` milliseconds (resting orders match on next look)."""
         self._on_loop(self.venue.clock.advance, ms)
 
+    def set_speed(self, speed: float) -> None:
+        """Change how fast the market clock runs from now on (no jump in market time)."""
+        self._on_loop(self.venue.clock.set_speed, speed)
+
     def price(self, symbol: str) -> float:
         """The current price of `symbol` (`BTC/USDT` or `BTCUSDT`)."""
         market = self.venue.market(symbol.replace("/", ""))

@@ -18,13 +18,14 @@ THIN_BOOK = BookShape(depth_ratio=1e-6, min_level_steps=5)
 
 
 class LocalSandbox:
-    """Start with `start()` (or `with`), stop with `stop()`; `chain=False` runs the exchange only."""
+    """Start with `start()` (or `with`), stop with `stop()`; `chain=False` runs the exchange only;
+    `markets` (MarketSpecs) replace the default BTC/USDT and ETH/USDT paths."""
 
     def __init__(self, *, port: int = 0, speed: float = 1.0, seed: int = 0, chain: bool = True,
-                 chain_backend: str | None = None):
+                 chain_backend: str | None = None, markets: list | None = None):
         from livegate.sandbox.exchange import SandboxExchange
 
-        self.exchange = SandboxExchange(speed=speed, seed=seed, port=port, book=THIN_BOOK)
+        self.exchange = SandboxExchange(markets, speed=speed, seed=seed, port=port, book=THIN_BOOK)
         self.chain = None
         if chain:
             from livegate.chain import LocalChain

@@ -47,6 +47,12 @@ class Clock:
     def advance(self, ms: float) -> None:
         self.offset_ms += ms
 
+    def set_speed(self, speed: float) -> None:
+        """Run at `speed` from now on, without a jump in market time."""
+        now = time.time() * 1000.0
+        self.offset_ms += (now - self.start_ms) * (self.speed - float(speed))
+        self.speed = float(speed)
+
 
 def _step_of(price: float) -> float:
     return 10.0 ** -(math.floor(math.log10(price)) + 1)

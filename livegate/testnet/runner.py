@@ -27,14 +27,6 @@ def _sides(effective: Any) -> tuple[bool, bool]:
     return section.cex, dex
 
 
-def check_sandbox(effective: Any) -> None:
-    """Refuse a live exchange: testnet orders go to the exchange's sandbox or a base_url."""
-    exchange = effective.config.exchange
-    if not exchange.testnet and not exchange.base_url:
-        raise UsageError("exchange.testnet is false and no exchange.base_url is set: `livegate testnet` only trades on "
-                         "the exchange's sandbox (set exchange.testnet: true) or a local sandbox (base_url)")
-
-
 def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     """Run phase 3 and record its result; returns (PhaseResult, extras with every measurement)."""
     from livegate import approvals, gate, modes
@@ -53,8 +45,6 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     if halted:
         raise TradingHalted(halted)
     cex_on, dex_on = _sides(effective)
-    if cex_on:
-        check_sandbox(effective)
     env = load_env(ws.root)
     by = approvals.operator_name(ws, options.by)
     approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=effective.config.approvals.expiry_seconds,
@@ -103,7 +93,12 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
 
     cfg = effective.config
     symbol = cfg.testnet.symbol or cfg.exchange.symbols[0]
-    venue = venue_gateway(ws, effective, env, journal, run, symbol, approve, client=options.client, sleep=options.sleep)
+    from livegate.exchange.client import workspace_exchange
+
+    # Always the exchange's sandbox (ccxt's sandbox mode; `exchange.base_url` when a local one):
+    # the live venue of `exchange:` is the one go-live trades on, not this one.
+    client = options.client or workspace_exchange(cfg.exchange, env, sandbox=True)
+    venue = venue_gateway(ws, effective, env, journal, run, symbol, approve, client=client, sleep=options.sleep)
     guardian = venue.gateway.guardian
     value = min(cfg.testnet.order_value, guardian.max_trade_amount or cfg.testnet.order_value)  # a larger order is refused
     steps = CexScript(venue.gateway, venue.executor, symbol, value, sleep=options.sleep, progress=options.progress).run()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import yaml
 
 from livegate.alerts import dispatch
 from livegate.workspace import Workspace
+from livegate.alerts.receiver import LocalReceiver
 
 
 def free_port() -> int:
@@ -23,39 +22,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class HttpReceiver:
-    """Records every POST; answers with the next of `statuses` (then 200), after `hang` seconds."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []
-        self.hang = 0.0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"path": self.path, "body": json.loads(raw or b"{}")})
-                if receiver.hang:
-                    time.sleep(receiver.hang)
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def url(self, path: str = "hook") -> str:
-        return f"json://127.0.0.1:{self.port}/{path}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+class HttpReceiver(LocalReceiver):
+    """The local `json://` receiver (records every POST; `statuses` and `hang` make it fail or stall)."""
 
 
 def _running(receiver):

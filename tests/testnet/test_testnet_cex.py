@@ -91,17 +91,15 @@ def test_the_gate_needs_paper_signed_off(run_cli, workspace, sandbox, operator_k
     assert result.exit_code == 3 and "paper" in result.output
 
 
-def test_a_live_exchange_is_refused(run_cli, workspace, operator_key):
+def test_testnet_always_uses_the_exchange_sandbox(run_cli, workspace, operator_key):
+    """`exchange:` names the live venue (testnet: false): `livegate testnet` still goes to the
+    exchange's sandbox (ccxt's sandbox mode) — offline, that is an error naming the testnet URL."""
     from tests.protocol_helpers import sign_off
-    import yaml
 
-    path = workspace / "livegate.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["exchange"].update(base_url=None, testnet=False)
-    path.write_text(yaml.safe_dump(data))
     sign_off(workspace, operator_key, "env", "paper")
-    result = run_cli("-w", workspace, "testnet", "--yes")
-    assert result.exit_code == 2 and "only trades on the exchange's sandbox" in result.output
+    code, report, _ = run_cli.json("-w", workspace, "testnet", "--yes", "--json")
+    assert code == 1 and "error" in report["cex"]
+    assert "testnet.binance.vision" in report["cex"]["error"] and "api.binance.com" not in report["cex"]["error"]
 
 
 def test_a_dead_alert_receiver_never_stops_trading(run_cli, workspace, sandbox, operator_key):

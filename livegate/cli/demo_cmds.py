@@ -1,0 +1,54 @@
+"""demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from livegate.cli import EXIT_OK, app
+from livegate.cli import display as d
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("livegate-demo"), help="Where to create the demo workspace (must not exist yet)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Run without asking."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
+) -> None:
+    """Rehearse the whole protocol offline, in about a minute and a half: a new workspace on the
+    local exchange and chain with accelerated market time — validate (failing once on purpose,
+    the gate refusing, then fixed), a paper forward run, testnet orders and a Uniswap swap,
+    micro-live stages 4.1a–4.1d, production with a test alert to a local receiver — every step
+    signed off, then the ladder, an HTML report and a verified ledger. Nothing touches the
+    internet. The demo's paper and micro-live thresholds are loosened for a random market;
+    `livegate -w DIR status` flags each. The workspace stays for you to inspect."""
+    from livegate.cli.prompts import confirm
+    from livegate.demo import SPEED, run_demo
+    from livegate.errors import UsageError
+
+    if directory.exists() and any(directory.iterdir()):
+        raise UsageError(f"{directory} already exists and is not empty: give the demo a new directory")
+    if not confirm(f"Create a demo workspace in {directory} and rehearse the protocol on the local sandbox?", yes):
+        raise typer.Exit(EXIT_OK)
+    say = (lambda text: None) if as_json else (lambda text: d.console(stderr=True).print(f"[dim]→[/] {text}", highlight=False))
+    if not as_json:
+        d.out(f"[bold]livegate demo[/] — synthetic market, local exchange and chain, time {SPEED:,.0f}x faster; "
+              "thresholds loosened for the rehearsal (status flags them).")
+    report = run_demo(directory, say=say)
+    if as_json:
+        d.emit_json(report.__dict__)
+        raise typer.Exit(EXIT_OK)
+    d.table("The protocol, rehearsed", ["Step", "Verdict", "Detail"],
+            [[s["step"], d.styled(s["verdict"]) if s["verdict"] in ("pass", "fail") else s["verdict"], s["detail"]] for s in report.steps])
+    from livegate.status import ladder_report
+    from livegate.workspace import Workspace
+
+    ladder = ladder_report(Workspace(directory))
+    d.table("livegate status", ["Step", "Status", "Signed by"],
+            [[s["step"], d.styled(s["status"]), s["signed_by"] or ""] for s in ladder["steps"]])
+    d.out(f"Looser-than-default thresholds (the demo's, flagged): {len(ladder['looser_thresholds'])}.")
+    d.out(f"Alerts delivered to the local receiver: {report.alerts_received}. Ledger verifies: {'yes' if report.ledger_ok else 'NO'}.")
+    d.out(f"Report: {report.report_html}")
+    d.out(f"Done in {report.seconds:.0f} s. Look around: `livegate -w {directory} status`, `livegate -w {directory} ledger show`, "
+          f"`livegate -w {directory} monitor --once`.")

@@ -1,0 +1,290 @@
+"""`livegate demo`: the whole protocol rehearsed offline, on the local sandbox, with accelerated
+time — every phase runs the real code: the same checks, engine, executors, gate, ledger.
+
+What is staged, and said so on screen: the market is livegate's synthetic one; the exchange and
+the chain are the local sandbox; time runs SPEED times faster (a micro-live day lasts seconds);
+the paper and micro-live thresholds are loosened so a simple EMA strategy can pass on a random
+market — `livegate status` flags each looser threshold; validate fails once on purpose (an
+empty ALLOW_EXCHANGES) to show the gate refusing, then the demo fixes it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+SPEED = 15_000.0  # market time runs this much faster than the wall clock (a 15-minute candle: 60 ms)
+PAPER_DAYS = 8.0
+PAPER_SPEED = 30_000.0  # the paper run's days pass faster still (a 15-minute candle: 30 ms)
+DRIFT_PER_DAY = 0.03  # the demo market trends up 3 % a day under its noise
+DEMO_BARS = 21_000
+DEMO_BALANCE = {"USDT": 10_000.0}
+STAGES = ("4.1a", "4.1b", "4.1c", "4.1d")
+
+DEMO_STRATEGY = '''"""The demo's strategy: long when the close is above its EMA, out after `hold` bars."""
+
+from livegate.strategy import OrderIntent
+
+
+class DemoTrend:
+    def __init__(self, period: int = 20, hold: int = 8, order_value: float = 8.0):
+        self.period, self.hold, self.order_value = period, hold, order_value
+        self.a = 2.0 / (period + 1)
+        self.ema: dict[str, float] = {}
+        self.held_for: dict[str, int] = {}
+        self.warmup_bars = period * 3
+
+    def on_bar(self, bar, ctx):
+        ema = self.ema[bar.symbol] = self.ema.get(bar.symbol, bar.close) * (1 - self.a) + bar.close * self.a
+        if ctx.position(bar.symbol) > 0:
+            self.held_for[bar.symbol] = self.held_for.get(bar.symbol, 0) + 1
+            if self.held_for[bar.symbol] >= self.hold:
+                self.held_for[bar.symbol] = 0
+                return [OrderIntent(bar.symbol, "sell", amount=ctx.position(bar.symbol), reason="held long enough")]
+            return []
+        if bar.close > ema:
+            return [OrderIntent(bar.symbol, "buy", quote_amount=self.order_value, reason="close above its EMA")]
+        return []
+'''
+
+# Loosened for the rehearsal (a random market): shown as looser in `livegate status`.
+DEMO_THRESHOLDS = {
+    "paper": {"sharpe": -100, "profit_factor": 0, "total_return_pct": -100, "fee_drag_pct": 100000,
+              "win_rate_pct": [0, 100], "worst_trade_pct": -100, "max_drawdown_pct": 50, "bootstrap_sharpe_low": -1000,
+              "ruin_prob_50_pct": 100, "oos_sharpe": -1000, "regime_breakdown_positive": 0, "psr": 0, "dsr": 0},
+    "micro-live": {"live_vs_paper_worse_pct": 100000, "win_rate_gap_points": 100, "unexpected_loss_usd": 50,
+                   # compressed durations (market hours; the seeds' minimum trades stay)
+                   "4.1a": {"min_duration_hours": 2}, "4.1b": {"min_duration_hours": 2},
+                   "4.1c": {"min_duration_hours": 4}, "4.1d": {"min_duration_hours": 6}},
+}
+
+
+@dataclass
+class DemoReport:
+    root: str
+    steps: list[dict] = field(default_factory=list)
+    report_html: str | None = None
+    ledger_ok: bool = False
+    alerts_received: int = 0
+    seconds: float = 0.0
+
+    def add(self, step: str, verdict: str, detail: str = "") -> dict:
+        item = {"step": step, "verdict": verdict, "detail": detail}
+        self.steps.append(item)
+        return item
+
+
+def demo_market():
+    """BTC/USDT one-minute candles: a seeded random walk (0.08 % a minute) trending up
+    DRIFT_PER_DAY — synthetic, and said so everywhere it shows."""
+    import numpy as np
+
+    from livegate.marketdata.candles import Candles
+    from livegate.sandbox.defaults import random_walk
+    from livegate.sandbox.market import MarketSpec
+
+    base = random_walk("BTC/USDT", DEMO_BARS, 60_000, seed=7, start_price=42_000.0, vol=0.0008)
+    trend = np.exp(np.arange(len(base)) * (np.log1p(DRIFT_PER_DAY) / 1440))
+    candles = Candles("BTC/USDT", base.timeframe_ms, base.ts, base.open * trend, base.high * trend, base.low * trend,
+                      base.close * trend, base.volume, source="livegate demo (synthetic random walk, trending)", synthetic=True)
+    return MarketSpec.for_candles("BTC/USDT", candles)
+
+
+def configure(ws: Any, info: dict, alert_url: str) -> None:
+    """Point the workspace at the sandbox (what `sandbox serve --write-config` does), then the
+    demo's settings: small orders, the loosened thresholds, alerts to the local receiver."""
+    import yaml
+
+    from livegate.sandbox.configure import set_env_values, write_workspace
+
+    write_workspace(ws, info)
+    data = yaml.safe_load(ws.config_path.read_text())
+    data["workspace"]["name"] = "livegate-demo"
+    data["workspace"]["operator"] = "demo operator"
+    data["exchange"]["timeframe"] = "15m"
+    (ws.strategies_dir / "demo_trend.py").write_text(DEMO_STRATEGY)
+    data["strategy"] = {"ref": "strategies/demo_trend.py:DemoTrend", "params": {"period": 20, "hold": 4, "order_value": 8.0}}
+    data["testnet"]["order_value"] = 8.0
+    data["thresholds"] = {"paper": DEMO_THRESHOLDS["paper"], "micro-live": DEMO_THRESHOLDS["micro-live"]}
+    data["alerts"] = {"destinations": [{"url": alert_url, "min_severity": "warning", "name": "demo receiver"}],
+                      "retries": 1, "timeout_seconds": 2}
+    ws.config_path.write_text("# livegate demo workspace (written by `livegate demo`)\n" + yaml.safe_dump(data, sort_keys=False))
+    env = ws.env_path.read_text()
+    ws.env_path.write_text(set_env_values(env, {"MAX_TRADE_AMOUNT": "10", "EXECUTION_APPROVAL_MODE": "approve_each",
+                                                 "ALLOW_EXCHANGES": ""}))  # the deliberate failure of step 1
+
+
+def set_env(ws: Any, **values: str) -> None:
+    from livegate.sandbox.configure import set_env_values
+
+    ws.env_path.write_text(set_env_values(ws.env_path.read_text(), values))
+
+
+def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, speed: float = SPEED) -> DemoReport:
+    """Create the workspace at `root` and walk every phase; returns what happened."""
+    from livegate import gate, modes
+    from livegate.errors import GateClosed, LivegateError
+    from livegate.ledger.keys import init_key, key_dir, try_load_private
+    from livegate.sandbox.local import LocalSandbox
+    from livegate.workspace import Workspace, scaffold
+
+    t0 = time.perf_counter()
+    report = DemoReport(str(root))
+    scaffold(root)
+    ws = Workspace(root)
+    key = try_load_private()
+    if key is None:
+        key = init_key(key_dir())
+        say(f"Created your operator signing key in {key_dir()} (the demo's sign-offs use it; so will yours).")
+    from livegate.alerts.receiver import LocalReceiver
+
+    receiver = LocalReceiver()
+    alert_url = receiver.url("livegate-demo")
+    sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()])
+    try:
+        say("Starting the local exchange and chain (anvil with Uniswap V2, or eth-tester)…")
+        try:
+            info = sandbox.start()
+        except LivegateError as exc:  # no `npm install`: the Uniswap contracts are not there
+            say(f"No local chain ({exc}); the demo goes on without the swap — run `npm install` for it.")
+            sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()], chain=False)
+            info = sandbox.start()
+        pair = sandbox.exchange.add_key("demo-key", "demo-secret-not-valid-anywhere", balances=dict(DEMO_BALANCE))
+        info = {**info, "api_key": pair.api_key, "secret": pair.secret}
+        configure(ws, info, alert_url)
+        market_ms = sandbox.exchange.venue.clock.market_ms
+
+        # 1 — environment: fails once on purpose, the gate refuses, then fixed.
+        result = _validate(ws, key)
+        report.add("validate (deliberate failure)", result.verdict.value,
+                   "ALLOW_EXCHANGES empty: " + next(c.message for c in result.checks if c.criterion == "allowlists_set"))
+        try:
+            gate.require_open(gate.snapshot(ws), "paper")
+            report.add("gate before paper", "open (unexpected)")
+        except GateClosed as exc:
+            report.add("gate before paper", "closed", exc.reasons[0])
+        say("The gate refused the paper phase: " + report.steps[-1]["detail"])
+        set_env(ws, ALLOW_EXCHANGES="binance")
+        result = _validate(ws, key)
+        _signed(report, ws, key, "env", result)
+
+        # 2 — paper: a forward run on the sandbox's live (synthetic) data.
+        say(f"Paper phase: a {PAPER_DAYS:g}-day forward run on the sandbox, {PAPER_SPEED:,.0f}x faster than real time…")
+        sandbox.exchange.set_speed(PAPER_SPEED)
+        _signed(report, ws, key, "paper", _paper(ws, key, market_ms, PAPER_SPEED))
+
+        # 3 — testnet: scripted orders, a Uniswap swap, the approval drill.
+        say("Testnet: orders on the local exchange (market clock back to real time), a swap on the local chain, "
+            "the approval drill…")
+        sandbox.exchange.set_speed(1.0)
+        _signed(report, ws, key, "testnet", _testnet(ws, key))
+        sandbox.exchange.set_speed(speed)
+
+        # 4 — micro-live: the guarded switch, then each stage with its cap.
+        set_env(ws, PAPER_MODE="false", LIVE_TRADING_ENABLED="true", TRADING_HALTED="false")
+        modes.set_mode(ws, "LIVE_MINIMAL", "livegate demo: micro-live stages", by="demo operator", key=key)
+        for stage in STAGES:
+            say(f"Micro-live stage {stage}…")
+            _signed(report, ws, key, stage, _stage(ws, key, stage, market_ms, speed))
+
+        # 5 — production: test alert, runbooks, kill-switch drill.
+        say("Production: test alert, runbooks, kill-switch drill…")
+        sandbox.exchange.set_speed(1.0)
+        from livegate.production import run_production
+
+        result, _extras = run_production(ws, key, by="demo operator", place_order=True, ask=lambda a: True)
+        _signed(report, ws, key, "production", result)
+    finally:
+        sandbox.stop()
+        receiver.close()
+    report.alerts_received = len(receiver.requests)
+    report.report_html = str(_write_report(ws))
+    report.ledger_ok = _verify(ws)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _validate(ws: Any, key: Any):
+    from livegate.phases import run_phase
+    from livegate.phases.env import PHASE
+
+    return run_phase(PHASE, ws, key=key)
+
+
+def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> None:
+    """Record the step in the report and sign it off when it passed (stop the demo otherwise)."""
+    from livegate import gate
+    from livegate.errors import CriteriaNotMet
+
+    failing = [f"{c.criterion}: {c.message or c.verdict.value}" for c in result.checks if c.verdict.value in ("fail", "error")]
+    report.add(step, result.verdict.value, "; ".join(failing))
+    if not result.passed:
+        raise CriteriaNotMet(f"the demo's {step} step did not pass: {'; '.join(failing)}")
+    gate.signoff(ws, step, "demo operator", key)
+
+
+def _paper(ws: Any, key: Any, market_ms: Callable[[], int], speed: float):
+    from livegate.cli.paper_cmds import finish
+    from livegate.paper.run import FORWARD, PaperRunner, RunPlan
+
+    runner = PaperRunner(ws, RunPlan(FORWARD, days=PAPER_DAYS), key=key, clock=lambda: market_ms() / 1000,
+                         sleep=lambda s: time.sleep(min(s / speed, 0.05)), market_clock=market_ms)
+    outcome = runner.run()
+    report = finish(ws, outcome, runner, 1, progress_enabled=False)
+    return _result_of(ws, "paper", report["verdict"])
+
+
+def _result_of(ws: Any, step: str, verdict: str):
+    """The latest recorded result of `step`, as a PhaseResult."""
+    from livegate.core.results import CheckResult, PhaseResult
+    from livegate.ledger.reader import connect_readonly, iter_events
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        for event in iter_events(conn, kinds=("phase_result",), descending=True):
+            p = event["payload"]
+            if p["step"] == step and p.get("kind", "phase") == "phase":
+                return PhaseResult(step, [CheckResult.from_dict(c) for c in p["checks"]])
+    finally:
+        conn.close()
+    raise RuntimeError(f"no {step} result recorded ({verdict})")
+
+
+def _testnet(ws: Any, key: Any):
+    from livegate.testnet.runner import TestnetOptions, run_testnet
+
+    result, _extras = run_testnet(ws, key, TestnetOptions(ask=lambda a: True))
+    return result
+
+
+def _stage(ws: Any, key: Any, stage: str, market_ms: Callable[[], int], speed: float):
+    from livegate.live.runner import LiveOptions, LiveRunner
+    from livegate.phases import run_phase
+    from livegate.phases.microlive import PHASE
+
+    options = LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
+                          sleep=lambda s: time.sleep(min(s / speed, 0.02)), poll_s=60.0, max_seconds=14 * 86400)
+    outcome = LiveRunner(ws, stage, key, options).run()
+    return run_phase(PHASE, ws, step=stage, extras={"measures": outcome.measures}, key=key)
+
+
+def _write_report(ws: Any) -> Path:
+    from livegate.monitoring.html import render_html
+    from livegate.monitoring.report import report_data
+
+    path = ws.root / "demo-report.html"
+    path.write_text(render_html(report_data(ws, None)), encoding="utf-8")
+    return path
+
+
+def _verify(ws: Any) -> bool:
+    from livegate.ledger.keys import load_public
+    from livegate.ledger.reader import connect_readonly
+    from livegate.ledger.verify import verify_ledger
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        return verify_ledger(conn, load_public()).ok
+    finally:
+        conn.close()
