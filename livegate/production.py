@@ -13,6 +13,7 @@ def run_production(ws: Any, key: Any, *, by: str | None, place_order: bool, ask:
     from livegate.drill import kill_switch_drill
     from livegate.environment import load_env
     from livegate.execution.journal import WriteThroughJournal
+    from livegate.ledger.reader import count_events
     from livegate.ledger.store import Ledger
     from livegate.phases import run_phase
     from livegate.phases.production import PHASE
@@ -28,7 +29,7 @@ def run_production(ws: Any, key: Any, *, by: str | None, place_order: bool, ask:
     approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=effective.config.approvals.expiry_seconds,
                                       ask=ask, context="production kill-switch drill")
     with Ledger.open(ws.ledger_path, key=key) as ledger:
-        run = f"lgp{_count(ws) + 1}"
+        run = f"lgp{count_events(ws.ledger_path, 'drill_started') + 1}"
         journal = WriteThroughJournal(ledger, run)
         extras["drill"] = _guarded(lambda: kill_switch_drill(ws, effective, env, journal, run, approve, name, key=key,
                                                                client=client, place_order=place_order))
@@ -50,13 +51,3 @@ def _guarded(fn: Callable[[], dict]) -> dict:
         return fn()
     except LivegateError as exc:
         return {"error": str(exc)}
-
-
-def _count(ws: Any) -> int:
-    from livegate.ledger.reader import connect_readonly
-
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        return conn.execute("SELECT count(*) FROM events WHERE kind = 'drill_started'").fetchone()[0]
-    finally:
-        conn.close()

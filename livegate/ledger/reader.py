@@ -37,3 +37,12 @@ def iter_events(conn: sqlite3.Connection, kinds: tuple[str, ...] = (), limit: in
         except ValueError:
             data = {"_unreadable_payload": True}
         yield {"id": event_id, "ts": ts, "kind": kind, "actor": actor, "payload": data, "hash": digest}
+
+
+def count_events(path: Path, kind: str) -> int:
+    """How many events of `kind` the ledger holds (run numbering)."""
+    conn = connect_readonly(path)
+    try:
+        return conn.execute("SELECT count(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0]
+    finally:
+        conn.close()

@@ -205,10 +205,8 @@ class LiveRunner:
             return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
 
     def _loop(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome:
-        from livegate import modes
-        from livegate.live.stage import kill_breaches, measure
-
         from livegate.alerts.thresholds import ThresholdWatch, alert_limits
+        from livegate.live.stage import kill_breaches
 
         o, ws = self.o, self.ws
         t0 = o.clock()

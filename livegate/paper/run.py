@@ -293,8 +293,6 @@ class PaperRunner:
 
     # -- backtest -------------------------------------------------------------------------------
     def _backtest(self, ledger, effective, strategy, saved_start, saved, t0) -> RunOutcome:
-        import numpy as np
-
         cfg = effective.config
         plan = self.plan
         self._capital = cfg.capital.starting

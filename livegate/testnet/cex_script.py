@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from livegate.core.orders import BUY, LIMIT, MARKET, SELL, OrderIntent
+from livegate.core.orders import BUY, LIMIT, SELL, OrderIntent
 
 SETTLE_S = 5.0  # how long a marketable limit order may take to show its fill
 TOLERANCE = 1e-8

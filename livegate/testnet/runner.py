@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from livegate.errors import LivegateError, TradingHalted, UsageError
+from livegate.errors import LivegateError, TradingHalted
 
 
 @dataclass
@@ -76,19 +76,16 @@ def _guarded(fn: Callable[[], dict]) -> dict:
 
 
 def _next_run(ws: Any) -> int:
-    from livegate.ledger.reader import connect_readonly
+    from livegate.ledger.reader import count_events
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        return conn.execute("SELECT count(*) FROM events WHERE kind = 'testnet_started'").fetchone()[0] + 1
-    finally:
-        conn.close()
+    return count_events(ws.ledger_path, "testnet_started") + 1
 
 
 def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> dict:
     from livegate import modes
     from livegate.execution.cex import balance_changes, split_symbol
     from livegate.execution.venue import SCRIPT_THROTTLES, venue_gateway
+    from livegate.paper.run import run_events
     from livegate.testnet.cex_script import CexScript, reconcile, summarize
 
     cfg = effective.config
@@ -104,7 +101,7 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
     steps = CexScript(venue.gateway, venue.executor, symbol, value, sleep=options.sleep, progress=options.progress).run()
     after = venue.executor.call(venue.client.fetch_balance)["total"]
     check = reconcile(venue.balances, {k: float(v or 0) for k, v in after.items()},
-                      balance_changes(_run_events(ws, run, "venue_fill")))
+                      balance_changes(run_events(ws, run, ("venue_fill",))))
     if not check["ok"]:
         reason = "balances do not match the ledger after testnet orders: " + ", ".join(
             f"{asset} venue {m['venue']:g} vs ledger {m['expected']:g}" for asset, m in check["mismatches"].items())
@@ -116,16 +113,6 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
     return {"symbol": symbol, "exchange": venue.client.id, **summarize(steps), "reconciliation": check,
             "exempt_throttles": sorted(SCRIPT_THROTTLES), "lookups": venue.executor.lookups,
             "resends": venue.executor.resends, "base": base, "quote": quote}
-
-
-def _run_events(ws, run: str, kind: str) -> list[dict]:
-    from livegate.ledger.reader import connect_readonly, iter_events
-
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        return [e["payload"] for e in iter_events(conn, kinds=(kind,)) if e["payload"].get("run") == run]
-    finally:
-        conn.close()
 
 
 def _dex(ws, effective, env, journal, run, approve) -> dict:

@@ -3,9 +3,7 @@ SMTP server (aiosmtpd) for mailto://, both on 127.0.0.1; and workspaces pointing
 
 from __future__ import annotations
 
-import json
 import socket
-import time
 from pathlib import Path
 
 import pytest

@@ -100,7 +100,6 @@ def test_a_halt_from_another_process_is_seen_on_the_next_call(workspace):
 
 
 def test_a_running_loop_stops_before_its_next_order(workspace):
-    ws = Workspace(workspace)
     loop = subprocess.Popen([sys.executable, "-c", ORDER_LOOP, str(workspace)], stdout=subprocess.PIPE, text=True)
     try:
         assert loop.stdout.readline().strip() == "ready"

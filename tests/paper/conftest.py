@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from livegate.workspace import Workspace
 from tests.protocol_helpers import sign_off
 
 def sign_off_env(ws_root: Path, key) -> None:
