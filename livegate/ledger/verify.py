@@ -53,6 +53,19 @@ SIGNED_KINDS = {"signoff": "sign-off", "attestation": "attestation", "capital_sc
 def verify_ledger(conn: sqlite3.Connection, public_key=None) -> VerifyReport:
     """Check the whole ledger. `public_key` is the operator's trusted key (None: signatures
     cannot be checked, which is itself a problem once the ledger holds any)."""
+    # One read transaction: every query sees the same snapshot, so an event appended meanwhile by
+    # another writer (an alert recorded in the background) can't look like a cut-off tail.
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        return _verify(conn, public_key)
+    finally:
+        if own:
+            conn.execute("COMMIT")
+
+
+def _verify(conn: sqlite3.Connection, public_key) -> VerifyReport:
     report = VerifyReport(key_id=public_key.key_id if public_key else None)
     count, first, last = conn.execute("SELECT count(*), coalesce(min(id), 1), coalesce(max(id), 0) FROM events").fetchone()
     prev = GENESIS

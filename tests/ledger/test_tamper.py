@@ -378,3 +378,37 @@ def test_event_appended_outside_livegate_is_named(signed_ledger, attacker, verif
     forged["hash"] = attacker.digest(7, forged)
     attacker.insert(7, forged)
     assert_caught(verify, 7, "the head records event #6 but the ledger ends at event #7", "event #7: sign-off carries no signature")
+
+
+def test_verify_reads_one_snapshot_while_another_writer_appends(tmp_path):
+    """An event appended by another writer mid-verification (an alert recorded in the background)
+    must not look like a tail cut off: verification reads one consistent snapshot."""
+    import threading
+
+    from livegate.ledger.reader import connect_readonly
+    from livegate.ledger.store import Ledger
+    from livegate.ledger.verify import verify_ledger
+
+    path = tmp_path / "ledger.db"
+    Ledger.create(path).close()
+    stop = threading.Event()
+
+    def writer():
+        with Ledger.open(path) as ledger:
+            while not stop.is_set():
+                ledger.append("alert_sent", {"n": 1})
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        problems = []
+        for _ in range(100):
+            conn = connect_readonly(path)
+            try:
+                problems += [p for p in verify_ledger(conn, None).problems if "head records" in p]
+            finally:
+                conn.close()
+    finally:
+        stop.set()
+        thread.join()
+    assert problems == []
