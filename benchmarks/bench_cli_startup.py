@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from livegate.ledger.store import Ledger
-    from livegate.workspace import scaffold
+    from livegate.config.workspace import scaffold
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"

@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def decisions(root: Path) -> list[int]:
-    from livegate import modes
+    from livegate.services import modes
     from livegate.core.breakers import CircuitBreakers
     from livegate.core.fills import default_rules
     from livegate.core.gateway import NullJournal, OrderGateway
     from livegate.core.guardian import RiskGuardian, RiskState
     from livegate.core.orders import BUY, SELL, OrderIntent
     from livegate.core.portfolio import Portfolio
-    from livegate.workspace import Workspace
+    from livegate.config.workspace import Workspace
     from tests.benchmarks_helpers import AcceptAll
 
     ws = Workspace(root)
@@ -60,13 +60,13 @@ def decisions(root: Path) -> list[int]:
 def halt_to_stop(root: Path) -> tuple[float, float]:
     """Seconds until the live loop stopped: from starting `livegate halt` (another process, its
     Python start-up included), and from that command having returned."""
-    from livegate import modes
+    from livegate.services import modes
     from livegate.ledger.keys import init_key
-    from livegate.live.runner import LiveOptions, LiveRunner
-    from livegate.sandbox.configure import set_env_values, write_workspace
-    from livegate.sandbox.exchange import SandboxExchange
-    from livegate.sandbox.local import THIN_BOOK, describe
-    from livegate.workspace import Workspace
+    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
+    from livegate.adapters.sandbox.configure import set_env_values, write_workspace
+    from livegate.adapters.sandbox.exchange import SandboxExchange
+    from livegate.adapters.sandbox.local import THIN_BOOK, describe
+    from livegate.config.workspace import Workspace
     from tests.protocol_helpers import sign_off
 
     key = init_key(Path(os.environ["LIVEGATE_KEY_DIR"]))
@@ -99,7 +99,7 @@ def halt_to_stop(root: Path) -> tuple[float, float]:
 
 
 def main() -> int:
-    from livegate.workspace import scaffold
+    from livegate.config.workspace import scaffold
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LIVEGATE_KEY_DIR"] = str(Path(tmp) / "keys")

@@ -19,8 +19,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100_000)
     args = parser.parse_args()
 
-    from livegate import controls, modes
-    from livegate.workspace import Workspace, scaffold
+    from livegate.services import controls, modes
+    from livegate.config.workspace import Workspace, scaffold
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "ws")

@@ -54,11 +54,11 @@ t0 = time.perf_counter()
 import numpy
 from livegate.core.evaluation import evaluate_trades
 from livegate.core.metrics import compute_metrics
-from livegate.paper.drills import run_drills
-from livegate.paper.importers import import_trades
-from livegate.paper.stress import run_stress
-from livegate.strategy import load_strategy
-from livegate.workspace import Workspace
+from livegate.phases.paper.drills import run_drills
+from livegate.phases.paper.importers import import_trades
+from livegate.phases.paper.stress import run_stress
+from livegate.config.strategy import load_strategy
+from livegate.config.workspace import Workspace
 out = {{"imports": time.perf_counter() - t0}}
 t0 = time.perf_counter(); log, _ = import_trades(Path({str(csv)!r}), 100_000.0); out["parse"] = time.perf_counter() - t0
 t0 = time.perf_counter(); compute_metrics(log); out["metrics"] = time.perf_counter() - t0
@@ -79,7 +79,7 @@ def whole_command(csv: Path, tmp: Path, k: int) -> tuple[float, float, int]:
     """The command on a fresh workspace (first run: the stress test runs), then again (reused)."""
     import json
 
-    from livegate.workspace import scaffold
+    from livegate.config.workspace import scaffold
 
     root = tmp / f"ws{k}"
     scaffold(root)
@@ -103,7 +103,7 @@ def main() -> int:
         tmp = Path(tmp_name)
         csv = tmp / "trades.csv"
         write_csv(csv)
-        from livegate.workspace import scaffold
+        from livegate.config.workspace import scaffold
 
         scaffold(tmp / "ws")
         parts = [in_process(csv, tmp / "ws") for _ in range(args.repeat)]

@@ -16,15 +16,15 @@ BARS = 525_600
 
 
 def main() -> int:
-    from livegate.paper.run import PaperRunner, RunPlan
-    from livegate.workspace import Workspace, scaffold
+    from livegate.phases.paper.run import PaperRunner, RunPlan
+    from livegate.config.workspace import Workspace, scaffold
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         scaffold(root)
         ws = Workspace(root)
         t0 = time.perf_counter()
-        from livegate.marketdata.synthetic import load_builtin
+        from livegate.adapters.marketdata.synthetic import load_builtin
 
         load_builtin("btc-1m", BARS)
         gen = time.perf_counter() - t0

@@ -32,7 +32,7 @@ def _cpu() -> float:
 
 
 def _serve(out, go, stop) -> None:
-    from livegate.sandbox.exchange import SandboxExchange
+    from livegate.adapters.sandbox.exchange import SandboxExchange
 
     with SandboxExchange(default_keys=False) as sandbox:
         sandbox.add_key(KEY, SECRET, balances={"USDT": 1e15, "BTC": 1e6})

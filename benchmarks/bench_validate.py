@@ -25,9 +25,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chain", action="store_true", help="check the local chain too")
     args = parser.parse_args()
-    from livegate.sandbox.configure import write_workspace
-    from livegate.sandbox.local import LocalSandbox
-    from livegate.workspace import Workspace, scaffold
+    from livegate.adapters.sandbox.configure import write_workspace
+    from livegate.adapters.sandbox.local import LocalSandbox
+    from livegate.config.workspace import Workspace, scaffold
 
     with LocalSandbox(chain=args.chain) as sandbox, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"

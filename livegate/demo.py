@@ -24,7 +24,7 @@ STAGES = ("4.1a", "4.1b", "4.1c", "4.1d")
 
 DEMO_STRATEGY = '''"""The demo's strategy: long when the close is above its EMA, out after `hold` bars."""
 
-from livegate.strategy import OrderIntent
+from livegate.core.orders import OrderIntent
 
 
 class DemoTrend:
@@ -80,9 +80,9 @@ def demo_market():
     DRIFT_PER_DAY — synthetic, and said so everywhere it shows."""
     import numpy as np
 
-    from livegate.marketdata.candles import Candles
-    from livegate.sandbox.defaults import random_walk
-    from livegate.sandbox.market import MarketSpec
+    from livegate.adapters.marketdata.candles import Candles
+    from livegate.adapters.sandbox.defaults import random_walk
+    from livegate.adapters.sandbox.market import MarketSpec
 
     base = random_walk("BTC/USDT", DEMO_BARS, 60_000, seed=7, start_price=42_000.0, vol=0.0008)
     trend = np.exp(np.arange(len(base)) * (np.log1p(DRIFT_PER_DAY) / 1440))
@@ -96,7 +96,7 @@ def configure(ws: Any, info: dict, alert_url: str) -> None:
     demo's settings: small orders, the loosened thresholds, alerts to the local receiver."""
     import yaml
 
-    from livegate.sandbox.configure import set_env_values, write_workspace
+    from livegate.adapters.sandbox.configure import set_env_values, write_workspace
 
     write_workspace(ws, info)
     data = yaml.safe_load(ws.config_path.read_text())
@@ -116,18 +116,18 @@ def configure(ws: Any, info: dict, alert_url: str) -> None:
 
 
 def set_env(ws: Any, **values: str) -> None:
-    from livegate.sandbox.configure import set_env_values
+    from livegate.adapters.sandbox.configure import set_env_values
 
     ws.env_path.write_text(set_env_values(ws.env_path.read_text(), values))
 
 
 def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, speed: float = SPEED) -> DemoReport:
     """Create the workspace at `root` and walk every phase; returns what happened."""
-    from livegate import gate, modes
-    from livegate.errors import GateClosed, LivegateError
+    from livegate.services import gate, modes
+    from livegate.core.errors import GateClosed, LivegateError
     from livegate.ledger.keys import init_key, key_dir, try_load_private
-    from livegate.sandbox.local import LocalSandbox
-    from livegate.workspace import Workspace, scaffold
+    from livegate.adapters.sandbox.local import LocalSandbox
+    from livegate.config.workspace import Workspace, scaffold
 
     t0 = time.perf_counter()
     report = DemoReport(str(root))
@@ -137,7 +137,7 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
     if key is None:
         key = init_key(key_dir())
         say(f"Created your operator signing key in {key_dir()} (the demo's sign-offs use it; so will yours).")
-    from livegate.alerts.receiver import LocalReceiver
+    from livegate.services.alerts.receiver import LocalReceiver
 
     receiver = LocalReceiver()
     alert_url = receiver.url("livegate-demo")
@@ -191,7 +191,7 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
         # 5 — production: test alert, runbooks, kill-switch drill.
         say("Production: test alert, runbooks, kill-switch drill…")
         sandbox.exchange.set_speed(1.0)
-        from livegate.production import run_production
+        from livegate.phases.production.run import run_production
 
         result, _extras = run_production(ws, key, by="demo operator", place_order=True, ask=lambda a: True)
         _signed(report, ws, key, "production", result)
@@ -207,15 +207,15 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
 
 def _validate(ws: Any, key: Any):
     from livegate.phases import run_phase
-    from livegate.phases.env import PHASE
+    from livegate.phases.env.plugin import PHASE
 
     return run_phase(PHASE, ws, key=key)
 
 
 def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> None:
     """Record the step in the report and sign it off when it passed (stop the demo otherwise)."""
-    from livegate import gate
-    from livegate.errors import CriteriaNotMet
+    from livegate.services import gate
+    from livegate.core.errors import CriteriaNotMet
 
     failing = [f"{c.criterion}: {c.message or c.verdict.value}" for c in result.checks if c.verdict.value in ("fail", "error")]
     report.add(step, result.verdict.value, "; ".join(failing))
@@ -226,7 +226,7 @@ def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> No
 
 def _paper(ws: Any, key: Any, market_ms: Callable[[], int], speed: float):
     from livegate.cli.paper_cmds import finish
-    from livegate.paper.run import FORWARD, PaperRunner, RunPlan
+    from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan
 
     runner = PaperRunner(ws, RunPlan(FORWARD, days=PAPER_DAYS), key=key, clock=lambda: market_ms() / 1000,
                          sleep=lambda s: time.sleep(min(s / speed, 0.05)), market_clock=market_ms)
@@ -252,16 +252,16 @@ def _result_of(ws: Any, step: str, verdict: str):
 
 
 def _testnet(ws: Any, key: Any):
-    from livegate.testnet.runner import TestnetOptions, run_testnet
+    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
 
     result, _extras = run_testnet(ws, key, TestnetOptions(ask=lambda a: True))
     return result
 
 
 def _stage(ws: Any, key: Any, stage: str, market_ms: Callable[[], int], speed: float):
-    from livegate.live.runner import LiveOptions, LiveRunner
+    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
     from livegate.phases import run_phase
-    from livegate.phases.microlive import PHASE
+    from livegate.phases.microlive.plugin import PHASE
 
     options = LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
                           sleep=lambda s: time.sleep(min(s / speed, 0.02)), poll_s=60.0, max_seconds=14 * 86400)
@@ -270,8 +270,8 @@ def _stage(ws: Any, key: Any, stage: str, market_ms: Callable[[], int], speed: f
 
 
 def _write_report(ws: Any) -> Path:
-    from livegate.monitoring.html import render_html
-    from livegate.monitoring.report import report_data
+    from livegate.services.monitoring.html import render_html
+    from livegate.services.monitoring.report import report_data
 
     path = ws.root / "demo-report.html"
     path.write_text(render_html(report_data(ws, None)), encoding="utf-8")

@@ -13,8 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from livegate.chain import LocalChain
-from livegate.chain.rpc import rpc_call
+from livegate.adapters.chain import LocalChain
+from livegate.adapters.chain.rpc import rpc_call
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.sandbox.exchange import SandboxExchange
-from livegate.sandbox.local import THIN_BOOK
+from livegate.adapters.sandbox.exchange import SandboxExchange
+from livegate.adapters.sandbox.local import THIN_BOOK
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from livegate import errors
+from livegate.core import errors
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE, EXIT_GATE, EXIT_HALTED, EXIT_VENUE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5, 70
 EXIT_INTERRUPTED = 130
@@ -82,8 +82,8 @@ class LivegateGroup(TyperGroup):
 def _alert_crash(ctx, exc: BaseException) -> None:
     """An unhandled crash in a workspace raises a critical alert (best effort: never a second crash)."""
     try:
-        from livegate.alerts import Alerter
-        from livegate.workspace import resolve_workspace
+        from livegate.services.alerts import Alerter
+        from livegate.config.workspace import resolve_workspace
 
         ws = resolve_workspace((ctx.find_root().obj or {}).get("workspace"))
         if ws.config_path.is_file() and ws.ledger_path.is_file():
@@ -122,7 +122,7 @@ def _root(
 
 
 def workspace_from(ctx: typer.Context):
-    from livegate.workspace import resolve_workspace
+    from livegate.config.workspace import resolve_workspace
 
     root = (ctx.find_root().obj or {}).get("workspace")
     return resolve_workspace(root)

@@ -18,8 +18,8 @@ def alert_test(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Send a test alert to every destination in livegate.yaml, whatever its min_severity, and show which got it; recorded in the ledger. Exit 0 all delivered, 1 not, 2 none configured."""
-    from livegate.alerts import SEVERITIES, Alerter
-    from livegate.errors import UsageError
+    from livegate.services.alerts import SEVERITIES, Alerter
+    from livegate.core.errors import UsageError
 
     if severity not in SEVERITIES:
         raise UsageError(f"--severity must be one of {', '.join(SEVERITIES)} (got {severity!r})")

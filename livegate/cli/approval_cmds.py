@@ -33,7 +33,7 @@ def ask_in_terminal(approval) -> bool | None:
     import time
 
     from livegate.cli.prompts import PROMPTER
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
 
     try:
         return PROMPTER.confirm(f"Approve {describe(approval, time.time())}?")
@@ -43,7 +43,7 @@ def ask_in_terminal(approval) -> bool | None:
 
 def _open(ctx: typer.Context):
     """The workspace and the operator key (or None), after the stale requests are expired."""
-    from livegate.approvals import expire_stale
+    from livegate.services.approvals import expire_stale
     from livegate.ledger.keys import try_load_private
 
     ws = workspace_from(ctx).require()
@@ -61,7 +61,7 @@ def approvals_list(
     """List the orders waiting for approval; stale requests are recorded expired first."""
     import time
 
-    from livegate.approvals import list_all, pending
+    from livegate.services.approvals import list_all, pending
 
     ws, _ = _open(ctx)
     now = time.time()
@@ -91,7 +91,7 @@ def approvals_approve(
     """Approve a pending order so it goes to the executor; refused once expired or decided."""
     import time
 
-    from livegate.approvals import APPROVED, decide, get, operator_name
+    from livegate.services.approvals import APPROVED, decide, get, operator_name
     from livegate.cli.prompts import confirm
 
     ws, key = _open(ctx)
@@ -113,7 +113,7 @@ def approvals_reject(
     reason: str = typer.Option("", "--reason", help="Why (kept in the ledger and reported with the blocked order)."),
 ) -> None:
     """Reject a pending order: it never executes. Refused once expired or decided."""
-    from livegate.approvals import REJECTED, decide, operator_name
+    from livegate.services.approvals import REJECTED, decide, operator_name
 
     ws, key = _open(ctx)
     decided = decide(ws, approval_id, REJECTED, operator_name(ws, by), reason, key=key)

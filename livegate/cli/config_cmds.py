@@ -21,8 +21,8 @@ def check_config(
     kind: str = typer.Option(None, "--kind", help="workspace, risk or phase, when the file name does not say.", show_default=False),
 ) -> None:
     """Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."""
-    from livegate.checkconfig import KINDS, REPORTERS, check_paths
-    from livegate.errors import UsageError
+    from livegate.services.checkconfig import KINDS, REPORTERS, check_paths
+    from livegate.core.errors import UsageError
 
     if fmt not in REPORTERS:
         raise UsageError(f"--format must be one of {', '.join(REPORTERS)} (got {fmt!r})")
@@ -45,7 +45,7 @@ def config_schema(
 ) -> None:
     """Print the JSON Schema of the config files, for editors and CI."""
     from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
 
     models = {"workspace": WorkspaceConfig, "risk": RiskLimitsFile, "phase": PhaseFile}
     if kind == "all":

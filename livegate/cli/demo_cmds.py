@@ -25,7 +25,7 @@ def demo(
     `livegate -w DIR status` flags each. The workspace stays for you to inspect."""
     from livegate.cli.prompts import confirm
     from livegate.demo import SPEED, run_demo
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
 
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} already exists and is not empty: give the demo a new directory")
@@ -41,8 +41,8 @@ def demo(
         raise typer.Exit(EXIT_OK)
     d.table("The protocol, rehearsed", ["Step", "Verdict", "Detail"],
             [[s["step"], d.styled(s["verdict"]) if s["verdict"] in ("pass", "fail") else s["verdict"], s["detail"]] for s in report.steps])
-    from livegate.status import ladder_report
-    from livegate.workspace import Workspace
+    from livegate.services.status import ladder_report
+    from livegate.config.workspace import Workspace
 
     ladder = ladder_report(Workspace(directory))
     d.table("livegate status", ["Step", "Status", "Signed by"],

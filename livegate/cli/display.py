@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from livegate.redact import redact, redact_text
+from livegate.core.redact import redact, redact_text
 
 _consoles: dict[bool, Any] = {}
 

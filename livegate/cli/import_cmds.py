@@ -34,13 +34,13 @@ def paper_import(
     import math
     from pathlib import Path
 
-    from livegate import gate
+    from livegate.services import gate
     from livegate.cli.paper_cmds import evaluate_with_stress, evaluation_report
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
     from livegate.ledger.keys import try_load_private
-    from livegate.paper.evaluate import PendingStress
-    from livegate.paper.importers import FORMATS, import_trades
-    from livegate.strategy import load_strategy
+    from livegate.phases.paper.evaluate import PendingStress
+    from livegate.phases.paper.importers import FORMATS, import_trades
+    from livegate.config.strategy import load_strategy
 
     if not (math.isfinite(capital) and capital > 0):
         raise UsageError(f"--capital must be a positive amount in the trades' quote currency (got {capital:g})")

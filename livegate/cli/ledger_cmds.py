@@ -22,7 +22,7 @@ def ledger_verify(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Recompute the hash chain, check the head and every signature; exit 1 naming the first bad event."""
-    from livegate.errors import KeyMissing
+    from livegate.core.errors import KeyMissing
     from livegate.ledger.keys import load_public
     from livegate.ledger.reader import connect_readonly
     from livegate.ledger.verify import verify_ledger
@@ -59,7 +59,7 @@ def ledger_export(
     kind: list[str] = typer.Option(None, "--kind", help="Only events of this kind (repeatable).", show_default=False),
 ) -> None:
     """Export every event (id, time, kind, actor, payload, hashes) as CSV or JSON."""
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
     from livegate.ledger.export import export_events
 
     if fmt not in ("csv", "json"):
@@ -84,7 +84,7 @@ def ledger_show(
 ) -> None:
     """Show the latest events, newest first."""
     from livegate.ledger.reader import connect_readonly, iter_events
-    from livegate.redact import redact
+    from livegate.core.redact import redact
 
     ws = workspace_from(ctx)
     conn = connect_readonly(ws.ledger_path)
@@ -118,7 +118,7 @@ def keys_init(
 @keys_app.command("show")
 def keys_show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the operator key's id and where it is (never the key itself)."""
-    from livegate.errors import KeyMissing
+    from livegate.core.errors import KeyMissing
     from livegate.ledger.keys import PUBLIC_FILE, key_dir, load_public
 
     public = load_public()

@@ -28,9 +28,9 @@ def go_live(
     Exit 0 when the stage passed, 1 when it failed or a kill criterion fired, 4 when halted."""
     from livegate.cli.approval_cmds import ask_in_terminal
     from livegate.ledger.keys import try_load_private
-    from livegate.live.runner import LiveOptions, LiveRunner
+    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
     from livegate.phases import run_phase
-    from livegate.phases.microlive import PHASE
+    from livegate.phases.microlive.plugin import PHASE
 
     ws = workspace_from(ctx).require()
     options = LiveOptions(ask=(lambda approval: True) if yes else ask_in_terminal,

@@ -24,7 +24,7 @@ def mode_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the current trading mode, its risk per trade and exposure, the kill switch, and who changed the mode, when and why."""
-    from livegate.modes import halted_reason, mode_history, mode_label, mode_limits
+    from livegate.services.modes import halted_reason, mode_history, mode_label, mode_limits
 
     ws = workspace_from(ctx).require()
     past = mode_history(ws, limit=history or None)
@@ -46,7 +46,7 @@ def confirm_switch(label: str, live: bool, yes: bool, real_money: bool) -> bool:
     """A live mode needs the typed phrase, or `--yes` together with `--i-understand-real-money`;
     any other mode a plain confirmation (or `--yes`)."""
     from livegate.cli.prompts import confirm, typed
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
 
     if not live:
         return confirm(f"Switch trading mode to {label}?", yes)
@@ -74,7 +74,7 @@ def mode_set(
 ) -> None:
     """Change the trading mode. A live mode is refused — every reason listed — unless the gate to micro-live is open, the risk config loads, the exchange accepts the credentials and no position or order is open; then the operator types REAL MONEY."""
     from livegate.ledger.keys import try_load_private
-    from livegate.modes import LIVE_MODES, halted_reason, mode_label, mode_limits, set_mode
+    from livegate.services.modes import LIVE_MODES, halted_reason, mode_label, mode_limits, set_mode
 
     ws = workspace_from(ctx).require()
     live = mode.upper() in LIVE_MODES

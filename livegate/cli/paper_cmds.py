@@ -31,7 +31,7 @@ def paper_run(
     backtests at full speed: always allowed, kept as evidence and baseline, never the phase
     result. Exit 0 when every criterion passes, 1 otherwise."""
     from livegate.ledger.keys import try_load_private
-    from livegate.paper.run import PaperRunner
+    from livegate.phases.paper.run import PaperRunner
 
     ws = workspace_from(ctx).require()
     plan = parse_plan(days, replay or [], since, symbol or [], resume)
@@ -67,8 +67,8 @@ def parse_plan(days, replay, since, symbols, resume):
     """The command line as a RunPlan (usage errors named by option)."""
     import math
 
-    from livegate.errors import UsageError
-    from livegate.paper.run import BACKTEST, FORWARD, RunPlan
+    from livegate.core.errors import UsageError
+    from livegate.phases.paper.run import BACKTEST, FORWARD, RunPlan
 
     if days is not None and not (math.isfinite(days) and days > 0):
         raise UsageError(f"--days must be a positive number of days (got {days:g})")
@@ -92,8 +92,8 @@ def parse_plan(days, replay, since, symbols, resume):
 def parse_since(text: str) -> int:
     import time
 
-    from livegate.errors import UsageError
-    from livegate.timeparse import iso_to_ms
+    from livegate.core.errors import UsageError
+    from livegate.core.timeparse import iso_to_ms
 
     try:
         ms = iso_to_ms(text)
@@ -126,8 +126,8 @@ class _Progress:
 
 def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
     """Evaluate the run and record its result; returns the report (also the --json object)."""
-    from livegate.paper.evaluate import trade_log_of_run
-    from livegate.paper.run import BACKTEST, run_counts
+    from livegate.phases.paper.evaluate import trade_log_of_run
+    from livegate.phases.paper.run import BACKTEST, run_counts
 
     effective = ws.effective
     cfg = effective.config
@@ -168,8 +168,8 @@ def evaluate_with_stress(ws, effective, log, *, kind: str, summary: dict, key, t
     """`evaluate_and_record` with the workspace's configured strategy in the stress test (a
     progress bar on stderr unless disabled), or `pending`, a `PendingStress` begun earlier.
     Returns (result, evaluation, extras)."""
-    from livegate.paper.evaluate import evaluate_and_record
-    from livegate.strategy import load_strategy
+    from livegate.phases.paper.evaluate import evaluate_and_record
+    from livegate.config.strategy import load_strategy
 
     cfg = effective.config
     stress = d.ProgressBar("stress test", 203, enabled=progress_enabled)

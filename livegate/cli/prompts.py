@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Protocol
 
-from livegate.errors import UsageError
+from livegate.core.errors import UsageError
 
 
 class Prompter(Protocol):

@@ -32,7 +32,7 @@ def serve(
 
     Everything stays on 127.0.0.1 and needs no keys or network: rehearse `livegate validate`,
     paper runs and testnet orders against it. The keys printed are test keys of this sandbox."""
-    from livegate.sandbox.local import LocalSandbox
+    from livegate.adapters.sandbox.local import LocalSandbox
 
     ws = workspace_from(ctx).require() if write_config else None
     sandbox = LocalSandbox(port=port, speed=speed, seed=seed, chain=chain, chain_backend=chain_backend)
@@ -41,7 +41,7 @@ def serve(
         info = sandbox.start()
         written = []
         if ws is not None:
-            from livegate.sandbox.configure import write_workspace
+            from livegate.adapters.sandbox.configure import write_workspace
 
             written = write_workspace(ws, info)
         if as_json:

@@ -28,7 +28,7 @@ def testnet(
     Needs the paper phase signed off. Exit 0 when every criterion passes, 1 otherwise."""
     from livegate.cli.approval_cmds import ask_in_terminal
     from livegate.ledger.keys import try_load_private
-    from livegate.testnet.runner import TestnetOptions, run_testnet
+    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
 
     ws = workspace_from(ctx).require()
     ask = (lambda approval: True) if yes else ask_in_terminal

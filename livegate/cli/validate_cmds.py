@@ -32,7 +32,7 @@ def validate(
     one fails, 5 when the exchange or the chain node cannot be reached."""
     from livegate.ledger.keys import try_load_private
     from livegate.phases import PhaseContext, run_phase
-    from livegate.phases.env import PHASE, exchange_where, unreachable
+    from livegate.phases.env.plugin import PHASE, exchange_where, unreachable
 
     ws = workspace_from(ctx).require()
     extras: dict = {}
@@ -63,11 +63,11 @@ def validate(
 def _attest(ws, by: str | None, yes: bool, extras: dict, quiet: bool) -> None:
     """Record the operator's signed statement about the key's permissions (before the checks)."""
     from livegate.cli.prompts import confirm
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
     from livegate.ledger.keys import load_private
     from livegate.ledger.store import Ledger
     from livegate.phases import PhaseContext
-    from livegate.phases.env import ATTEST_STATEMENT, attestation_payload, env_of, has_keys
+    from livegate.phases.env.plugin import ATTEST_STATEMENT, attestation_payload, env_of, has_keys
 
     effective = ws.effective
     name = (by or effective.config.workspace.operator or "").strip()

@@ -17,7 +17,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite existing config files (the ledger is never overwritten)."),
 ) -> None:
     """Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."""
-    from livegate.workspace import Workspace, scaffold
+    from livegate.config.workspace import Workspace, scaffold
 
     ws = Workspace(directory) if directory is not None else workspace_from(ctx)
     written = scaffold(ws.root, force=force)
@@ -31,7 +31,7 @@ def init(
 @app.command()
 def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Show the ladder: each phase, its verdict, when, who signed it, and what blocks the next step."""
-    from livegate.status import ladder_report
+    from livegate.services.status import ladder_report
 
     ws = workspace_from(ctx).require()
     report = ladder_report(ws)
@@ -69,7 +69,7 @@ def signoff(
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept the risk acknowledgment without asking."),
 ) -> None:
     """Sign off a passed phase with the operator key, after the risk acknowledgment (seed 000)."""
-    from livegate import gate
+    from livegate.services import gate
     from livegate.cli.prompts import confirm
     from livegate.ledger.keys import load_private
 

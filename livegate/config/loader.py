@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
 from livegate.config.yamlfile import line_of, load_mapping
 from livegate.core.protocol import PhaseSpec, threshold_targets
-from livegate.errors import ConfigError
+from livegate.core.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -177,7 +177,7 @@ def _phase_specs_cached(directory: str) -> tuple[PhaseSpec, ...]:
 
 def load_phase_specs(directory: Path | None = None) -> tuple[PhaseSpec, ...]:
     """The protocol's phases, in order, from `phases/*.yaml` (shipped with livegate)."""
-    from livegate.resources import phases_dir
+    from livegate.config.resources import phases_dir
 
     return _phase_specs_cached(str(directory or phases_dir()))
 

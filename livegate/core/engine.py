@@ -16,7 +16,7 @@ from livegate.core.guardian import RiskState
 from livegate.core.orders import SELL, Bar, OrderIntent
 from livegate.core.portfolio import Portfolio
 from livegate.core.simulator import PaperExecutor
-from livegate.errors import StrategyError
+from livegate.core.errors import StrategyError
 
 
 class Strategy(Protocol):

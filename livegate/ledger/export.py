@@ -9,7 +9,7 @@ from pathlib import Path
 
 from livegate.core.canonical import canonical_json
 from livegate.ledger.reader import connect_readonly
-from livegate.redact import redact
+from livegate.core.redact import redact
 
 COLUMNS = ("id", "ts", "kind", "actor", "payload", "prev_hash", "hash")
 

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
-from livegate.errors import LedgerError
+from livegate.core.errors import LedgerError
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from livegate.core.canonical import canonical_json
-from livegate.errors import LedgerError
+from livegate.core.errors import LedgerError
 from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
-from livegate.redact import redact, secret_values
+from livegate.core.redact import redact, secret_values
 
 SCHEMA_VERSION = 1
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 
 from livegate.core.protocol import Criterion, PhaseSpec
 from livegate.core.results import CheckResult, PhaseResult, Verdict
-from livegate.redact import redact_text
+from livegate.core.redact import redact_text
 
 
 @dataclass
@@ -88,7 +88,7 @@ def run_checks(criteria: tuple[Criterion, ...], checks: dict[str, Check], ctx: A
                 if not isinstance(measurement, Measurement):
                     measurement = Measurement(None, message=f"check returned {type(measurement).__name__}, not a Measurement", verdict=Verdict.ERROR)
             except Exception as exc:  # noqa: BLE001 - an error inside a check is an error result
-                from livegate.errors import LivegateError
+                from livegate.core.errors import LivegateError
 
                 text = str(exc) if isinstance(exc, LivegateError) else f"{type(exc).__name__}: {exc}"
                 measurement = Measurement(None, message=redact_text(text), verdict=Verdict.ERROR)
@@ -107,7 +107,7 @@ def criteria_for(spec: PhaseSpec, step: str) -> tuple[Criterion, ...]:
 def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dict[str, Any] | None = None, key=None) -> PhaseResult:
     """The one path of every phase command: gate → checks → verdict → ledger. The checks share
     `extras` (and may leave what they measured there for the caller)."""
-    from livegate import gate
+    from livegate.services import gate
 
     step = step or phase.id
     snap = gate.snapshot(workspace)
@@ -120,7 +120,11 @@ def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dic
 
 
 def _registry() -> tuple[Phase, ...]:
-    from livegate.phases import env, microlive, paper, production, testnet
+    from livegate.phases.env import plugin as env
+    from livegate.phases.microlive import plugin as microlive
+    from livegate.phases.paper import plugin as paper
+    from livegate.phases.production import plugin as production
+    from livegate.phases.testnet import plugin as testnet
 
     return (env.PHASE, paper.PHASE, testnet.PHASE, microlive.PHASE, production.PHASE)
 

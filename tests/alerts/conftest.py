@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from livegate.alerts import dispatch
-from livegate.workspace import Workspace
-from livegate.alerts.receiver import LocalReceiver
+from livegate.services.alerts import dispatch
+from livegate.config.workspace import Workspace
+from livegate.services.alerts.receiver import LocalReceiver
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from livegate.alerts import Alerter, dispatch, send_alert
+from livegate.services.alerts import Alerter, dispatch, send_alert
 from tests.alerts.conftest import configure, events, free_port, ledger_text
 
 

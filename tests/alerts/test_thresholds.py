@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.alerts.thresholds import AlertLimits, Breach, ThresholdWatch, Vitals, alert_limits, evaluate
+from livegate.services.alerts.thresholds import AlertLimits, Breach, ThresholdWatch, Vitals, alert_limits, evaluate
 
 LIMITS = AlertLimits()  # 5 %, 2000 ms, 3 %, 7 %
 
@@ -39,7 +39,7 @@ def test_every_threshold_at_once_in_a_fixed_order():
 
 
 def test_limits_come_from_the_effective_production_spec(workspace):
-    from livegate.workspace import Workspace
+    from livegate.config.workspace import Workspace
 
     assert alert_limits(Workspace(workspace)) == AlertLimits(5.0, 2000.0, 3.0, 7.0)
     path = workspace / "livegate.yaml"

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from livegate import approvals
+from livegate.services import approvals
 from livegate.cli import prompts
 from livegate.core.orders import Block, Order
-from livegate.errors import UsageError
+from livegate.core.errors import UsageError
 from livegate.ledger.reader import connect_readonly, iter_events
-from livegate.workspace import Workspace
+from livegate.config.workspace import Workspace
 
 START = "2030-01-02 03:04:05"
 

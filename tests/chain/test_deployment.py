@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from livegate.chain.artifacts import load
-from livegate.chain.uniswap import POOLS, TOKEN_SUPPLY, TRADER_FUNDING, create2_pair_address, pair_init_code_hash
+from livegate.adapters.chain.artifacts import load
+from livegate.adapters.chain.uniswap import POOLS, TOKEN_SUPPLY, TRADER_FUNDING, create2_pair_address, pair_init_code_hash
 
 # keccak256 of UniswapV2Pair's creation code, as published in Uniswap's V2 docs and hard-coded
 # in UniswapV2Library.pairFor

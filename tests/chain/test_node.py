@@ -10,13 +10,13 @@ from urllib.parse import urlparse
 
 import pytest
 
-from livegate.chain import node_modules
-from livegate.chain.accounts import DEV_ACCOUNTS
-from livegate.chain.anvil import AnvilNode
-from livegate.chain.local import LocalChain, resolve_backend
-from livegate.chain.rpc import free_port, rpc_call
-from livegate.chain.tester import EthTesterNode
-from livegate.errors import UsageError, VenueUnreachable
+from livegate.adapters.chain import node_modules
+from livegate.adapters.chain.accounts import DEV_ACCOUNTS
+from livegate.adapters.chain.anvil import AnvilNode
+from livegate.adapters.chain.local import LocalChain, resolve_backend
+from livegate.adapters.chain.rpc import free_port, rpc_call
+from livegate.adapters.chain.tester import EthTesterNode
+from livegate.core.errors import UsageError, VenueUnreachable
 
 NODES = {"anvil": AnvilNode, "eth-tester": EthTesterNode}
 
@@ -48,8 +48,8 @@ def test_dev_accounts_are_the_nodes_and_match_their_test_keys(any_chain, w3):
 
 
 def test_every_transaction_gets_its_own_later_block(any_chain, w3):
-    from livegate.chain.artifacts import load
-    from livegate.chain.transact import send
+    from livegate.adapters.chain.artifacts import load
+    from livegate.adapters.chain.transact import send
 
     token = w3.eth.contract(address=any_chain.deployment.tokens["TKA"], abi=load("ERC20").abi)
     start = w3.eth.block_number
@@ -166,7 +166,7 @@ def test_anvil_binary_is_found_in_the_platform_package(tmp_path, monkeypatch):
 
 
 def test_importing_the_package_loads_no_web3():
-    code = ("import sys, livegate.chain, livegate.chain.local, livegate.chain.swap\n"
+    code = ("import sys, livegate.adapters.chain, livegate.adapters.chain.local, livegate.adapters.chain.swap\n"
             "print(','.join(m for m in ('web3', 'eth_tester', 'eth', 'aiohttp') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

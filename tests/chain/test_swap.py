@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.chain.artifacts import load
-from livegate.chain.swap import quote, swap_exact_tokens
-from livegate.chain.uniswap import POOLS
-from livegate.errors import VenueRefused, VenueUnreachable
+from livegate.adapters.chain.artifacts import load
+from livegate.adapters.chain.swap import quote, swap_exact_tokens
+from livegate.adapters.chain.uniswap import POOLS
+from livegate.core.errors import VenueRefused, VenueUnreachable
 
 E18 = 10**18
 
@@ -71,8 +71,8 @@ def test_swap_beyond_the_balance_is_refused(default_chain):
 
 
 def test_quote_from_an_unreachable_node_names_it(chain):
-    from livegate.chain.rpc import free_port
-    from livegate.chain.transact import connect
+    from livegate.adapters.chain.rpc import free_port
+    from livegate.adapters.chain.transact import connect
 
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(VenueUnreachable, match=url):

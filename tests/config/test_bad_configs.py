@@ -248,7 +248,7 @@ def test_every_case_is_also_a_config_error_in_the_loader(tmp_path):
     """The same cases through the library: a ConfigError (never another exception) whose
     lines all start with the file's name."""
     from livegate.config import loader
-    from livegate.errors import ConfigError
+    from livegate.core.errors import ConfigError
 
     load = {WS: loader.load_workspace_config, RISK: loader.load_risk_limits, PHASE: loader.load_phase_file}
     for case in CASES:

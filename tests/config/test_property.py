@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from livegate.cli import app
 from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
-from livegate.errors import ConfigError
+from livegate.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from livegate.sandbox.configure import set_env_values, write_workspace
-from livegate.sandbox.local import describe
-from livegate.workspace import Workspace
+from livegate.adapters.sandbox.configure import set_env_values, write_workspace
+from livegate.adapters.sandbox.local import describe
+from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
 from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 
@@ -70,7 +70,7 @@ def events(root: Path, *kinds: str) -> list[dict]:
 
 def await_approval(root) -> str:
     """An order waiting for approval in the ledger; its id."""
-    from livegate import approvals
+    from livegate.services import approvals
     from livegate.core.orders import Order
 
     order = Order("ctl-1", "BTC/USDT", "buy", "market", 0.001, None, 0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from livegate import controls, modes
-from livegate.errors import UsageError
-from livegate.workspace import Workspace
+from livegate.services import controls, modes
+from livegate.core.errors import UsageError
+from livegate.config.workspace import Workspace
 from tests.controls.conftest import await_approval, drop_risk_key, events, set_env
 
 

@@ -12,16 +12,16 @@ from datetime import datetime
 
 import pytest
 
-from livegate import controls, modes
-from livegate.errors import UsageError
-from livegate.workspace import Workspace
+from livegate.services import controls, modes
+from livegate.core.errors import UsageError
+from livegate.config.workspace import Workspace
 from tests.controls.conftest import events
 
 ORDER_LOOP = r"""
 import sys, time
 from pathlib import Path
-from livegate import modes
-from livegate.workspace import Workspace
+from livegate.services import modes
+from livegate.config.workspace import Workspace
 
 ws = Workspace(Path(sys.argv[1]))
 print("ready", flush=True)
@@ -39,9 +39,9 @@ while True:
 HOLD_LOCK = r"""
 import sys
 from pathlib import Path
-from livegate import controls
-from livegate.errors import UsageError
-from livegate.workspace import Workspace
+from livegate.services import controls
+from livegate.core.errors import UsageError
+from livegate.config.workspace import Workspace
 
 try:
     with controls.live_lock(Workspace(Path(sys.argv[1]))):

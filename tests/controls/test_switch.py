@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from livegate import modes
+from livegate.services import modes
 from livegate.cli import prompts
-from livegate.workspace import Workspace
+from livegate.config.workspace import Workspace
 from tests.controls.conftest import await_approval, drop_risk_key, set_env
 
 LIVE = ("mode", "set", "LIVE_MINIMAL", "--reason", "first live stage", "--by", "alice")

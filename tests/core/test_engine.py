@@ -19,7 +19,7 @@ from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import BUY, SELL, Bar, OrderIntent
 from livegate.core.portfolio import Portfolio
 from livegate.core.simulator import PaperExecutor
-from livegate.errors import StrategyError
+from livegate.core.errors import StrategyError
 from tests.core.trading_helpers import Journal, limits, loose_rules  # noqa: F401
 
 BTC, ETH = "BTC/USDT", "ETH/USDT"
@@ -261,7 +261,7 @@ class Counter:
 
 
 def test_state_dict_round_trip_resumes_exactly():
-    from livegate.paper.run import build_engine
+    from livegate.phases.paper.run import build_engine
 
     effective = SimpleNamespace(
         risk=RiskLimitsFile(live_trading=limits()),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from livegate.sandbox.defaults import DEFAULT_KEYS, KeyPair
+from livegate.adapters.sandbox.defaults import DEFAULT_KEYS, KeyPair
 from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 
 _ids = itertools.count(1)

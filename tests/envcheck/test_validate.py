@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from livegate.sandbox.defaults import DEFAULT_KEYS
+from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
 from tests.conftest import by_id
 from tests.envcheck.conftest import closed_port, git, set_config, write_env
 
@@ -110,8 +110,8 @@ def test_a_429_storm_is_retried_then_reported_not_crashed(validate, sandbox):
 
 
 def test_an_intermittent_429_is_retried_and_counted(sandbox):
-    from livegate.envcheck.venues import ExchangeProbe
-    from livegate.exchange.retry import Retry
+    from livegate.adapters.envcheck.venues import ExchangeProbe
+    from livegate.adapters.exchange.retry import Retry
 
     sandbox.set_fault(rate_limit_rate=0.4, retry_after_s=0)
     client = sandbox.client()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from livegate.sandbox.configure import write_workspace
-from livegate.sandbox.local import describe
-from livegate.workspace import Workspace
+from livegate.adapters.sandbox.configure import write_workspace
+from livegate.adapters.sandbox.local import describe
+from livegate.config.workspace import Workspace
 from tests.conftest import by_id
 from tests.envcheck.conftest import set_config
 

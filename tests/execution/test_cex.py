@@ -15,11 +15,11 @@ import time
 import pytest
 
 from livegate.core.orders import BUY, MARKET, Order
-from livegate.errors import ClockSkewError, VenueUnreachable
-from livegate.execution.cex import CcxtExecutor
-from livegate.execution.journal import WriteThroughJournal
+from livegate.core.errors import ClockSkewError, VenueUnreachable
+from livegate.adapters.execution.cex import CcxtExecutor
+from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.store import Ledger
-from livegate.sandbox.exchange import SandboxExchange
+from livegate.adapters.sandbox.exchange import SandboxExchange
 
 ORDER_POST = ("POST /api/v3/order",)
 _ids = itertools.count(1)
@@ -121,9 +121,9 @@ CRASHING_CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from livegate.core.orders import Order
-    from livegate.exchange.client import build_exchange
-    from livegate.execution.cex import CcxtExecutor
-    from livegate.execution.journal import WriteThroughJournal
+    from livegate.adapters.exchange.client import build_exchange
+    from livegate.adapters.execution.cex import CcxtExecutor
+    from livegate.ledger.journal import WriteThroughJournal
     from livegate.ledger.store import Ledger
     url, key, secret, path = sys.argv[1:5]
     client = build_exchange("binance", testnet=False, base_url=url, api_key=key, secret=secret, rate_limit_ms=0, timeout_ms=60000)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from livegate.chain.artifacts import load
-from livegate.chain.rpc import rpc_call
-from livegate.chain.swap import approve, quote, swap_exact_tokens
+from livegate.adapters.chain.artifacts import load
+from livegate.adapters.chain.rpc import rpc_call
+from livegate.adapters.chain.swap import approve, quote, swap_exact_tokens
 from livegate.core.orders import Order
-from livegate.environment import load_env
-from livegate.errors import OrderNotFound, OrderRejected, UsageError, VenueTimeout
-from livegate.execution.dex import MAX_ALLOWANCE, Allowlists, DexExecutor, open_swaps
-from livegate.redact import redact_text
+from livegate.config.environment import load_env
+from livegate.core.errors import OrderNotFound, OrderRejected, UsageError, VenueTimeout
+from livegate.adapters.execution.dex import MAX_ALLOWANCE, Allowlists, DexExecutor, open_swaps
+from livegate.core.redact import redact_text
 
 E18 = 10**18
 REPO = Path(__file__).resolve().parents[2]
@@ -416,9 +416,9 @@ def test_a_nonce_taken_by_another_transaction_is_reported(default_chain):
 
 CHILD = """
 import json, os, sys
-from livegate.chain.transact import connect
-from livegate.redact import redact_text
-from livegate.execution.dex import Allowlists, DexExecutor
+from livegate.adapters.chain.transact import connect
+from livegate.core.redact import redact_text
+from livegate.adapters.execution.dex import Allowlists, DexExecutor
 
 class FileJournal:
     def __init__(self, path):
@@ -478,7 +478,7 @@ def test_kill_9_while_waiting_for_confirmations_then_a_restart_reconciles_once(d
 
 
 def test_importing_the_executor_leaves_web3_out():
-    code = ("import sys, livegate.execution.dex; "
+    code = ("import sys, livegate.adapters.execution.dex; "
             "print(sorted(m for m in ('web3', 'eth_account', 'eth_utils') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"

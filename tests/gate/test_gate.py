@@ -12,14 +12,14 @@ from typing import Any, Callable
 
 import pytest
 
-from livegate import gate
+from livegate.services import gate
 from livegate.cli import prompts
 from livegate.config.loader import load_phase_specs
 from livegate.core.results import Verdict
-from livegate.errors import GateClosed
+from livegate.core.errors import GateClosed
 from livegate.ledger.reader import connect_readonly, iter_events
 from livegate.phases import Measurement, run_phase
-from livegate.workspace import Workspace
+from livegate.config.workspace import Workspace
 
 STEPS = ["env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production"]
 
@@ -250,7 +250,7 @@ def test_signoff_of_a_phase_never_run_is_refused(workspace, operator_key, run_cl
 
 
 def test_library_signoff_refuses_a_failed_phase_and_an_empty_name(workspace, operator_key):
-    from livegate.errors import UsageError
+    from livegate.core.errors import UsageError
 
     run_phase(ENV_FAIL, ws_of(workspace), key=operator_key)
     with pytest.raises(GateClosed, match="did not pass"):

@@ -16,7 +16,7 @@ from contextlib import closing
 
 import pytest
 
-from livegate.errors import KeyMissing
+from livegate.core.errors import KeyMissing
 from livegate.ledger.keys import PRIVATE_FILE, PUBLIC_FILE, key_dir, load_private, load_public
 from livegate.ledger.store import Ledger
 
@@ -71,7 +71,7 @@ def test_events_appended_without_the_key_verify_with_a_note(append, operator_key
 
 
 def test_signed_append_needs_a_key(append, read_events):
-    from livegate.errors import LedgerError
+    from livegate.core.errors import LedgerError
 
     with pytest.raises(LedgerError, match="no operator key"):
         append("signoff", {"step": "env"}, sign=True)

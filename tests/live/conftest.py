@@ -9,10 +9,10 @@ import time
 import pytest
 import yaml
 
-from livegate.sandbox.exchange import SandboxExchange
-from livegate.sandbox.local import THIN_BOOK, describe
-from livegate.sandbox.configure import set_env_values, write_workspace
-from livegate.workspace import Workspace
+from livegate.adapters.sandbox.exchange import SandboxExchange
+from livegate.adapters.sandbox.local import THIN_BOOK, describe
+from livegate.adapters.sandbox.configure import set_env_values, write_workspace
+from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
 
 SPEED = 600.0
@@ -42,7 +42,7 @@ def fast_sandbox():
 
 
 def live_options(sandbox, **kwargs):
-    from livegate.live.runner import LiveOptions
+    from livegate.phases.microlive.runner import LiveOptions
 
     market_ms = sandbox.venue.clock.market_ms
     return LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
@@ -54,7 +54,7 @@ def make_live_ws(workspace, fast_sandbox, operator_key):
     """make(value=8.0, amount=None, stage=None, risk=None) -> a workspace on the fast sandbox with
     its own USDT-only key, the Flip strategy, live flags in .env, env/paper/testnet signed off
     and the mode switched to LIVE_MINIMAL. `risk` overrides live_trading keys."""
-    from livegate import modes
+    from livegate.services import modes
 
     def make(value: float = 8.0, stage: dict | None = None, risk: dict | None = None, thresholds: dict | None = None):
         n = next(_ids)

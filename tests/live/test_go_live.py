@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 from freezegun import freeze_time
 
-from livegate.live.runner import LiveRunner
-from livegate.workspace import Workspace
+from livegate.phases.microlive.runner import LiveRunner
+from livegate.config.workspace import Workspace
 from tests.live.conftest import live_options
 
 
@@ -32,7 +32,7 @@ def run(root, sandbox, key, stage="4.1a", **options):
 
 def test_a_stage_runs_to_completion_passes_and_opens_the_next(live_ws, fast_sandbox, operator_key, run_cli):
     from livegate.phases import run_phase
-    from livegate.phases.microlive import PHASE
+    from livegate.phases.microlive.plugin import PHASE
 
     outcome = run(live_ws, fast_sandbox, operator_key, max_seconds=3600)
     assert outcome.status == "completed", outcome.reason
@@ -94,7 +94,7 @@ def test_a_halt_from_another_process_stops_the_loop_before_its_next_order(live_w
 
 
 def test_a_kill_criterion_halts_alerts_and_fails(make_live_ws, fast_sandbox, operator_key):
-    from livegate import modes
+    from livegate.services import modes
 
     root = make_live_ws(risk={"max_single_trade_loss": 0.0001}, thresholds={"unexpected_loss_usd": 0})
     outcome = run(root, fast_sandbox, operator_key, max_seconds=3600)
@@ -104,7 +104,7 @@ def test_a_kill_criterion_halts_alerts_and_fails(make_live_ws, fast_sandbox, ope
 
 
 def test_the_duration_is_measured_on_the_ledger_clock(live_ws, fast_sandbox, operator_key):
-    from livegate.live.runner import stage_status
+    from livegate.phases.microlive.runner import stage_status
 
     ws = Workspace(live_ws)
     started = run(live_ws, fast_sandbox, operator_key, max_seconds=30)
@@ -127,7 +127,7 @@ def test_the_duration_is_measured_on_the_ledger_clock(live_ws, fast_sandbox, ope
 
 
 def test_going_live_needs_the_live_mode_and_flags(live_ws, fast_sandbox, operator_key, run_cli):
-    from livegate import modes
+    from livegate.services import modes
 
     env = live_ws / ".env"
     env.write_text(env.read_text().replace("PAPER_MODE=false", "PAPER_MODE=true"))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from livegate.core.orders import BUY, OrderIntent
-from livegate.live.stage import stage_spec
-from livegate.workspace import Workspace
+from livegate.phases.microlive.stage import stage_spec
+from livegate.config.workspace import Workspace
 
 
 @pytest.mark.parametrize("stage, cap, hours, trades", [("4.1a", 10, 24, 3), ("4.1b", 50, 24, 5), ("4.1c", 100, 48, 10),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from livegate.config.loader import load_risk_limits
-from livegate.monitoring import flags
+from livegate.services.monitoring import flags
 
 RISK = load_risk_limits(Path(__file__).resolve().parents[2] / "risk_limits.yaml", "risk_limits.yaml")
 LIMITS = {"breaker_drawdown_pct": 15.0, "guardian_drawdown_pct": 10.0, "breaker_daily_loss_pct": 5.0, "guardian_daily_loss_pct": 5.0,

@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from livegate.workspace import Workspace
+from livegate.config.workspace import Workspace
 from tests.monitoring.conftest import expected_from_trades, ledger_events
 
 
@@ -71,9 +71,9 @@ def test_the_endpoint_serves_the_snapshot_and_ctrl_c_exits_0(backtest_ws):
 
 
 def test_a_live_stage_has_a_latency_histogram_and_its_kill_shows_red(make_live_ws, fast_sandbox, operator_key):
-    from livegate.live.runner import LiveRunner
-    from livegate.monitoring import prom
-    from livegate.monitoring.snapshot import snapshot
+    from livegate.phases.microlive.runner import LiveRunner
+    from livegate.services.monitoring import prom
+    from livegate.services.monitoring.snapshot import snapshot
     from tests.live.conftest import live_options
 
     root = make_live_ws(risk={"max_single_trade_loss": 0.0001}, thresholds={"unexpected_loss_usd": 0})

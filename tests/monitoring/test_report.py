@@ -134,7 +134,7 @@ def test_a_live_workspace_reports_its_sign_offs_and_mode_history(make_live_ws, r
 
 
 def test_long_curves_are_thinned_but_keep_their_extremes():
-    from livegate.monitoring.html import MAX_POINTS, decimate
+    from livegate.services.monitoring.html import MAX_POINTS, decimate
 
     points = [(i, float((i * 7919) % 1000) - (5000 if i == 4321 else 0)) for i in range(100_000)]
     thin = decimate(points)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from livegate.monitoring.html import line_chart
+from livegate.services.monitoring.html import line_chart
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM = next((path for path in map(shutil.which, BROWSERS) if path), None)

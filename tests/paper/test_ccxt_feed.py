@@ -11,9 +11,9 @@ import time
 import pytest
 
 from livegate.ledger.keys import load_private
-from livegate.paper.run import FORWARD, PaperRunner, RunPlan, run_counts, run_events
-from livegate.sandbox.exchange import SandboxExchange
-from livegate.workspace import Workspace
+from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan, run_counts, run_events
+from livegate.adapters.sandbox.exchange import SandboxExchange
+from livegate.config.workspace import Workspace
 
 SPEED = 600  # one 1m bar per 0.1 s of wall time
 
@@ -86,7 +86,7 @@ def test_unreachable_exchange_exits_5_and_names_it(tmp_path, run_cli, monkeypatc
     ws_root = tmp_path / "down"
     assert run_cli("init", ws_root).exit_code == 0
     _point_at(ws_root, f"http://127.0.0.1:{port}")
-    monkeypatch.setattr("livegate.paper.feeds.Retry.base_delay", 0.01)
+    monkeypatch.setattr("livegate.phases.paper.feeds.Retry.base_delay", 0.01)
     result = run_cli("-w", ws_root, "paper-run", "--since", "2024-01-01")
     assert result.exit_code == 5, result.output
     assert "binance" in result.output and "unreachable" in result.output

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livegate.core.metrics import compute_metrics
-from livegate.errors import StrategyError, UsageError
-from livegate.paper.importers import detect_format, import_trades
+from livegate.core.errors import StrategyError, UsageError
+from livegate.phases.paper.importers import detect_format, import_trades
 from tests.paper.conftest import sign_off_env
 
 SPEC_METRICS = ("total_trades", "win_rate", "profit_factor", "expectancy", "total_return_pct", "fee_drag_pct",
@@ -552,7 +552,7 @@ def _cells(numbers):
 
 def _read_both(path, monkeypatch):
     """(what the fast path reads, what the general reader reads): arrays and facts, or the error."""
-    from livegate.paper import importers
+    from livegate.phases.paper import importers
 
     def outcome():
         try:
@@ -615,9 +615,9 @@ class _FallAverse:
 
 
 def test_stress_test_split_with_a_helper_equals_the_sequential_run(workspace):
-    from livegate.paper.stress import StressTest, _can_fork, run_stress
-    from livegate.strategy import load_strategy
-    from livegate.workspace import Workspace
+    from livegate.phases.paper.stress import StressTest, _can_fork, run_stress
+    from livegate.config.strategy import load_strategy
+    from livegate.config.workspace import Workspace
 
     effective = Workspace(workspace).effective
     cfg = effective.config

@@ -16,7 +16,7 @@ BARS = 1440 * 120
 
 
 def _write_csv(path: Path) -> None:
-    from livegate.marketdata.synthetic import generate
+    from livegate.adapters.marketdata.synthetic import generate
 
     c = generate("BTC/USDT", bars=BARS, seed=11)
     with path.open("w") as fh:

@@ -126,7 +126,7 @@ def test_strategy_that_cannot_be_loaded_is_a_config_error(workspace, run_cli):
 
 
 def test_editing_the_strategy_changes_the_config_fingerprint(workspace):
-    from livegate.workspace import Workspace
+    from livegate.config.workspace import Workspace
 
     before = Workspace(workspace).effective.fingerprint
     path = workspace / "strategies" / "ema_cross.py"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.sandbox.configure import write_workspace
-from livegate.sandbox.local import describe
-from livegate.workspace import Workspace
+from livegate.adapters.sandbox.configure import write_workspace
+from livegate.adapters.sandbox.local import describe
+from livegate.config.workspace import Workspace
 from tests.alerts.conftest import configure, http_receiver  # noqa: F401 - fixtures
 from tests.protocol_helpers import sign_off
 from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures

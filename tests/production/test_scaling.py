@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from freezegun import freeze_time
 
-from livegate.errors import GateClosed, UsageError
+from livegate.core.errors import GateClosed, UsageError
 from livegate.ledger.store import Ledger
-from livegate.scaling import current_level, scale
-from livegate.workspace import Workspace
+from livegate.phases.production.scaling import current_level, scale
+from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
 
 STEPS = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production")

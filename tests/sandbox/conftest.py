@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from livegate.sandbox.defaults import KeyPair
-from livegate.sandbox.exchange import SandboxExchange
+from livegate.adapters.sandbox.defaults import KeyPair
+from livegate.adapters.sandbox.exchange import SandboxExchange
 
 _key_ids = itertools.count(1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livegate.sandbox.configure import set_env_values, set_yaml_scalars
+from livegate.adapters.sandbox.configure import set_env_values, set_yaml_scalars
 
 CONFIG = """# top comment
 exchange:

@@ -8,8 +8,8 @@ import time
 import ccxt
 import pytest
 
-from livegate import errors
-from livegate.exchange.client import translate_error
+from livegate.core import errors
+from livegate.adapters.exchange.client import translate_error
 
 BTC = "BTC/USDT"
 
@@ -176,7 +176,7 @@ def test_partial_fills_and_rejections(sandbox, new_key):
 # -- auth and permissions ---------------------------------------------------------------------------
 
 def test_wrong_secret_is_a_clear_auth_error_without_the_secret(sandbox):
-    from livegate.sandbox.defaults import KeyPair
+    from livegate.adapters.sandbox.defaults import KeyPair
 
     wrong = KeyPair(sandbox.keys["trader"].api_key, "not-the-right-secret")
     client = sandbox.client(wrong)
@@ -190,7 +190,7 @@ def test_wrong_secret_is_a_clear_auth_error_without_the_secret(sandbox):
 
 
 def test_unknown_key_and_key_without_trade_permission(sandbox):
-    from livegate.sandbox.defaults import KeyPair
+    from livegate.adapters.sandbox.defaults import KeyPair
 
     with pytest.raises(ccxt.AuthenticationError, match="-2015"):
         sandbox.client(KeyPair("no-such-key", "whatever")).fetch_balance()
@@ -297,7 +297,7 @@ def test_latency_is_added(sandbox):
 
 
 def test_testnet_flavour_has_no_sapi(sandbox):
-    from livegate.exchange.client import build_exchange
+    from livegate.adapters.exchange.client import build_exchange
 
     sandbox.set_fault(testnet=True)
     with pytest.raises(ccxt.ExchangeNotAvailable, match="404"):

@@ -9,8 +9,8 @@ import sys
 import ccxt
 import pytest
 
-from livegate import errors
-from livegate.exchange.client import build_exchange, rebase, translate_error, with_exchange_errors
+from livegate.core import errors
+from livegate.adapters.exchange.client import build_exchange, rebase, translate_error, with_exchange_errors
 
 BASE = "http://127.0.0.1:8123"
 
@@ -57,7 +57,7 @@ def test_async_client_and_unknown_exchange():
 
 
 def test_importing_the_client_module_does_not_import_ccxt():
-    code = "import sys, livegate.exchange.client, livegate.sandbox; print('ccxt' in sys.modules, 'aiohttp' in sys.modules)"
+    code = "import sys, livegate.adapters.exchange.client, livegate.adapters.sandbox; print('ccxt' in sys.modules, 'aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -9,10 +9,10 @@ import urllib.request
 
 import pytest
 
-from livegate.sandbox.defaults import random_walk
-from livegate.sandbox.exchange import SandboxExchange, SandboxServer, serve
-from livegate.sandbox.market import MarketSpec
-from livegate.sandbox.venue import Venue
+from livegate.adapters.sandbox.defaults import random_walk
+from livegate.adapters.sandbox.exchange import SandboxExchange, SandboxServer, serve
+from livegate.adapters.sandbox.market import MarketSpec
+from livegate.adapters.sandbox.venue import Venue
 
 
 def _small_markets():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livegate.marketdata.candles import Candles
-from livegate.sandbox.defaults import random_walk
-from livegate.sandbox.errors import ApiError
-from livegate.sandbox.faults import Faults
-from livegate.sandbox.market import MarketSpec, PricePath
-from livegate.sandbox.venue import Venue
+from livegate.adapters.marketdata.candles import Candles
+from livegate.adapters.sandbox.defaults import random_walk
+from livegate.adapters.sandbox.errors import ApiError
+from livegate.adapters.sandbox.faults import Faults
+from livegate.adapters.sandbox.market import MarketSpec, PricePath
+from livegate.adapters.sandbox.venue import Venue
 
 MINUTE = 60_000
 

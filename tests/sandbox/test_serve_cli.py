@@ -39,7 +39,7 @@ def closed(url: str) -> bool:
 def test_serve_prints_one_json_line_serves_and_stops_cleanly(stop):
     from web3 import Web3
 
-    from livegate.exchange.client import build_exchange
+    from livegate.adapters.exchange.client import build_exchange
 
     proc, info = start()
     try:
@@ -57,8 +57,8 @@ def test_serve_prints_one_json_line_serves_and_stops_cleanly(stop):
 
 
 def test_serve_without_chain_and_write_config(workspace):
-    from livegate.environment import load_env
-    from livegate.workspace import Workspace
+    from livegate.config.environment import load_env
+    from livegate.config.workspace import Workspace
 
     proc, info = start("--no-chain", "--write-config", workspace=workspace)
     try:

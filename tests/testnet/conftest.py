@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from livegate.sandbox.configure import write_workspace
-from livegate.sandbox.local import describe
-from livegate.workspace import Workspace
+from livegate.adapters.sandbox.configure import write_workspace
+from livegate.adapters.sandbox.local import describe
+from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
 from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 

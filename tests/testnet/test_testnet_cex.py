@@ -34,10 +34,10 @@ def test_the_scripted_orders_pass_and_are_recorded(testnet, testnet_ws):
 
 
 def test_a_balance_the_ledger_cannot_explain_halts_trading(testnet_ws, sandbox, operator_key, run_cli):
-    from livegate import modes
-    from livegate.sandbox.defaults import DEFAULT_KEYS
-    from livegate.testnet.runner import TestnetOptions, run_testnet
-    from livegate.workspace import Workspace
+    from livegate.services import modes
+    from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
+    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
+    from livegate.config.workspace import Workspace
 
     outsider = sandbox.client(DEFAULT_KEYS["trader"])
     traded = []
@@ -57,8 +57,8 @@ def test_a_balance_the_ledger_cannot_explain_halts_trading(testnet_ws, sandbox, 
 
 
 def test_rejected_approvals_block_every_order(testnet_ws, operator_key):
-    from livegate.testnet.runner import TestnetOptions, run_testnet
-    from livegate.workspace import Workspace
+    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
+    from livegate.config.workspace import Workspace
 
     ws = Workspace(testnet_ws)
     result, extras = run_testnet(ws, operator_key, TestnetOptions(ask=lambda a: False))
@@ -80,9 +80,9 @@ def test_auto_mode_asks_nothing(testnet, testnet_ws):
 
 
 def test_the_gate_needs_paper_signed_off(run_cli, workspace, sandbox, operator_key):
-    from livegate.sandbox.configure import write_workspace
-    from livegate.sandbox.local import describe
-    from livegate.workspace import Workspace
+    from livegate.adapters.sandbox.configure import write_workspace
+    from livegate.adapters.sandbox.local import describe
+    from livegate.config.workspace import Workspace
     from tests.protocol_helpers import sign_off
 
     write_workspace(Workspace(workspace), describe(sandbox))
@@ -103,9 +103,9 @@ def test_testnet_always_uses_the_exchange_sandbox(run_cli, workspace, operator_k
 
 
 def test_a_dead_alert_receiver_never_stops_trading(run_cli, workspace, sandbox, operator_key):
-    from livegate.sandbox.configure import write_workspace
-    from livegate.sandbox.local import describe
-    from livegate.workspace import Workspace
+    from livegate.adapters.sandbox.configure import write_workspace
+    from livegate.adapters.sandbox.local import describe
+    from livegate.config.workspace import Workspace
     from tests.alerts.conftest import configure, free_port
     from tests.protocol_helpers import sign_off
 

@@ -1,0 +1,62 @@
+"""Calling a venue with backoff: network trouble, timeouts and rate limits are retried;
+refusals (a bad key, a skewed clock, a bad symbol) are not — retrying them only hides them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from livegate.core.errors import RateLimited, VenueRefused, VenueUnreachable
+
+
+@dataclass
+class Retry:
+    """Call `fn` up to `attempts` times, waiting `base_delay`, then twice as long each time (a
+    429's Retry-After when it asks for longer). Every call's outcome and latency go to
+    `on_call(ok, seconds)` (the breakers); `retries` and `rate_limited` count what happened.
+    When every attempt failed: VenueUnreachable, its message ending with `then`."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+    on_call: Callable[[bool, float], None] | None = None
+    venue: str = "exchange"
+    client: Any = None  # the ccxt client, for the Retry-After of a 429
+    then: str = "the run stopped at its last checkpoint — resume with `livegate paper-run --resume`"
+    retries: int = 0
+    rate_limited: int = 0
+
+    def __call__(self, fn: Callable[[], Any]) -> Any:
+        from livegate.adapters.exchange.client import translate_error
+
+        delay = self.base_delay
+        last = None
+        for attempt in range(self.attempts):
+            t0 = time.perf_counter()
+            try:
+                out = fn()
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if self.on_call:
+                    self.on_call(False, time.perf_counter() - t0)
+                err = translate_error(exc, venue=self.venue, exchange=self.client)
+                if not retryable(err):
+                    raise err from None
+                last = str(err)
+                if isinstance(err, RateLimited):
+                    self.rate_limited += 1
+                if attempt < self.attempts - 1:
+                    self.retries += 1
+                    wait = getattr(err, "retry_after", None)
+                    self.sleep(max(delay, wait or 0.0))
+                    delay *= 2
+                continue
+            if self.on_call:
+                self.on_call(True, time.perf_counter() - t0)
+            return out
+        raise VenueUnreachable(f"{self.venue} unreachable after {self.attempts} attempts ({last}); {self.then}")
+
+
+def retryable(err: Exception) -> bool:
+    """Network trouble, timeouts and rate limits are worth retrying; refusals are not."""
+    return isinstance(err, VenueUnreachable) and not isinstance(err, VenueRefused)

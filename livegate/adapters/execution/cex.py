@@ -1,0 +1,279 @@
+"""Orders on an exchange through ccxt (testnet or live), behind the order gateway.
+
+Idempotent: every order carries the gateway's deterministic client order id, and is journaled
+(`order_sending`) before it is sent. When the answer is lost — a timeout, a 5xx, a 429, a
+dropped connection — the executor asks the venue for that client id before sending again, so
+an order is never doubled. Fills always come from the venue (`fetch_my_trades` of the order),
+with the fee in the currency the venue charged it in; `balance_changes` adds them up so the
+caller can reconcile the venue's balances against the ledger."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from livegate.core.orders import BUY, LIMIT, Block, Fill, Order
+from livegate.core.fills import slippage_bps
+from livegate.core.errors import (ExchangeAuthError, InsufficientFundsError, LivegateError, OrderNotFound, OrderRejected,
+                             VenueRefused, VenueUnreachable)
+from livegate.adapters.exchange.retry import Retry, retryable
+
+OPEN_STATES = ("open",)
+
+
+@dataclass
+class Tracked:
+    """An order the venue acknowledged: its venue id, the price quoted when it was sent, and the
+    venue trades already turned into fills."""
+
+    order: Order
+    venue_id: str
+    reference: float
+    trades: set[str] = field(default_factory=set)
+    status: str = "open"
+
+
+class CcxtExecutor:
+    """`place` / `poll` / `cancel` / `cancel_all` / `open_orders` on a ccxt client. `journal`
+    must write through (each event durable before the next call goes out)."""
+
+    def __init__(self, client: Any, journal: Any, *, attempts: int = 4, base_delay: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep, halt_check: Callable[[], str | None] | None = None):
+        self.client, self.journal, self.halt_check = client, journal, halt_check
+        self.attempts, self.base_delay, self.sleep = attempts, base_delay, sleep
+        self.tracked: dict[str, Tracked] = {}
+        self.lookups = 0  # how often a lost answer was resolved by asking the venue
+        self.resends = 0
+
+    def _retry(self) -> Retry:
+        return Retry(attempts=self.attempts, base_delay=self.base_delay, sleep=self.sleep, venue=self.client.id,
+                     client=self.client, then="the venue could not be reached; the order's state is looked up on restart")
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """A read (quotes, orders, trades, balances) with retries."""
+        return self._retry()(fn)
+
+    # -- the Executor protocol ------------------------------------------------------------------
+
+    def quote(self, symbol: str, side: str) -> float:
+        """The price an order would be compared with: best ask for a buy, best bid for a sell."""
+        book = self.call(lambda: self.client.fetch_order_book(symbol, 5))
+        levels = book["asks"] if side == BUY else book["bids"]
+        if not levels:
+            raise VenueRefused(f"{self.client.id}: the {symbol} book has no {'asks' if side == BUY else 'bids'}")
+        return float(levels[0][0])
+
+    def place(self, order: Order, now_ms: int, account: Any = None) -> list[Fill] | Block:
+        reference = order.price if order.type == LIMIT and order.price else self.quote(order.symbol, order.side)
+        self.journal.emit("order_sending", {**order.to_dict(), "reference": reference})
+        # A halt written after the gateway looked but before this order is on record still stops
+        # it: whatever is in the ledger before `order_sending` is seen here, the rest comes after.
+        reason = self.halt_check() if self.halt_check else None
+        if reason:
+            self.journal.emit("order_not_sent", {"client_id": order.client_id, "reason": reason})
+            return Block("halted", reason)
+        answer = self._send(order)
+        if isinstance(answer, Block):
+            return answer
+        tracked = Tracked(order, str(answer["id"]), reference)
+        self.tracked[order.client_id] = tracked
+        self.journal.emit("order_acknowledged", {"client_id": order.client_id, "venue_id": tracked.venue_id,
+                                                 "status": answer.get("status"), "lookups": self.lookups})
+        return self._update(tracked, answer)
+
+    def poll(self, now_ms: int | None = None) -> list[Fill]:
+        """New fills of the open orders, from the venue."""
+        fills: list[Fill] = []
+        for tracked in [t for t in self.tracked.values() if t.status in OPEN_STATES]:
+            answer = self.call(lambda t=tracked: self.client.fetch_order(t.venue_id, t.order.symbol))
+            fills += self._update(tracked, answer)
+        return fills
+
+    def open_orders(self) -> list[Order]:
+        return [t.order for t in self.tracked.values() if t.status in OPEN_STATES]
+
+    # -- what the engine asks of an executor ------------------------------------------------------
+
+    @property
+    def pending(self) -> bool:
+        return any(t.status in OPEN_STATES for t in self.tracked.values())
+
+    def on_bar(self, bar: Any, account: Any) -> tuple[list[Fill], list[Order]]:
+        """Fills of open orders since the last look (from the venue; nothing is simulated)."""
+        return self.poll(), []
+
+    def to_dict(self) -> dict:
+        return {"open": {cid: t.venue_id for cid, t in self.tracked.items() if t.status in OPEN_STATES},
+                "lookups": self.lookups, "resends": self.resends}
+
+    def cancel(self, client_id: str) -> Order:
+        """Cancel one of our orders; an order that filled meanwhile is reported as filled."""
+        tracked = self.tracked[client_id]
+        try:
+            self.call(lambda: self.client.cancel_order(tracked.venue_id, tracked.order.symbol))
+        except OrderNotFound:
+            pass  # already closed: the next look says how
+        answer = self.call(lambda: self.client.fetch_order(tracked.venue_id, tracked.order.symbol))
+        self._update(tracked, answer)
+        self.journal.emit("order_canceled", {"client_id": client_id, "venue_id": tracked.venue_id,
+                                             "status": tracked.status, "filled": tracked.order.filled})
+        return tracked.order
+
+    def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        return [self.cancel(cid) for cid, t in list(self.tracked.items())
+                if t.status in OPEN_STATES and (symbol is None or t.order.symbol == symbol)]
+
+    # -- after a crash ---------------------------------------------------------------------------
+
+    def recover(self, events: list[tuple[str, dict]]) -> dict[str, str]:
+        """Pick up a run's orders from its ledger events ((kind, payload) in ledger order) after
+        a crash. An order whose answer was never recorded is looked up by its client order id:
+        adopted if the venue has it, recorded as never placed if not — nothing is sent again.
+        Fills the venue made meanwhile are journaled once. Returns {client_id: "adopted" |
+        "not placed" | "tracked" | "closed"}."""
+        sending: dict[str, dict] = {}
+        acked: dict[str, str] = {}
+        fills: dict[str, list[dict]] = {}
+        closed: set[str] = set()
+        for kind, p in events:
+            if kind == "order_sending":
+                sending[p["client_id"]] = p
+            elif kind == "order_acknowledged":
+                acked[p["client_id"]] = p["venue_id"]
+            elif kind == "venue_fill":
+                fills.setdefault(p["order_id"], []).append(p)
+            elif kind in ("order_canceled", "order_not_placed", "order_not_sent"):
+                closed.add(p["client_id"])
+        outcome: dict[str, str] = {}
+        for cid, payload in sending.items():
+            if cid in closed:
+                outcome[cid] = "closed"
+                continue
+            order = Order(**{k: payload[k] for k in Order.__slots__ if k in payload})
+            if cid in acked:
+                answer = self.call(lambda: self.client.fetch_order(acked[cid], order.symbol))
+                outcome[cid] = "tracked"
+            else:
+                answer = self.lookup(order)
+                if answer is None:
+                    self.journal.emit("order_not_placed", {"client_id": cid, "reason": "after a restart the venue has no order with this client order id"})
+                    outcome[cid] = "not placed"
+                    continue
+                self.journal.emit("order_acknowledged", {"client_id": cid, "venue_id": str(answer["id"]),
+                                                         "status": answer.get("status"), "recovered": True})
+                outcome[cid] = "adopted"
+            known = fills.get(cid, [])
+            order.filled = sum(f["amount"] for f in known)
+            tracked = Tracked(order, str(answer["id"]), float(payload["reference"]), {f["venue_trade"] for f in known})
+            self.tracked[cid] = tracked
+            self._update(tracked, answer)
+        return outcome
+
+    # -- sending without doubling ---------------------------------------------------------------
+
+    def _send(self, order: Order) -> dict | Block:
+        client = self.client
+        delay, last = self.base_delay, None
+        for attempt in range(self.attempts):
+            try:
+                return client.create_order(order.symbol, order.type, order.side, order.amount, order.price,
+                                           {"clientOrderId": order.client_id})
+            except Exception as exc:  # noqa: BLE001 - classified below
+                err = _translated(exc, client)
+                refusal = _refusal(err)
+                if refusal is not None:
+                    return refusal
+                if not retryable(err):
+                    raise err from None
+                last = err
+            found = self.lookup(order)  # the answer was lost: did the venue take it?
+            if found is not None:
+                return found
+            if attempt < self.attempts - 1:
+                wait = getattr(last, "retry_after", None) or 0.0
+                self.sleep(max(delay, wait))
+                delay *= 2
+                self.resends += 1
+        raise VenueUnreachable(f"{client.id}: order {order.client_id} could not be sent after {self.attempts} attempts "
+                               f"({last}); it was not placed (looked up by its client order id each time)")
+
+    def lookup(self, order: Order) -> dict | None:
+        """The venue's order with our client order id, or None when it has none."""
+        self.lookups += 1
+        try:
+            return self.call(lambda: self.client.fetch_order(None, order.symbol, {"clientOrderId": order.client_id}))
+        except OrderNotFound:
+            return None
+
+    def _update(self, tracked: Tracked, answer: dict) -> list[Fill]:
+        """Fills the venue reports for the order beyond those already seen; the order's state."""
+        order = tracked.order
+        filled = float(answer.get("filled") or 0.0)
+        fills: list[Fill] = []
+        if filled > order.filled + 1e-15:
+            trades = self.call(lambda: self.client.fetch_my_trades(order.symbol, params={"orderId": tracked.venue_id}))
+            for trade in trades:
+                if str(trade.get("order")) != tracked.venue_id or str(trade["id"]) in tracked.trades:
+                    continue
+                tracked.trades.add(str(trade["id"]))
+                fill, fee_currency, fee_cost = _fill(tracked, trade)
+                fills.append(fill)
+                self.journal.emit("venue_fill", {**fill.to_dict(), "venue_trade": str(trade["id"]),
+                                                 "fee_currency": fee_currency, "fee_cost": fee_cost})
+            order.filled = filled
+        tracked.status = answer.get("status") or tracked.status
+        order.status = {"closed": "filled", "canceled": "canceled", "expired": "canceled", "rejected": "rejected"}.get(
+            tracked.status, "open")
+        return fills
+
+
+def _fill(tracked: Tracked, trade: dict) -> tuple[Fill, str, float]:
+    """A venue trade as a Fill (fee converted to the quote currency), with the fee as charged."""
+    order = tracked.order
+    price, amount = float(trade["price"]), float(trade["amount"])
+    fee = trade.get("fee") or {}
+    base, quote = split_symbol(order.symbol)
+    cost = float(fee.get("cost") or 0.0)
+    currency = fee.get("currency") or quote
+    fee_quote = cost if currency == quote else cost * price if currency == base else 0.0
+    fill = Fill(order.client_id, order.symbol, order.side, amount, price, fee_quote,
+                "maker" if trade.get("takerOrMaker") == "maker" else "taker", int(trade.get("timestamp") or 0),
+                tracked.reference, slippage_bps(order.side, price, tracked.reference), "venue")
+    return fill, currency, cost
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """`BTC/USDT` (or `BTC/USDT:USDT`) → ("BTC", "USDT")."""
+    base, _, rest = symbol.partition("/")
+    return base, rest.split(":")[0]
+
+
+def _translated(exc: BaseException, client: Any) -> LivegateError:
+    from livegate.adapters.exchange.client import translate_error
+
+    return translate_error(exc, exchange=client)
+
+
+def _refusal(err: LivegateError) -> Block | None:
+    """The venue's refusal of an order as a Block (nothing to retry), or None."""
+    for kind, rule in ((InsufficientFundsError, "insufficient_funds"), (OrderRejected, "venue_rejected"),
+                       (ExchangeAuthError, "venue_auth")):
+        if isinstance(err, kind):
+            return Block(rule, str(err))
+    return None
+
+
+def balance_changes(venue_fills: list[dict]) -> dict[str, float]:
+    """Net balance change per asset of `venue_fill` payloads: buys add base and spend quote,
+    sells the reverse, each fee comes off the currency it was charged in."""
+    out: dict[str, float] = {}
+    for f in venue_fills:
+        symbol, side, amount, price, fee_currency, fee_cost = (f["symbol"], f["side"], f["amount"], f["price"],
+                                                               f["fee_currency"], f["fee_cost"])
+        base, quote = split_symbol(symbol)
+        sign = 1 if side == BUY else -1
+        out[base] = out.get(base, 0.0) + sign * amount
+        out[quote] = out.get(quote, 0.0) - sign * amount * price
+        out[fee_currency] = out.get(fee_currency, 0.0) - fee_cost
+    return out

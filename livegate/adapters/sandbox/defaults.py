@@ -1,0 +1,92 @@
+"""What a sandbox starts with unless told otherwise: BTC/USDT and ETH/USDT on generated price
+paths, and a few test keys (a trader, a withdrawal-enabled key, a read-only key, a key
+without IP restriction), each with its own funded account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from livegate.adapters.marketdata.candles import Candles
+from livegate.adapters.sandbox.market import BookShape, MarketSpec
+from livegate.adapters.sandbox.venue import Venue
+
+DEFAULT_SYMBOLS = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0}
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A test API key and its secret (obviously fake; never valid anywhere else)."""
+
+    api_key: str
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"KeyPair(api_key={self.api_key!r}, secret='***')"
+
+
+DEFAULT_KEYS: dict[str, KeyPair] = {
+    name: KeyPair(f"sandbox-{name}-key", f"sandbox-{name}-secret")
+    for name in ("trader", "withdraw", "readonly", "unrestricted")
+}
+DEFAULT_KEY_FLAGS: dict[str, dict] = {
+    "trader": {},
+    "withdraw": {"can_withdraw": True, "internal_transfer": True, "universal_transfer": True},
+    "readonly": {"can_trade": False},
+    "unrestricted": {"ip_restrict": False},
+}
+
+
+def random_walk(symbol: str, bars: int, timeframe_ms: int = 60_000, seed: int = 0, start_price: float = 100.0,
+                vol: float = 0.0015) -> Candles:
+    """A geometric random walk as candles: the fallback price path, and handy in tests."""
+    rng = np.random.default_rng(seed)
+    close = start_price * np.exp(np.cumsum(rng.normal(0.0, vol, bars)))
+    open_ = np.r_[start_price, close[:-1]]
+    wick = np.abs(rng.normal(0.0, vol / 2, (2, bars)))
+    high = np.maximum(open_, close) * (1 + wick[0])
+    low = np.minimum(open_, close) * (1 - wick[1])
+    volume = rng.gamma(2.0, 50.0 / start_price * 1000, bars)
+    ts = np.arange(bars, dtype=np.int64) * timeframe_ms
+    return Candles(symbol, timeframe_ms, ts, open_, high, low, close, volume, source="sandbox:random-walk",
+                   synthetic=True)
+
+
+def _candles(symbol: str, bars: int, seed: int, start_price: float) -> Candles:
+    try:
+        from livegate.adapters.marketdata.synthetic import generate
+    except ImportError:
+        return random_walk(symbol, bars, seed=seed, start_price=start_price)
+    return generate(symbol, bars, timeframe="1m", seed=seed)
+
+
+def default_markets(bars: int = 20_000, seed: int = 0) -> list[MarketSpec]:
+    """BTC/USDT and ETH/USDT, one-minute bars, generated from `seed`."""
+    return [MarketSpec.for_candles(sym, _candles(sym, bars, seed + i, price))
+            for i, (sym, price) in enumerate(DEFAULT_SYMBOLS.items())]
+
+
+def default_balances(specs: list[MarketSpec]) -> dict[str, float]:
+    """10,000 of each quote asset and about 1,000 quote's worth of each base asset."""
+    balances: dict[str, float] = {}
+    for spec in specs:
+        balances[spec.quote] = 10_000.0
+        price = float(np.median(np.asarray(spec.candles.close, dtype=float)))
+        step = float(spec.step_size)
+        balances.setdefault(spec.base, round(round(1000.0 / price / step) * step, 8))
+    return balances
+
+
+def build_venue(markets: list[MarketSpec] | None = None, *, speed: float = 1.0, history_bars: int = 1000,
+                seed: int = 0, default_keys: bool = True, book: BookShape | None = None, maker_fee: float = 0.001,
+                taker_fee: float = 0.001, **faults) -> Venue:
+    """A venue with `markets` (default: `default_markets`) and, unless `default_keys` is false,
+    the keys of DEFAULT_KEYS, each funded with `default_balances`. Fault knobs as in `Faults`."""
+    specs = list(markets) if markets is not None else default_markets(bars=history_bars + 20_000, seed=seed)
+    venue = Venue(specs, speed=speed, history_bars=history_bars, seed=seed, book=book, maker_fee=maker_fee,
+                  taker_fee=taker_fee, **faults)
+    if default_keys:
+        for name, pair in DEFAULT_KEYS.items():
+            venue.add_key(pair.api_key, pair.secret, balances=default_balances(specs), **DEFAULT_KEY_FLAGS[name])
+    return venue

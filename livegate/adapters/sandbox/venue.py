@@ -1,0 +1,90 @@
+"""The emulated venue's state in one place: markets on a clock, the matching engine, API keys,
+fault knobs and the request-weight counter. No HTTP here."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import replace
+from typing import Sequence
+
+from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
+from livegate.adapters.sandbox.errors import INVALID_SYMBOL, bad_request
+from livegate.adapters.sandbox.faults import FaultBoard, Faults
+from livegate.adapters.sandbox.market import BookShape, Clock, Market, MarketSpec, PricePath
+from livegate.adapters.sandbox.matching import Account, Engine
+
+WEIGHT_LIMIT_1M = 6000
+
+
+class Venue:
+    """Markets, accounts, keys and faults of one emulated Binance spot venue."""
+
+    def __init__(self, specs: Sequence[MarketSpec], *, speed: float = 1.0, history_bars: int = 1000, seed: int = 0,
+                 book: BookShape | None = None, maker_fee: float = 0.001, taker_fee: float = 0.001, **faults):
+        if not specs:
+            raise ValueError("the sandbox needs at least one market")
+        self.clock = Clock(speed)
+        self.faults = FaultBoard(seed, **faults)
+        shape = book or BookShape()
+        self.markets = {s.id: Market(s, PricePath(s.candles, self.clock.start_ms, history_bars), shape) for s in specs}
+        self.engine = Engine(self.markets, self.clock, self.server_ms, maker_fee, taker_fee)
+        self.keys: dict[str, ApiKey] = {}
+        self._minute, self._weight = 0, 0
+
+    def server_ms(self, faults: Faults | None = None) -> int:
+        """The server clock: wall time plus the configured skew."""
+        return int(time.time() * 1000) + (faults or self.faults.base).clock_skew_ms
+
+    def market(self, symbol: str | None) -> Market:
+        market = self.markets.get(symbol or "")
+        if market is None:
+            raise bad_request(*INVALID_SYMBOL)
+        return market
+
+    def add_key(self, api_key: str, secret: str, *, balances: dict[str, float] | None = None, account: str | None = None,
+                can_trade: bool = True, can_withdraw: bool = False, enable_reading: bool = True,
+                internal_transfer: bool = False, universal_transfer: bool = False, ip_restrict: bool = True,
+                allowed_ips: Sequence[str] = LOOPBACK) -> ApiKey:
+        """Register a key for `account` (default: an account of its own), crediting `balances`."""
+        target: Account = self.engine.account(account or api_key)
+        target.deposit(balances or {})
+        target.can_withdraw = target.can_withdraw or can_withdraw
+        key = ApiKey(api_key, secret, target.name, can_trade=can_trade, can_withdraw=can_withdraw,
+                     enable_reading=enable_reading, internal_transfer=internal_transfer,
+                     universal_transfer=universal_transfer, ip_restrict=ip_restrict, allowed_ips=tuple(allowed_ips))
+        self.keys[api_key] = key
+        return key
+
+    def set_key_flags(self, api_key: str, **flags) -> ApiKey:
+        """Change an existing key's permissions (`can_trade`, `can_withdraw`, `ip_restrict`, ...)."""
+        if api_key not in self.keys:
+            raise KeyError(f"no such API key: {api_key}")
+        key = self.keys[api_key] = replace(self.keys[api_key], **flags)
+        if flags.get("can_withdraw"):
+            self.engine.accounts[key.account].can_withdraw = True
+        return key
+
+    def account_of(self, key: ApiKey) -> Account:
+        return self.engine.accounts[key.account]
+
+    def uid(self, account: Account) -> int:
+        return zlib.crc32(account.name.encode())
+
+    def use_weight(self, weight: int, server_ms: int) -> int:
+        """Count `weight` in the current minute; returns the minute's total (X-MBX-USED-WEIGHT-1M)."""
+        minute = server_ms // 60_000
+        if minute != self._minute:
+            self._minute, self._weight = minute, 0
+        self._weight += weight
+        return self._weight
+
+    def state(self) -> dict:
+        """What the admin API shows: clocks, prices, keys (never secrets) and faults."""
+        now = self.clock.market_ms()
+        return {
+            "server_time": self.server_ms(), "market_time": now, "speed": self.clock.speed,
+            "prices": {sid: m.round_price(m.path.price(now)) for sid, m in self.markets.items()},
+            "bar_index": {sid: m.path.locate(now)[0] for sid, m in self.markets.items()},
+            "keys": sorted(self.keys), "faults": self.faults.describe(),
+        }

@@ -1,0 +1,141 @@
+"""The workspace's environment: `.env` values, overridden by the process environment, and the
+flags of seed 000 parsed from them. Secret values read here are registered for redaction.
+
+Only `KEY=VALUE` lines (optionally `export KEY=VALUE`, values optionally quoted) are read;
+anything else in `.env` is a problem reported as `.env:LINE`."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from livegate.core.redact import is_secret_name, register_secret
+
+FLAGS = ("PAPER_MODE", "LIVE_TRADING_ENABLED", "TRADING_HALTED")
+SAFE_FLAGS = {"PAPER_MODE": True, "LIVE_TRADING_ENABLED": False, "TRADING_HALTED": True}
+APPROVAL_MODES = ("approve_each", "auto")
+ALLOWLISTS = ("ALLOW_EXCHANGES", "ALLOW_CHAINS", "ALLOW_TOKENS", "ALLOW_SIGNER_ADDRESSES", "ALLOW_ROUTERS")
+EXCHANGE_KEYS = ("EXCHANGE_API_KEY", "EXCHANGE_API_SECRET")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: str
+    source: str  # ".env:12" or "environment"
+
+
+@dataclass(frozen=True)
+class WorkspaceEnv:
+    """Every variable livegate may read, with where it came from, and the `.env` problems."""
+
+    settings: dict[str, Setting]
+    env_file: Path
+    env_file_exists: bool
+    syntax_problems: tuple[str, ...] = field(default=())
+
+    def get(self, name: str) -> str | None:
+        setting = self.settings.get(name)
+        return setting.value if setting is not None and setting.value != "" else None
+
+    def where(self, name: str) -> str:
+        setting = self.settings.get(name)
+        return setting.source if setting is not None else "not set"
+
+    def flag(self, name: str) -> bool | None:
+        """A boolean flag: None when unset or not a boolean (see `problems`)."""
+        value = (self.get(name) or "").strip().lower()
+        return True if value in _TRUE else False if value in _FALSE else None
+
+    def allowlist(self, name: str) -> list[str]:
+        return [item.strip() for item in (self.get(name) or "").split(",") if item.strip()]
+
+    def problems(self) -> list[str]:
+        """Values of known variables that livegate could not use, each naming where it is set."""
+        out = list(self.syntax_problems)
+        for name in FLAGS:
+            if self.get(name) is not None and self.flag(name) is None:
+                out.append(f"{self.where(name)} {name}: must be true or false (got {self.get(name)!r})")
+        mode = self.get("EXECUTION_APPROVAL_MODE")
+        if mode is not None and mode not in APPROVAL_MODES:
+            out.append(f"{self.where('EXECUTION_APPROVAL_MODE')} EXECUTION_APPROVAL_MODE: must be one of {', '.join(APPROVAL_MODES)} (got {mode!r})")
+        amount = self.get("MAX_TRADE_AMOUNT")
+        if amount is not None and not _positive_number(amount):
+            out.append(f"{self.where('MAX_TRADE_AMOUNT')} MAX_TRADE_AMOUNT: must be a positive number (got {amount!r})")
+        for name in ("ALLOW_SIGNER_ADDRESSES", "ALLOW_TOKENS", "ALLOW_ROUTERS"):
+            for item in self.allowlist(name):
+                if item.startswith("0x") and not _ADDRESS.match(item):
+                    out.append(f"{self.where(name)} {name}: {item!r} is not a 0x address of 40 hex digits")
+        for item in self.allowlist("ALLOW_SIGNER_ADDRESSES"):
+            if not item.startswith("0x"):
+                out.append(f"{self.where('ALLOW_SIGNER_ADDRESSES')} ALLOW_SIGNER_ADDRESSES: {item!r} is not a 0x address")
+        return out
+
+
+def _positive_number(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value > 0 and value != float("inf")
+
+
+def parse_dotenv(text: str, name: str = ".env") -> tuple[dict[str, Setting], list[str]]:
+    """The settings of a `.env` text and one problem per line that is not `KEY=VALUE`."""
+    settings: dict[str, Setting] = {}
+    problems: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[7:].lstrip()
+        key, eq, value = line.partition("=")
+        key = key.strip()
+        if not eq or not _NAME.match(key):
+            problems.append(f"{name}:{number}: not a KEY=VALUE line")
+            continue
+        value = value.strip()
+        if value[:1] in ("'", '"'):
+            quote = value[0]
+            end = value.find(quote, 1)
+            if end < 0:
+                problems.append(f"{name}:{number} {key}: the quoted value is not closed")
+                continue
+            value = value[1:end]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        settings[key] = Setting(value, f"{name}:{number}")
+    return settings, problems
+
+
+def load_env(root: Path, environ: dict[str, str] | None = None) -> WorkspaceEnv:
+    """`root/.env` overridden by the process environment (as a deployment would set it)."""
+    environ = os.environ if environ is None else environ
+    path = root / ".env"
+    settings: dict[str, Setting] = {}
+    problems: list[str] = []
+    exists = path.is_file()
+    if exists:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f".env: cannot be read ({type(exc).__name__})")
+        else:
+            settings, problems = parse_dotenv(text)
+    for name, value in environ.items():
+        if name in settings or _relevant(name):
+            settings[name] = Setting(value, "environment")
+    for name, setting in settings.items():
+        if is_secret_name(name):
+            register_secret(setting.value)
+    return WorkspaceEnv(settings, path, exists, tuple(problems))
+
+
+def _relevant(name: str) -> bool:
+    return (name in FLAGS or name in ALLOWLISTS or name in EXCHANGE_KEYS or name.startswith(("SIGNER_", "EXCHANGE_"))
+            or name in ("EXECUTION_APPROVAL_MODE", "MAX_TRADE_AMOUNT"))

@@ -1,0 +1,241 @@
+"""A workspace on disk: where its files are, its effective configuration, and `init`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from livegate.core.errors import ConfigError, UsageError
+
+CONFIG_FILE = "livegate.yaml"
+RISK_FILE = "risk_limits.yaml"
+ENV_FILE = ".env"
+STATE_DIR = ".livegate"
+LEDGER_FILE = "ledger.db"
+STRATEGIES_DIR = "strategies"
+RUNBOOKS_DIR = "runbooks"
+RUNBOOKS = ("emergency-shutdown.md", "cancel-all.md", "rollback-to-paper.md", "credential-rotation.md", "incident-response.md")
+GITIGNORE_LINES = (".env", ".livegate/")
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The configuration a phase runs and a sign-off is made under (no secrets)."""
+
+    config: Any  # WorkspaceConfig
+    risk: Any  # RiskLimitsFile
+    specs: tuple  # effective PhaseSpecs (profile and overrides applied)
+    looser: tuple  # Looser thresholds
+    snapshot: dict[str, Any]
+    fingerprint: str
+
+    @property
+    def steps(self) -> tuple:
+        from livegate.core.protocol import ladder
+
+        return ladder(self.specs)
+
+    @property
+    def profile(self) -> str:
+        return self.config.profile
+
+    @property
+    def looser_lines(self) -> list[str]:
+        return [item.describe() for item in self.looser]
+
+
+@dataclass(frozen=True)
+class CachedEffective:
+    """What `status` needs of the effective config, read from a cache keyed by the exact
+    bytes of every input file — so `status` starts without YAML or pydantic. Phase
+    commands and sign-offs never use it: they always load and validate afresh."""
+
+    snapshot: dict[str, Any]
+    fingerprint: str
+    steps: tuple
+    profile: str
+    looser_lines: list[str]
+
+
+CACHE_FILE = "effective-cache.json"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def risk_path(self) -> Path:
+        return self.root / RISK_FILE
+
+    @property
+    def env_path(self) -> Path:
+        return self.root / ENV_FILE
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def strategies_dir(self) -> Path:
+        return self.root / STRATEGIES_DIR
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state_dir / LEDGER_FILE
+
+    def require(self) -> "Workspace":
+        """Fail with a usage error unless this is an initialised workspace."""
+        if not self.config_path.is_file():
+            raise UsageError(f"{self.root} is not a livegate workspace (no {CONFIG_FILE}); run `livegate init {self.root}`")
+        if not self.ledger_path.is_file():
+            raise UsageError(f"{self.root} has no ledger ({STATE_DIR}/{LEDGER_FILE}); run `livegate init --force {self.root}`")
+        return self
+
+    @property
+    def effective(self) -> Effective:
+        """Load, validate and fingerprint the workspace config afresh (never cached: a phase
+        must see the files as they are now). Raises ConfigError with every problem."""
+        from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
+        from livegate.core.canonical import fingerprint
+        from livegate.core.protocol import apply_thresholds, thresholds_snapshot
+
+        specs = load_phase_specs()
+        problems: list[str] = []
+        config = risk = None
+        try:
+            config = load_workspace_config(self.config_path, CONFIG_FILE, specs)
+        except ConfigError as exc:
+            problems += exc.problems
+        try:
+            risk = load_risk_limits(self.risk_path, RISK_FILE)
+        except ConfigError as exc:
+            problems += exc.problems
+        if problems:
+            raise ConfigError(problems)
+        effective_specs, looser = [], []
+        for spec in specs:
+            eff, loose = apply_thresholds(spec, config.profile, config.thresholds.get(spec.id, {}))
+            effective_specs.append(eff)
+            looser += loose
+        from livegate.config.strategy import strategy_digest
+
+        config_dump = config.model_dump(mode="json", exclude={"thresholds"})
+        snapshot = {
+            CONFIG_FILE: config_dump,
+            "strategy_sha256": strategy_digest(config.strategy.ref, self.root),
+            RISK_FILE: risk.model_dump(mode="json"),
+            "thresholds": thresholds_snapshot(tuple(effective_specs)),
+        }
+        return Effective(config, risk, tuple(effective_specs), tuple(looser), snapshot, fingerprint(snapshot))
+
+
+    def _inputs_digest(self) -> str | None:
+        import hashlib
+
+        from livegate import __version__
+        from livegate.config.resources import phases_dir
+
+        digest = hashlib.sha256(__version__.encode())
+        try:
+            for path in [self.config_path, self.risk_path, *sorted(self.strategies_dir.glob("*.py")), *sorted(phases_dir().glob("*.yaml"))]:
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        except OSError:
+            return None
+        return digest.hexdigest()
+
+    def effective_for_display(self):
+        """The effective config through the cache (for `status`); falls back to a full load."""
+        import json
+
+        from livegate.core.protocol import Step
+
+        inputs = self._inputs_digest()
+        cache_path = self.state_dir / CACHE_FILE
+        if inputs is not None:
+            try:
+                cached = json.loads(cache_path.read_text(encoding="utf-8"))
+                if cached.get("inputs") == inputs:
+                    return CachedEffective(cached["snapshot"], cached["fingerprint"],
+                                           tuple(Step(*s) for s in cached["steps"]), cached["profile"], cached["looser"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        eff = self.effective
+        if inputs is not None:
+            data = {"inputs": inputs, "snapshot": eff.snapshot, "fingerprint": eff.fingerprint, "profile": eff.profile,
+                    "looser": eff.looser_lines, "steps": [[s.id, s.phase, s.title, s.command] for s in eff.steps]}
+            try:
+                tmp = cache_path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(data), encoding="utf-8")
+                tmp.replace(cache_path)
+            except OSError:
+                pass  # a read-only workspace just loses the cache
+        return eff
+
+
+def resolve_workspace(path: str | os.PathLike | None) -> Workspace:
+    return Workspace(Path(path or os.environ.get("LIVEGATE_WORKSPACE") or ".").expanduser())
+
+
+def scaffold(root: Path, force: bool = False) -> list[Path]:
+    """Create a workspace at `root`. Refuses to overwrite any existing file unless `force`.
+
+    Writes the config files first into memory-checked targets, then the ledger; on any
+    failure nothing that this call created is left behind."""
+    from livegate.config.resources import configs_dir, default_risk_limits
+
+    ws = Workspace(root)
+    sources = {
+        ws.config_path: configs_dir() / "livegate.yaml",
+        ws.risk_path: default_risk_limits(),
+        root / ".env.example": configs_dir() / ".env.example",
+    }
+    examples = {ws.strategies_dir / src.name: src for src in sorted((configs_dir() / STRATEGIES_DIR).glob("*.py"))}
+    examples.update({root / RUNBOOKS_DIR / name: configs_dir() / RUNBOOKS_DIR / name for name in RUNBOOKS})
+    targets = list(sources) + [root / ".gitignore", ws.ledger_path]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        names = ", ".join(str(p.relative_to(root)) for p in existing)
+        raise UsageError(f"{root} already has {names}; use --force to overwrite the config files (the ledger is never overwritten)")
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} exists and is not a directory")
+    created_root = not root.exists()
+    written: list[Path] = []
+    try:
+        ws.state_dir.mkdir(parents=True, exist_ok=True)
+        ws.strategies_dir.mkdir(exist_ok=True)
+        (root / RUNBOOKS_DIR).mkdir(exist_ok=True)
+        for target, source in examples.items():  # never overwrites the operator's strategies and runbooks
+            if not target.exists():
+                shutil.copyfile(source, target)
+                written.append(target)
+        for target, source in sources.items():
+            shutil.copyfile(source, target)
+            written.append(target)
+        written.append(_write_gitignore(root / ".gitignore"))
+        if not ws.ledger_path.exists():
+            from livegate.ledger.store import Ledger
+
+            Ledger.create(ws.ledger_path)
+            written.append(ws.ledger_path)
+    except BaseException:
+        if created_root:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    return written
+
+
+def _write_gitignore(path: Path) -> Path:
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    missing = [entry for entry in GITIGNORE_LINES if entry not in {line.strip() for line in lines}]
+    if missing or not path.exists():
+        header = ["# livegate: secrets and local state never go to git"] if missing else []
+        path.write_text("\n".join(lines + header + missing) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,302 @@
+"""The go-live loop: one micro-live stage of the configured strategy on the real exchange.
+
+Before anything trades: the stage's gate is open (the previous step passed and was signed
+off), the mode is live (`livegate mode set LIVE_MINIMAL` — guarded), `.env` says live
+(PAPER_MODE=false, LIVE_TRADING_ENABLED=true), trading is not halted, and no other live
+process holds the workspace. Then each closed candle goes through the same engine as paper
+trading, with the ccxt executor behind the gateway, the stage's cap and MAX_TRADE_AMOUNT
+(refusing bigger orders), the approval flow, and the halt read from the ledger before every
+order. Every event is written through to the ledger; a restart resumes the stage (its start
+time, its trades) and asks the venue about orders whose answer was lost. The kill criteria are
+checked after every bar; a breach halts trading, raises an alert and fails the stage."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from livegate.core.errors import TradingHalted, UsageError
+
+
+@dataclass
+class LiveOptions:
+    client: Any = None  # a ccxt client instead of building one (tests)
+    ask: Callable[[Any], bool | None] | None = None  # the interactive approval prompt
+    clock: Callable[[], float] = field(default=lambda: time.time())
+    sleep: Callable[[float], None] = time.sleep
+    poll_s: float = 0.5
+    market_clock: Callable[[], int] | None = None  # an accelerated sandbox's clock
+    max_seconds: float | None = None  # stop (resumably) after this long: rehearsals and tests
+    progress: Callable[[dict], None] = lambda report: None
+
+
+@dataclass
+class LiveOutcome:
+    stage: str
+    run: str
+    status: str  # completed | halted | killed | paused
+    reason: str
+    measures: dict
+    result: Any = None
+
+
+def preconditions(ws: Any, snap: Any, stage: str, env: Any) -> None:
+    """Everything that must hold before real money moves; every failure named at once."""
+    from livegate.services import gate, modes
+
+    gate.require_open(snap, stage)
+    halted = modes.halted_reason(ws)
+    if halted:
+        raise TradingHalted(halted)
+    problems = []
+    mode = modes.current_mode(ws)
+    if mode not in modes.LIVE_MODES:
+        problems.append(f"the trading mode is {mode}: switch with `livegate mode set LIVE_MINIMAL --reason ...` (guarded)")
+    if env.flag("PAPER_MODE") is not False:
+        problems.append("PAPER_MODE is not false in .env / the environment (seed 000 §4.2)")
+    if env.flag("LIVE_TRADING_ENABLED") is not True:
+        problems.append("LIVE_TRADING_ENABLED is not true in .env / the environment (seed 000 §4.2)")
+    if env.flag("TRADING_HALTED") is True:
+        raise TradingHalted("TRADING_HALTED=true in .env / the environment: set it to false to trade (seed 000 §4.2)")
+    if problems:
+        raise UsageError("cannot go live: " + "; ".join(problems))
+
+
+def live_refusal(ws: Any) -> str | None:
+    """Why no live order may go out now — trading halted, or the mode no longer live — read
+    from the ledger for every order (seed 003 Phase 2: no cached client decides)."""
+    from livegate.services import modes
+
+    halted = modes.halted_reason(ws)
+    if halted:
+        return halted
+    mode = modes.current_mode(ws)
+    return None if mode in modes.LIVE_MODES else f"the trading mode is {mode}: no live orders"
+
+
+def mode_tightened(ws: Any, effective: Any, capital: float):
+    """risk_limits.yaml's live_trading with total capital at risk held to the mode's exposure
+    (seed 004: LIVE_MINIMAL 2 % of capital, LIVE_SCALED 5–10 %)."""
+    from livegate.services import modes
+
+    limits = effective.risk.live_trading
+    exposure = modes.mode_limits(ws)["max_exposure"] * capital
+    return limits.model_copy(update={"max_total_capital": min(limits.max_total_capital, exposure)}) if exposure > 0 else limits
+
+
+def current_stage_start(ws: Any, stage: str, fingerprint: str) -> dict | None:
+    """The `stage_started` event of this stage still in progress (no result recorded after it,
+    same configuration), or None."""
+    from livegate.ledger.reader import connect_readonly, iter_events
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        started = None
+        for event in iter_events(conn, kinds=("stage_started", "phase_result")):
+            p = event["payload"]
+            if event["kind"] == "stage_started" and p.get("stage") == stage:
+                started = {**p, "event": event["id"]}
+            elif event["kind"] == "phase_result" and p.get("step") == stage:
+                started = None
+        return started if started and started.get("config_fingerprint") == fingerprint else None
+    finally:
+        conn.close()
+
+
+def paper_baseline(ws: Any):
+    """The baseline the kill criteria compare with: the paper result that was signed off."""
+    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.phases.microlive.stage import baseline_from
+    from livegate.phases.paper.run import run_events
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        signed = [e["payload"]["result_event"] for e in iter_events(conn, kinds=("signoff",)) if e["payload"].get("step") == "paper"]
+        result = None
+        if signed:
+            row = conn.execute("SELECT payload FROM events WHERE id = ?", (signed[-1],)).fetchone()
+            import json
+
+            result = json.loads(row[0]) if row else None
+    finally:
+        conn.close()
+    if result is None:
+        raise UsageError("no signed-off paper result to compare live trading with")
+    run = (result.get("summary") or {}).get("run")
+    trades = run_events(ws, run, ("trade",)) if run else []
+    return baseline_from(result, trades)
+
+
+class LiveRunner:
+    def __init__(self, ws: Any, stage: str, key: Any, options: LiveOptions):
+        self.ws, self.stage, self.key, self.o = ws, stage, key, options
+
+    def run(self) -> LiveOutcome:
+        from livegate.services import controls, gate
+        from livegate.config.environment import load_env
+
+        snap = gate.snapshot(self.ws)
+        env = load_env(self.ws.root)
+        preconditions(self.ws, snap, self.stage, env)
+        with controls.live_lock(self.ws):
+            return self._run(snap.effective, env)
+
+    def _run(self, effective: Any, env: Any) -> LiveOutcome:
+        from livegate.services import approvals, modes
+        from livegate.adapters.exchange.client import workspace_exchange
+        from livegate.adapters.exchange.retry import Retry
+        from livegate.adapters.execution.cex import CcxtExecutor, split_symbol
+        from livegate.services.alerts import Alerter
+        from livegate.services.alerts.journal import AlertingJournal
+        from livegate.ledger.journal import WriteThroughJournal
+        from livegate.ledger.store import Ledger
+        from livegate.phases.microlive.stage import stage_spec
+        from livegate.phases.paper.feeds import LiveFeed
+        from livegate.phases.paper.run import build_engine, rules_for
+        from livegate.config.strategy import load_strategy
+
+        cfg, o, ws = effective.config, self.o, self.ws
+        spec = stage_spec(effective, self.stage)
+        baseline = paper_baseline(ws)
+        client = o.client or workspace_exchange(cfg.exchange, env)
+        symbols = list(cfg.exchange.symbols)
+        max_amount = float(env.get("MAX_TRADE_AMOUNT")) if env.get("MAX_TRADE_AMOUNT") else None
+        with Ledger.open(ws.ledger_path, key=self.key) as ledger:
+            started = current_stage_start(ws, self.stage, effective.fingerprint)
+            retry = Retry(venue=client.id, client=client, sleep=o.sleep,
+                          then="the stage stopped; run `livegate go-live` again to resume it")
+            if started is None:
+                quote = split_symbol(symbols[0])[1]
+                capital = float(retry(client.fetch_balance)["total"].get(quote) or 0.0)
+                event = ledger.append("stage_started", {"stage": self.stage, "config_fingerprint": effective.fingerprint,
+                                                        "capital": capital, "started_ms": int(o.clock() * 1000),
+                                                        "cap": spec.cap, "symbols": symbols})
+                started = {**event.payload, "event": event.id}
+            run = f"lgl{started['event']}"
+            self.events = _kinds(ws, run)  # the stage so far (a resumed stage keeps its orders and trades)
+            self.alerter = Alerter(ws, key=self.key)
+            journal = AlertingJournal(WriteThroughJournal(ledger, run, kept=self.events), self.alerter)
+            executor = CcxtExecutor(client, journal, sleep=o.sleep, halt_check=lambda: live_refusal(ws))
+            checkpoints = [p for k, p in self.events if k == "live_checkpoint"]
+            saved = checkpoints[-1] if checkpoints else None
+            markets = retry(client.load_markets)
+            missing = [s for s in symbols if s not in markets]
+            if missing:
+                raise UsageError(f"{client.id} has no market {', '.join(missing)}")
+            rules = rules_for(symbols, {}, cfg.exchange, markets)
+            strategy = load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)
+            approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=cfg.approvals.expiry_seconds,
+                                              ask=o.ask, context=f"go-live {self.stage}", sleep=o.sleep)
+            engine = build_engine(effective, strategy, rules, journal, run, executor=executor, capital=started["capital"],
+                                  stage_cap=spec.cap, approve=approve, max_trade_amount=max_amount,
+                                  halt_check=lambda: live_refusal(ws), saved=saved["state"] if saved else None,
+                                  id_prefix=run, limits=mode_tightened(ws, effective, started["capital"]))
+            if saved is None:
+                engine.gateway.seq = 0
+            recovered = executor.recover(list(self.events))
+            if recovered:
+                journal.emit("live_recovered", {"orders": recovered})
+            feed = LiveFeed(client, symbols, cfg.exchange.timeframe, retry, clock=o.clock, sleep=o.sleep,
+                            market_clock=o.market_clock)
+            if saved:
+                feed.last = dict(saved["cursor"])
+            journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws)})
+            return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
+
+    def _loop(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome:
+        from livegate.services.alerts.thresholds import ThresholdWatch, alert_limits
+        from livegate.phases.microlive.stage import kill_breaches
+
+        o, ws = self.o, self.ws
+        t0 = o.clock()
+        watch, limits = ThresholdWatch(), alert_limits(ws)
+        thresholds = {c.id: c.threshold for c in next(s for s in effective.specs if s.id == "micro-live").criteria}
+        while True:
+            halted = live_refusal(ws)
+            if halted:
+                journal.emit("live_stopped", {"reason": halted})
+                return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
+            bars = feed.poll()
+            for bar in bars:
+                engine.on_bar(bar)
+            if executor.pending:
+                engine.gateway.settle(executor.poll(), int(o.clock() * 1000))
+            if bars:
+                journal.emit("live_checkpoint", {"cursor": dict(feed.last), "state": engine.state_dict()})
+            m = self._measure(run, spec, started, baseline, effective, max_amount)
+            o.progress(m)
+            watch.check(vitals(self.events, engine), limits, alerter=Background(self.alerter))
+            breaches = kill_breaches(m, thresholds, max(spec.min_trades, 10))
+            if breaches:
+                reason = f"kill criteria at stage {self.stage}: " + "; ".join(breaches)
+                from livegate.services import controls
+
+                controls.halt(ws, reason, by="livegate", key=self.key)
+                executor.cancel_all()
+                journal.emit("alert", {"severity": "critical", "message": reason})
+                return LiveOutcome(self.stage, run, "killed", reason, m)
+            if m["min_duration_hours"] >= spec.min_hours and m["min_successful_trades"] >= spec.min_trades:
+                journal.emit("live_stopped", {"reason": "stage complete"})
+                return LiveOutcome(self.stage, run, "completed", "stage duration and trades reached", m)
+            if o.max_seconds is not None and o.clock() - t0 >= o.max_seconds:
+                journal.emit("live_stopped", {"reason": "paused (--max-hours reached); resume with go-live"})
+                return LiveOutcome(self.stage, run, "paused", "time limit of this run reached", m)
+            o.sleep(o.poll_s)
+
+    def _measure(self, run, spec, started, baseline, effective, max_amount) -> dict:
+        from livegate.phases.microlive.stage import measure
+
+        return measure(self.events, spec, started["started_ms"], int(self.o.clock() * 1000), baseline, effective.risk.live_trading,
+                       max_amount)
+
+
+def stage_status(ws: Any, stage: str, now: Callable[[], float] = lambda: time.time()) -> dict | None:
+    """The measurements of the stage in progress (None when none is), at the ledger clock `now`."""
+    from livegate.config.environment import load_env
+    from livegate.phases.microlive.stage import measure, stage_spec
+
+    effective = ws.effective
+    started = current_stage_start(ws, stage, effective.fingerprint)
+    if started is None:
+        return None
+    env = load_env(ws.root)
+    max_amount = float(env.get("MAX_TRADE_AMOUNT")) if env.get("MAX_TRADE_AMOUNT") else None
+    return measure(_kinds(ws, f"lgl{started['event']}"), stage_spec(effective, stage), started["started_ms"], int(now() * 1000),
+                   paper_baseline(ws), effective.risk.live_trading, max_amount)
+
+
+class Background:
+    """An alerter whose alerts leave in the background: the loop never waits on a receiver."""
+
+    def __init__(self, alerter: Any):
+        self.alerter = alerter
+
+    def emit(self, kind: str, severity: str, title: str, body: str = "") -> None:
+        self.alerter.emit(kind, severity, title, body, wait=False)
+
+
+def vitals(events: list[tuple[str, dict]], engine: Any):
+    """What the seed 000 §5.3 thresholds look at, from the run's events and the engine's state."""
+    from livegate.services.alerts.thresholds import Vitals
+
+    orders = sum(1 for k, _ in events if k == "order_sending")
+    failed = sum(1 for k, _ in events if k in ("order_rejected", "order_not_placed"))
+    state = engine.state
+    day_loss = 100.0 * state.day_loss / state.day_open_equity if state.day_open_equity > 0 else None
+    return Vitals(orders=orders, orders_failed=failed, daily_loss_pct=max(0.0, day_loss) if day_loss is not None else None,
+                  drawdown_pct=100.0 * state.drawdown)
+
+
+def _kinds(ws: Any, run: str) -> list[tuple[str, dict]]:
+    """(kind, payload) of a run's events, in ledger order (read once, when a stage starts or resumes)."""
+    import json
+
+    from livegate.ledger.reader import connect_readonly
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        rows = conn.execute("SELECT kind, payload FROM events WHERE json_extract(payload, '$.run') = ? ORDER BY id", (run,))
+        return [(kind, json.loads(payload)) for kind, payload in rows]
+    finally:
+        conn.close()

@@ -1,0 +1,2 @@
+"""Phase 5 — `livegate production`: alerting, runbooks and the timed kill-switch drill, then
+capital scaling (`scaling`)."""

@@ -1,0 +1,130 @@
+"""Capital scaling after production (seed 001 §5.1, seed 002 "Capital Increase Rules"): up by at
+most +50 % per step, only after the minimum time at the current level with the level's live
+results meeting the rules (positive P&L, Sharpe, drawdown, win rate); down at once, always.
+Every step is signed with the operator's key and kept in the ledger."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from livegate.core.errors import GateClosed, UsageError
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Level:
+    amount: float
+    since_ms: int
+    event: int | None  # the `capital_scaled` event, None for the level production started at
+
+
+def _rules(effective: Any) -> dict[str, float]:
+    spec = next(s for s in effective.specs if s.id == "production")
+    return {c.id: c.threshold for c in spec.limits}
+
+
+def production_signed_ms(ws: Any) -> int:
+    """When production was signed off (the first capital level starts then)."""
+    from livegate.services import gate
+    from livegate.core.timeparse import iso_to_ms
+
+    snap = gate.snapshot(ws)
+    record = snap.state.records.get("production")
+    if record is None or record.signed_at is None:
+        raise GateClosed("capital scaling", ["production is not signed off: run `livegate production` and sign it off"])
+    if record.signoff_config != snap.effective.fingerprint:
+        raise GateClosed("capital scaling", ["the configuration changed since production was signed off: run it again"])
+    return iso_to_ms(record.signed_at)
+
+
+def current_level(ws: Any, effective: Any) -> Level:
+    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.core.timeparse import iso_to_ms
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        last = next(iter_events(conn, kinds=("capital_scaled",), limit=1, descending=True), None)
+    finally:
+        conn.close()
+    signed_ms = production_signed_ms(ws)  # scaling needs production signed off, under this configuration
+    if last is not None:
+        return Level(float(last["payload"]["to"]), iso_to_ms(last["ts"]), last["id"])
+    return Level(float(effective.config.capital.starting), signed_ms, None)
+
+
+def level_results(ws: Any, level: Level, now_ms: int) -> dict[str, Any]:
+    """SPEC §10 metrics of the live trades closed since the level began (capital = the level)."""
+    import json
+
+    from livegate.core.metrics import compute_metrics
+    from livegate.core.trades import TradeLog
+    from livegate.ledger.reader import connect_readonly
+
+    conn = connect_readonly(ws.ledger_path)
+    try:
+        rows = conn.execute("SELECT payload FROM events WHERE kind = 'trade' AND json_extract(payload, '$.run') LIKE 'lgl%' "
+                            "AND json_extract(payload, '$.closed_ms') >= ? AND json_extract(payload, '$.closed_ms') <= ? ORDER BY id",
+                            (level.since_ms, now_ms)).fetchall()
+    finally:
+        conn.close()
+    trades = [json.loads(p) for (p,) in rows]
+    log = TradeLog.from_arrays([t["closed_ms"] for t in trades], [t["gross"] for t in trades], [t["fee"] for t in trades],
+                               level.amount, symbol=[t["symbol"] for t in trades])
+    m = compute_metrics(log)
+    return {"trades": m["total_trades"], "net_pnl": m["net_pnl"], "sharpe": m["sharpe"],
+            "max_drawdown_pct": m["max_drawdown_pct"], "win_rate_pct": m["win_rate_pct"]}
+
+
+def scale_up_refusals(level: Level, to: float, results: dict[str, Any], rules: dict[str, float], now_ms: int) -> list[str]:
+    """Every reason a step up to `to` is refused (empty: allowed)."""
+    out = []
+    most = level.amount * (1 + rules["scale_max_step_pct"] / 100)
+    if to > most + 1e-9:
+        out.append(f"{to:,.2f} is more than +{rules['scale_max_step_pct']:g} % of the current {level.amount:,.2f} (at most {most:,.2f})")
+    days = (now_ms - level.since_ms) / DAY_MS
+    if days < rules["scale_min_days_per_level"]:
+        out.append(f"{days:.1f} days at the current level, the minimum is {rules['scale_min_days_per_level']:g}")
+    if not results["trades"]:
+        out.append("no live trades closed at this level")
+        return out
+    if (results["net_pnl"] or 0) <= 0:
+        out.append(f"the level's P&L is {results['net_pnl']:+,.2f}: not profitable")
+    for key, op, rule in (("sharpe", ">", "scale_min_sharpe"), ("win_rate_pct", ">=", "scale_min_win_rate_pct"),
+                          ("max_drawdown_pct", "<", "scale_max_drawdown_pct")):
+        value, limit = results[key], rules[rule]
+        ok = value is not None and (value > limit if op == ">" else value >= limit if op == ">=" else value < limit)
+        if not ok:
+            out.append(f"{key} {'undefined' if value is None else f'{value:.2f}'} does not meet {op} {limit:g}")
+    return out
+
+
+def scale(ws: Any, *, to: float | None, down: bool, by: str, key: Any, reason: str = "",
+          now: Callable[[], float] = lambda: time.time()) -> dict:
+    """Record a new capital level (signed). Up: every rule must hold. Down: at once."""
+    from livegate.ledger.store import Ledger
+
+    effective = ws.effective
+    level = current_level(ws, effective)
+    now_ms = int(now() * 1000)
+    rules = _rules(effective)
+    if down:
+        target = to if to is not None else level.amount / 2
+        if not 0 < target < level.amount:
+            raise UsageError(f"--down needs a level below the current {level.amount:,.2f} (got {target:,.2f})")
+        results, refusals = None, []
+    else:
+        if to is None or not to > level.amount:
+            raise UsageError(f"--to must be above the current level {level.amount:,.2f} (use --down to reduce)")
+        target = to
+        results = level_results(ws, level, now_ms)
+        refusals = scale_up_refusals(level, target, results, rules, now_ms)
+        if refusals:
+            raise UsageError("capital stays at {:,.2f}: {}".format(level.amount, "; ".join(refusals)))
+    payload = {"from": level.amount, "to": target, "direction": "down" if down else "up", "reason": reason,
+               "level_since_ms": level.since_ms, "results": results, "rules": rules}
+    with Ledger.open(ws.ledger_path, key=key) as ledger:
+        event = ledger.append("capital_scaled", payload, actor=by, sign=True)
+    return {"event": event.id, **payload}

@@ -1,0 +1,246 @@
+"""Sending an alert: to every destination whose `min_severity` it reaches, through apprise,
+retried, each outcome recorded in the ledger — and never raising, so an alert can not stop
+trading. A URL is never shown, logged or recorded: destinations go by their label."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from livegate.services.alerts.config import AlertSettings, env_lookup, expand, load_alerts
+from livegate.config.models import SEVERITIES, AlertDestination, alert_url_label
+from livegate.core.errors import ConfigError
+from livegate.core.redact import MASK, redact_text
+from livegate.config.workspace import CONFIG_FILE, Workspace
+
+RANK = {name: i for i, name in enumerate(SEVERITIES)}
+NOTIFY_TYPE = {"info": "info", "warning": "warning", "error": "failure", "critical": "failure"}  # apprise NotifyType values
+BACKOFF_SECONDS = 0.5  # before the 2nd attempt; doubled each time, at most MAX_BACKOFF_SECONDS
+MAX_BACKOFF_SECONDS = 4.0
+MAX_ERROR_CHARS = 300
+
+# apprise logs why a delivery failed; each attempt collects its own lines through this.
+_sink: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("livegate_alert_log", default=None)
+_route_lock = threading.Lock()
+_routed = False
+
+
+class _Route(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = _sink.get()
+        if sink is not None and record.levelno >= logging.WARNING:
+            sink.append(record.getMessage())
+
+
+def _route_apprise_log() -> None:
+    """apprise's log goes to the attempt that caused it, never to stderr or a log file."""
+    global _routed
+    with _route_lock:
+        if not _routed:
+            logger = logging.getLogger("apprise")
+            logger.addHandler(_Route())
+            logger.propagate = False
+            _routed = True
+
+
+def _notify(url: str, title: str, body: str, notify_type: str, timeout: float) -> tuple[str, bool] | None:
+    """One delivery through apprise: None when delivered, else (why not, worth retrying)."""
+    import apprise
+
+    _route_apprise_log()
+    asset = apprise.AppriseAsset(async_mode=False)  # in this thread: its log lines stay ours
+    plugin = apprise.Apprise.instantiate(url, asset=asset)
+    if plugin is None:
+        return "apprise cannot use this URL (unknown scheme, or a required part missing)", False
+    plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
+    sender = apprise.Apprise(asset=asset)
+    sender.add(plugin)
+    if sender.notify(body=body, title=title, notify_type=notify_type, body_format=apprise.NotifyFormat.TEXT):
+        return None
+    return "apprise reported a failure", True
+
+
+def _attempt(url: str, title: str, body: str, notify_type: str, timeout: float) -> tuple[str, bool] | None:
+    """`_notify` in a thread of its own, waited for at most `timeout` seconds (a plugin that
+    ignores its socket timeouts must not hold trading up); any exception is a failure."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        lines: list[str] = []
+        _sink.set(lines)
+        try:
+            box["outcome"] = _notify(url, title, body, notify_type, timeout)
+        except Exception as exc:  # noqa: BLE001 - a plugin's exception is a failed delivery
+            box["outcome"] = (f"{type(exc).__name__}: {exc}", True)
+        if box["outcome"] is not None and lines:  # apprise's own words say more: "... error=500", "Connection refused"
+            why, retry = box["outcome"]
+            box["outcome"] = (lines[-1] if retry else f"{why} ({lines[-1]})", retry)
+
+    worker = threading.Thread(target=run, name="livegate-alert", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        return f"no answer within {timeout:g} s", True
+    return box["outcome"]
+
+
+def _scrub(text: str, template: str, url: str) -> str:
+    """`text` without the URL or any part of it that may be a secret (user, password, path,
+    query values; the host too where it is a token), shortened."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = {template, url}
+    try:
+        split = urlsplit(url)
+        parts |= {split.username or "", split.password or "", *split.path.split("/"), *(v for _, v in parse_qsl(split.query))}
+        if alert_url_label(template).endswith("…"):
+            parts.add(split.hostname or "")
+    except ValueError:
+        pass
+    for part in sorted((p for p in parts if len(p) >= 4), key=len, reverse=True):
+        text = text.replace(part, MASK)
+    text = redact_text(" ".join(text.split()))
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _deliver(label: str, dest: AlertDestination, settings: AlertSettings, lookup, title: str, body: str, severity: str) -> dict:
+    result = {"destination": label, "min_severity": dest.min_severity, "delivered": False, "attempts": 0, "error": None}
+    try:
+        url = expand(dest.url, lookup)
+    except ConfigError as exc:
+        result["error"] = str(exc)
+        return result
+    timeout = settings.section.timeout_seconds
+    for attempt in range(1, settings.section.retries + 2):
+        if attempt > 1:
+            time.sleep(min(BACKOFF_SECONDS * 2 ** (attempt - 2), MAX_BACKOFF_SECONDS))
+        result["attempts"] = attempt
+        outcome = _attempt(url, title, body, NOTIFY_TYPE[severity], timeout)
+        if outcome is None:
+            result.update(delivered=True, error=None)
+            break
+        result["error"] = _scrub(outcome[0], dest.url, url)
+        if not outcome[1]:
+            break
+    return result
+
+
+def _append(ws: Workspace, key, rows: list[tuple[str, dict]]) -> None:
+    """Best effort: a ledger that cannot be written must not turn an alert into a crash."""
+    from livegate.ledger.store import Ledger
+
+    try:
+        with Ledger.open(ws.ledger_path, key=key) as ledger:
+            ledger.append_many(rows)
+    except Exception:  # noqa: BLE001 - recorded where possible, never raised
+        pass
+
+
+def _as_workspace(ws_or_root: Workspace | str | Path) -> Workspace:
+    return ws_or_root if isinstance(ws_or_root, Workspace) else Workspace(Path(ws_or_root))
+
+
+class Alerter:
+    """A workspace's alert sender, cheap to create and to hold: livegate.yaml is read at the
+    first `emit`, and with no destination configured `emit` does nothing at all. `key` (the
+    operator key, optional) signs the ledger head after each record."""
+
+    def __init__(self, ws_or_root: Workspace | str | Path, *, key=None):
+        self.ws = _as_workspace(ws_or_root)
+        self.key = key
+        self._settings: AlertSettings | None = None
+        self._problem: ConfigError | None = None
+        self._pending: list[threading.Thread] = []
+
+    def settings(self) -> AlertSettings:
+        """The alert settings (read once). Raises ConfigError when the alerts section is broken."""
+        if self._settings is None and self._problem is None:
+            try:
+                self._settings = load_alerts(self.ws)
+            except ConfigError as exc:
+                self._problem = exc
+        if self._problem is not None:
+            raise self._problem
+        return self._settings
+
+    def emit(self, kind: str, severity: str, title: str, body: str = "", *, every_destination: bool = False, wait: bool = True) -> list[dict]:
+        """Send to each destination whose min_severity `severity` reaches (all of them with
+        `every_destination`). Returns one result per destination tried: destination (label),
+        min_severity, delivered, attempts, error. With `wait=False` delivery runs in a
+        background thread and this returns [] at once (`drain` waits for it). Never raises."""
+        severity = severity if severity in RANK else "critical"  # an unknown severity must not go unnoticed
+        try:
+            settings = self.settings()
+        except ConfigError as exc:
+            failed = {"destination": CONFIG_FILE, "min_severity": None, "delivered": False, "attempts": 0,
+                      "error": "alerts not sent: " + "; ".join(exc.problems[:3])}
+            self._record(kind, severity, title, [failed])
+            return [failed]
+        except Exception as exc:  # noqa: BLE001 - last line of defence
+            return [{"destination": CONFIG_FILE, "min_severity": None, "delivered": False, "attempts": 0,
+                     "error": f"alerts not sent: {type(exc).__name__}"}]
+        targets = [(label, d) for label, d in settings.destinations if every_destination or RANK[severity] >= RANK[d.min_severity]]
+        if not targets:
+            return []
+        if not wait:
+            # Not a daemon: a process that ends right after still delivers (bounded by retries x timeout).
+            thread = threading.Thread(target=self._send, args=(settings, targets, kind, severity, title, body), name="livegate-alerts")
+            thread.start()
+            self._pending = [t for t in self._pending if t.is_alive()] + [thread]
+            return []
+        return self._send(settings, targets, kind, severity, title, body)
+
+    def test(self, severity: str = "info") -> list[dict]:
+        """A test alert (kind `test`) to every destination, whatever its min_severity: a test
+        must prove each one works. Never raises."""
+        body = ("A test alert from livegate. If you can read this, alerts reach this destination "
+                f"(sent as {severity}; real alerts come here from its min_severity up).")
+        return self.emit("test", severity, "test alert", body, every_destination=True)
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait for alerts sent with `wait=False`."""
+        for thread in self._pending:
+            thread.join(timeout)
+        self._pending = [t for t in self._pending if t.is_alive()]
+
+    def _send(self, settings: AlertSettings, targets, kind: str, severity: str, title: str, body: str) -> list[dict]:
+        try:
+            lookup = env_lookup(self.ws)
+            subject = redact_text(f"[{severity.upper()}] {settings.workspace}: {title}")
+            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            text = redact_text(f"{body}\n\n— livegate · {kind} · {stamp}".strip())
+            with ThreadPoolExecutor(max_workers=min(8, len(targets)), thread_name_prefix="livegate-alert") as pool:
+                results = list(pool.map(lambda t: _deliver(t[0], t[1], settings, lookup, subject, text, severity), targets))
+        except Exception as exc:  # noqa: BLE001 - last line of defence
+            results = [{"destination": label, "min_severity": d.min_severity, "delivered": False, "attempts": 0,
+                        "error": f"internal error: {type(exc).__name__}"} for label, d in targets]
+        self._record(kind, severity, title, results)
+        return results
+
+    def _record(self, kind: str, severity: str, title: str, results: list[dict]) -> None:
+        alert_id = uuid.uuid4().hex[:12]
+        rows = []
+        for r in results:
+            payload = {"alert_id": alert_id, "kind": kind, "severity": severity, "title": title[:200],
+                       "destination": r["destination"], "attempts": r["attempts"]}
+            if not r["delivered"]:
+                payload["error"] = r["error"]
+            rows.append(("alert_sent" if r["delivered"] else "alert_failed", payload))
+        _append(self.ws, self.key, rows)
+
+
+def send_alert(ws_or_root: Workspace | str | Path, severity: str, title: str, body: str = "", *, kind: str, key=None) -> list[dict]:
+    """Send one alert now (see `Alerter.emit`); never raises."""
+    return Alerter(ws_or_root, key=key).emit(kind, severity, title, body)
+
+
+def send_test_alert(ws_or_root: Workspace | str | Path, severity: str = "info", *, key=None) -> list[dict]:
+    """A test alert to every destination, whatever its min_severity (see `Alerter.test`); never raises."""
+    return Alerter(ws_or_root, key=key).test(severity)
