@@ -56,8 +56,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     args = parser.parse_args()
 
-    from livegate.ledger.store import Ledger
     from livegate.config.workspace import scaffold
+    from livegate.ledger.store import Ledger
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"

@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def decisions(root: Path) -> list[int]:
-    from livegate.services import modes
+    from livegate.config.workspace import Workspace
     from livegate.core.breakers import CircuitBreakers
     from livegate.core.fills import default_rules
     from livegate.core.gateway import NullJournal, OrderGateway
     from livegate.core.guardian import RiskGuardian, RiskState
     from livegate.core.orders import BUY, SELL, OrderIntent
     from livegate.core.portfolio import Portfolio
-    from livegate.config.workspace import Workspace
+    from livegate.services import modes
     from tests.benchmarks_helpers import AcceptAll
 
     ws = Workspace(root)
@@ -60,13 +60,13 @@ def decisions(root: Path) -> list[int]:
 def halt_to_stop(root: Path) -> tuple[float, float]:
     """Seconds until the live loop stopped: from starting `livegate halt` (another process, its
     Python start-up included), and from that command having returned."""
-    from livegate.services import modes
-    from livegate.ledger.keys import init_key
-    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
     from livegate.adapters.sandbox.configure import set_env_values, write_workspace
     from livegate.adapters.sandbox.exchange import SandboxExchange
     from livegate.adapters.sandbox.local import THIN_BOOK, describe
     from livegate.config.workspace import Workspace
+    from livegate.ledger.keys import init_key
+    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
+    from livegate.services import mode_switch
     from tests.protocol_helpers import sign_off
 
     key = init_key(Path(os.environ["LIVEGATE_KEY_DIR"]))
@@ -79,7 +79,7 @@ def halt_to_stop(root: Path) -> tuple[float, float]:
                                                         "PAPER_MODE": "false", "LIVE_TRADING_ENABLED": "true",
                                                         "TRADING_HALTED": "false", "EXECUTION_APPROVAL_MODE": "auto"}))
         sign_off(root, key, "env", "paper", "testnet")
-        modes.set_mode(ws, "LIVE_MINIMAL", "benchmark", by="bench", key=key)
+        mode_switch.set_mode(ws, "LIVE_MINIMAL", "benchmark", by="bench", key=key)
         market_ms = sandbox.venue.clock.market_ms
         options = LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
                               sleep=lambda s: time.sleep(min(s / 600, 0.05)), poll_s=1.0, max_seconds=10**6)

@@ -19,14 +19,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100_000)
     args = parser.parse_args()
 
-    from livegate.services import controls, modes
     from livegate.config.workspace import Workspace, scaffold
+    from livegate.services import controls, mode_switch, modes
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "ws")
         scaffold(ws.root)
         for i in range(200):  # some history, as a workspace that has been used
-            modes.append(ws, [("note", {"i": i})], "bench")
+            mode_switch.append(ws, [("note", {"i": i})], "bench")
         assert modes.halted_reason(ws) is None
 
         t0 = time.perf_counter()
@@ -36,7 +36,7 @@ def main() -> None:
 
         changed = []
         for i in range(200):
-            modes.append(ws, [("note", {"i": i})], "bench")
+            mode_switch.append(ws, [("note", {"i": i})], "bench")
             t0 = time.perf_counter()
             modes.halted_reason(ws)
             changed.append(time.perf_counter() - t0)

@@ -16,8 +16,8 @@ BARS = 525_600
 
 
 def main() -> int:
-    from livegate.phases.paper.run import PaperRunner, RunPlan
     from livegate.config.workspace import Workspace, scaffold
+    from livegate.phases.paper.run import PaperRunner, RunPlan
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"

@@ -10,9 +10,10 @@ empty ALLOW_EXCHANGES) to show the gate refusing, then the demo fixes it."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SPEED = 15_000.0  # market time runs this much faster than the wall clock (a 15-minute candle: 60 ms)
 PAPER_DAYS = 8.0
@@ -123,11 +124,10 @@ def set_env(ws: Any, **values: str) -> None:
 
 def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, speed: float = SPEED) -> DemoReport:
     """Create the workspace at `root` and walk every phase; returns what happened."""
-    from livegate.services import gate, modes
-    from livegate.core.errors import GateClosed, LivegateError
-    from livegate.ledger.keys import init_key, key_dir, try_load_private
-    from livegate.adapters.sandbox.local import LocalSandbox
     from livegate.config.workspace import Workspace, scaffold
+    from livegate.core.errors import GateClosed
+    from livegate.ledger.keys import init_key, key_dir, try_load_private
+    from livegate.services import gate, mode_switch
 
     t0 = time.perf_counter()
     report = DemoReport(str(root))
@@ -141,15 +141,10 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
 
     receiver = LocalReceiver()
     alert_url = receiver.url("livegate-demo")
-    sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()])
+    sandbox = None
     try:
         say("Starting the local exchange and chain (anvil with Uniswap V2, or eth-tester)…")
-        try:
-            info = sandbox.start()
-        except LivegateError as exc:  # no `npm install`: the Uniswap contracts are not there
-            say(f"No local chain ({exc}); the demo goes on without the swap — run `npm install` for it.")
-            sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()], chain=False)
-            info = sandbox.start()
+        sandbox, info = start_sandbox(speed, say)
         pair = sandbox.exchange.add_key("demo-key", "demo-secret-not-valid-anywhere", balances=dict(DEMO_BALANCE))
         info = {**info, "api_key": pair.api_key, "secret": pair.secret}
         configure(ws, info, alert_url)
@@ -183,7 +178,7 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
 
         # 4 — micro-live: the guarded switch, then each stage with its cap.
         set_env(ws, PAPER_MODE="false", LIVE_TRADING_ENABLED="true", TRADING_HALTED="false")
-        modes.set_mode(ws, "LIVE_MINIMAL", "livegate demo: micro-live stages", by="demo operator", key=key)
+        mode_switch.set_mode(ws, "LIVE_MINIMAL", "livegate demo: micro-live stages", by="demo operator", key=key)
         for stage in STAGES:
             say(f"Micro-live stage {stage}…")
             _signed(report, ws, key, stage, _stage(ws, key, stage, market_ms, speed))
@@ -196,13 +191,30 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
         result, _extras = run_production(ws, key, by="demo operator", place_order=True, ask=lambda a: True)
         _signed(report, ws, key, "production", result)
     finally:
-        sandbox.stop()
+        if sandbox is not None:
+            sandbox.stop()
         receiver.close()
     report.alerts_received = len(receiver.requests)
     report.report_html = str(_write_report(ws))
     report.ledger_ok = _verify(ws)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def start_sandbox(speed: float, say: Callable[[str], None] = lambda text: None) -> tuple[Any, dict]:
+    """The demo's local exchange and chain, started: (the LocalSandbox, its info). When no chain
+    can start — no `npm install` (no Uniswap contracts, no anvil) and no eth-tester fallback
+    installed — the exchange alone, and the demo goes on without the swap."""
+    from livegate.adapters.sandbox.local import LocalSandbox
+    from livegate.core.errors import LivegateError
+
+    sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()])
+    try:
+        return sandbox, sandbox.start()  # stops what it started when it fails
+    except LivegateError as exc:
+        say(f"No local chain ({exc}); the demo goes on without the swap — run `npm install` for it.")
+    sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()], chain=False)
+    return sandbox, sandbox.start()
 
 
 def _validate(ws: Any, key: Any):
@@ -214,8 +226,8 @@ def _validate(ws: Any, key: Any):
 
 def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> None:
     """Record the step in the report and sign it off when it passed (stop the demo otherwise)."""
-    from livegate.services import gate
     from livegate.core.errors import CriteriaNotMet
+    from livegate.services import gate
 
     failing = [f"{c.criterion}: {c.message or c.verdict.value}" for c in result.checks if c.verdict.value in ("fail", "error")]
     report.add(step, result.verdict.value, "; ".join(failing))
@@ -225,30 +237,26 @@ def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> No
 
 
 def _paper(ws: Any, key: Any, market_ms: Callable[[], int], speed: float):
-    from livegate.cli.paper_cmds import finish
+    from livegate.phases.paper.report import run_report
     from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan
 
     runner = PaperRunner(ws, RunPlan(FORWARD, days=PAPER_DAYS), key=key, clock=lambda: market_ms() / 1000,
                          sleep=lambda s: time.sleep(min(s / speed, 0.05)), market_clock=market_ms)
     outcome = runner.run()
-    report = finish(ws, outcome, runner, 1, progress_enabled=False)
+    report = run_report(ws, outcome, key, 1)
     return _result_of(ws, "paper", report["verdict"])
 
 
 def _result_of(ws: Any, step: str, verdict: str):
     """The latest recorded result of `step`, as a PhaseResult."""
     from livegate.core.results import CheckResult, PhaseResult
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger import queries
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        for event in iter_events(conn, kinds=("phase_result",), descending=True):
-            p = event["payload"]
-            if p["step"] == step and p.get("kind", "phase") == "phase":
-                return PhaseResult(step, [CheckResult.from_dict(c) for c in p["checks"]])
-    finally:
-        conn.close()
-    raise RuntimeError(f"no {step} result recorded ({verdict})")
+    with queries.reading(ws.ledger_path) as conn:
+        event = queries.latest_result(conn, step)
+    if event is None:
+        raise RuntimeError(f"no {step} result recorded ({verdict})")
+    return PhaseResult(step, [CheckResult.from_dict(c) for c in event["payload"]["checks"]])
 
 
 def _testnet(ws: Any, key: Any):
@@ -259,9 +267,9 @@ def _testnet(ws: Any, key: Any):
 
 
 def _stage(ws: Any, key: Any, stage: str, market_ms: Callable[[], int], speed: float):
-    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
     from livegate.phases import run_phase
     from livegate.phases.microlive.plugin import PHASE
+    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
 
     options = LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
                           sleep=lambda s: time.sleep(min(s / speed, 0.02)), poll_s=60.0, max_seconds=14 * 86400)
@@ -279,12 +287,9 @@ def _write_report(ws: Any) -> Path:
 
 
 def _verify(ws: Any) -> bool:
+    from livegate.ledger import queries
     from livegate.ledger.keys import load_public
-    from livegate.ledger.reader import connect_readonly
     from livegate.ledger.verify import verify_ledger
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
+    with queries.reading(ws.ledger_path) as conn:
         return verify_ledger(conn, load_public()).ok
-    finally:
-        conn.close()

@@ -8,8 +8,8 @@ reverted afterwards, so swaps and transfers never leak into the next test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from livegate.cli import app
 from tests.chain_fixtures import any_chain, chain, default_chain, tester_chain, w3  # noqa: F401 - the local chains
+from tests.sandbox_fixtures import sandbox, sandbox_options, sandbox_pool  # noqa: F401 - the local exchange
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from livegate.services import gate
-from livegate.phases import Measurement, criteria_for, run_phase
 from livegate.config.workspace import Workspace
+from livegate.phases import Measurement, criteria_for, run_phase
+from livegate.services import gate
 
 
 def passing(criterion):

@@ -6,12 +6,15 @@ Exit codes (SPEC §9): 0 ok · 1 criteria not met · 2 usage or configuration er
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import typer
-from typer.core import TyperGroup
+from typer._click import Command, Context, HelpFormatter  # typer's vendored click
+from typer.core import TyperCommand, TyperGroup
 
 from livegate.core import errors
 
@@ -53,9 +56,107 @@ def report_error(exc: errors.LivegateError) -> None:
         display.error(str(exc).replace("[", "\\["))
 
 
+# Every top-level command, in the order `livegate --help` lists them: name -> (its module in
+# livegate.cli, its one-line help). `livegate --help` is printed from this table alone; a command's
+# module is imported only when that command is run (or asked for its own --help). Each module
+# defines its commands on its own `app = typer.Typer()`; tests/test_cli_meta.py keeps this table
+# and the modules in step.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("workspace_cmds", "Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."),
+    "status": ("workspace_cmds", "Show the ladder: each phase, its verdict, when, who signed it, and what blocks the next step."),
+    "validate": ("validate_cmds", "Phase 1 — check the environment: config and .env, keys and their permissions, latency, chain id, clock, secret scan."),
+    "paper-run": ("paper_cmds", "Phase 2 — run the strategy through the risk guardian on simulated fills, then evaluate it against the paper criteria."),
+    "paper-import": ("import_cmds", "Phase 2 from another bot's closed trades (CSV, JSONL, Freqtrade dry-run database), against the paper criteria."),
+    "testnet": ("testnet_cmds", "Phase 3 — real orders on the exchange's sandbox and a swap on the test chain."),
+    "go-live": ("live_cmds", "Phase 4 — trade real money at one graduated micro-live stage (4.1a–4.1d) through the order gateway."),
+    "production": ("production_cmds", "Phase 5 — production readiness: a test alert delivered, the runbooks present, a timed kill-switch drill."),
+    "scale": ("production_cmds", "Change the capital level after production: up by at most +50 % per step when the rules are met, down at once."),
+    "signoff": ("workspace_cmds", "Sign off a passed phase with the operator key, after the risk acknowledgment (seed 000)."),
+    "mode": ("mode_cmds", "Trading mode (PAPER, LIVE_MINIMAL, LIVE_SCALED, EMERGENCY_STOP) and its history."),
+    "halt": ("control_cmds", "Kill switch: no new order on any path from the next check on, in every running process; cancels still go through."),
+    "resume": ("control_cmds", "Lift the kill switch after a confirmation; EMERGENCY_STOP becomes PAPER."),
+    "cancel-all": ("control_cmds", "Cancel every open order of the configured symbols and check none is left; reject orders awaiting approval."),
+    "rollback": ("control_cmds", "Halt, cancel every open order and return to PAPER (seed 000 §4.5); the halt stays on until `livegate resume`."),
+    "approvals": ("approval_cmds", "Pending orders under EXECUTION_APPROVAL_MODE=approve_each: list, approve, reject."),
+    "monitor": ("monitor_cmds", "Live dashboard of the running bot, read from the ledger, with seed 002's flags. Ctrl-C exits 0."),
+    "report": ("monitor_cmds", "Write the report — charts, criteria tables, breaker and mode history, sign-offs — as HTML, JSON or CSV."),
+    "alert": ("alert_cmds", "Alerts through apprise (webhook, Discord, Telegram, Slack, e-mail)."),
+    "ledger": ("ledger_cmds", "The tamper-evident ledger: verify, export, show."),
+    "keys": ("ledger_cmds", "The operator's Ed25519 signing key."),
+    "config": ("config_cmds", "Configuration helpers: the JSON Schema and the reference of the config files."),
+    "check-config": ("config_cmds", "Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."),
+    "sandbox": ("sandbox_cmds", "The local exchange and chain for offline rehearsals."),
+    "demo": ("demo_cmds", "Rehearse the whole protocol offline in about a minute and a half, on the local exchange and chain."),
+}
+
+
+def load_command(name: str) -> Command:
+    """The click command `name` of COMMANDS, built from its module's Typer app (importing the module)."""
+    module = importlib.import_module(f"livegate.cli.{COMMANDS[name][0]}")
+    commands = typer.main.get_group(module.app).commands
+    if name not in commands:
+        raise LookupError(f"livegate.cli.{COMMANDS[name][0]} defines no command {name!r}")
+    return commands[name]
+
+
+class LazyCommands(MutableMapping[str, Command]):
+    """The top-level group's `commands`: every name of COMMANDS, in order, then any command
+    added directly; a name's command is built (its module imported) on first access."""
+
+    def __init__(self, added: MutableMapping[str, Command]) -> None:
+        self._built: dict[str, Command] = dict(added)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = load_command(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __contains__(self, name: object) -> bool:  # without building anything
+        return name in COMMANDS or name in self._built
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._built if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(name not in COMMANDS for name in self._built)
+
+
 class LivegateGroup(TyperGroup):
-    """The one top-level handler: livegate errors become a message and their exit code;
+    """The top-level group. Commands load lazily (see COMMANDS); its help lists them from the
+    table without importing a command module.
+
+    The one top-level handler: livegate errors become a message and their exit code;
     anything unexpected becomes one line (no traceback, no local variables) and exit 70."""
+
+    def __init__(self, **attrs):
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands)
+        self._listing = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # the names only: nothing is built
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if self._listing and cmd_name in COMMANDS:
+            # Listing for --help: a stand-in with the table's help line, the module stays unimported.
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1])
+        return self.commands.get(cmd_name)
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx):
         try:
@@ -82,8 +183,8 @@ class LivegateGroup(TyperGroup):
 def _alert_crash(ctx, exc: BaseException) -> None:
     """An unhandled crash in a workspace raises a critical alert (best effort: never a second crash)."""
     try:
-        from livegate.services.alerts import Alerter
         from livegate.config.workspace import resolve_workspace
+        from livegate.services.alerts import Alerter
 
         ws = resolve_workspace((ctx.find_root().obj or {}).get("workspace"))
         if ws.config_path.is_file() and ws.ledger_path.is_file():
@@ -126,9 +227,6 @@ def workspace_from(ctx: typer.Context):
 
     root = (ctx.find_root().obj or {}).get("workspace")
     return resolve_workspace(root)
-
-
-from livegate.cli import alert_cmds, approval_cmds, config_cmds, control_cmds, demo_cmds, import_cmds, ledger_cmds, live_cmds, mode_cmds, monitor_cmds, paper_cmds, production_cmds, sandbox_cmds, testnet_cmds, validate_cmds, workspace_cmds  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

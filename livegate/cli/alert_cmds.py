@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 alert_app = typer.Typer(help="Alerts through apprise (webhook, Discord, Telegram, Slack, e-mail).", no_args_is_help=True)
 app.add_typer(alert_app, name="alert")
@@ -18,8 +20,8 @@ def alert_test(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Send a test alert to every destination in livegate.yaml, whatever its min_severity, and show which got it; recorded in the ledger. Exit 0 all delivered, 1 not, 2 none configured."""
-    from livegate.services.alerts import SEVERITIES, Alerter
     from livegate.core.errors import UsageError
+    from livegate.services.alerts import SEVERITIES, Alerter
 
     if severity not in SEVERITIES:
         raise UsageError(f"--severity must be one of {', '.join(SEVERITIES)} (got {severity!r})")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.cli import app, workspace_from
 from livegate.cli import display as d
+from livegate.cli import workspace_from
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 approvals_app = typer.Typer(help="Pending orders under EXECUTION_APPROVAL_MODE=approve_each: list, approve, reject.", no_args_is_help=True)
 app.add_typer(approvals_app, name="approvals")
@@ -43,8 +45,8 @@ def ask_in_terminal(approval) -> bool | None:
 
 def _open(ctx: typer.Context):
     """The workspace and the operator key (or None), after the stale requests are expired."""
-    from livegate.services.approvals import expire_stale
     from livegate.ledger.keys import try_load_private
+    from livegate.services.approvals import expire_stale
 
     ws = workspace_from(ctx).require()
     key = try_load_private()
@@ -91,8 +93,8 @@ def approvals_approve(
     """Approve a pending order so it goes to the executor; refused once expired or decided."""
     import time
 
-    from livegate.services.approvals import APPROVED, decide, get, operator_name
     from livegate.cli.prompts import confirm
+    from livegate.services.approvals import APPROVED, decide, get, operator_name
 
     ws, key = _open(ctx)
     approval = get(ws, approval_id)

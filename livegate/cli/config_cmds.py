@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-from livegate.cli import EXIT_USAGE, app, workspace_from
+from livegate.cli import EXIT_USAGE, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 config_app = typer.Typer(help="Configuration helpers.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -21,8 +23,8 @@ def check_config(
     kind: str = typer.Option(None, "--kind", help="workspace, risk or phase, when the file name does not say.", show_default=False),
 ) -> None:
     """Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."""
-    from livegate.services.checkconfig import KINDS, REPORTERS, check_paths
     from livegate.core.errors import UsageError
+    from livegate.services.checkconfig import KINDS, REPORTERS, check_paths
 
     if fmt not in REPORTERS:
         raise UsageError(f"--format must be one of {', '.join(REPORTERS)} (got {fmt!r})")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.cli import app, workspace_from
 from livegate.cli import display as d
+from livegate.cli import workspace_from
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 BY = typer.Option(None, "--by", help="Who (default: workspace.operator in livegate.yaml, else the OS user).", show_default=False)
 YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
@@ -16,9 +18,9 @@ def _open(ctx: typer.Context, by: str | None, yes: bool = False, ask=None, decli
     """The workspace, who acts, and the operator key (or None). With `ask` (the question, or
     a function of the workspace returning it) the operator confirms first, unless `yes`;
     declining prints `declined` and exits 0."""
-    from livegate.services.approvals import operator_name
     from livegate.cli.prompts import confirm
     from livegate.ledger.keys import try_load_private
+    from livegate.services.approvals import operator_name
 
     ws = workspace_from(ctx).require()
     if ask is not None and not confirm(ask(ws) if callable(ask) else ask, yes):

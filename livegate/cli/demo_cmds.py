@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-from livegate.cli import EXIT_OK, app
+from livegate.cli import EXIT_OK
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 
 @app.command()
@@ -24,8 +26,8 @@ def demo(
     internet. The demo's paper and micro-live thresholds are loosened for a random market;
     `livegate -w DIR status` flags each. The workspace stays for you to inspect."""
     from livegate.cli.prompts import confirm
-    from livegate.demo import SPEED, run_demo
     from livegate.core.errors import UsageError
+    from livegate.demo import SPEED, run_demo
 
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} already exists and is not empty: give the demo a new directory")
@@ -41,8 +43,8 @@ def demo(
         raise typer.Exit(EXIT_OK)
     d.table("The protocol, rehearsed", ["Step", "Verdict", "Detail"],
             [[s["step"], d.styled(s["verdict"]) if s["verdict"] in ("pass", "fail") else s["verdict"], s["detail"]] for s in report.steps])
-    from livegate.services.status import ladder_report
     from livegate.config.workspace import Workspace
+    from livegate.services.status import ladder_report
 
     ladder = ladder_report(Workspace(directory))
     d.table("livegate status", ["Step", "Status", "Signed by"],

@@ -95,7 +95,7 @@ class ProgressBar:
                                  TimeElapsedColumn(), console=console(stderr=True), transient=True)
             self._task = self._bar.add_task(description, total=total, detail="")
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         if self._bar:
             self._bar.start()
         return self

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, EXIT_OK, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 IMPORT_LINE = ("This was an import: kept in the ledger as research evidence; it never counts as the paper phase result "
                "(--as-paper-result states that the trades come from a forward dry run on live data).")
@@ -20,7 +22,8 @@ def paper_import(
     fmt: str = typer.Option(None, "--format", help="csv, jsonl or freqtrade (default: detected from the file).", show_default=False),
     pnl_is_net: bool = typer.Option(False, "--pnl-is-net", help="pnl_quote already has the fees taken off (default: it is before fees)."),
     trials: int = typer.Option(1, "--trials", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
-    as_paper_result: bool = typer.Option(False, "--as-paper-result", help="The trades come from a forward dry run on live market data: record them as the paper phase result (needs the paper gate open)."),
+    as_paper_result: bool = typer.Option(False, "--as-paper-result", help="The trades come from a forward dry run on live market data: "
+                                         "record them as the paper phase result (needs the paper gate open)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar)."),
 ) -> None:
     """Evaluate another bot's closed trades (CSV, JSONL, Freqtrade dry-run database) against the
@@ -34,13 +37,14 @@ def paper_import(
     import math
     from pathlib import Path
 
-    from livegate.services import gate
-    from livegate.cli.paper_cmds import evaluate_with_stress, evaluation_report
+    from livegate.cli.paper_cmds import stress_bar
+    from livegate.config.strategy import load_strategy
     from livegate.core.errors import UsageError
     from livegate.ledger.keys import try_load_private
     from livegate.phases.paper.evaluate import PendingStress
     from livegate.phases.paper.importers import FORMATS, import_trades
-    from livegate.config.strategy import load_strategy
+    from livegate.phases.paper.report import evaluate_with_stress, evaluation_report
+    from livegate.services import gate
 
     if not (math.isfinite(capital) and capital > 0):
         raise UsageError(f"--capital must be a positive amount in the trades' quote currency (got {capital:g})")
@@ -65,8 +69,9 @@ def paper_import(
         summary = {"import": facts, "capital": capital, "stated_forward_dry_run": as_paper_result, "stress_strategy": stress_strategy}
         if not as_json:
             d.out(f"livegate paper-import — {file} ({facts['format']}, {facts['trades']} closed trades)")
-        result, evaluation, extras = evaluate_with_stress(ws, effective, log, kind=kind, summary=summary, key=try_load_private(),
-                                                          trials=trials, progress_enabled=not as_json, pending=pending)
+        with stress_bar(not as_json) as progress:
+            result, evaluation, extras = evaluate_with_stress(ws, effective, log, kind=kind, summary=summary, key=try_load_private(),
+                                                              trials=trials, stress_progress=progress, pending=pending)
     report = {
         "kind": "import",
         "counts_as_phase_result": kind == "phase",

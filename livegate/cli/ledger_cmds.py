@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 ledger_app = typer.Typer(help="The tamper-evident ledger: verify, export, show.", no_args_is_help=True)
 keys_app = typer.Typer(help="The operator's Ed25519 signing key.", no_args_is_help=True)
@@ -23,19 +25,16 @@ def ledger_verify(
 ) -> None:
     """Recompute the hash chain, check the head and every signature; exit 1 naming the first bad event."""
     from livegate.core.errors import KeyMissing
+    from livegate.ledger import queries
     from livegate.ledger.keys import load_public
-    from livegate.ledger.reader import connect_readonly
     from livegate.ledger.verify import verify_ledger
 
     ws = workspace_from(ctx)
     public = load_public(pubkey) if pubkey else load_public()
     if pubkey and public is None:
         raise KeyMissing(f"no public key at {pubkey}")
-    conn = connect_readonly(ws.ledger_path)
-    try:
+    with queries.reading(ws.ledger_path) as conn:
         report = verify_ledger(conn, public)
-    finally:
-        conn.close()
     if as_json:
         d.emit_json(report.to_dict())
     elif report.ok:
@@ -83,15 +82,12 @@ def ledger_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the latest events, newest first."""
-    from livegate.ledger.reader import connect_readonly, iter_events
     from livegate.core.redact import redact
+    from livegate.ledger import queries
 
     ws = workspace_from(ctx)
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        events = list(iter_events(conn, kinds=tuple(kind or ()), limit=limit, descending=True))
-    finally:
-        conn.close()
+    with queries.reading(ws.ledger_path) as conn:
+        events = list(queries.events(conn, kinds=tuple(kind or ()), limit=limit, descending=True))
     if as_json:
         d.emit_json(events)
         return

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_OK, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_OK, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 
 @app.command("go-live")
@@ -28,19 +30,14 @@ def go_live(
     Exit 0 when the stage passed, 1 when it failed or a kill criterion fired, 4 when halted."""
     from livegate.cli.approval_cmds import ask_in_terminal
     from livegate.ledger.keys import try_load_private
-    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
-    from livegate.phases import run_phase
-    from livegate.phases.microlive.plugin import PHASE
+    from livegate.phases.microlive.runner import LiveOptions, go_live
 
     ws = workspace_from(ctx).require()
     options = LiveOptions(ask=(lambda approval: True) if yes else ask_in_terminal,
                           max_seconds=None if max_hours is None else max_hours * 3600,
                           progress=(lambda m: None) if as_json else _Progress().update)
     key = try_load_private()
-    outcome = LiveRunner(ws, stage, key, options).run()
-    result = None
-    if outcome.status in ("completed", "killed"):
-        result = run_phase(PHASE, ws, step=stage, extras={"measures": outcome.measures}, key=key)
+    outcome, result = go_live(ws, stage, key, options)
     report = {"stage": stage, "run": outcome.run, "status": outcome.status, "reason": outcome.reason,
               "measures": outcome.measures, **(result.to_dict() if result else {"verdict": None, "checks": []})}
     if as_json:

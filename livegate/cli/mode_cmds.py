@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.cli import app, workspace_from
 from livegate.cli import display as d
+from livegate.cli import workspace_from
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 mode_app = typer.Typer(help="Trading mode (PAPER, LIVE_MINIMAL, LIVE_SCALED, EMERGENCY_STOP) and its history.", no_args_is_help=True)
 app.add_typer(mode_app, name="mode")
@@ -72,9 +74,12 @@ def mode_set(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for a live mode only with --i-understand-real-money)."),
     real_money: bool = typer.Option(False, "--i-understand-real-money", help="With --yes: switch to a live mode without typing the phrase."),
 ) -> None:
-    """Change the trading mode. A live mode is refused — every reason listed — unless the gate to micro-live is open, the risk config loads, the exchange accepts the credentials and no position or order is open; then the operator types REAL MONEY."""
+    """Change the trading mode. A live mode is refused — every reason listed — unless the gate to
+    micro-live is open, the risk config loads, the exchange accepts the credentials and no position
+    or order is open; then the operator types REAL MONEY."""
     from livegate.ledger.keys import try_load_private
-    from livegate.services.modes import LIVE_MODES, halted_reason, mode_label, mode_limits, set_mode
+    from livegate.services.mode_switch import set_mode
+    from livegate.services.modes import LIVE_MODES, halted_reason, mode_label, mode_limits
 
     ws = workspace_from(ctx).require()
     live = mode.upper() in LIVE_MODES

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import typer
 
-from livegate.cli import app, workspace_from
 from livegate.cli import display as d
+from livegate.cli import workspace_from
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 RUN_HELP = "The run to look at (r12 a paper run, lgl40 a live stage); default: the latest live stage, else the latest paper run."
 
@@ -26,7 +28,9 @@ def monitor(
     count: int = typer.Option(None, "--count", min=1, show_default=False, help="Stop after this many refreshes (default: until Ctrl-C)."),
     run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
 ) -> None:
-    """Live dashboard of the running bot, read from the ledger: mode and halt, P&L, drawdown against the limits, circuit breakers, open positions, recent trades, orders, failures, latency and seed 002's green/yellow/red flags. Ctrl-C exits 0."""
+    """Live dashboard of the running bot, read from the ledger: mode and halt, P&L, drawdown against
+    the limits, circuit breakers, open positions, recent trades, orders, failures, latency and seed
+    002's green/yellow/red flags. Ctrl-C exits 0."""
     from livegate.core.errors import UsageError
     from livegate.services.monitoring.snapshot import snapshot
 
@@ -108,7 +112,9 @@ def report(
     output: Path = typer.Option(None, "--output", "-o", show_default=False, help="With --format: write to this file instead of stdout."),
     run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
 ) -> None:
-    """Write the report: equity curve and drawdown charts, per-symbol table, the criteria table of every phase, circuit breaker history, mode history and sign-offs, with seed 002's flags — as HTML (--html FILE) or JSON/CSV (--format)."""
+    """Write the report: equity curve and drawdown charts, per-symbol table, the criteria table of
+    every phase, circuit breaker history, mode history and sign-offs, with seed 002's flags — as
+    HTML (--html FILE) or JSON/CSV (--format)."""
     from livegate.core.errors import UsageError
     from livegate.services.monitoring.report import report_data, to_csv, to_json
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import typer
 
-from livegate.cli import EXIT_CRITERIA, EXIT_OK, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 BACKTEST_LINE = "This was a backtest: kept in the ledger as evidence and as the baseline for later runs; it never counts as the paper phase result."
 FORWARD_LINE = "This forward run on live market data is recorded as the paper phase result."
@@ -15,10 +19,13 @@ NEXT_LINE = "Next: `livegate signoff paper --by NAME`."
 @app.command("paper-run")
 def paper_run(
     ctx: typer.Context,
-    days: float = typer.Option(None, "--days", help="Length of the run in days: a forward run on live data (needs the env phase signed off), or the first N days of --replay/--since data.", show_default=False),
-    replay: list[str] = typer.Option(None, "--replay", help="Backtest on an OHLCV CSV (SPEC §4) or `builtin:btc-1m` (seeded synthetic data). Repeat with --symbol for several symbols.", show_default=False),
+    days: float = typer.Option(None, "--days", help="Length of the run in days: a forward run on live data (needs the env phase signed off), "
+                                                         "or the first N days of --replay/--since data.", show_default=False),
+    replay: list[str] = typer.Option(None, "--replay", help="Backtest on an OHLCV CSV (SPEC §4) or `builtin:btc-1m` (seeded synthetic data). "
+                                                              "Repeat with --symbol for several symbols.", show_default=False),
     since: str = typer.Option(None, "--since", help="Backtest on the exchange's historical candles from this date (ISO 8601, UTC), fetched with ccxt.", show_default=False),
-    symbol: list[str] = typer.Option(None, "--symbol", help="Symbol of each --replay source, in order (default: the workspace's first symbol; all of them for --since and forward runs).", show_default=False),
+    symbol: list[str] = typer.Option(None, "--symbol", help="Symbol of each --replay source, in order (default: the workspace's first symbol; "
+                                                              "all of them for --since and forward runs).", show_default=False),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run from its last checkpoint (after a crash, Ctrl-C or a venue outage)."),
     trials: int = typer.Option(1, "--trials", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar)."),
@@ -125,72 +132,19 @@ class _Progress:
 
 
 def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
-    """Evaluate the run and record its result; returns the report (also the --json object)."""
-    from livegate.phases.paper.evaluate import trade_log_of_run
-    from livegate.phases.paper.run import BACKTEST, run_counts
+    """Evaluate the run and record its result, with the stress test's progress bar."""
+    from livegate.phases.paper.report import run_report
 
-    effective = ws.effective
-    cfg = effective.config
-    log = trade_log_of_run(ws, outcome.run_id, cfg.capital.starting)
-    engine = outcome.engine
-    counts = run_counts(ws, outcome.run_id)
-    summary = {
-        "run": outcome.run_id,
-        "data": outcome.data,
-        "bars": outcome.bars,
-        "final_equity": engine.account.equity(),
-        "open_positions": {s: p.amount for s, p in engine.account.positions.items()},
-        "fees_paid": engine.account.fees_paid,
-        "orders": counts["events"].get("order_placed", 0),
-        "fills": counts["events"].get("fill", 0),
-        "blocked": counts["events"].get("order_blocked", 0),
-        "blocked_by_rule": counts["blocked_by_rule"],
-        "rejected": counts["events"].get("order_rejected", 0),
-        "breaker_trips": counts["breaker_trips"],
-        "resumed_from_bar": outcome.resumed_from,
-    }
-    kind = "backtest" if outcome.plan.kind == BACKTEST else "phase"
-    result, evaluation, extras = evaluate_with_stress(ws, effective, log, kind=kind, summary=summary, key=runner.key,
-                                                      trials=trials, progress_enabled=progress_enabled)
-    return {
-        "run": outcome.run_id,
-        "kind": kind if kind == "backtest" else "forward",
-        "counts_as_phase_result": kind == "phase",
-        "synthetic_data": bool(outcome.data.get("synthetic")),
-        "data": outcome.data,
-        "summary": summary,
-        **evaluation_report(result, evaluation, extras),
-        "timing": {"wall_seconds": outcome.wall_seconds, "ledger_seconds": outcome.journal_seconds},
-    }
+    with stress_bar(progress_enabled) as progress:
+        return run_report(ws, outcome, runner.key, trials, stress_progress=progress)
 
 
-def evaluate_with_stress(ws, effective, log, *, kind: str, summary: dict, key, trials: int, progress_enabled: bool, pending=None):
-    """`evaluate_and_record` with the workspace's configured strategy in the stress test (a
-    progress bar on stderr unless disabled), or `pending`, a `PendingStress` begun earlier.
-    Returns (result, evaluation, extras)."""
-    from livegate.phases.paper.evaluate import evaluate_and_record
-    from livegate.config.strategy import load_strategy
-
-    cfg = effective.config
-    stress = d.ProgressBar("stress test", 203, enabled=progress_enabled)
-    with stress:
-        return evaluate_and_record(
-            ws, effective, log, kind=kind, summary=summary, key=key, trials=trials,
-            strategy_factory=lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root),
-            stress_progress=lambda done, total: stress.update(done, f"{done} / {total} scenarios", total=total), stress=pending,
-        )
-
-
-def evaluation_report(result, evaluation: dict, extras: dict) -> dict:
-    """The evaluation part of a report (and of the --json object): metrics to verdict."""
-    return {
-        "metrics": {**evaluation["metrics"]},
-        "statistics": evaluation["statistics"],
-        "drills": extras["drills"],
-        "stress": {k: v for k, v in extras.get("stress", {}).items() if k != "results"},
-        "criteria": [c.to_dict() for c in result.checks],
-        "verdict": result.verdict.value,
-    }
+@contextmanager
+def stress_bar(enabled: bool):
+    """The stress test's progress bar on stderr (unless disabled), as a `(done, total)` callback."""
+    bar = d.ProgressBar("stress test", 203, enabled=enabled)
+    with bar:
+        yield lambda done, total: bar.update(done, f"{done} / {total} scenarios", total=total)
 
 
 def _tally(names: list[str]) -> str:

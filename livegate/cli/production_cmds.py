@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, EXIT_OK, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 
 @app.command()
@@ -52,9 +54,9 @@ def scale(
     per step, after the minimum days at the current level with its live results meeting the
     rules (positive P&L, Sharpe, win rate, drawdown — `limits` in phases/production.yaml); down
     at once. Every step is signed with your key. Refusals name every rule not met (exit 2)."""
-    from livegate.services.approvals import operator_name
     from livegate.ledger.keys import load_private
     from livegate.phases.production.scaling import scale as do_scale
+    from livegate.services.approvals import operator_name
 
     ws = workspace_from(ctx).require()
     key = load_private()

@@ -7,8 +7,10 @@ import sys
 
 import typer
 
-from livegate.cli import EXIT_OK, app, workspace_from
+from livegate.cli import EXIT_OK, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 sandbox_app = typer.Typer(help="The local exchange and chain for offline rehearsals.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
@@ -24,7 +26,8 @@ def serve(
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic price paths."),
     chain: bool = typer.Option(True, "--chain/--no-chain", help="Also start the local EVM chain with Uniswap V2 deployed."),
     chain_backend: str = typer.Option(None, "--chain-backend", help="anvil, eth-tester or auto (default: $LIVEGATE_CHAIN_BACKEND, else auto: anvil when installed).", show_default=False),
-    write_config: bool = typer.Option(False, "--write-config", help="Point the workspace at this sandbox: exchange.base_url, chain.rpc_url/chain_id in livegate.yaml; the test keys and matching allowlists in .env."),
+    write_config: bool = typer.Option(False, "--write-config", help="Point the workspace at this sandbox: exchange.base_url, chain.rpc_url/chain_id in livegate.yaml; "
+                                                                        "the test keys and matching allowlists in .env."),
     as_json: bool = typer.Option(False, "--json", help="First line on stdout: one JSON object with the URLs, keys and addresses."),
 ) -> None:
     """Start the local Binance-compatible exchange (and the local chain: anvil with Uniswap V2),

@@ -6,8 +6,10 @@ import sys
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, EXIT_OK, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 
 @app.command()

@@ -6,8 +6,10 @@ import json
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, EXIT_OK, EXIT_VENUE, app, workspace_from
+from livegate.cli import EXIT_CRITERIA, EXIT_OK, EXIT_VENUE, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 WIDTH = 79
 WORDS = {"pass": ("Passed", "green"), "fail": ("Failed", "red"), "error": ("Error", "bold red"),
@@ -18,7 +20,9 @@ WORDS = {"pass": ("Passed", "green"), "fail": ("Failed", "red"), "error": ("Erro
 def validate(
     ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every check's evidence, not only the failures'."),
-    attest_no_withdrawal: bool = typer.Option(False, "--attest-no-withdrawal", help="For an exchange whose key permissions livegate cannot read: record your signed statement that the key can read and trade and has no withdrawal or transfer rights (bound to this exchange and this API key)."),
+    attest_no_withdrawal: bool = typer.Option(False, "--attest-no-withdrawal", help="For an exchange whose key permissions livegate cannot read: record your signed statement "
+                                                     "that the key can read and trade and has no withdrawal or transfer rights "
+                                                     "(bound to this exchange and this API key)."),
     by: str = typer.Option(None, "--by", help="Who makes the attestation (default: workspace.operator).", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Make the attestation without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -31,24 +35,14 @@ def validate(
     The result is recorded as the env phase result. Exit 0 when every criterion passes, 1 when
     one fails, 5 when the exchange or the chain node cannot be reached."""
     from livegate.ledger.keys import try_load_private
-    from livegate.phases import PhaseContext, run_phase
-    from livegate.phases.env.plugin import PHASE, exchange_where, unreachable
+    from livegate.phases.env.run import run_validate
 
     ws = workspace_from(ctx).require()
     extras: dict = {}
     if attest_no_withdrawal:
         _attest(ws, by, yes, extras, quiet=as_json)
-    result = run_phase(PHASE, ws, extras=extras, key=try_load_private())
-    effective = ws.effective
-    lost = unreachable(PhaseContext(ws, effective, "env", extras))
-    report = {
-        "step": "env",
-        "counts_as_phase_result": True,
-        "exchange": exchange_where(effective.config.exchange),
-        "chain": effective.config.chain.rpc_url if effective.config.chain.enabled else None,
-        **result.to_dict(),
-        "unreachable": lost,
-    }
+    result, report = run_validate(ws, try_load_private(), extras)
+    lost = report["unreachable"]
     if as_json:
         d.emit_json(report)
     else:
@@ -65,26 +59,17 @@ def _attest(ws, by: str | None, yes: bool, extras: dict, quiet: bool) -> None:
     from livegate.cli.prompts import confirm
     from livegate.core.errors import UsageError
     from livegate.ledger.keys import load_private
-    from livegate.ledger.store import Ledger
-    from livegate.phases import PhaseContext
-    from livegate.phases.env.plugin import ATTEST_STATEMENT, attestation_payload, env_of, has_keys
+    from livegate.phases.env.plugin import ATTEST_STATEMENT
+    from livegate.phases.env.run import attester, record_attestation
 
-    effective = ws.effective
-    name = (by or effective.config.workspace.operator or "").strip()
-    if not name:
-        raise UsageError("--attest-no-withdrawal needs --by NAME (or workspace.operator in livegate.yaml)")
-    pctx = PhaseContext(ws, effective, "env", extras)
-    env_of(pctx)
-    if not has_keys(pctx):
-        raise UsageError("--attest-no-withdrawal: set EXCHANGE_API_KEY and EXCHANGE_API_SECRET first (the attestation is bound to the key)")
+    name = attester(ws, by, extras)
     key = load_private()
-    exchange = effective.config.exchange.id
+    exchange = ws.effective.config.exchange.id
     if not confirm(f"{name}, you attest for the {exchange} API key now configured: {ATTEST_STATEMENT} Record it?", yes):
         raise UsageError("attestation declined; nothing was recorded")
-    with Ledger.open(ws.ledger_path, key=key) as ledger:
-        event = ledger.append("attestation", attestation_payload(pctx), actor=name, sign=True)
+    event_id = record_attestation(ws, name, key, extras)
     if not quiet:
-        d.out(f"Attestation recorded (ledger event #{event.id}, signed by {name}).")
+        d.out(f"Attestation recorded (ledger event #{event_id}, signed by {name}).")
 
 
 def show(report: dict, verbose: bool) -> None:

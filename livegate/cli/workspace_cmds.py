@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-from livegate.cli import EXIT_OK, app, workspace_from
+from livegate.cli import EXIT_OK, workspace_from
 from livegate.cli import display as d
+
+app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 
 @app.command()
@@ -39,7 +41,7 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         d.emit_json(report)
         raise typer.Exit(EXIT_OK)
     rows = []
-    for i, s in enumerate(report["steps"], 1):
+    for s in report["steps"]:
         kept = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in s["evidence"].items())
         detail = s["detail"] + (f"{'; ' if s['detail'] else ''}evidence only: {kept}" if kept else "")
         rows.append([s["step"], s["title"], d.styled(s["status"]), (s["result_at"] or "")[:19], s["signed_by"] or "", detail])
@@ -69,9 +71,9 @@ def signoff(
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept the risk acknowledgment without asking."),
 ) -> None:
     """Sign off a passed phase with the operator key, after the risk acknowledgment (seed 000)."""
-    from livegate.services import gate
     from livegate.cli.prompts import confirm
     from livegate.ledger.keys import load_private
+    from livegate.services import gate
 
     ws = workspace_from(ctx).require()
     key = load_private()

@@ -6,11 +6,13 @@ anything else in `.env` is a problem reported as `.env:LINE`."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livegate.core.errors import ConfigError
 from livegate.core.redact import is_secret_name, register_secret
 
 FLAGS = ("PAPER_MODE", "LIVE_TRADING_ENABLED", "TRADING_HALTED")
@@ -54,6 +56,18 @@ class WorkspaceEnv:
     def allowlist(self, name: str) -> list[str]:
         return [item.strip() for item in (self.get(name) or "").split(",") if item.strip()]
 
+    def max_trade_amount(self) -> float | None:
+        """MAX_TRADE_AMOUNT as a number (quote currency), None when unset. A value that is not
+        a positive, finite number is a configuration error naming where it was set: a cap that
+        cannot be read never silently switches off."""
+        raw = self.get("MAX_TRADE_AMOUNT")
+        if raw is None:
+            return None
+        if not _positive_number(raw):
+            raise ConfigError(f"{self.where('MAX_TRADE_AMOUNT')} MAX_TRADE_AMOUNT: must be a positive, finite amount in the "
+                              f"quote currency (got {raw!r}); fix it or remove it")
+        return float(raw)
+
     def problems(self) -> list[str]:
         """Values of known variables that livegate could not use, each naming where it is set."""
         out = list(self.syntax_problems)
@@ -81,7 +95,7 @@ def _positive_number(text: str) -> bool:
         value = float(text)
     except ValueError:
         return False
-    return value > 0 and value != float("inf")
+    return math.isfinite(value) and value > 0
 
 
 def parse_dotenv(text: str, name: str = ".env") -> tuple[dict[str, Setting], list[str]]:

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ValidationError
 
 from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
 from livegate.config.yamlfile import line_of, load_mapping
-from livegate.core.protocol import PhaseSpec, threshold_targets
 from livegate.core.errors import ConfigError
+from livegate.core.protocol import PHASE_ORDER, PhaseSpec, threshold_targets
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -165,14 +165,24 @@ def load_phase_file(path: Path, name: str) -> PhaseSpec:
 
 @cache
 def _phase_specs_cached(directory: str) -> tuple[PhaseSpec, ...]:
+    """One `<id>.yaml` per phase of the registry (`PHASE_ORDER`), in its order; a file the
+    registry does not know, a missing one, or a `number:` out of step is an error."""
     root = Path(directory)
+    found = {path.stem for path in root.glob("*.yaml")}
+    unknown = sorted(found - set(PHASE_ORDER))
+    missing = [pid for pid in PHASE_ORDER if pid not in found]
+    if unknown or missing:
+        raise ConfigError(f"{directory}: the phase files must be exactly {', '.join(f'{p}.yaml' for p in PHASE_ORDER)}"
+                          + (f"; unknown: {', '.join(f'{p}.yaml' for p in unknown)}" if unknown else "")
+                          + (f"; missing: {', '.join(f'{p}.yaml' for p in missing)}" if missing else ""))
     specs = []
-    for path in sorted(root.glob("*.yaml")):
-        specs.append(load_phase_file(path, f"phases/{path.name}"))
-    numbers = sorted(s.number for s in specs)
-    if numbers != list(range(1, len(specs) + 1)) or not specs:
-        raise ConfigError(f"{directory}: phase numbers must run 1..N without gaps (got {numbers})")
-    return tuple(sorted(specs, key=lambda s: s.number))
+    for number, pid in enumerate(PHASE_ORDER, start=1):
+        name = f"phases/{pid}.yaml"
+        spec = load_phase_file(root / f"{pid}.yaml", name)
+        if spec.number != number:
+            raise ConfigError(f"{name}: number: must be {number}, its place in the protocol (got {spec.number})")
+        specs.append(spec)
+    return tuple(specs)
 
 
 def load_phase_specs(directory: Path | None = None) -> tuple[PhaseSpec, ...]:

@@ -48,7 +48,8 @@ class ExchangeSection(_Strict):
     """The exchange livegate trades on through ccxt; keys come from `.env`."""
 
     id: str = Field("binance", pattern=r"^[a-z0-9_]+$", description="ccxt exchange id.")
-    testnet: bool = Field(False, description="Trade on the exchange's sandbox (ccxt set_sandbox_mode) in every phase — a rehearsal: go-live then moves no real money. `livegate testnet` uses the sandbox either way.")
+    testnet: bool = Field(False, description="Trade on the exchange's sandbox (ccxt set_sandbox_mode) in every phase — a rehearsal: "
+                                           "go-live then moves no real money. `livegate testnet` uses the sandbox either way.")
     symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1, description="Symbols traded, ccxt spelling BASE/QUOTE (BTC/USDT), no repeats.")
     timeframe: Literal[_TIMEFRAMES] = Field("1m", description="Candle timeframe the strategy runs on.")  # type: ignore[valid-type]
     base_url: str | None = Field(None, description="An http(s) URL: rewrite every ccxt REST URL to this base (local sandbox, proxy). Env: LIVEGATE_EXCHANGE_BASE_URL.")
@@ -109,7 +110,9 @@ class TestnetSection(_Strict):
 class StrategySection(_Strict):
     """The strategy class paper-run and go-live run."""
 
-    ref: str = Field("strategies/ema_cross.py:EmaCross", pattern=r"^\S+:[A-Za-z_][A-Za-z0-9_]*$", description="`module:Class` or `path/to/file.py:Class` (relative to the workspace). The file's SHA-256 is part of the signed-off config: editing the strategy reopens the gate.")
+    ref: str = Field("strategies/ema_cross.py:EmaCross", pattern=r"^\S+:[A-Za-z_][A-Za-z0-9_]*$",
+                     description="`module:Class` or `path/to/file.py:Class` (relative to the workspace). "
+                                 "The file's SHA-256 is part of the signed-off config: editing the strategy reopens the gate.")
     params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the strategy class.")
 
 
@@ -150,7 +153,8 @@ class AlertDestination(_Strict):
     """One apprise URL. Tokens and passwords belong in `.env`: write them as `${NAME}`,
     expanded from the environment / `.env` when an alert is sent."""
 
-    url: str = Field(min_length=1, description="An apprise URL: json://host/path, discord://…, tgram://${TELEGRAM_TOKEN}/CHAT, slack://…, mailto://user:${SMTP_PASSWORD}@host. `${NAME}` is read from the environment / .env at send time.")
+    url: str = Field(min_length=1, description="An apprise URL: json://host/path, discord://…, tgram://${TELEGRAM_TOKEN}/CHAT, slack://…, "
+                                                       "mailto://user:${SMTP_PASSWORD}@host. `${NAME}` is read from the environment / .env at send time.")
     min_severity: Literal[SEVERITIES] = Field("warning", description="Alerts below this severity are not sent here (info < warning < error < critical).")  # type: ignore[valid-type]
     name: str | None = Field(None, min_length=1, max_length=60, pattern=r"^[^\n\r]+$", description="Shown in output and the ledger instead of the URL (default: scheme://host, or the scheme alone).")
 
@@ -278,7 +282,8 @@ class RiskLimitsFile(_Strict):
         out = self.live_trading.cross_checks()
         if self.guardian.drawdown_halt_buys_pct > self.live_trading.drawdown_halt_pct:
             out.append((("guardian", "drawdown_halt_buys_pct"),
-                        f"must be <= live_trading.drawdown_halt_pct ({self.live_trading.drawdown_halt_pct:g}): buys halt before the breaker stops everything (got {self.guardian.drawdown_halt_buys_pct:g})"))
+                        f"must be <= live_trading.drawdown_halt_pct ({self.live_trading.drawdown_halt_pct:g}): "
+                        f"buys halt before the breaker stops everything (got {self.guardian.drawdown_halt_buys_pct:g})"))
         return out
 
 

@@ -91,7 +91,7 @@ class Workspace:
     def ledger_path(self) -> Path:
         return self.state_dir / LEDGER_FILE
 
-    def require(self) -> "Workspace":
+    def require(self) -> Workspace:
         """Fail with a usage error unless this is an initialised workspace."""
         if not self.config_path.is_file():
             raise UsageError(f"{self.root} is not a livegate workspace (no {CONFIG_FILE}); run `livegate init {self.root}`")

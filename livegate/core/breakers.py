@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from livegate.core.guardian import RiskState
+from livegate.core.limits import BreakerSettings, LiveLimits
 
 
 @dataclass
@@ -34,20 +35,20 @@ EQUITY_BREAKERS = ("daily_loss_usd", "daily_loss_pct", "weekly_loss_usd", "weekl
 TRADE_BREAKERS = ("consecutive_losses", "win_rate_floor")
 API_BREAKERS = ("api_error_rate", "api_latency")
 BREAKERS = EQUITY_BREAKERS + TRADE_BREAKERS + API_BREAKERS
-_NONE: list = []  # shared empty result of the fast path (never mutated)
+_NONE: list[Trip] = []  # shared empty result of the fast path (never mutated)
 
 
 class CircuitBreakers:
     """`limits` is risk_limits.yaml's `live_trading`, `rules` its `circuit_breakers`."""
 
-    def __init__(self, limits: Any, rules: Any):
+    def __init__(self, limits: LiveLimits, rules: BreakerSettings):
         self.limits = limits
         self.rules = rules
         self.cooldown_ms = int(rules.cooldown_minutes * 60_000)
         self.tripped: dict[str, Trip] = {}
         self.streak = 0
-        self.results: deque = deque(maxlen=rules.win_rate_window)
-        self.api: deque = deque(maxlen=rules.api_window)
+        self.results: deque[bool] = deque(maxlen=rules.win_rate_window)
+        self.api: deque[tuple[bool, float]] = deque(maxlen=rules.api_window)
 
     # -- conditions -------------------------------------------------------------------
     def _equity_conditions(self, s: RiskState) -> dict[str, tuple[float, float]]:
@@ -96,7 +97,8 @@ class CircuitBreakers:
                     and week_loss < lim.max_weekly_loss and week_loss < r.weekly_loss_pct * state.week_open_equity
                     and state.equity > (1.0 - lim.drawdown_halt_pct) * state.peak_equity):
                 return _NONE, _NONE
-        new, rearmed = [], []
+        new: list[Trip] = []
+        rearmed: list[Trip] = []
         conditions = self._equity_conditions(state)
         for name, trip in list(self.tripped.items()):
             if now_ms < trip.until_ms:
@@ -120,7 +122,7 @@ class CircuitBreakers:
         """A closed trade: consecutive losses and the win-rate floor."""
         self.streak = self.streak + 1 if net < 0 else 0
         self.results.append(net > 0)
-        new = []
+        new: list[Trip] = []
         if "consecutive_losses" not in self.tripped and self.streak >= self.limits.consecutive_losses_halt:
             new.append(self._trip("consecutive_losses", now_ms, self.streak, self.limits.consecutive_losses_halt,
                                   f"{self.streak} losing trades in a row, limit {self.limits.consecutive_losses_halt}"))
@@ -134,8 +136,8 @@ class CircuitBreakers:
     def on_api_call(self, ok: bool, latency_s: float, now_ms: int) -> list[Trip]:
         """A venue call: its outcome and latency."""
         self.api.append((ok, latency_s))
-        new = []
-        if len(self.api) < max(5, self.api.maxlen // 5):
+        new: list[Trip] = []
+        if len(self.api) < max(5, (self.api.maxlen or 0) // 5):
             return new
         errors = sum(1 for good, _ in self.api if not good) / len(self.api)
         if "api_error_rate" not in self.tripped and errors >= self.rules.api_error_rate:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 
-def canonical_json(obj: Any) -> str:
+def canonical_json(obj: object) -> str:
     """One spelling per value: sorted keys, no spaces, UTF-8, no NaN/Infinity."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -17,12 +18,12 @@ def sha256_hex(text: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fingerprint(obj: Any) -> str:
+def fingerprint(obj: object) -> str:
     """SHA-256 of the canonical JSON of `obj`."""
     return sha256_hex(canonical_json(obj))
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(obj: object, prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to dotted paths: {"a": {"b": 1}} -> {"a.b": 1}. Lists stay values."""
     out: dict[str, Any] = {}
     if isinstance(obj, dict) and obj:
@@ -34,7 +35,7 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def diff_paths(old: dict, new: dict) -> list[tuple[str, Any, Any]]:
+def diff_paths(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     """Dotted paths whose values differ between two nested dicts, sorted: (path, old, new)."""
     a, b = flatten(old), flatten(new)
     missing = object()

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from livegate.core.breakers import CircuitBreakers
+from livegate.core.errors import StrategyError
 from livegate.core.gateway import OrderGateway
 from livegate.core.guardian import RiskState
 from livegate.core.orders import SELL, Bar, OrderIntent
 from livegate.core.portfolio import Portfolio
 from livegate.core.simulator import PaperExecutor
-from livegate.core.errors import StrategyError
 
 
 class Strategy(Protocol):
@@ -24,7 +25,7 @@ class Strategy(Protocol):
     (or None). Optional: `state() -> dict` and `restore(dict)` so a resumed run continues
     exactly; `warmup_bars: int` — bars it needs to see before its signals mean anything."""
 
-    def on_bar(self, bar: Bar, ctx: "StrategyContext") -> Sequence[OrderIntent] | None: ...
+    def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent] | None: ...
 
 
 class StrategyContext:
@@ -32,7 +33,7 @@ class StrategyContext:
 
     def __init__(self, account: Portfolio, history: int):
         self._account = account
-        self._history: dict[str, deque] = {}
+        self._history: dict[str, deque[Bar]] = {}
         self._size = history
         self.now_ms = 0
 
@@ -60,7 +61,7 @@ class StrategyContext:
 _NUMERIC = ("amount", "quote_amount", "price", "edge", "confidence", "sentiment", "leverage")
 
 
-def check_intents(out: Any, name: str, bar: Bar) -> list[OrderIntent]:
+def check_intents(out: object, name: str, bar: Bar) -> list[OrderIntent]:
     """What a strategy returned, validated: None or a list/tuple of OrderIntent with numeric
     fields that are real numbers. Anything else stops the run with a StrategyError."""
     if out is None:
@@ -85,7 +86,7 @@ def check_intents(out: Any, name: str, bar: Bar) -> list[OrderIntent]:
 
 
 class Engine:
-    def __init__(self, *, strategy: Any, gateway: OrderGateway, executor: PaperExecutor, account: Portfolio,
+    def __init__(self, *, strategy: Strategy, gateway: OrderGateway, executor: PaperExecutor, account: Portfolio,
                  state: RiskState, breakers: CircuitBreakers, timeframe_ms: int, history: int = 500):
         self.strategy = strategy
         self.name = type(strategy).__name__

@@ -3,7 +3,8 @@ statistics in one JSON-able dict. Pure: no I/O."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from livegate.core.metrics import compute_metrics
 from livegate.core.statistics import (
@@ -17,13 +18,18 @@ from livegate.core.statistics import (
 )
 from livegate.core.trades import TradeLog
 
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
-def evaluate_trades(log: TradeLog, *, bars_close: Any = None, bars_ts_ms: Any = None, trials: int = 1,
+
+def evaluate_trades(log: TradeLog, *, bars_close: NDArray[np.float64] | Sequence[float] | None = None,
+                    bars_ts_ms: NDArray[np.int64] | Sequence[int] | None = None, trials: int = 1,
                     sharpe_variance: float = 0.0, baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     """Metrics and statistics of `log`. `trials`/`sharpe_variance` feed the deflated Sharpe;
     `baseline` (a backtest's metrics) adds the overfitting comparison of seed 001 §1.2."""
     metrics = compute_metrics(log)
-    stats = {
+    stats: dict[str, Any] = {
         "bootstrap_sharpe": bootstrap_ci(log, "sharpe"),
         "bootstrap_expectancy": bootstrap_ci(log, "expectancy"),
         "ruin": ruin_probabilities(log),

@@ -5,6 +5,7 @@ Everything here is arithmetic on plain floats; the paper executor and the tests 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -71,10 +72,13 @@ def default_rules(symbol: str, price: float, maker_fee: float | None = None, tak
 def _decimals(step: float) -> int:
     from decimal import Decimal
 
-    return max(0, -Decimal(repr(step)).normalize().as_tuple().exponent)
+    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
+    if not isinstance(exponent, int):  # NaN or infinity
+        raise ValueError(f"step {step!r} is not a finite number")
+    return max(0, -exponent)
 
 
-def _to_step(value: float, step: float, how) -> float:
+def _to_step(value: float, step: float, how: Callable[[float], int]) -> float:
     units = math.floor(value / step + 1e-9) if how is math.floor else math.floor(value / step + 0.5 + 1e-9)  # half up, as ccxt
     return round(units * step, _decimals(step))
 

@@ -51,7 +51,7 @@ def config_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 5) -> 
     return lines
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     return "(unset)" if value is None else str(value)
 
 

@@ -8,10 +8,11 @@ later. Every decision is reported to the journal; nothing here does I/O itself."
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from livegate.core.breakers import CircuitBreakers
+from livegate.core.breakers import CircuitBreakers, Trip
 from livegate.core.fills import MarketRules
 from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import BUY, LIMIT, MARKET, SELL, Block, Fill, Order, OrderIntent, Trade
@@ -53,7 +54,7 @@ class Decision:
         return self.order is not None and not self.blocks
 
 
-def _positive(value: Any) -> bool:
+def _positive(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
@@ -127,16 +128,19 @@ class OrderGateway:
             if value is not None and not _positive(value):
                 blocks.append(Block("invalid", f"{name} must be a positive number (got {value!r})"))
                 return None
-        price = rules.round_price(intent.price) if intent.type == LIMIT else None
+        price = rules.round_price(intent.price) if intent.type == LIMIT and intent.price is not None else None  # checked > 0 above
         if price is not None and price <= 0:
             blocks.append(Block("PRICE_FILTER", f"limit price {intent.price!r} rounds to {price} on the tick {rules.tick:g}"))
             return None
         px = price if price is not None else ref
         if intent.side == BUY:
-            if intent.amount is None and intent.quote_amount is None:
+            if intent.quote_amount is not None:
+                value = intent.quote_amount
+            elif intent.amount is not None:
+                value = intent.amount * px
+            else:
                 blocks.append(Block("invalid", "a buy needs amount or quote_amount"))
                 return None
-            value = intent.quote_amount if intent.quote_amount is not None else intent.amount * px
             sizing = self.guardian.check_buy(value, intent.symbol, intent, self.account, self.state, now_ms, self.stage_cap)
             blocks += sizing.blocks
             decision.caps += sizing.caps
@@ -178,7 +182,7 @@ class OrderGateway:
                 self.on_trip(trip)
         return closed
 
-    def on_trip(self, trip) -> None:
+    def on_trip(self, trip: Trip) -> None:
         """A breaker tripped: record it and cancel every open order (nothing keeps ordering)."""
         self.journal.emit("breaker_trip", trip.to_dict())
         for order in self.executor.cancel_all():

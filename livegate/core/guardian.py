@@ -7,19 +7,19 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from livegate.core.orders import Block
+from livegate.core.limits import GuardianSettings, LiveLimits
+from livegate.core.orders import Block, OrderIntent
+from livegate.core.portfolio import Portfolio
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 WEEK_MS = 7 * DAY_MS
 _EPOCH_MONDAY_MS = 4 * DAY_MS  # 1970-01-05 was a Monday
-
-
-def day_key(now_ms: int) -> int:
-    return now_ms // DAY_MS
 
 
 def week_key(now_ms: int) -> int:
@@ -39,7 +39,7 @@ class RiskState:
     week_open_equity: float = 0.0
     equity: float = 0.0
     max_drawdown: float = 0.0
-    order_times: list = field(default_factory=list)  # sorted epoch ms of the last day's orders
+    order_times: list[int] = field(default_factory=list)  # sorted epoch ms of the last day's orders
 
     def mark(self, now_ms: int, equity: float) -> None:
         """Record equity at `now_ms` (mark-to-market)."""
@@ -88,7 +88,7 @@ class RiskState:
                 "order_times": list(self.order_times)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RiskState":
+    def from_dict(cls, data: dict[str, Any]) -> RiskState:
         return cls(**{**data, "order_times": sorted(data.get("order_times", []))})
 
 
@@ -101,78 +101,222 @@ class Sizing:
     blocks: list[Block] = field(default_factory=list)
 
 
+@dataclass
+class BuyCheck:
+    """One buy under check: what the rules read, and `sizing`, the answer they build. `value` is
+    the value asked for; `sizing.value` what the caps have left of it so far. The account is
+    read when a rule first needs it (`held`, `exposure`)."""
+
+    value: float
+    symbol: str
+    intent: OrderIntent
+    account: Portfolio
+    state: RiskState
+    now_ms: int
+    limits: LiveLimits  # risk_limits.yaml's `live_trading`
+    rules: GuardianSettings  # risk_limits.yaml's `guardian`
+    equity: float
+    sizing: Sizing
+    max_trade_amount: float | None = None
+    stage_cap: float | None = None
+
+    @cached_property
+    def held(self) -> float:
+        return self.account.position_value(self.symbol)
+
+    @cached_property
+    def exposure(self) -> float:
+        return self.account.exposure()
+
+
+BuyRule = Callable[[BuyCheck], Block | None]
+
+
+# -- the rules of a buy: each returns its Block, or None when the buy passes it ------------------
+
+def no_equity(c: BuyCheck) -> Block | None:
+    """Checked before the table (every rule there divides by equity): with none, nothing else is said."""
+    if c.equity <= 0:
+        return Block("equity", f"equity is {c.equity:.2f}; nothing may be bought")
+    return None
+
+
+def max_trade_pct(c: BuyCheck) -> Block | None:
+    """Seed 000 §2.3: a single buy above `max_trade_pct` of equity is blocked outright (6 % > 5 %)."""
+    if c.value > c.rules.max_trade_pct * c.equity + 1e-9:
+        return Block("max_trade_pct", f"buy of {c.value:.2f} is {c.value / c.equity:.1%} of equity {c.equity:.2f}, "
+                                      f"above the {c.rules.max_trade_pct:.0%} limit")
+    return None
+
+
+def max_leverage(c: BuyCheck) -> Block | None:
+    """The intent's own leverage above the cap (seed 003: 4x refused)."""
+    if c.intent.leverage > c.limits.max_leverage:
+        return Block("max_leverage", f"leverage {c.intent.leverage:g}x is above the {c.limits.max_leverage:g}x cap")
+    return None
+
+
+def daily_loss_halt_buys(c: BuyCheck) -> Block | None:
+    state, limit = c.state, c.rules.daily_loss_halt_buys_pct
+    if state.day_loss > 0 and state.day_open_equity > 0 and state.day_loss / state.day_open_equity > limit:
+        return Block("daily_loss_halt_buys", f"down {state.day_loss / state.day_open_equity:.1%} today (limit {limit:.0%}): buys halted")
+    return None
+
+
+def drawdown_halt_buys(c: BuyCheck) -> Block | None:
+    state, limit = c.state, c.rules.drawdown_halt_buys_pct
+    if state.drawdown > limit:
+        return Block("drawdown_halt_buys", f"drawdown {state.drawdown:.1%} from peak {state.peak_equity:.2f} (limit {limit:.0%}): buys halted")
+    return None
+
+
+def falling_knife(c: BuyCheck) -> Block | None:
+    sentiment, floor = c.intent.sentiment, c.rules.falling_knife_sentiment
+    if sentiment is not None and sentiment < floor:
+        return Block("falling_knife", f"sentiment {sentiment:g} is below {floor:g}: no buying a falling knife")
+    return None
+
+
+def min_edge_threshold(c: BuyCheck) -> Block | None:
+    edge, floor = c.intent.edge, c.limits.min_edge_threshold
+    if edge is not None and edge < floor:
+        return Block("min_edge_threshold", f"edge {edge:g} is below the minimum {floor:g}")
+    return None
+
+
+def min_confidence(c: BuyCheck) -> Block | None:
+    confidence, floor = c.intent.confidence, c.limits.min_confidence
+    if confidence is not None and confidence < floor:
+        return Block("min_confidence", f"confidence {confidence:g} is below the minimum {floor:g}")
+    return None
+
+
+def max_open_positions(c: BuyCheck) -> Block | None:
+    """Only a new position counts: adding to one already held is not another."""
+    limit = c.limits.max_open_positions
+    if c.held <= 0 and c.account.open_positions() >= limit:
+        return Block("max_open_positions", f"{c.account.open_positions()} positions open, the limit is {limit}")
+    return None
+
+
+def min_seconds_between_trades(c: BuyCheck) -> Block | None:
+    times, minimum = c.state.order_times, c.limits.min_seconds_between_trades
+    if times and (c.now_ms - times[-1]) / 1000 < minimum:
+        return Block("min_seconds_between_trades", f"{(c.now_ms - times[-1]) / 1000:.0f} s since the last order, the minimum is {minimum:g} s")
+    return None
+
+
+def max_trades_per_hour(c: BuyCheck) -> Block | None:
+    limit = c.limits.max_trades_per_hour
+    if c.state.orders_since(c.now_ms - HOUR_MS) >= limit:
+        return Block("max_trades_per_hour", f"{limit} orders in the last hour already")
+    return None
+
+
+def max_trades_per_day(c: BuyCheck) -> Block | None:
+    """The UTC day: orders since 00:00 UTC, that instant included."""
+    limit = c.limits.max_trades_per_day
+    day_start = (c.now_ms // DAY_MS) * DAY_MS
+    if c.state.orders_since(day_start - 1) >= limit:
+        return Block("max_trades_per_day", f"{limit} orders today (UTC) already")
+    return None
+
+
+# The value caps of a single trade refuse an order above them: a $10 stage must never quietly
+# become a smaller order of something else (value at the current price).
+
+def _refuse_above(c: BuyCheck, rule: str, cap: float | None, label: str) -> Block | None:
+    if cap is not None and c.value > cap + 1e-9:
+        return Block(rule, f"buy worth {c.value:,.2f} is above {label} {cap:,.2f}: refused, not resized")
+    return None
+
+
+def max_trade_amount(c: BuyCheck) -> Block | None:
+    """MAX_TRADE_AMOUNT (.env), when set."""
+    return _refuse_above(c, "max_trade_amount", c.max_trade_amount, "MAX_TRADE_AMOUNT")
+
+
+def stage_cap(c: BuyCheck) -> Block | None:
+    """The micro-live stage's trade cap, when there is one."""
+    return _refuse_above(c, "stage_cap", c.stage_cap, "the stage's trade cap")
+
+
+# The position and capital caps resize: the order shrinks to the room left (seed 003: "attempt
+# 25 %, capped to 20 %"); with no room at all it is blocked and its value becomes 0. Each cap
+# applies to what the caps before it left.
+
+def _resize(c: BuyCheck, rule: str, room: float | None, label: str) -> Block | None:
+    out = c.sizing
+    if room is None or out.value <= room + 1e-9:
+        return None
+    if room <= 0:
+        out.value = 0.0
+        return Block(rule, f"no room under the {label} ({c.held:.2f} held)")
+    out.caps.append(f"{rule}: {out.value:.2f} capped to {room:.2f} ({label})")
+    out.value = room
+    return None
+
+
+def max_position_size(c: BuyCheck) -> Block | None:
+    lim = c.limits
+    return _resize(c, "max_position_size", lim.max_position_size - c.held, f"position limit {lim.max_position_size:g}")
+
+
+def max_position_pct(c: BuyCheck) -> Block | None:
+    lim = c.limits
+    return _resize(c, "max_position_pct", lim.max_position_pct * c.equity - c.held,
+                   f"position cap {lim.max_position_pct:.0%} of equity")
+
+
+def max_total_capital(c: BuyCheck) -> Block | None:
+    lim = c.limits
+    return _resize(c, "max_total_capital", lim.max_total_capital - c.exposure, f"total capital limit {lim.max_total_capital:g}")
+
+
+def max_exposure_leverage(c: BuyCheck) -> Block | None:
+    """Exposure after the (resized) buy against equity; blocks as `max_leverage`."""
+    after = c.exposure + c.sizing.value
+    if after / c.equity > c.limits.max_leverage + 1e-9:
+        return Block("max_leverage", f"exposure {after:.2f} would be {after / c.equity:.2f}x equity, above {c.limits.max_leverage:g}x")
+    return None
+
+
+# The order the rules are checked in, which is the order of `Sizing.blocks` and `Sizing.caps`.
+BUY_RULES: tuple[BuyRule, ...] = (
+    max_trade_pct, max_leverage, daily_loss_halt_buys, drawdown_halt_buys, falling_knife, min_edge_threshold,
+    min_confidence, max_open_positions,
+    min_seconds_between_trades, max_trades_per_hour, max_trades_per_day,  # the throttles
+    max_trade_amount, stage_cap,  # value caps: refused
+    max_position_size, max_position_pct, max_total_capital,  # position and capital caps: resized
+    max_exposure_leverage,
+)
+
+
 class RiskGuardian:
-    def __init__(self, limits: Any, rules: Any, max_trade_amount: float | None = None):
+    def __init__(self, limits: LiveLimits, rules: GuardianSettings, max_trade_amount: float | None = None):
         self.limits = limits
         self.rules = rules
         self.max_trade_amount = max_trade_amount
 
-    def check_buy(self, value: float, symbol: str, intent: Any, account: Any, state: RiskState, now_ms: int, stage_cap: float | None = None) -> Sizing:
-        """Decide on a buy worth `value` (quote). Blocks are collected, not short-circuited,
-        so the operator sees every rule an order breaks. Caps shrink the order (seed 003:
-        "attempt 25 %, capped to 20 %"); a single buy above `max_trade_pct` is blocked
-        outright (seed 000 §2.3: 6 % > 5 % blocked)."""
-        lim, rules = self.limits, self.rules
-        equity = account.equity()
+    def check_buy(self, value: float, symbol: str, intent: OrderIntent, account: Portfolio, state: RiskState, now_ms: int, stage_cap: float | None = None) -> Sizing:
+        """Decide on a buy worth `value` (quote): every rule of BUY_RULES in turn. Blocks are
+        collected, not short-circuited, so the operator sees every rule an order breaks. Caps
+        shrink the order (seed 003: "attempt 25 %, capped to 20 %"); a single buy above
+        `max_trade_pct` is blocked outright (seed 000 §2.3: 6 % > 5 % blocked). Without
+        equity, that alone is the answer."""
         out = Sizing(value)
-        blocks = out.blocks
-        if equity <= 0:
-            blocks.append(Block("equity", f"equity is {equity:.2f}; nothing may be bought"))
+        check = BuyCheck(value, symbol, intent, account, state, now_ms, self.limits, self.rules, account.equity(), out,
+                         max_trade_amount=self.max_trade_amount, stage_cap=stage_cap)
+        block = no_equity(check)
+        if block is not None:
+            out.blocks.append(block)
             return out
-        if value > rules.max_trade_pct * equity + 1e-9:
-            blocks.append(Block("max_trade_pct", f"buy of {value:.2f} is {value / equity:.1%} of equity {equity:.2f}, above the {rules.max_trade_pct:.0%} limit"))
-        if intent.leverage > lim.max_leverage:
-            blocks.append(Block("max_leverage", f"leverage {intent.leverage:g}x is above the {lim.max_leverage:g}x cap"))
-        if state.day_loss > 0 and state.day_open_equity > 0 and state.day_loss / state.day_open_equity > rules.daily_loss_halt_buys_pct:
-            blocks.append(Block("daily_loss_halt_buys", f"down {state.day_loss / state.day_open_equity:.1%} today (limit {rules.daily_loss_halt_buys_pct:.0%}): buys halted"))
-        if state.drawdown > rules.drawdown_halt_buys_pct:
-            blocks.append(Block("drawdown_halt_buys", f"drawdown {state.drawdown:.1%} from peak {state.peak_equity:.2f} (limit {rules.drawdown_halt_buys_pct:.0%}): buys halted"))
-        if intent.sentiment is not None and intent.sentiment < rules.falling_knife_sentiment:
-            blocks.append(Block("falling_knife", f"sentiment {intent.sentiment:g} is below {rules.falling_knife_sentiment:g}: no buying a falling knife"))
-        if intent.edge is not None and intent.edge < lim.min_edge_threshold:
-            blocks.append(Block("min_edge_threshold", f"edge {intent.edge:g} is below the minimum {lim.min_edge_threshold:g}"))
-        if intent.confidence is not None and intent.confidence < lim.min_confidence:
-            blocks.append(Block("min_confidence", f"confidence {intent.confidence:g} is below the minimum {lim.min_confidence:g}"))
-        held = account.position_value(symbol)
-        if held <= 0 and account.open_positions() >= lim.max_open_positions:
-            blocks.append(Block("max_open_positions", f"{account.open_positions()} positions open, the limit is {lim.max_open_positions}"))
-        blocks += self._throttles(state, now_ms)
-        exposure = account.exposure()
-        # The value caps of a single trade refuse an order above them: a $10 stage must never
-        # quietly become a smaller order of something else (value at the current price).
-        for rule, cap, label in (("max_trade_amount", self.max_trade_amount, "MAX_TRADE_AMOUNT"),
-                                 ("stage_cap", stage_cap, "the stage's trade cap")):
-            if cap is not None and value > cap + 1e-9:
-                blocks.append(Block(rule, f"buy worth {value:,.2f} is above {label} {cap:,.2f}: refused, not resized"))
-        for rule, room, label in (
-            ("max_position_size", lim.max_position_size - held, f"position limit {lim.max_position_size:g}"),
-            ("max_position_pct", lim.max_position_pct * equity - held, f"position cap {lim.max_position_pct:.0%} of equity"),
-            ("max_total_capital", lim.max_total_capital - exposure, f"total capital limit {lim.max_total_capital:g}"),
-        ):
-            if room is None or out.value <= room + 1e-9:
-                continue
-            if room <= 0:
-                blocks.append(Block(rule, f"no room under the {label} ({held:.2f} held)"))
-                out.value = 0.0
-            else:
-                out.caps.append(f"{rule}: {out.value:.2f} capped to {room:.2f} ({label})")
-                out.value = room
-        if (exposure + out.value) / equity > lim.max_leverage + 1e-9:
-            blocks.append(Block("max_leverage", f"exposure {(exposure + out.value):.2f} would be {(exposure + out.value) / equity:.2f}x equity, above {lim.max_leverage:g}x"))
+        for rule in BUY_RULES:
+            block = rule(check)
+            if block is not None:
+                out.blocks.append(block)
         return out
 
-    def _throttles(self, state: RiskState, now_ms: int) -> list[Block]:
-        lim, out = self.limits, []
-        times = state.order_times
-        if times and (now_ms - times[-1]) / 1000 < lim.min_seconds_between_trades:
-            out.append(Block("min_seconds_between_trades", f"{(now_ms - times[-1]) / 1000:.0f} s since the last order, the minimum is {lim.min_seconds_between_trades:g} s"))
-        if state.orders_since(now_ms - HOUR_MS) >= lim.max_trades_per_hour:
-            out.append(Block("max_trades_per_hour", f"{lim.max_trades_per_hour} orders in the last hour already"))
-        day_start = (now_ms // DAY_MS) * DAY_MS
-        if state.orders_since(day_start - 1) >= lim.max_trades_per_day:
-            out.append(Block("max_trades_per_day", f"{lim.max_trades_per_day} orders today (UTC) already"))
-        return out
-
-    def stop_loss_due(self, account: Any, symbol: str) -> bool:
+    def stop_loss_due(self, account: Portfolio, symbol: str) -> bool:
         """Whether an open position's loss has reached `max_single_trade_loss` and must be closed."""
         return account.unrealized(symbol) <= -self.limits.max_single_trade_loss

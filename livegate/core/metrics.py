@@ -19,9 +19,14 @@ is imported inside the functions so that importing this module stays light.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from livegate.core.trades import DAY_MS, TradeLog
+
+if TYPE_CHECKING:  # numpy is imported inside the functions
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 ANNUALIZATION_DAYS = 365
 
@@ -50,7 +55,7 @@ METRIC_KEYS = (
 NO_TRADES = "no trades"
 
 
-def daily_returns(log: TradeLog) -> tuple[Any, Any, Any, Any]:
+def daily_returns(log: TradeLog) -> tuple[NDArray[np.datetime64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """The daily series of SPEC §10 as numpy arrays `(days, d, eod, r)`:
 
     - `days`: datetime64[D], every calendar UTC day from the first to the last trade day;
@@ -70,7 +75,7 @@ def daily_returns(log: TradeLog) -> tuple[Any, Any, Any, Any]:
     day = np.floor_divide(log.closed_at_ms, DAY_MS)
     first = int(day[0])
     n_days = int(day[-1]) - first + 1
-    d = np.bincount(day - first, weights=net, minlength=n_days)
+    d = np.asarray(np.bincount(day - first, weights=net, minlength=n_days), dtype=np.float64)  # weighted: float64
     eod = log.capital + np.cumsum(d)
     prev = np.empty(n_days)
     prev[0] = log.capital
@@ -81,7 +86,7 @@ def daily_returns(log: TradeLog) -> tuple[Any, Any, Any, Any]:
     return days, d, eod, r
 
 
-def sharpe_ratio(r: Any) -> tuple[float | None, str | None]:
+def sharpe_ratio(r: ArrayLike) -> tuple[float | None, str | None]:
     """Annualized Sharpe of daily returns: mean(r) / std(r, ddof=1) · √365 (rf = 0).
 
     Returns (value, None) or (None, reason): fewer than 2 returns, a return undefined after
@@ -97,7 +102,7 @@ def sharpe_ratio(r: Any) -> tuple[float | None, str | None]:
     return float(r.mean() / r.std(ddof=1) * ANNUALIZATION_DAYS**0.5), None
 
 
-def sortino_ratio(r: Any) -> tuple[float | None, str | None]:
+def sortino_ratio(r: ArrayLike) -> tuple[float | None, str | None]:
     """Annualized Sortino of daily returns: mean(r) / √(mean(min(r, 0)²)) · √365, the mean
     in the denominator taken over all days (not only the losing ones).
 
@@ -116,7 +121,7 @@ def sortino_ratio(r: Any) -> tuple[float | None, str | None]:
     return float(r.mean() / dd * ANNUALIZATION_DAYS**0.5), None
 
 
-def _returns_problem(r: Any) -> str | None:
+def _returns_problem(r: NDArray[np.float64]) -> str | None:
     import numpy as np
 
     if r.size < 2:
@@ -126,7 +131,7 @@ def _returns_problem(r: Any) -> str | None:
     return None
 
 
-def max_consecutive(mask: Any) -> int:
+def max_consecutive(mask: NDArray[np.bool_] | Sequence[bool]) -> int:
     """Length of the longest run of True in a boolean array (0 when empty)."""
     import numpy as np
 

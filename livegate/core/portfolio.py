@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from livegate.core.orders import BUY, Fill, Trade
 
@@ -90,7 +91,7 @@ class Portfolio:
             self.positions.pop(fill.symbol)
         return trade
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "cash": self.cash,
             "fees_paid": self.fees_paid,
@@ -99,7 +100,7 @@ class Portfolio:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Portfolio":
+    def from_dict(cls, data: dict[str, Any]) -> Portfolio:
         return cls(
             cash=data["cash"],
             fees_paid=data.get("fees_paid", 0.0),

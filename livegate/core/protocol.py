@@ -6,11 +6,19 @@ holds them and reasons about them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Number
 from typing import Any
 
 OPS = (">", ">=", "<", "<=", "==", "between")
+
+# A criterion's threshold: a number (>, >=, <, <=), true/false (==) or a range [low, high] (between).
+Threshold = bool | float | list[float] | tuple[float, float]
+
+# The protocol's phases, in order: the one registry that the loader (`phases/<id>.yaml`), the
+# gate, `status`, the demo and the phase plug-ins (`livegate.phases.registry`) all follow.
+PHASE_ORDER: tuple[str, ...] = ("env", "paper", "testnet", "micro-live", "production")
 
 
 @dataclass(frozen=True)
@@ -18,11 +26,11 @@ class Criterion:
     id: str
     description: str
     op: str
-    threshold: Any
+    threshold: Threshold
     required: bool = True
     source: str = ""
 
-    def with_threshold(self, value: Any) -> "Criterion":
+    def with_threshold(self, value: Threshold) -> Criterion:
         return Criterion(self.id, self.description, self.op, value, self.required, self.source)
 
 
@@ -41,7 +49,7 @@ class PhaseSpec:
     criteria: tuple[Criterion, ...]
     limits: tuple[Criterion, ...] = ()
     stages: tuple[Stage, ...] = ()
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Threshold]] = field(default_factory=dict)
     source: str = ""
 
 
@@ -56,9 +64,10 @@ class Step:
 
 
 def ladder(specs: tuple[PhaseSpec, ...]) -> tuple[Step, ...]:
-    """The ordered steps: each phase, with a staged phase expanded into its stages."""
+    """The ordered steps: each phase (in the order given, the registry's), with a staged phase
+    expanded into its stages."""
     steps: list[Step] = []
-    for spec in sorted(specs, key=lambda s: s.number):
+    for spec in specs:
         if spec.stages:
             for stage in spec.stages:
                 steps.append(Step(stage.id, spec.id, f"{spec.title} {stage.id}", f"{spec.command} --stage {stage.id}"))
@@ -67,39 +76,54 @@ def ladder(specs: tuple[PhaseSpec, ...]) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def compare(op: str, measured: Any, threshold: Any) -> bool:
-    """True when `measured` meets `threshold` under `op`. Raises TypeError/ValueError on
-    values that cannot be compared (the caller turns that into an error result)."""
+def compare(op: str, measured: Any, threshold: Threshold) -> bool:
+    """True when `measured` (whatever a check measured) meets `threshold` under `op`. Raises
+    TypeError/ValueError on values that cannot be compared (the caller turns that into an
+    error result)."""
     if op == "==":
         if isinstance(measured, bool) != isinstance(threshold, bool) and isinstance(measured, Number):
             # 1 == True in Python: a number must not meet a true/false criterion (fail closed).
             raise TypeError(f"cannot compare {measured!r} {op} {threshold!r}")
-        return measured == threshold
+        return bool(measured == threshold)
     if measured is None or isinstance(measured, bool) != isinstance(threshold, bool):
         raise TypeError(f"cannot compare {measured!r} {op} {threshold!r}")
     if op == "between":
-        low, high = threshold
-        return low <= measured <= high
+        low, high = _range(threshold)
+        return bool(low <= measured <= high)
     if op == ">":
-        return measured > threshold
+        return bool(measured > threshold)
     if op == ">=":
-        return measured >= threshold
+        return bool(measured >= threshold)
     if op == "<":
-        return measured < threshold
+        return bool(measured < threshold)
     if op == "<=":
-        return measured <= threshold
+        return bool(measured <= threshold)
     raise ValueError(f"unknown comparison {op!r}")
 
 
-def is_looser(op: str, default: Any, value: Any) -> bool:
+def is_looser(op: str, default: Threshold, value: Threshold) -> bool:
     """True when `value` lets more through than `default` under `op`."""
     if op in (">", ">="):
-        return value < default
+        return _number(value) < _number(default)
     if op in ("<", "<="):
-        return value > default
+        return _number(value) > _number(default)
     if op == "between":
-        return value[0] < default[0] or value[1] > default[1]
+        (low, high), (default_low, default_high) = _range(value), _range(default)
+        return low < default_low or high > default_high
     return value != default
+
+
+def _number(threshold: Threshold) -> float:
+    if isinstance(threshold, (list, tuple)):
+        raise TypeError(f"expected a number, got the range {threshold!r}")
+    return threshold
+
+
+def _range(threshold: Threshold) -> tuple[float, float]:
+    if not isinstance(threshold, (list, tuple)):
+        raise TypeError(f"expected a range [low, high], got {threshold!r}")
+    low, high = threshold
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -109,8 +133,8 @@ class Looser:
     scope: str  # phase id, or phase/stage
     criterion: str
     op: str
-    default: Any
-    value: Any
+    default: Threshold
+    value: Threshold
 
     def describe(self) -> str:
         return f"{self.scope}.{self.criterion}: {self.value} is looser than the default {self.op} {self.default}"
@@ -130,14 +154,19 @@ def threshold_targets(spec: PhaseSpec) -> dict[str, dict[str, Criterion]]:
 
 
 def apply_thresholds(
-    spec: PhaseSpec, profile: str, overrides: dict[str, Any]
+    spec: PhaseSpec, profile: str, overrides: Mapping[str, Threshold | Mapping[str, Threshold]]
 ) -> tuple[PhaseSpec, list[Looser]]:
     """The effective spec after the profile and the workspace overrides, plus the overrides
-    that are looser than the defaults. `overrides` is already validated (known ids, types)."""
+    that are looser than the defaults. `overrides` is already validated (known ids, types):
+    {criterion: value} for the phase, {stage: {criterion: value}} for its stages."""
     profile_values = spec.profiles.get(profile, {})
     looser: list[Looser] = []
 
-    def effective(scope: str, crit: Criterion, scope_overrides: dict[str, Any]) -> Criterion:
+    def stage_overrides(stage: str) -> Mapping[str, Threshold]:
+        values = overrides.get(stage)
+        return values if isinstance(values, Mapping) else {}
+
+    def effective(scope: str, crit: Criterion, scope_overrides: Mapping[str, Threshold]) -> Criterion:
         value = crit.threshold
         if scope == spec.id and crit.id in profile_values:
             value = profile_values[crit.id]
@@ -148,20 +177,20 @@ def apply_thresholds(
                 looser.append(Looser(label, crit.id, crit.op, crit.threshold, value))
         return crit if value == crit.threshold and type(value) is type(crit.threshold) else crit.with_threshold(value)
 
-    phase_over = {k: v for k, v in overrides.items() if not isinstance(v, dict)}
+    phase_over = {k: v for k, v in overrides.items() if not isinstance(v, Mapping)}
     criteria = tuple(effective(spec.id, c, phase_over) for c in spec.criteria)
     limits = tuple(effective(spec.id, c, phase_over) for c in spec.limits)
     stages = tuple(
-        Stage(st.id, tuple(effective(st.id, c, overrides.get(st.id) or {}) for c in st.criteria))
+        Stage(st.id, tuple(effective(st.id, c, stage_overrides(st.id)) for c in st.criteria))
         for st in spec.stages
     )
     new = PhaseSpec(spec.id, spec.number, spec.title, spec.command, criteria, limits, stages, spec.profiles, spec.source)
     return new, looser
 
 
-def thresholds_snapshot(specs: tuple[PhaseSpec, ...]) -> dict[str, dict[str, Any]]:
+def thresholds_snapshot(specs: tuple[PhaseSpec, ...]) -> dict[str, dict[str, Threshold]]:
     """{scope: {criterion: threshold}} of effective specs — what a sign-off is made under."""
-    snap: dict[str, dict[str, Any]] = {}
+    snap: dict[str, dict[str, Threshold]] = {}
     for spec in specs:
         for scope, crits in _scope_criteria(spec).items():
             snap[scope] = {c.id: c.threshold for c in crits}

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from livegate.core.protocol import Threshold
+
 
 class Verdict(str, Enum):
     PASS = "pass"
@@ -23,7 +25,7 @@ class CheckResult:
     criterion: str
     verdict: Verdict
     measured: Any = None
-    threshold: Any = None
+    threshold: Threshold | None = None
     op: str | None = None
     required: bool = True
     evidence: Any = None
@@ -42,7 +44,7 @@ class CheckResult:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
         return cls(
             criterion=data["criterion"],
             verdict=Verdict(data["verdict"]),

@@ -10,13 +10,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from livegate.core.fills import MarketRules, limit_crossed, model_price, slippage_bps, walk_book
 from livegate.core.orders import BUY, LIMIT, MARKET, Bar, Block, Fill, Order
 from livegate.core.portfolio import Portfolio
 
 Book = dict[str, list[tuple[float, float]]]  # {"bids": [(price, size)...], "asks": [...]}
+
+
+def _limit_price(order: Order) -> float:
+    """The price of a limit order (the gateway gives every one a positive price)."""
+    if order.price is None:
+        raise ValueError(f"limit order {order.client_id} has no price")
+    return order.price
 
 
 class PaperExecutor:
@@ -59,7 +67,8 @@ class PaperExecutor:
         if book and (order.type == MARKET or self._marketable(order, book)):
             levels = book["asks"] if order.side == BUY else book["bids"]
             if order.type == LIMIT:
-                levels = [(p, s) for p, s in levels if (p <= order.price if order.side == BUY else p >= order.price)]
+                limit = _limit_price(order)
+                levels = [(p, s) for p, s in levels if (p <= limit if order.side == BUY else p >= limit)]
             avg, filled = walk_book(levels, order.amount)
             if filled > 0:
                 fill = self._fill(order, filled, avg, "taker", now_ms, ref, "book")
@@ -80,8 +89,8 @@ class PaperExecutor:
         side = book["asks"] if order.side == BUY else book["bids"]
         if not side:
             return False
-        best = side[0][0]
-        return best <= order.price if order.side == BUY else best >= order.price
+        best, limit = side[0][0], _limit_price(order)
+        return best <= limit if order.side == BUY else best >= limit
 
     def on_bar(self, bar: Bar, account: Portfolio) -> tuple[list[Fill], list[Order]]:
         """Fill pending orders of `bar.symbol` inside this bar (the first bar after they were
@@ -95,13 +104,14 @@ class PaperExecutor:
                 continue
             amount = order.amount - order.filled
             ref = self.reference.get(order.client_id, bar.open)
+            limit = 0.0 if order.type == MARKET else _limit_price(order)  # a market order has none
             if order.type == MARKET:
                 price = model_price(order.side, bar.open, bar.high, bar.low, bar.volume, amount, self.spread_bps)
                 fill = self._affordable(order, amount, price, "taker", bar, ref, "model", account)
-            elif (order.side == BUY and bar.open <= order.price) or (order.side != BUY and bar.open >= order.price):
+            elif (order.side == BUY and bar.open <= limit) or (order.side != BUY and bar.open >= limit):
                 fill = self._affordable(order, amount, bar.open, "taker", bar, ref, "limit", account)  # marketable at the open
-            elif limit_crossed(order.side, order.price, bar.low, bar.high):
-                fill = self._affordable(order, amount, order.price, "maker", bar, ref, "limit", account)
+            elif limit_crossed(order.side, limit, bar.low, bar.high):
+                fill = self._affordable(order, amount, limit, "maker", bar, ref, "limit", account)
             else:
                 keep.append(order)
                 continue

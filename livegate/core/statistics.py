@@ -13,11 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livegate.core.metrics import ANNUALIZATION_DAYS, NO_TRADES, compute_metrics, sharpe_ratio
 from livegate.core.metrics import daily_returns as daily_series
 from livegate.core.trades import DAY_MS, TradeLog
+
+if TYPE_CHECKING:  # numpy is imported inside the functions
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 DEFAULT_SEED = 7
 EULER_GAMMA = 0.5772156649
@@ -104,7 +108,7 @@ def bootstrap_ci(
     return out
 
 
-def _resample_sharpes(r: Any, n: int, rng: Any) -> Any:
+def _resample_sharpes(r: NDArray[np.float64], n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     import numpy as np
 
     m = len(r)
@@ -121,7 +125,7 @@ def _resample_sharpes(r: Any, n: int, rng: Any) -> Any:
     return np.concatenate(parts)
 
 
-def _resample_means(x: Any, n: int, rng: Any) -> Any:
+def _resample_means(x: NDArray[np.float64], n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     import numpy as np
 
     m = len(x)
@@ -130,7 +134,7 @@ def _resample_means(x: Any, n: int, rng: Any) -> Any:
     return np.concatenate(parts)
 
 
-def _resample_day_means(log: TradeLog, n: int, rng: Any) -> Any:
+def _resample_day_means(log: TradeLog, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """Block bootstrap of the mean trade: resample days, mean = Σ their net / Σ their trades."""
     import numpy as np
 
@@ -223,7 +227,7 @@ def ruin_probabilities(
 # --------------------------------------------------------------------------- PSR / DSR
 
 
-def sharpe_moments(returns: Any) -> dict[str, Any]:
+def sharpe_moments(returns: ArrayLike) -> dict[str, Any]:
     """The sample moments the PSR needs, of daily returns r_1..r_n:
 
     - SR = mean(r) / std(r, ddof=1), the daily, non-annualized Sharpe;
@@ -272,13 +276,13 @@ def probabilistic_sharpe(
     return _norm_cdf((sr - sr_star) * math.sqrt(n - 1) / math.sqrt(radicand)), None
 
 
-def _returns_of(data: TradeLog | Any) -> Any:
+def _returns_of(data: TradeLog | ArrayLike) -> ArrayLike:
     if isinstance(data, TradeLog):
         return daily_series(data)[3]
     return data
 
 
-def psr(data: TradeLog | Sequence[float] | Any, sr_star: float = 0.0) -> dict[str, Any]:
+def psr(data: TradeLog | ArrayLike, sr_star: float = 0.0) -> dict[str, Any]:
     """Probabilistic Sharpe ratio of a trade log's daily returns (or of given daily
     returns) against the benchmark `sr_star` (daily, non-annualized; default 0):
 
@@ -299,7 +303,7 @@ def psr(data: TradeLog | Sequence[float] | Any, sr_star: float = 0.0) -> dict[st
 
 
 def deflated_sharpe(
-    daily_returns: TradeLog | Sequence[float] | Any, n_trials: int, sharpe_variance: float
+    daily_returns: TradeLog | ArrayLike, n_trials: int, sharpe_variance: float
 ) -> dict[str, Any]:
     """Deflated Sharpe ratio: DSR = PSR(SR0) with
 
@@ -372,7 +376,7 @@ def out_of_sample(log: TradeLog, split: float = 0.7) -> dict[str, Any]:
 VOL_TERCILES = ("low", "mid", "high")
 
 
-def _bucket(net: Any) -> dict[str, Any]:
+def _bucket(net: NDArray[np.float64]) -> dict[str, Any]:
     n = int(len(net))
     wins = int((net > 0).sum()) if n else 0
     return {
@@ -386,8 +390,8 @@ def _bucket(net: Any) -> dict[str, Any]:
 
 def regime_breakdown(
     log: TradeLog,
-    bars_close: Any = None,
-    bars_ts_ms: Any = None,
+    bars_close: NDArray[np.float64] | Sequence[float] | None = None,
+    bars_ts_ms: NDArray[np.int64] | Sequence[int] | None = None,
     window: int = 20,
     trend_window: int | None = None,
 ) -> dict[str, Any]:
@@ -536,7 +540,7 @@ def compare_with_baseline(forward_metrics: Mapping[str, Any], baseline_metrics: 
     return {"metrics": rows, "overfit_suspected": bool(why), "why": why, "reasons": reasons}
 
 
-def _num(value: Any) -> float | None:
+def _num(value: Any) -> float | None:  # anything: what float() cannot read is None
     if value is None or isinstance(value, bool):
         return None
     try:

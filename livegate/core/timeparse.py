@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MS = timedelta(milliseconds=1)
@@ -28,7 +33,7 @@ def ms_to_iso(ms: int) -> str:
     return f"{text}.{when.microsecond // 1000:03d}Z" if when.microsecond else text + "Z"
 
 
-def iso_utc_ms(plain: Any) -> Any:
+def iso_utc_ms(plain: Sequence[str] | NDArray[np.str_] | NDArray[np.object_]) -> NDArray[np.int64] | None:
     """Epoch milliseconds of ISO 8601 times without an offset, all at once with numpy; None
     when numpy cannot read every one of them (the caller then parses one by one, to name the
     bad line)."""

@@ -8,10 +8,14 @@ so importing the pure core stays light.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy stays out of the import of the core (see the module docstring)
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 DAY_MS = 86_400_000
 
@@ -30,14 +34,14 @@ class TradeLog:
     Build one with `TradeLog.from_rows` or `TradeLog.from_arrays`; they validate and sort.
     """
 
-    closed_at_ms: Any
-    gross: Any
-    fee: Any
-    net: Any
-    symbol: Any
+    closed_at_ms: NDArray[np.int64]
+    gross: NDArray[np.float64]
+    fee: NDArray[np.float64]
+    net: NDArray[np.float64]
+    symbol: NDArray[np.object_]
     capital: float
-    opened_at_ms: Any = None
-    side: Any = None
+    opened_at_ms: NDArray[np.int64] | None = None
+    side: NDArray[np.object_] | None = None
 
     def __post_init__(self) -> None:
         import numpy as np
@@ -55,7 +59,7 @@ class TradeLog:
         return len(self.closed_at_ms)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, Any]], capital: float, pnl_is_net: bool = False) -> "TradeLog":
+    def from_rows(cls, rows: Iterable[Mapping[str, object]], capital: float, pnl_is_net: bool = False) -> TradeLog:
         """Build a log from mappings with keys `closed_at_ms` (int epoch ms, UTC), `symbol`,
         `pnl`, `fee` (≥ 0) and optionally `side` and `opened_at_ms`.
 
@@ -68,7 +72,7 @@ class TradeLog:
         pnl: list[float] = []
         fee: list[float] = []
         symbol: list[str] = []
-        side: list[Any] = []
+        side: list[object] = []
         opened: list[int | None] = []
         for i, row in enumerate(rows):
             if not isinstance(row, Mapping):
@@ -101,22 +105,22 @@ class TradeLog:
             capital,
             symbol=symbol,
             side=side if any(s is not None for s in side) else None,
-            opened_at_ms=opened if all(has_open) and opened else None,
+            opened_at_ms=[o for o in opened if o is not None] if all(has_open) and opened else None,
             pnl_is_net=pnl_is_net,
         )
 
     @classmethod
     def from_arrays(
         cls,
-        closed_at_ms: Sequence[int] | Any,
-        pnl: Sequence[float] | Any,
-        fee: Sequence[float] | Any,
+        closed_at_ms: ArrayLike,
+        pnl: ArrayLike,
+        fee: ArrayLike,
         capital: float,
-        symbol: Sequence[str] | Any | None = None,
-        side: Sequence[Any] | Any | None = None,
-        opened_at_ms: Sequence[int] | Any | None = None,
+        symbol: Iterable[object] | None = None,
+        side: Iterable[object] | None = None,
+        opened_at_ms: ArrayLike | None = None,
         pnl_is_net: bool = False,
-    ) -> "TradeLog":
+    ) -> TradeLog:
         """Vectorized constructor (for large imports): validates, then sorts stably by
         close time. `pnl` is gross unless `pnl_is_net` (then gross = pnl + fee)."""
         import numpy as np
@@ -160,21 +164,15 @@ class TradeLog:
                 raise ValueError(f"row {i}: opened_at_ms {op[i]} is after closed_at_ms {closed[i]}")
 
         order = np.argsort(closed, kind="stable")
-        columns = {
-            "closed_at_ms": closed[order],
-            "gross": gross[order],
-            "fee": f[order],
-            "net": net[order],
-            "symbol": sym[order],
-            "opened_at_ms": None if op is None else op[order],
-            "side": None if sd is None else sd[order],
-        }
-        for value in columns.values():
+        columns = (closed[order], gross[order], f[order], net[order], sym[order])
+        opened_sorted = None if op is None else op[order]
+        side_sorted = None if sd is None else sd[order]
+        for value in (*columns, opened_sorted, side_sorted):
             if value is not None:
                 value.setflags(write=False)
-        return cls(capital=float(capital), **columns)
+        return cls(*columns, capital=float(capital), opened_at_ms=opened_sorted, side=side_sorted)
 
-    def slice(self, start: int | None = None, stop: int | None = None) -> "TradeLog":
+    def slice(self, start: int | None = None, stop: int | None = None) -> TradeLog:
         """Trades [start:stop] in close order, with the same capital."""
         s = slice(start, stop)
         return TradeLog(
@@ -189,12 +187,12 @@ class TradeLog:
         )
 
 
-def _check_capital(capital: Any) -> None:
+def _check_capital(capital: object) -> None:
     if isinstance(capital, bool) or not isinstance(capital, Real) or not math.isfinite(capital) or capital <= 0:
         raise ValueError(f"capital must be a finite number > 0 (got {capital!r})")
 
 
-def _finite(value: Any, i: int, name: str) -> float:
+def _finite(value: object, i: int, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValueError(f"row {i}: {name} must be a number (got {value!r})")
     x = float(value)
@@ -203,17 +201,17 @@ def _finite(value: Any, i: int, name: str) -> float:
     return x
 
 
-def _epoch_ms(value: Any, i: int, name: str) -> int:
+def _epoch_ms(value: object, i: int, name: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"row {i}: {name} must be an integer epoch in ms (got {value!r})")
     if isinstance(value, Integral):
         return int(value)
     if isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
+        return int(float(value))
     raise ValueError(f"row {i}: {name} must be an integer epoch in ms (got {value!r})")
 
 
-def _float_array(values: Any, n: int, name: str) -> Any:
+def _float_array(values: ArrayLike, n: int, name: str) -> NDArray[np.float64]:
     import numpy as np
 
     try:

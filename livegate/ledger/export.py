@@ -8,23 +8,15 @@ import json
 from pathlib import Path
 
 from livegate.core.canonical import canonical_json
-from livegate.ledger.reader import connect_readonly
 from livegate.core.redact import redact
+from livegate.ledger.queries import export_rows, reading
 
 COLUMNS = ("id", "ts", "kind", "actor", "payload", "prev_hash", "hash")
 
 
 def export_events(path: Path, fmt: str, kinds: tuple[str, ...] = ()) -> str:
-    conn = connect_readonly(path)
-    try:
-        sql = f"SELECT {', '.join(COLUMNS)} FROM events"
-        params: tuple = ()
-        if kinds:
-            sql += f" WHERE kind IN ({','.join('?' * len(kinds))})"
-            params = kinds
-        rows = conn.execute(sql + " ORDER BY id", params).fetchall()
-    finally:
-        conn.close()
+    with reading(path) as conn:
+        rows = export_rows(conn, COLUMNS, kinds)
     records = []
     for row in rows:
         record = dict(zip(COLUMNS, row))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from livegate.core.canonical import canonical_json
 from livegate.core.errors import LedgerError
-from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
 from livegate.core.redact import redact, secret_values
+from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
 
 SCHEMA_VERSION = 1
 
@@ -62,7 +64,7 @@ class Event:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def default_actor() -> str:
@@ -95,7 +97,7 @@ class Ledger:
             raise LedgerError(f"{path}: not a livegate ledger ({exc})") from None
 
     @classmethod
-    def create(cls, path: Path) -> "Ledger":
+    def create(cls, path: Path) -> Ledger:
         ledger = cls(path)
         if ledger.db.execute("SELECT count(*) FROM events").fetchone()[0] == 0:
             ledger.append("ledger_created", {"schema": SCHEMA_VERSION})
@@ -103,7 +105,7 @@ class Ledger:
         return ledger
 
     @classmethod
-    def open(cls, path: Path, key=None) -> "Ledger":
+    def open(cls, path: Path, key=None) -> Ledger:
         if not path.is_file():
             raise LedgerError(f"no ledger at {path}; run `livegate init`")
         return cls(path, key=key)
@@ -111,11 +113,24 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The ledger's connection, for `livegate.ledger.queries` reads inside `locked()`."""
+        return self.db.conn
+
+    @contextmanager
+    def locked(self) -> Iterator[Ledger]:
+        """One transaction holding the write lock from its start: what is read through `conn`
+        and what is appended inside the block are one step (two deciders cannot both win)."""
+        with self.db.atomic():
+            self.db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")  # take the write lock now
+            yield self
 
     def append(self, kind: str, payload: dict[str, Any], actor: str | None = None, sign: bool = False) -> Event:
         """Append one event. `sign=True` adds the operator's signature over the payload and

@@ -4,17 +4,20 @@ A phase is one module with a `PHASE` object satisfying `Phase`: its id (matching
 `phases/<id>.yaml`) and a `checks` mapping from criterion id to `check_<thing>(ctx)`.
 Checks measure; they never print and never decide the verdict — the runner compares
 each measurement with the effective threshold, and turns any exception into an `error`.
-Register a phase by adding it to `PHASES` below (one line, in protocol order).
+Each phase lives in `livegate/phases/<id>/`: its plug-in (`plugin.PHASE`) and its
+orchestration. `livegate.phases.registry` maps the protocol's phase ids (`PHASE_ORDER`, in
+`livegate.core.protocol`) to their plug-ins.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from livegate.core.protocol import Criterion, PhaseSpec
-from livegate.core.results import CheckResult, PhaseResult, Verdict
 from livegate.core.redact import redact_text
+from livegate.core.results import CheckResult, PhaseResult, Verdict
 
 
 @dataclass
@@ -117,17 +120,3 @@ def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dic
     result = PhaseResult(step=step, checks=run_checks(criteria_for(spec, step), phase.checks, ctx))
     gate.record_result(workspace, result, key=key, ran_under=snap.effective.fingerprint)
     return result
-
-
-def _registry() -> tuple[Phase, ...]:
-    from livegate.phases.env import plugin as env
-    from livegate.phases.microlive import plugin as microlive
-    from livegate.phases.paper import plugin as paper
-    from livegate.phases.production import plugin as production
-    from livegate.phases.testnet import plugin as testnet
-
-    return (env.PHASE, paper.PHASE, testnet.PHASE, microlive.PHASE, production.PHASE)
-
-
-# The protocol's phase modules, in order. Each later issue adds its module to `_registry`.
-PHASES: tuple[Phase, ...] = _registry()

@@ -11,16 +11,17 @@ and `approval_decided` {id, decision (approved | rejected | expired), by, at, re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from livegate.core.orders import Block, Order
 from livegate.config.environment import APPROVAL_MODES
-from livegate.core.errors import ConfigError, UsageError
-from livegate.ledger.reader import connect_readonly, iter_events
-from livegate.core.timeparse import iso_to_ms, ms_to_iso
 from livegate.config.workspace import Workspace
+from livegate.core.errors import ConfigError, UsageError
+from livegate.core.orders import Block, Order
+from livegate.core.timeparse import iso_to_ms, ms_to_iso
+from livegate.ledger import queries
 
 REQUESTED, DECIDED = "approval_requested", "approval_decided"
 APPROVE_EACH, AUTO = "approve_each", "auto"  # environment.APPROVAL_MODES
@@ -108,15 +109,12 @@ def _with_decision(a: Approval, p: dict[str, Any]) -> Approval:
 
 
 def _read(conn) -> dict[str, Approval]:
-    return _collect(iter_events(conn, kinds=(REQUESTED, DECIDED)))
+    return _collect(queries.events(conn, kinds=(REQUESTED, DECIDED)))
 
 
 def _all(ws: Workspace) -> dict[str, Approval]:
-    conn = connect_readonly(ws.ledger_path)
-    try:
+    with queries.reading(ws.ledger_path) as conn:
         return _read(conn)
-    finally:
-        conn.close()
 
 
 @contextmanager
@@ -125,10 +123,8 @@ def _locked(ws: Workspace, key=None):
     one step, so two terminals (or processes) deciding at once cannot both win."""
     from livegate.ledger.store import Ledger
 
-    with Ledger.open(ws.ledger_path, key=key) as ledger:
-        with ledger.db.atomic():
-            ledger.db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")  # take the write lock now
-            yield ledger
+    with Ledger.open(ws.ledger_path, key=key) as ledger, ledger.locked():
+        yield ledger
 
 
 def request(ws: Workspace, order: Order, *, expiry_s: float, context: str = "", now: Clock = _wall_clock) -> Approval:
@@ -138,7 +134,7 @@ def request(ws: Workspace, order: Order, *, expiry_s: float, context: str = "", 
     order_dict = {k: v for k, v in order.to_dict().items() if k not in _DROPPED_ORDER_FIELDS}
     t = now()
     with _locked(ws) as ledger:
-        number = sum(1 for _ in iter_events(ledger.db.conn, kinds=(REQUESTED,))) + 1
+        number = queries.count_kind(ledger.conn, REQUESTED) + 1
         payload = {"id": f"A-{number}", "order": order_dict, "context": context, "requested_at": _iso(t),
                    "expires_at": _iso(t + expiry_s), "expiry_seconds": expiry_s}
         event = ledger.append(REQUESTED, payload)
@@ -188,7 +184,7 @@ def decide(ws: Workspace, approval_id: str, decision: str, by: str, reason: str 
         raise UsageError("a decision needs the name of who makes it")
     t = now()
     with _locked(ws, key) as ledger:
-        a = _find(_read(ledger.db.conn), approval_id)
+        a = _find(_read(ledger.conn), approval_id)
         if a.decision is None and a.expired_by(t):
             a = _with_decision(a, ledger.append(DECIDED, _expiry(a, t)).payload)
             refusal = _expired_message(a)
@@ -212,7 +208,7 @@ def expire_stale(ws: Workspace, now: Clock = _wall_clock, key=None) -> list[Appr
     if not _stale(_all(ws), t):
         return []  # nothing to write: no write lock taken
     with _locked(ws, key) as ledger:
-        stale = _stale(_read(ledger.db.conn), t)
+        stale = _stale(_read(ledger.conn), t)
         events = ledger.append_many([(DECIDED, _expiry(a, t)) for a in stale]) if stale else []
     return [_with_decision(a, e.payload) for a, e in zip(stale, events)]
 
@@ -227,7 +223,7 @@ def wait_for(ws: Workspace, approval_id: str, *, now: Clock = _wall_clock, sleep
             return a
         t = now()
         if a.expired_by(t):
-            expired = [e for e in expire_stale(ws, now=lambda: t) if e.id == a.id]
+            expired = [e for e in expire_stale(ws, now=lambda: t) if e.id == a.id]  # noqa: B023 - called within this iteration
             return expired[0] if expired else get(ws, approval_id)  # else a decision won the race
         sleep(min(poll_s, max(a.seconds_left(t), 0.001)))
 

@@ -15,12 +15,13 @@ Events: `trading_halted` {reason} · `trading_resumed` {reason} · `orders_cance
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
-from livegate.services import modes
-from livegate.core.errors import LivegateError, OrderNotFound, UsageError, VenueRefused, VenueUnreachable
 from livegate.config.workspace import Workspace
+from livegate.core.errors import LivegateError, OrderNotFound, UsageError, VenueRefused, VenueUnreachable
+from livegate.services import mode_switch, modes
 
 ORDERS_CANCELLED, ROLLBACK = "orders_cancelled", "rollback"
 LOCK_FILE = "live.lock"
@@ -33,7 +34,7 @@ def halt(ws: Workspace, reason: str, by: str, key=None) -> int | None:
     reason = (reason or "").strip() or "manual halt"
     if modes.halt_state(ws)["halted"]:
         return None
-    event = modes.append(ws, [(modes.HALTED, {"reason": reason})], by, key)[0]
+    event = mode_switch.append(ws, [(modes.HALTED, {"reason": reason})], by, key)[0]
     from livegate.services.alerts import Alerter
 
     Alerter(ws, key=key).emit("kill_switch", "critical", f"trading halted by {by}: {reason}", wait=False)
@@ -53,7 +54,7 @@ def resume(ws: Workspace, by: str, key=None, reason: str = "") -> list[int]:
                                             "risk_per_trade": limits.risk_per_trade, "max_exposure": limits.max_exposure}))
     if not events:
         raise UsageError("trading is not halted; nothing to resume")
-    return modes.append(ws, events, by, key)
+    return mode_switch.append(ws, events, by, key)
 
 
 def _order_summary(order: dict, status: str) -> dict[str, Any]:
@@ -68,17 +69,17 @@ def cancel_all(ws: Workspace, client: Any = None, *, by: str | None = None, key=
     risk file (only livegate.yaml is read). Returns what was cancelled (`status` canceled, or
     gone when it filled or was cancelled meanwhile) and rejected; recorded as one event.
     Raises VenueRefused when orders remain open, VenueUnreachable when the venue is down."""
-    from livegate.services import approvals
     from livegate.adapters.exchange.retry import Retry
+    from livegate.services import approvals
 
-    config = modes.exchange_config(ws)
+    config = mode_switch.exchange_config(ws)
     symbols = list(config.exchange.symbols)
     by = approvals.operator_name(ws, by)
     record: dict[str, Any] = {"exchange": config.exchange.id, "symbols": symbols, "cancelled": [],
                               "rejected_approvals": [], "remaining": []}
     try:
         record["rejected_approvals"] = _reject_waiting(ws, by, key)
-        client = client or modes.venue_client(ws, config)
+        client = client or mode_switch.venue_client(ws, config)
         retry = Retry(attempts=3, base_delay=0.5, venue=config.exchange.id, client=client,
                       then="orders may still be open — run `livegate cancel-all` again")
         for _ in range(CANCEL_ROUNDS):
@@ -93,9 +94,9 @@ def cancel_all(ws: Workspace, client: Any = None, *, by: str | None = None, key=
                                f"{CANCEL_ROUNDS} rounds of cancels: " + ", ".join(str(o["id"]) for o in record["remaining"]))
     except LivegateError as exc:
         record["error"] = str(exc)
-        modes.append(ws, [(ORDERS_CANCELLED, record)], by, key)
+        mode_switch.append(ws, [(ORDERS_CANCELLED, record)], by, key)
         raise
-    modes.append(ws, [(ORDERS_CANCELLED, record)], by, key)
+    mode_switch.append(ws, [(ORDERS_CANCELLED, record)], by, key)
     return record["cancelled"] + [{"approval": a, "status": "rejected"} for a in record["rejected_approvals"]]
 
 
@@ -135,9 +136,9 @@ def rollback(ws: Workspace, by: str, reason: str, client: Any = None, key=None) 
         summary["error"] = str(exc)
     summary["mode_event"] = None
     if from_mode != "PAPER":
-        summary["mode_event"] = modes.set_mode(ws, "PAPER", f"rollback: {reason}", by=by, key=key)
+        summary["mode_event"] = mode_switch.set_mode(ws, "PAPER", f"rollback: {reason}", by=by, key=key)
     record = {k: (len(v) if k == "cancelled" else v) for k, v in summary.items()}
-    summary["rollback_event"] = modes.append(ws, [(ROLLBACK, record)], by, key)[0]
+    summary["rollback_event"] = mode_switch.append(ws, [(ROLLBACK, record)], by, key)[0]
     if error is not None:
         kind = VenueUnreachable if isinstance(error, VenueUnreachable) else UsageError
         raise kind(f"rollback: trading is halted and the mode is PAPER, but open orders could not all be cancelled: {error}")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from livegate.core import gate as rules
-from livegate.core.results import PhaseResult
-from livegate.core.errors import ConfigError, GateClosed, UsageError
-from livegate.ledger.reader import connect_readonly, iter_events
 from livegate.config.workspace import Workspace
+from livegate.core import gate as rules
+from livegate.core.errors import ConfigError, GateClosed, UsageError
+from livegate.core.results import PhaseResult
+from livegate.ledger import queries
 
 ACKNOWLEDGMENT = (
     "I have completed all validation phases up to this one",
@@ -32,27 +32,18 @@ class Snapshot:
 
 def step_records(conn) -> dict[str, rules.StepRecord]:
     """Latest counting result per step, with the sign-off of that exact result."""
-    results: dict[str, dict] = {}
-    signoffs: dict[str, dict] = {}
-    for ev in iter_events(conn, kinds=("phase_result", "signoff")):
-        p = ev["payload"]
-        step = p.get("step")
-        if ev["kind"] == "phase_result" and p.get("kind") == "phase":
-            results[step] = {**p, "_id": ev["id"], "_ts": ev["ts"]}
-            signoffs.pop(step, None)
-        elif ev["kind"] == "signoff" and step in results and p.get("result_event") == results[step]["_id"]:
-            signoffs[step] = {**p, "_ts": ev["ts"]}
     records = {}
-    for step, res in results.items():
-        so = signoffs.get(step, {})
+    for step, (result, signoff) in queries.latest_result_per_step(conn).items():
+        res = result["payload"]
+        so = signoff["payload"] if signoff is not None else {}
         records[step] = rules.StepRecord(
             step=step,
             verdict=res.get("verdict"),
-            result_event=res["_id"],
-            result_at=res["_ts"],
+            result_event=result["id"],
+            result_at=result["ts"],
             result_config=res.get("config_fingerprint"),
             signed_by=so.get("by"),
-            signed_at=so.get("_ts"),
+            signed_at=signoff["ts"] if signoff is not None else None,
             signoff_config=so.get("config_fingerprint"),
             signoff_snapshot=so.get("config_snapshot") or {},
         )
@@ -65,12 +56,9 @@ def snapshot(ws: Workspace, public_key=None, effective=None) -> Snapshot:
     from livegate.ledger.verify import verify_ledger
 
     effective = effective or ws.effective
-    conn = connect_readonly(ws.ledger_path)
-    try:
+    with queries.reading(ws.ledger_path) as conn:
         report = verify_ledger(conn, public_key or load_public())
         records = step_records(conn)
-    finally:
-        conn.close()
     problem = report.problems[0] if report.problems else ""
     state = rules.GateState(
         steps=effective.steps,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from livegate.core import gate as rules
 from livegate.config.workspace import Workspace
+from livegate.core import gate as rules
+from livegate.ledger import queries
 
 
 def ladder_report(ws: Workspace) -> dict[str, Any]:
@@ -16,7 +17,7 @@ def ladder_report(ws: Workspace) -> dict[str, Any]:
     state = snap.state
     evidence = research_evidence(ws)
     steps = []
-    for index, step in enumerate(state.steps):
+    for step in state.steps:
         status, detail = rules.step_status(state, step.id)
         rec = state.records.get(step.id) or rules.StepRecord(step.id)
         blockers = rules.gate_reasons(state, step.id)
@@ -50,15 +51,8 @@ def ladder_report(ws: Workspace) -> dict[str, Any]:
 
 def research_evidence(ws: Workspace) -> dict[str, dict[str, int]]:
     """Results kept as evidence only (backtests, imports) per step: {step: {kind: count}}."""
-    from livegate.ledger.reader import connect_readonly
-
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        rows = conn.execute(
-            "SELECT json_extract(payload, '$.step'), json_extract(payload, '$.kind'), count(*) FROM events "
-            "WHERE kind = 'phase_result' AND json_extract(payload, '$.kind') != 'phase' GROUP BY 1, 2").fetchall()
-    finally:
-        conn.close()
+    with queries.reading(ws.ledger_path) as conn:
+        rows = queries.research_result_counts(conn)
     out: dict[str, dict[str, int]] = {}
     for step, kind, n in rows:
         out.setdefault(step, {})[kind] = n

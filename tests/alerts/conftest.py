@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from livegate.services.alerts import dispatch
 from livegate.config.workspace import Workspace
+from livegate.services.alerts import dispatch
 from livegate.services.alerts.receiver import LocalReceiver
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from livegate.services import approvals
 from livegate.cli import prompts
-from livegate.core.orders import Block, Order
-from livegate.core.errors import UsageError
-from livegate.ledger.reader import connect_readonly, iter_events
 from livegate.config.workspace import Workspace
+from livegate.core.errors import UsageError
+from livegate.core.orders import Block, Order
+from livegate.ledger.reader import connect_readonly, iter_events
+from livegate.services import approvals
 
 START = "2030-01-02 03:04:05"
 

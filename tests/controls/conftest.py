@@ -1,4 +1,4 @@
-"""Emergency-control fixtures: the session's local exchange, and workspaces on it, each with
+"""Emergency-control fixtures: workspaces on the local exchange (tests/sandbox_fixtures.py), each with
 an API key of its own holding only USDT (no position, no order until a test makes one)."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from livegate.adapters.sandbox.configure import set_env_values, write_workspace
 from livegate.adapters.sandbox.local import describe
 from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
-from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 
 _ids = itertools.count(1)
 
@@ -70,8 +69,8 @@ def events(root: Path, *kinds: str) -> list[dict]:
 
 def await_approval(root) -> str:
     """An order waiting for approval in the ledger; its id."""
-    from livegate.services import approvals
     from livegate.core.orders import Order
+    from livegate.services import approvals
 
     order = Order("ctl-1", "BTC/USDT", "buy", "market", 0.001, None, 0)
     return approvals.request(Workspace(root), order, expiry_s=300, context="test").id

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.services import controls, modes
-from livegate.core.errors import UsageError
 from livegate.config.workspace import Workspace
+from livegate.core.errors import UsageError
+from livegate.services import controls, mode_switch, modes
 from tests.controls.conftest import await_approval, drop_risk_key, events, set_env
 
 
@@ -57,7 +57,7 @@ def test_cancel_all_with_refused_credentials_says_so_and_is_recorded(venue, work
 
 def test_rollback_ends_in_paper_halted_with_no_open_order(ready, workspace, run_cli):
     ws = Workspace(workspace)
-    modes.set_mode(ws, "LIVE_MINIMAL", "stage 4.1a", by="alice")
+    mode_switch.set_mode(ws, "LIVE_MINIMAL", "stage 4.1a", by="alice")
     order = ready.rest()
     code, report, output = run_cli.json("-w", workspace, "rollback", "--reason", "live 60% worse than paper",
                                         "--by", "alice", "--yes", "--json")
@@ -82,14 +82,14 @@ def test_rollback_ends_in_paper_halted_with_no_open_order(ready, workspace, run_
 @pytest.mark.parametrize("start", ["EMERGENCY_STOP", "LIVE_SCALED"])
 def test_paper_is_reachable_from_any_mode(ready, workspace, start):
     ws = Workspace(workspace)
-    modes.set_mode(ws, start, "for the test", by="alice")
+    mode_switch.set_mode(ws, start, "for the test", by="alice")
     summary = controls.rollback(ws, "alice", "drill", client=ready.client)
     assert modes.current_mode(ws) == "PAPER" and summary["from_mode"] == start
 
 
 def test_a_rollback_that_cannot_reach_the_venue_still_halts_and_returns_to_paper(workspace, run_cli):
     ws = Workspace(workspace)
-    modes.set_mode(ws, "EMERGENCY_STOP", "outage", by="alice")
+    mode_switch.set_mode(ws, "EMERGENCY_STOP", "outage", by="alice")
     result = run_cli("-w", workspace, "rollback", "--yes")  # a fresh workspace has no credentials
     assert result.exit_code == 2, result.output
     assert "trading is halted and the mode is PAPER" in result.output and "no exchange credentials" in result.output

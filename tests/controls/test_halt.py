@@ -12,9 +12,9 @@ from datetime import datetime
 
 import pytest
 
-from livegate.services import controls, modes
-from livegate.core.errors import UsageError
 from livegate.config.workspace import Workspace
+from livegate.core.errors import UsageError
+from livegate.services import controls, mode_switch, modes
 from tests.controls.conftest import events
 
 ORDER_LOOP = r"""
@@ -81,7 +81,7 @@ def test_halt_and_resume_through_the_cli(workspace, run_cli):
 
 def test_resume_leaves_emergency_stop_for_paper_never_live(workspace, run_cli):
     ws = Workspace(workspace)
-    modes.halt(ws, "balances do not match")  # the automatic stop: EMERGENCY_STOP
+    mode_switch.halt(ws, "balances do not match")  # the automatic stop: EMERGENCY_STOP
     assert "EMERGENCY_STOP" in modes.halted_reason(ws)
     assert modes.mode_limits(ws)["risk_per_trade"] == 0.0
     result = run_cli("-w", workspace, "resume", "--yes")

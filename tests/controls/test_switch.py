@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.services import modes
 from livegate.cli import prompts
 from livegate.config.workspace import Workspace
+from livegate.services import mode_switch, modes
 from tests.controls.conftest import await_approval, drop_risk_key, set_env
 
 LIVE = ("mode", "set", "LIVE_MINIMAL", "--reason", "first live stage", "--by", "alice")
@@ -86,8 +86,8 @@ def test_every_reason_is_listed_at_once(venue, workspace, run_cli):
 
     drop_risk_key(workspace, "max_weekly_loss")
     set_env(workspace, EXCHANGE_API_SECRET="not-the-secret")
-    with pytest.raises(modes.SwitchRefused) as info:
-        modes.set_mode(Workspace(workspace), "LIVE_MINIMAL", "again")
+    with pytest.raises(mode_switch.SwitchRefused) as info:
+        mode_switch.set_mode(Workspace(workspace), "LIVE_MINIMAL", "again")
     reasons = info.value.reasons
     assert any("max_weekly_loss" in r for r in reasons) and any("invalid exchange credentials" in r for r in reasons)
     assert any(approval_id in r for r in reasons)
@@ -124,7 +124,7 @@ def test_a_switch_to_live_needs_the_typed_phrase_or_both_flags(ready, workspace,
 def test_the_history_keeps_what_was_checked(ready, workspace):
     from livegate.ledger.reader import connect_readonly, iter_events
 
-    modes.set_mode(Workspace(workspace), "LIVE_SCALED", "straight to level 2", by="alice", level=2)
+    mode_switch.set_mode(Workspace(workspace), "LIVE_SCALED", "straight to level 2", by="alice", level=2)
     conn = connect_readonly(Workspace(workspace).ledger_path)
     [event] = list(iter_events(conn, kinds=("mode_changed",)))
     conn.close()
@@ -153,10 +153,10 @@ def test_level_is_for_live_scaled_only(workspace, run_cli):
 
 def test_scaling_down_a_live_mode_is_never_held_up(ready, workspace):
     ws = Workspace(workspace)
-    modes.set_mode(ws, "LIVE_SCALED", "scale up", level=3)
+    mode_switch.set_mode(ws, "LIVE_SCALED", "scale up", level=3)
     set_env(workspace, EXCHANGE_API_SECRET="not-the-secret")  # a broken key must not block less risk
-    modes.set_mode(ws, "LIVE_SCALED", "red flag: downscale", level=1)
-    modes.set_mode(ws, "LIVE_MINIMAL", "further down")
+    mode_switch.set_mode(ws, "LIVE_SCALED", "red flag: downscale", level=1)
+    mode_switch.set_mode(ws, "LIVE_MINIMAL", "further down")
     assert modes.mode_limits(ws)["risk_per_trade"] == 0.001
-    with pytest.raises(modes.SwitchRefused, match="invalid exchange credentials"):
-        modes.set_mode(ws, "LIVE_SCALED", "up again", level=1)
+    with pytest.raises(mode_switch.SwitchRefused, match="invalid exchange credentials"):
+        mode_switch.set_mode(ws, "LIVE_SCALED", "up again", level=1)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
 
-from livegate.config.models import CircuitBreakerRules, GuardianRules, LiveTradingLimits
+from livegate.config.models import CircuitBreakerRules, GuardianRules
 from livegate.core.breakers import BREAKERS, CircuitBreakers
 from livegate.core.fills import MarketRules
 from livegate.core.gateway import OrderGateway
@@ -222,7 +221,7 @@ def test_cooldown_then_rearm_once_the_condition_cleared():
         frozen.tick(60)
         st.mark(now_ms(), 9_990.0)
         assert cb.on_equity(st, now_ms()) == ([], [])
-        frozen.move_to(datetime.fromtimestamp(trip_at / 1000, tz=timezone.utc) + timedelta(minutes=30, seconds=-1))
+        frozen.move_to(datetime.fromtimestamp(trip_at / 1000, tz=UTC) + timedelta(minutes=30, seconds=-1))
         assert now_ms() == trip_at + 30 * MIN - 1000
         assert cb.on_equity(st, now_ms()) == ([], [])
         assert [t.breaker for t in cb.active()] == ["daily_loss_usd"]

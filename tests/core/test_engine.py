@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from livegate.config.models import CircuitBreakerRules, GuardianRules, LiveTradingLimits, RiskLimitsFile
+from livegate.config.models import CircuitBreakerRules, GuardianRules, RiskLimitsFile
 from livegate.core.breakers import CircuitBreakers
 from livegate.core.engine import Engine
+from livegate.core.errors import StrategyError
 from livegate.core.fills import MarketRules
 from livegate.core.gateway import OrderGateway
 from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import BUY, SELL, Bar, OrderIntent
 from livegate.core.portfolio import Portfolio
 from livegate.core.simulator import PaperExecutor
-from livegate.core.errors import StrategyError
 from tests.core.trading_helpers import Journal, limits, loose_rules  # noqa: F401
 
 BTC, ETH = "BTC/USDT", "ETH/USDT"
@@ -238,7 +238,7 @@ def test_no_fill_is_dated_before_its_order():
     assert fill["ts"] >= placed["created_ms"], f"filled at {fill['price']} in the bar opened at {fill['ts']}, ordered at {placed['created_ms']}"
 
 
-# -- checkpoint and resume (paper.run.build_engine, no workspace needed) -------------------------------------------
+# -- checkpoint and resume (services.trading.assemble_engine, no workspace needed) -------------------------------------------
 class Counter:
     """Buys on its 2nd bar, sells on its 5th: exact resume needs its counter."""
 
@@ -261,7 +261,7 @@ class Counter:
 
 
 def test_state_dict_round_trip_resumes_exactly():
-    from livegate.phases.paper.run import build_engine
+    from livegate.services.trading import BACKTEST, assemble_engine
 
     effective = SimpleNamespace(
         risk=RiskLimitsFile(live_trading=limits()),
@@ -270,12 +270,12 @@ def test_state_dict_round_trip_resumes_exactly():
     prices = [100.0, 101.0, 103.0, 102.0, 104.0, 106.0, 105.0, 107.0]
     bars = [Bar(BTC, T0 + i * TF, p, p + 1.0, p - 1.0, p + 0.5, 500.0) for i, p in enumerate(prices)]
     ja, jb = Journal(), Journal()
-    a = build_engine(effective, Counter(), RULES, ja, "run1")
+    a = assemble_engine(BACKTEST, effective, Counter(), RULES, ja, "run1")
     for b in bars[:2]:
         a.on_bar(b)
     saved = json.loads(json.dumps(a.state_dict()))  # as a checkpoint stores it
     assert len(saved["executor"]["pending"]) == 1 and saved["strategy"] == {"n": 2}  # the buy waits for bar 2's open
-    b_engine = build_engine(effective, Counter(), RULES, jb, "run1", saved=saved)
+    b_engine = assemble_engine(BACKTEST, effective, Counter(), RULES, jb, "run1", saved=saved)
     assert b_engine.state_dict() == saved
     mark = len(ja.events)
     for b in bars[2:]:

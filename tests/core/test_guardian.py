@@ -6,11 +6,10 @@ Seeds: 000 §2.3 (6 % of equity blocked, daily loss and drawdown halt buys, fall
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 
-from livegate.config.models import CircuitBreakerRules, GuardianRules, LiveTradingLimits
+from livegate.config.models import CircuitBreakerRules, GuardianRules
 from livegate.core.breakers import CircuitBreakers
 from livegate.core.fills import MarketRules
 from livegate.core.gateway import OrderGateway

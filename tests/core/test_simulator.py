@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from livegate.config.models import CircuitBreakerRules, GuardianRules, LiveTradingLimits
+from livegate.config.models import CircuitBreakerRules, GuardianRules
 from livegate.core.breakers import CircuitBreakers
 from livegate.core.fills import MarketRules
 from livegate.core.gateway import OrderGateway

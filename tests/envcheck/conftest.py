@@ -1,4 +1,4 @@
-"""`livegate validate` fixtures: the local Binance emulator (one per session) and a workspace
+"""`livegate validate` fixtures: the local Binance emulator (tests/sandbox_fixtures.py) and a workspace
 pointed at it with the sandbox's trader key in `.env`."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS, KeyPair
-from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 
 _ids = itertools.count(1)
 

@@ -3,8 +3,8 @@ bodies as the exchanges document them)."""
 
 from __future__ import annotations
 
-from livegate.config.environment import load_env, parse_dotenv
 from livegate.adapters.exchange.permissions import from_binance, from_bybit, from_coinbase, from_okx
+from livegate.config.environment import load_env, parse_dotenv
 
 
 def test_dotenv_lines_quotes_comments_and_problems():

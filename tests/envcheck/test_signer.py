@@ -7,9 +7,9 @@ import json
 
 from eth_account import Account
 
+from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
 from tests.conftest import by_id
 from tests.envcheck.conftest import closed_port, set_config, write_env
-from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
 
 # Anvil's first well-known development account (public test key, never holds real funds).
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

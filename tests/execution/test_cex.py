@@ -14,29 +14,28 @@ import time
 
 import pytest
 
-from livegate.core.orders import BUY, MARKET, Order
-from livegate.core.errors import ClockSkewError, VenueUnreachable
 from livegate.adapters.execution.cex import CcxtExecutor
+from livegate.core.errors import ClockSkewError, VenueUnreachable
+from livegate.core.orders import BUY, MARKET, Order
 from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.store import Ledger
-from livegate.adapters.sandbox.exchange import SandboxExchange
 
 ORDER_POST = ("POST /api/v3/order",)
 _ids = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def venue():
-    with SandboxExchange(seed=3) as running:
-        yield running
+@pytest.fixture
+def sandbox_options():
+    """The `sandbox` of these tests: the default markets and book, one per module."""
+    return {"seed": 3, "share": "module"}
 
 
 @pytest.fixture
-def key(venue):
+def key(sandbox):
     n = next(_ids)
-    pair = venue.add_key(f"exec-key-{n}", f"exec-secret-{n}-Q9", balances={"USDT": 10_000, "BTC": 1})
+    pair = sandbox.add_key(f"exec-key-{n}", f"exec-secret-{n}-Q9", balances={"USDT": 10_000, "BTC": 1})
     yield pair
-    venue.clear_faults(pair.api_key)
+    sandbox.clear_faults(pair.api_key)
 
 
 @pytest.fixture
@@ -47,17 +46,17 @@ def ledger(tmp_path):
         yield opened
 
 
-def venue_orders(venue, pair, client_id):
+def venue_orders(sandbox, pair, client_id):
     """Orders the venue holds with this client order id (any state)."""
     def read():
-        account = venue.venue.account_of(venue.venue.keys[pair.api_key])
+        account = sandbox.venue.account_of(sandbox.venue.keys[pair.api_key])
         return [o for o in account.orders.values() if o.client_id == client_id]
 
-    return venue._on_loop(read)
+    return sandbox._on_loop(read)
 
 
-def executor_for(venue, pair, ledger, timeout_ms=10_000):
-    client = venue.client(pair, timeout_ms=timeout_ms)
+def executor_for(sandbox, pair, ledger, timeout_ms=10_000):
+    client = sandbox.client(pair, timeout_ms=timeout_ms)
     return CcxtExecutor(client, WriteThroughJournal(ledger, "t"), base_delay=0.01)
 
 
@@ -69,47 +68,47 @@ def kinds(ledger):
     return [kind for kind, _ in _events(ledger.path)]
 
 
-def test_a_timeout_after_the_order_was_accepted_is_looked_up_not_resent(venue, key, ledger):
-    venue.set_fault(key.api_key, timeout_rate=1.0, hang_s=3, routes=ORDER_POST)
-    executor = executor_for(venue, key, ledger, timeout_ms=700)
+def test_a_timeout_after_the_order_was_accepted_is_looked_up_not_resent(sandbox, key, ledger):
+    sandbox.set_fault(key.api_key, timeout_rate=1.0, hang_s=3, routes=ORDER_POST)
+    executor = executor_for(sandbox, key, ledger, timeout_ms=700)
     fills = executor.place(market_buy("cid-timeout"), 0)
-    assert len(venue_orders(venue, key, "cid-timeout")) == 1
+    assert len(venue_orders(sandbox, key, "cid-timeout")) == 1
     assert executor.lookups == 1 and executor.resends == 0
     assert sum(f.amount for f in fills) == pytest.approx(0.001)
     assert kinds(ledger)[:2] == ["order_sending", "order_acknowledged"]
 
 
 @pytest.mark.parametrize("fault", [{"rate_limit_rate": 0.6, "retry_after_s": 0}, {"error_rate": 0.6}])
-def test_429s_and_5xx_are_retried_with_zero_duplicates(venue, key, ledger, fault):
-    venue.set_fault(key.api_key, routes=ORDER_POST, **fault)
-    executor = executor_for(venue, key, ledger)
+def test_429s_and_5xx_are_retried_with_zero_duplicates(sandbox, key, ledger, fault):
+    sandbox.set_fault(key.api_key, routes=ORDER_POST, **fault)
+    executor = executor_for(sandbox, key, ledger)
     executor.attempts = 12
     for n in range(6):
         assert not hasattr(executor.place(market_buy(f"cid-storm-{n}", 0.0002), 0), "rule")
     for n in range(6):
-        assert len(venue_orders(venue, key, f"cid-storm-{n}")) == 1
+        assert len(venue_orders(sandbox, key, f"cid-storm-{n}")) == 1
     assert executor.resends > 0
 
 
-def test_a_total_storm_gives_up_clearly_and_places_nothing(venue, key, ledger):
-    venue.set_fault(key.api_key, rate_limit_rate=1.0, retry_after_s=0, routes=ORDER_POST)
-    executor = executor_for(venue, key, ledger)
+def test_a_total_storm_gives_up_clearly_and_places_nothing(sandbox, key, ledger):
+    sandbox.set_fault(key.api_key, rate_limit_rate=1.0, retry_after_s=0, routes=ORDER_POST)
+    executor = executor_for(sandbox, key, ledger)
     with pytest.raises(VenueUnreachable, match="could not be sent after 4 attempts .* it was not placed"):
         executor.place(market_buy("cid-never"), 0)
-    assert venue_orders(venue, key, "cid-never") == []
+    assert venue_orders(sandbox, key, "cid-never") == []
 
 
-def test_a_clock_beyond_recv_window_is_a_clear_refusal_and_no_order(venue, key, ledger):
-    executor = executor_for(venue, key, ledger)
-    venue.set_fault(key.api_key, clock_skew_ms=20_000)
+def test_a_clock_beyond_recv_window_is_a_clear_refusal_and_no_order(sandbox, key, ledger):
+    executor = executor_for(sandbox, key, ledger)
+    sandbox.set_fault(key.api_key, clock_skew_ms=20_000)
     with pytest.raises(ClockSkewError, match="local clock is off"):
         executor.place(market_buy("cid-skew"), 0)
-    assert venue_orders(venue, key, "cid-skew") == []
+    assert venue_orders(sandbox, key, "cid-skew") == []
 
 
-def test_partial_fills_come_from_the_venue(venue, key, ledger):
-    venue.set_fault(key.api_key, partial_fill=0.5)
-    executor = executor_for(venue, key, ledger)
+def test_partial_fills_come_from_the_venue(sandbox, key, ledger):
+    sandbox.set_fault(key.api_key, partial_fill=0.5)
+    executor = executor_for(sandbox, key, ledger)
     order = market_buy("cid-partial", 0.002)
     fills = executor.place(order, 0)
     assert sum(f.amount for f in fills) == pytest.approx(0.001) and order.filled == pytest.approx(0.001)
@@ -133,36 +132,36 @@ CRASHING_CHILD = textwrap.dedent("""
 """)
 
 
-def test_kill_9_mid_order_then_restart_recovers_it_without_a_second_order(venue, key, ledger):
-    venue.set_fault(key.api_key, timeout_rate=1.0, hang_s=60, routes=ORDER_POST)
+def test_kill_9_mid_order_then_restart_recovers_it_without_a_second_order(sandbox, key, ledger):
+    sandbox.set_fault(key.api_key, timeout_rate=1.0, hang_s=60, routes=ORDER_POST)
     path = ledger.path
-    child = subprocess.Popen([sys.executable, "-c", CRASHING_CHILD, venue.url, key.api_key, key.secret, str(path)],
+    child = subprocess.Popen([sys.executable, "-c", CRASHING_CHILD, sandbox.url, key.api_key, key.secret, str(path)],
                              env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 30
-    while not venue_orders(venue, key, "cid-crash") and time.time() < deadline:
+    while not venue_orders(sandbox, key, "cid-crash") and time.time() < deadline:
         time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
-    assert len(venue_orders(venue, key, "cid-crash")) == 1, child.stderr.read().decode()
-    venue.clear_faults(key.api_key)
+    assert len(venue_orders(sandbox, key, "cid-crash")) == 1, child.stderr.read().decode()
+    sandbox.clear_faults(key.api_key)
     events = _events(path)
     assert [k for k, _ in events] == ["order_sending"]  # the answer never came back
-    executor = executor_for(venue, key, ledger)
+    executor = executor_for(sandbox, key, ledger)
     assert executor.recover(events) == {"cid-crash": "adopted"}
-    assert len(venue_orders(venue, key, "cid-crash")) == 1
+    assert len(venue_orders(sandbox, key, "cid-crash")) == 1
     assert executor.recover(events + list(_events(path))[1:]) == {"cid-crash": "tracked"}  # idempotent
-    assert len(venue_orders(venue, key, "cid-crash")) == 1
+    assert len(venue_orders(sandbox, key, "cid-crash")) == 1
     recorded = _events(path)
     assert [k for k, _ in recorded].count("order_acknowledged") == 1  # recovered once, not again
     trades = [p["venue_trade"] for k, p in recorded if k == "venue_fill"]
     assert trades and len(trades) == len(set(trades))  # every venue fill journaled exactly once
 
 
-def test_an_order_that_never_reached_the_venue_is_recorded_as_not_placed(venue, key, ledger):
-    executor = executor_for(venue, key, ledger)
+def test_an_order_that_never_reached_the_venue_is_recorded_as_not_placed(sandbox, key, ledger):
+    executor = executor_for(sandbox, key, ledger)
     payload = {**market_buy("cid-ghost").to_dict(), "reference": 40_000.0}
     assert executor.recover([("order_sending", payload)]) == {"cid-ghost": "not placed"}
-    assert venue_orders(venue, key, "cid-ghost") == [] and kinds(ledger) == ["order_not_placed"]
+    assert venue_orders(sandbox, key, "cid-ghost") == [] and kinds(ledger) == ["order_not_placed"]
 
 
 def _events(path):

@@ -20,10 +20,10 @@ import pytest
 from livegate.adapters.chain.artifacts import load
 from livegate.adapters.chain.rpc import rpc_call
 from livegate.adapters.chain.swap import approve, quote, swap_exact_tokens
-from livegate.core.orders import Order
+from livegate.adapters.execution.dex import MAX_ALLOWANCE, Allowlists, DexExecutor, open_swaps
 from livegate.config.environment import load_env
 from livegate.core.errors import OrderNotFound, OrderRejected, UsageError, VenueTimeout
-from livegate.adapters.execution.dex import MAX_ALLOWANCE, Allowlists, DexExecutor, open_swaps
+from livegate.core.orders import Order
 from livegate.core.redact import redact_text
 
 E18 = 10**18
@@ -95,7 +95,7 @@ class Miner:
         while not self.stop.wait(self.interval):
             rpc_call(self.url, "evm_mine")
 
-    def __enter__(self) -> "Miner":
+    def __enter__(self) -> Miner:
         self.thread.start()
         return self
 

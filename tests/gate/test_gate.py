@@ -6,20 +6,21 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from livegate.services import gate
 from livegate.cli import prompts
 from livegate.config.loader import load_phase_specs
-from livegate.core.results import Verdict
+from livegate.config.workspace import Workspace
 from livegate.core.errors import GateClosed
+from livegate.core.results import Verdict
 from livegate.ledger.reader import connect_readonly, iter_events
 from livegate.phases import Measurement, run_phase
-from livegate.config.workspace import Workspace
+from livegate.services import gate
 
 STEPS = ["env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production"]
 

@@ -17,7 +17,7 @@ from contextlib import closing
 import pytest
 
 from livegate.core.errors import KeyMissing
-from livegate.ledger.keys import PRIVATE_FILE, PUBLIC_FILE, key_dir, load_private, load_public
+from livegate.ledger.keys import PRIVATE_FILE, key_dir, load_private, load_public
 from livegate.ledger.store import Ledger
 
 COLUMNS = ["id", "ts", "kind", "actor", "payload", "prev_hash", "hash"]
@@ -197,7 +197,7 @@ def test_keys_init_creates_a_private_key_readable_only_by_its_owner(run_cli):
     result = run_cli("keys", "init")
     assert result.exit_code == 0, result.output
     directory = key_dir()
-    private, public = directory / PRIVATE_FILE, directory / PUBLIC_FILE
+    private = directory / PRIVATE_FILE
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert private.read_text().startswith("-----BEGIN PRIVATE KEY-----")

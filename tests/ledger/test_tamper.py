@@ -16,7 +16,6 @@ from livegate.core.canonical import canonical_json
 from livegate.ledger.chain import GENESIS, head_message, signoff_message
 from livegate.ledger.keys import PUBLIC_FILE, init_key, key_dir
 
-
 # --- the attacker ---------------------------------------------------------------------------
 
 

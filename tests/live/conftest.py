@@ -9,9 +9,8 @@ import time
 import pytest
 import yaml
 
-from livegate.adapters.sandbox.exchange import SandboxExchange
-from livegate.adapters.sandbox.local import THIN_BOOK, describe
 from livegate.adapters.sandbox.configure import set_env_values, write_workspace
+from livegate.adapters.sandbox.local import THIN_BOOK, describe
 from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
 
@@ -35,10 +34,10 @@ class Flip:
 '''
 
 
-@pytest.fixture(scope="module")
-def fast_sandbox():
-    with SandboxExchange(speed=SPEED, history_bars=600, seed=9, book=THIN_BOOK) as running:
-        yield running
+@pytest.fixture
+def sandbox_options():
+    """The `sandbox` of the go-live tests: accelerated (SPEED), a thin book, one per module."""
+    return {"speed": SPEED, "history_bars": 600, "seed": 9, "book": THIN_BOOK, "share": "module"}
 
 
 def live_options(sandbox, **kwargs):
@@ -50,17 +49,17 @@ def live_options(sandbox, **kwargs):
 
 
 @pytest.fixture
-def make_live_ws(workspace, fast_sandbox, operator_key):
+def make_live_ws(workspace, sandbox, operator_key):
     """make(value=8.0, amount=None, stage=None, risk=None) -> a workspace on the fast sandbox with
     its own USDT-only key, the Flip strategy, live flags in .env, env/paper/testnet signed off
     and the mode switched to LIVE_MINIMAL. `risk` overrides live_trading keys."""
-    from livegate.services import modes
+    from livegate.services import mode_switch
 
     def make(value: float = 8.0, stage: dict | None = None, risk: dict | None = None, thresholds: dict | None = None):
         n = next(_ids)
-        pair = fast_sandbox.add_key(f"live-key-{n}", f"live-secret-{n}-Zk", balances={"USDT": 5_000})
+        pair = sandbox.add_key(f"live-key-{n}", f"live-secret-{n}-Zk", balances={"USDT": 5_000})
         ws = Workspace(workspace)
-        write_workspace(ws, describe(fast_sandbox))
+        write_workspace(ws, describe(sandbox))
         (workspace / "strategies" / "flip.py").write_text(FLIP)
         path = workspace / "livegate.yaml"
         data = yaml.safe_load(path.read_text())
@@ -79,7 +78,7 @@ def make_live_ws(workspace, fast_sandbox, operator_key):
             "LIVE_TRADING_ENABLED": "true", "TRADING_HALTED": "false", "EXECUTION_APPROVAL_MODE": "auto",
             "MAX_TRADE_AMOUNT": "10"}))
         sign_off(workspace, operator_key, "env", "paper", "testnet")
-        modes.set_mode(ws, "LIVE_MINIMAL", "micro-live stage 4.1a", by="Test Operator", key=operator_key)
+        mode_switch.set_mode(ws, "LIVE_MINIMAL", "micro-live stage 4.1a", by="Test Operator", key=operator_key)
         return workspace
 
     return make

@@ -9,12 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from freezegun import freeze_time
 
-from livegate.phases.microlive.runner import LiveRunner
 from livegate.config.workspace import Workspace
+from livegate.phases.microlive.runner import LiveRunner
 from tests.live.conftest import live_options
 
 
@@ -30,11 +30,11 @@ def run(root, sandbox, key, stage="4.1a", **options):
     return LiveRunner(Workspace(root), stage, key, live_options(sandbox, **options)).run()
 
 
-def test_a_stage_runs_to_completion_passes_and_opens_the_next(live_ws, fast_sandbox, operator_key, run_cli):
+def test_a_stage_runs_to_completion_passes_and_opens_the_next(live_ws, sandbox, operator_key, run_cli):
     from livegate.phases import run_phase
     from livegate.phases.microlive.plugin import PHASE
 
-    outcome = run(live_ws, fast_sandbox, operator_key, max_seconds=3600)
+    outcome = run(live_ws, sandbox, operator_key, max_seconds=3600)
     assert outcome.status == "completed", outcome.reason
     m = outcome.measures
     assert m["min_successful_trades"] >= 4 and 0 < m["max_trade_value"] <= 10 and m["limits_enforced"]
@@ -47,40 +47,56 @@ def test_a_stage_runs_to_completion_passes_and_opens_the_next(live_ws, fast_sand
     assert run_cli("-w", live_ws, "signoff", "4.1a", "--by", "Ann", "--yes").exit_code == 0
 
 
-def test_orders_above_the_stage_cap_are_refused_in_quote_value(make_live_ws, fast_sandbox, operator_key):
+def test_orders_above_the_stage_cap_are_refused_in_quote_value(make_live_ws, sandbox, operator_key):
     root = make_live_ws(value=12.0)  # $12 > the $10 of stage 4.1a (and MAX_TRADE_AMOUNT 10)
-    outcome = run(root, fast_sandbox, operator_key, max_seconds=120)
+    outcome = run(root, sandbox, operator_key, max_seconds=120)
     assert outcome.status == "paused" and outcome.measures["orders"] == 0
     blocked = [p for _, p in events(root, "order_blocked")]
     assert blocked and all({"stage_cap", "max_trade_amount"} <= {b[0] for b in p["blocks"]} for p in blocked)
     assert "refused, not resized" in blocked[0]["blocks"][0][1]
 
 
-def test_a_stopped_stage_resumes_with_its_start_and_orders(live_ws, fast_sandbox, operator_key):
-    first = run(live_ws, fast_sandbox, operator_key, max_seconds=150)
+def test_a_stopped_stage_resumes_with_its_start_and_orders(live_ws, sandbox, operator_key):
+    first = run(live_ws, sandbox, operator_key, max_seconds=150)
     assert first.status == "paused"
-    second = run(live_ws, fast_sandbox, operator_key, max_seconds=3600)
+    second = run(live_ws, sandbox, operator_key, max_seconds=3600)
     assert second.run == first.run and second.status == "completed"
     assert len(events(live_ws, "stage_started")) == 1
     sent = [p["client_id"] for _, p in events(live_ws, "order_sending")]
     assert len(sent) == len(set(sent))
 
 
-def test_a_halt_from_another_process_stops_the_loop_before_its_next_order(live_ws, fast_sandbox, operator_key):
+HALTER = """
+import sys
+from livegate.cli import main
+from livegate.cli import control_cmds  # noqa: F401 - imported before the signal
+print("ready", flush=True)
+sys.stdin.readline()
+sys.argv = ["livegate", "-w", sys.argv[1], "halt", "--reason", "operator test"]
+main()
+"""
+
+
+def test_a_halt_from_another_process_stops_the_loop_before_its_next_order(live_ws, sandbox, operator_key):
     outcome = {}
     options = dict(max_seconds=10 ** 6)
 
     def go():
-        outcome["value"] = run(live_ws, fast_sandbox, operator_key, **options)
+        outcome["value"] = run(live_ws, sandbox, operator_key, **options)
 
+    # The other process is started (and has imported livegate) before the loop runs, then pulls
+    # the kill switch the moment the first order is journaled: the interpreter's start-up time
+    # must not decide whether the halt lands before the stage completes.
+    halter = subprocess.Popen([sys.executable, "-c", HALTER, str(live_ws)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert halter.stdout.readline().strip() == "ready"
     thread = threading.Thread(target=go, daemon=True)
     thread.start()
     deadline = time.time() + 20
     while not events(live_ws, "order_sending") and time.time() < deadline:
         time.sleep(0.02)
-    halt = subprocess.run([sys.executable, "-m", "livegate", "-w", str(live_ws), "halt", "--reason", "operator test"],
-                          capture_output=True, text=True)
-    assert halt.returncode == 0, halt.stderr
+    _, stderr = halter.communicate("halt\n", timeout=30)
+    assert halter.returncode == 0, stderr
     t0 = time.perf_counter()
     thread.join(timeout=5)
     stopped_in = time.perf_counter() - t0
@@ -93,25 +109,25 @@ def test_a_halt_from_another_process_stops_the_loop_before_its_next_order(live_w
     assert not (acked & not_sent)
 
 
-def test_a_kill_criterion_halts_alerts_and_fails(make_live_ws, fast_sandbox, operator_key):
+def test_a_kill_criterion_halts_alerts_and_fails(make_live_ws, sandbox, operator_key):
     from livegate.services import modes
 
     root = make_live_ws(risk={"max_single_trade_loss": 0.0001}, thresholds={"unexpected_loss_usd": 0})
-    outcome = run(root, fast_sandbox, operator_key, max_seconds=3600)
+    outcome = run(root, sandbox, operator_key, max_seconds=3600)
     assert outcome.status == "killed" and "unexpected loss" in outcome.reason
     assert modes.halted_reason(Workspace(root)) is not None
     assert [p["severity"] for _, p in events(root, "alert")] == ["critical"]
 
 
-def test_the_duration_is_measured_on_the_ledger_clock(live_ws, fast_sandbox, operator_key):
+def test_the_duration_is_measured_on_the_ledger_clock(live_ws, sandbox, operator_key):
     from livegate.phases.microlive.runner import stage_status
 
     ws = Workspace(live_ws)
-    started = run(live_ws, fast_sandbox, operator_key, max_seconds=30)
+    started = run(live_ws, sandbox, operator_key, max_seconds=30)
     assert started.status == "paused"
     start_ms = events(live_ws, "stage_started")[0][1]["started_ms"]
     def at(hours):
-        return datetime.fromtimestamp((start_ms + hours * 3_600_000) / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp((start_ms + hours * 3_600_000) / 1000, tz=UTC)
 
     from livegate.core.protocol import Criterion
     from livegate.phases import Measurement, evaluate
@@ -126,13 +142,13 @@ def test_the_duration_is_measured_on_the_ledger_clock(live_ws, fast_sandbox, ope
     assert evaluate(seed_rule, Measurement(status["min_duration_hours"])).verdict.value == "pass"
 
 
-def test_going_live_needs_the_live_mode_and_flags(live_ws, fast_sandbox, operator_key, run_cli):
-    from livegate.services import modes
+def test_going_live_needs_the_live_mode_and_flags(live_ws, sandbox, operator_key, run_cli):
+    from livegate.services import mode_switch
 
     env = live_ws / ".env"
     env.write_text(env.read_text().replace("PAPER_MODE=false", "PAPER_MODE=true"))
     result = run_cli("-w", live_ws, "go-live", "--stage", "4.1a", "--yes")
     assert result.exit_code == 2 and "PAPER_MODE is not false" in result.output
-    modes.set_mode(Workspace(live_ws), "PAPER", "back", by="Ann", key=operator_key)
+    mode_switch.set_mode(Workspace(live_ws), "PAPER", "back", by="Ann", key=operator_key)
     result = run_cli("-w", live_ws, "go-live", "--stage", "4.1a", "--yes")
     assert result.exit_code == 2 and "trading mode is PAPER" in result.output

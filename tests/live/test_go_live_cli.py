@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from livegate.services import controls
 from livegate.config.workspace import Workspace
+from livegate.services import controls
 
 
 def test_a_short_run_pauses_and_reports(run_cli, live_ws):

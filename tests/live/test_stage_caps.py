@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from livegate.config.workspace import Workspace
 from livegate.core.orders import BUY, OrderIntent
 from livegate.phases.microlive.stage import stage_spec
-from livegate.config.workspace import Workspace
 
 
 @pytest.mark.parametrize("stage, cap, hours, trades", [("4.1a", 10, 24, 3), ("4.1b", 50, 24, 5), ("4.1c", 100, 48, 10),

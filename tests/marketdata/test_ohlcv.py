@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from livegate.core.errors import UsageError
 from livegate.adapters.marketdata import ohlcv
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS
 from livegate.adapters.marketdata.ohlcv import load_ohlcv_csv, parse_ohlcv_text
+from livegate.core.errors import UsageError
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from livegate.core.errors import UsageError
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.adapters.marketdata.synthetic import BUILTIN, STRESS_KINDS, generate, load_builtin, stress_scenario
+from livegate.core.errors import UsageError
 
 ARRAYS = ("ts", "open", "high", "low", "close", "volume")
 MINUTES_PER_YEAR = 365 * 24 * 60

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from livegate.cli import app
-from tests.live.conftest import fast_sandbox, make_live_ws  # noqa: F401 - the live fixtures, reused
+from tests.live.conftest import make_live_ws, sandbox_options  # noqa: F401 - the live fixtures, reused
 
 
 @pytest.fixture(scope="session")

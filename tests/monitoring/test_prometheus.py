@@ -70,14 +70,14 @@ def test_the_endpoint_serves_the_snapshot_and_ctrl_c_exits_0(backtest_ws):
     assert not any(name.startswith("livegate_order_latency_seconds") for name, _ in got)  # nothing timed in a backtest
 
 
-def test_a_live_stage_has_a_latency_histogram_and_its_kill_shows_red(make_live_ws, fast_sandbox, operator_key):
+def test_a_live_stage_has_a_latency_histogram_and_its_kill_shows_red(make_live_ws, sandbox, operator_key):
     from livegate.phases.microlive.runner import LiveRunner
     from livegate.services.monitoring import prom
     from livegate.services.monitoring.snapshot import snapshot
     from tests.live.conftest import live_options
 
     root = make_live_ws(risk={"max_single_trade_loss": 0.0001}, thresholds={"unexpected_loss_usd": 0})
-    outcome = LiveRunner(Workspace(root), "4.1a", operator_key, live_options(fast_sandbox, max_seconds=3600)).run()
+    outcome = LiveRunner(Workspace(root), "4.1a", operator_key, live_options(sandbox, max_seconds=3600)).run()
     assert outcome.status == "killed"
     snap = snapshot(Workspace(root))
     (stage_id, stage), = ledger_events(root, "stage_started")

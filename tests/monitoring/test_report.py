@@ -61,7 +61,7 @@ def test_json_and_csv_hold_the_same_data(backtest_ws, run_cli):
     data = json.loads((backtest_ws / "r.json").read_text(encoding="utf-8"))
     rows = list(csv.DictReader(io.StringIO((backtest_ws / "r.csv").read_text(encoding="utf-8"))))
     fields = 0
-    for section, content in data.items():
+    for content in data.values():
         for row in (content if isinstance(content, list) else [content]):
             fields += len(row)
     assert len(rows) == fields

@@ -12,6 +12,7 @@ import pytest
 
 from tests.protocol_helpers import sign_off
 
+
 def sign_off_env(ws_root: Path, key) -> None:
     """Record a passing env phase and sign it off, so a forward paper run may start."""
     sign_off(ws_root, key, "env")

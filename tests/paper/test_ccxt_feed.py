@@ -10,18 +10,17 @@ import time
 
 import pytest
 
+from livegate.config.workspace import Workspace
 from livegate.ledger.keys import load_private
 from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan, run_counts, run_events
-from livegate.adapters.sandbox.exchange import SandboxExchange
-from livegate.config.workspace import Workspace
 
 SPEED = 600  # one 1m bar per 0.1 s of wall time
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with SandboxExchange(speed=SPEED, history_bars=1500, seed=5) as running:
-        yield running
+@pytest.fixture
+def sandbox_options():
+    """The `sandbox` of this module: the default markets, the market clock at SPEED."""
+    return {"speed": SPEED, "history_bars": 1500, "seed": 5, "share": "module"}
 
 
 def _point_at(ws_root, url: str) -> None:

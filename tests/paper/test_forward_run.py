@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from freezegun import freeze_time
 
+from livegate.config.workspace import Workspace
 from livegate.core.errors import GateClosed, VenueUnreachable
 from livegate.ledger.keys import load_private
 from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan, run_counts, run_events, unfinished_run
-from livegate.config.workspace import Workspace
 
 START = "2024-03-04 00:00:00"  # a Monday
 
@@ -43,10 +43,10 @@ def test_seven_day_forward_run_with_freezegun(forward_workspace, clock_exchange)
         assert len({f["order_id"] for f in fills}) == len(fills)
         assert unfinished_run(ws) is not None  # completed, but not yet evaluated
     # The evaluation (outside the frozen clock: it does not depend on it) records the paper result.
-    from livegate.cli.paper_cmds import finish
+    from livegate.phases.paper.report import run_report
     from livegate.services.gate import snapshot
 
-    report = finish(ws, outcome, runner, trials=1, progress_enabled=False)
+    report = run_report(ws, outcome, runner.key, trials=1)
     assert report["kind"] == "forward" and report["counts_as_phase_result"] is True
     assert unfinished_run(ws) is None
     record = snapshot(ws).state.records["paper"]

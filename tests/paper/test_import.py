@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livegate.core.metrics import compute_metrics
 from livegate.core.errors import StrategyError, UsageError
+from livegate.core.metrics import compute_metrics
 from livegate.phases.paper.importers import detect_format, import_trades
 from tests.paper.conftest import sign_off_env
 
@@ -615,9 +615,9 @@ class _FallAverse:
 
 
 def test_stress_test_split_with_a_helper_equals_the_sequential_run(workspace):
-    from livegate.phases.paper.stress import StressTest, _can_fork, run_stress
     from livegate.config.strategy import load_strategy
     from livegate.config.workspace import Workspace
+    from livegate.phases.paper.stress import StressTest, _can_fork, run_stress
 
     effective = Workspace(workspace).effective
     cfg = effective.config

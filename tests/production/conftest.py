@@ -10,7 +10,6 @@ from livegate.adapters.sandbox.local import describe
 from livegate.config.workspace import Workspace
 from tests.alerts.conftest import configure, http_receiver  # noqa: F401 - fixtures
 from tests.protocol_helpers import sign_off
-from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 
 LADDER = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d")
 

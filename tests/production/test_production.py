@@ -16,8 +16,8 @@ def test_production_passes_with_alerts_runbooks_and_a_drill(run_cli, make_prod_w
     assert report["drill"]["cancelled"] >= 1 and report["drill"]["remaining"] == 0 and report["drill"]["resumed"]
     assert checks["kill_switch_drill_seconds"]["measured"] < 5
     assert any("test alert" in str(r["body"]) for r in http_receiver.requests)
-    from livegate.services import modes
     from livegate.config.workspace import Workspace
+    from livegate.services import modes
 
     assert modes.halted_reason(Workspace(root)) is None  # the drill resumed what it halted
     assert run_cli("-w", root, "signoff", "production", "--by", "Ann", "--yes").exit_code == 0

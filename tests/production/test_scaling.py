@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
 
+from livegate.config.workspace import Workspace
 from livegate.core.errors import GateClosed, UsageError
 from livegate.ledger.store import Ledger
 from livegate.phases.production.scaling import current_level, scale
-from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
 
 STEPS = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production")
@@ -34,7 +34,7 @@ def add_trades(ws, key, start_ms: int, nets: list[float]) -> None:
 
 
 def at(level, days: float) -> datetime:
-    return datetime.fromtimestamp(level.since_ms / 1000, tz=timezone.utc) + timedelta(days=days)
+    return datetime.fromtimestamp(level.since_ms / 1000, tz=UTC) + timedelta(days=days)
 
 
 def test_scaling_needs_production_signed_off(workspace, operator_key):

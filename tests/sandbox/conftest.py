@@ -1,5 +1,6 @@
-"""The local Binance emulator for these tests: one per session (market clock at 600x, so a
-1m bar lasts 0.1 s), fault knobs reset after every test, fresh funded keys on demand."""
+"""The local Binance emulator for these tests (the `sandbox` fixture of tests/sandbox_fixtures.py):
+one for the directory, market clock at 600x (a 1m bar lasts 0.1 s), no internal error left
+behind by any test, fresh funded keys on demand."""
 
 from __future__ import annotations
 
@@ -15,23 +16,20 @@ from urllib.parse import urlencode
 import pytest
 
 from livegate.adapters.sandbox.defaults import KeyPair
-from livegate.adapters.sandbox.exchange import SandboxExchange
 
 _key_ids = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def sandbox():
-    """A running SandboxExchange with the default markets and keys."""
-    with SandboxExchange(speed=600, history_bars=1500, seed=7) as running:
-        yield running
+@pytest.fixture
+def sandbox_options():
+    """The default markets and keys, the market clock at 600x."""
+    return {"speed": 600, "history_bars": 1500, "seed": 7}
 
 
 @pytest.fixture(autouse=True)
-def _no_faults_after(sandbox):
-    """Every test starts without faults and leaves no internal error (a bug) behind."""
+def _no_internal_errors_after(sandbox):
+    """Every test leaves no internal error (a bug) behind (the fixture clears its faults)."""
     yield
-    sandbox.clear_faults()
     errors, sandbox.server.internal_errors[:] = list(sandbox.server.internal_errors), []
     assert errors == []
 

@@ -8,8 +8,8 @@ import time
 import ccxt
 import pytest
 
-from livegate.core import errors
 from livegate.adapters.exchange.client import translate_error
+from livegate.core import errors
 
 BTC = "BTC/USDT"
 

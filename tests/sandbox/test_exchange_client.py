@@ -9,8 +9,8 @@ import sys
 import ccxt
 import pytest
 
-from livegate.core import errors
 from livegate.adapters.exchange.client import build_exchange, rebase, translate_error, with_exchange_errors
+from livegate.core import errors
 
 BASE = "http://127.0.0.1:8123"
 

@@ -46,7 +46,7 @@ def test_two_sandboxes_on_free_ports_and_a_clean_stop_while_an_answer_hangs():
         hung.join(timeout=5)
         assert outcome  # released (answered or cut off) by the stop, not after 60 s
     with pytest.raises(RuntimeError, match="not running"):
-        first.url
+        _ = first.url
 
 
 def test_unknown_fault_knob_is_refused():

@@ -70,7 +70,7 @@ def test_serve_without_chain_and_write_config(workspace):
         env = load_env(workspace, {})
         assert env.get("EXCHANGE_API_KEY") == info["api_key"] and env.get("EXCHANGE_API_SECRET") == info["secret"]
         assert env.flag("TRADING_HALTED") is True  # the rest of .env.example is kept
-        Workspace(workspace).effective  # the written config validates
+        _ = Workspace(workspace).effective  # the written config validates
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

@@ -12,7 +12,6 @@ from livegate.adapters.sandbox.configure import write_workspace
 from livegate.adapters.sandbox.local import describe
 from livegate.config.workspace import Workspace
 from tests.protocol_helpers import sign_off
-from tests.sandbox_fixtures import _clear_faults, sandbox  # noqa: F401 - fixtures
 
 
 @pytest.fixture

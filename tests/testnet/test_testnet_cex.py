@@ -3,8 +3,10 @@ order gateway, the approval flow, reconciliation — and the faults that must ne
 
 from __future__ import annotations
 
-import sqlite3
 import json
+import sqlite3
+
+import pytest
 
 from tests.conftest import by_id
 
@@ -34,10 +36,10 @@ def test_the_scripted_orders_pass_and_are_recorded(testnet, testnet_ws):
 
 
 def test_a_balance_the_ledger_cannot_explain_halts_trading(testnet_ws, sandbox, operator_key, run_cli):
-    from livegate.services import modes
     from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
-    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
     from livegate.config.workspace import Workspace
+    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
+    from livegate.services import modes
 
     outsider = sandbox.client(DEFAULT_KEYS["trader"])
     traded = []
@@ -57,8 +59,8 @@ def test_a_balance_the_ledger_cannot_explain_halts_trading(testnet_ws, sandbox, 
 
 
 def test_rejected_approvals_block_every_order(testnet_ws, operator_key):
-    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
     from livegate.config.workspace import Workspace
+    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
 
     ws = Workspace(testnet_ws)
     result, extras = run_testnet(ws, operator_key, TestnetOptions(ask=lambda a: False))
@@ -118,3 +120,17 @@ def test_a_dead_alert_receiver_never_stops_trading(run_cli, workspace, sandbox, 
     failed = events(workspace, "alert_failed")
     assert failed and all(f["destination"] == "dead hook" for f in failed)
     assert url not in (workspace / ".livegate" / "ledger.db").read_bytes().decode("utf-8", "replace")  # never the URL
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-5"])
+def test_an_unusable_max_trade_amount_stops_testnet_before_any_order(testnet, testnet_ws, monkeypatch, raw):
+    from livegate.config.workspace import Workspace
+    from livegate.ledger import queries
+
+    monkeypatch.setenv("MAX_TRADE_AMOUNT", raw)
+    code, report, output = testnet()
+    assert code == 2 and report is None
+    assert "MAX_TRADE_AMOUNT" in output and "positive, finite" in output
+    with queries.reading(Workspace(testnet_ws).ledger_path) as conn:
+        assert not list(queries.events(conn, kinds=("testnet_started", "order_sending")))
+        assert queries.latest_result(conn, "testnet") is None

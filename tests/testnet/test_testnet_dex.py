@@ -13,3 +13,25 @@ def test_cex_and_dex_together_pass(testnet, full_ws):
     dex = report["dex"]
     assert dex["tx_hash"].startswith("0x") and dex["confirmations"] >= 1
     assert dex["amount_out"] >= dex["min_out"] and 0.5 <= checks["dex_gas_used_ratio"]["measured"] <= 1.0
+
+
+def test_a_swap_worth_more_than_max_trade_amount_is_refused_by_the_guardian(testnet, full_ws, monkeypatch):
+    """The test swap goes through the one order gateway: 1 TKA against MAX_TRADE_AMOUNT=0.5 is
+    refused before anything is signed, and the refusal is in the ledger as `order_blocked`."""
+    from livegate.config.workspace import Workspace
+    from livegate.ledger import queries
+
+    monkeypatch.setenv("MAX_TRADE_AMOUNT", "0.5")
+    code, report, _ = testnet(ws=full_ws)
+    checks = by_id(report)
+    assert code == 1
+    dex = report["dex"]
+    assert dex["executed"] is False and "max_trade_amount" in dex["reason"]
+    assert checks["dex_tx_confirmed"]["verdict"] == "fail"
+    with queries.reading(Workspace(full_ws).ledger_path) as conn:
+        blocked = [e["payload"] for e in queries.events(conn, kinds=("order_blocked",))
+                   if e["payload"].get("origin") == "testnet" and e["payload"]["intent"]["symbol"] == "TKB/TKA"]
+        sent = list(queries.events(conn, kinds=("dex_swap_sending",)))
+    assert len(blocked) == 1 and blocked[0]["blocks"][0][0] == "max_trade_amount"
+    assert blocked[0]["intent"]["quote_amount"] == 1.0
+    assert not sent  # nothing was signed or sent

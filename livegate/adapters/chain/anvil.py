@@ -42,7 +42,8 @@ class AnvilNode:
             raise VenueUnreachable(
                 f"cannot start a local chain on {self.host}: no anvil binary "
                 f"(searched {node_modules.searched()} and PATH); {node_modules.INSTALL_HINT}, "
-                "or use the eth-tester backend (LIVEGATE_CHAIN_BACKEND=eth-tester)")
+                "or use the eth-tester backend (LIVEGATE_CHAIN_BACKEND=eth-tester; "
+                "`pip install 'livegate[chain-fallback]'` when it is not installed)")
         for attempt in range(PORT_ATTEMPTS):
             url = f"http://{self.host}:{free_port(self.host)}"
             try:
@@ -97,7 +98,7 @@ class AnvilNode:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
 
-    def __enter__(self) -> "AnvilNode":
+    def __enter__(self) -> AnvilNode:
         self.start()
         return self
 

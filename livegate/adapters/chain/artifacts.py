@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from livegate.adapters.chain import node_modules
 from livegate.core.errors import VenueUnreachable
@@ -33,7 +33,7 @@ class Artifact:
     bytecode: str = field(repr=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> Artifact:
     """The build of contract `name` (a key of `SOURCES`) from node_modules, read once per process."""
     package = SOURCES[name]

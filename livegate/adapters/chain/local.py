@@ -2,7 +2,8 @@
 and the tests. One call gives a running node on 127.0.0.1, its `rpc_url` and the deployment.
 
 The node is anvil when it is installed (`npm install` in the repository root), otherwise the
-in-process eth-tester chain; `backend=` or `LIVEGATE_CHAIN_BACKEND` forces one."""
+in-process eth-tester chain (the optional `chain-fallback` extra; without it, starting fails with
+VenueUnreachable saying how to get either); `backend=` or `LIVEGATE_CHAIN_BACKEND` forces one."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ class LocalChain:
         return {"rpc_url": self.rpc_url, "chain_id": self.chain_id, "backend": self.backend,
                 **(self.deployment.to_dict() if self.deployment else {})}
 
-    def __enter__(self) -> "LocalChain":
+    def __enter__(self) -> LocalChain:
         self.start()
         return self
 

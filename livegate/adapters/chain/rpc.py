@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from livegate.core.errors import VenueUnreachable
 

@@ -7,7 +7,8 @@ that approves, estimates gas, sends and reports what it got.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from livegate.adapters.chain.artifacts import load
 from livegate.adapters.chain.transact import chain_errors, send, signer

@@ -4,14 +4,17 @@ callers get an `rpc_url` just as with anvil.
 
 It holds the same development accounts, balances and chain id as `AnvilNode`; every
 transaction is mined into its own block at once. Requests are answered one at a time on the
-server's own thread (py-evm is not thread-safe)."""
+server's own thread (py-evm is not thread-safe).
+
+eth-tester and py-evm are an optional extra (`pip install 'livegate[chain-fallback]'`): without
+them, starting this node raises VenueUnreachable saying how to get either local chain."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from livegate.adapters.chain.accounts import DEV_ACCOUNTS, DEV_BALANCE_ETH, DEV_HD_PATH, DEV_MNEMONIC
 from livegate.adapters.chain.rpc import LOOPBACK
@@ -21,18 +24,40 @@ START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
 SERVER_ERROR = -32000
 REVERTED = 3  # the code geth and anvil answer a reverted call or gas estimate with
+FALLBACK_EXTRA = "livegate[chain-fallback]"
+FALLBACK_PACKAGES = (("eth_tester", "eth-tester"), ("eth", "py-evm"))  # (module, distribution)
+
+
+def missing_fallback() -> list[str]:
+    """The distributions of the eth-tester chain that are not installed (none: it can run)."""
+    from importlib.util import find_spec
+
+    return [dist for module, dist in FALLBACK_PACKAGES if find_spec(module) is None]
+
+
+def fallback_missing_message(missing: str) -> str:
+    """Why no eth-tester chain can start, and how to get a local chain: anvil or the extra."""
+    from livegate.adapters.chain import node_modules
+
+    anvil = ("anvil is installed: use it (LIVEGATE_CHAIN_BACKEND=anvil or auto)" if node_modules.find_anvil()
+             else f"node/anvil is missing too (no anvil binary; searched {node_modules.searched()} and PATH)")
+    return (f"cannot start the eth-tester chain: {missing}; {anvil}. Get a local chain with `npm install` "
+            f"in the livegate repository root (anvil), or `pip install '{FALLBACK_EXTRA}'` (eth-tester)")
 
 
 def build_request_handler(chain_id: int) -> Callable[[str, list], dict]:
     """An in-process chain with the development accounts; returns `handle(method, params)` ->
     the JSON-RPC response dict, formatted by web3's own eth-tester middleware."""
+    missing = missing_fallback()
+    if missing:
+        raise VenueUnreachable(fallback_missing_message(f"{' and '.join(missing)} not installed"))
     try:
         from eth_tester import EthereumTester, PyEVMBackend
         from web3 import Web3
         from web3.providers.eth_tester import EthereumTesterProvider
         from web3.providers.eth_tester.defaults import API_ENDPOINTS
     except ImportError as exc:
-        raise VenueUnreachable(f"cannot start the eth-tester chain: {exc} (install `web3[tester]`)") from exc
+        raise VenueUnreachable(fallback_missing_message(str(exc))) from exc
 
     backend = PyEVMBackend.from_mnemonic(
         DEV_MNEMONIC, num_accounts=len(DEV_ACCOUNTS), hd_path=DEV_HD_PATH,
@@ -153,7 +178,7 @@ class EthTesterNode:
         loop.run_until_complete(runner.cleanup())
         loop.close()
 
-    def __enter__(self) -> "EthTesterNode":
+    def __enter__(self) -> EthTesterNode:
         self.start()
         return self
 

@@ -6,8 +6,9 @@ eth-tester fallback and a real network."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from livegate.adapters.chain.accounts import DevAccount
 from livegate.core.errors import VenueRefused, VenueUnreachable
@@ -40,7 +41,8 @@ def node_url(w3) -> str:
 def chain_errors(w3, action: str) -> Iterator[None]:
     """Turn web3's failures inside the block into `VenueUnreachable` (no connection) or
     `VenueRefused` (the node or a contract refused), naming `action` and the node."""
-    from requests.exceptions import ConnectionError as RequestsConnectionError, Timeout
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import Timeout
     from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
     try:

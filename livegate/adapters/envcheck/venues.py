@@ -8,10 +8,11 @@ from __future__ import annotations
 import functools
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from livegate.core.errors import LivegateError, VenueRefused, VenueUnreachable
 from livegate.adapters.exchange.retry import Retry
+from livegate.core.errors import LivegateError, VenueRefused, VenueUnreachable
 
 
 def remembered(fn: Callable) -> Callable:

@@ -10,7 +10,8 @@ import json
 import os
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from livegate.core import errors
@@ -82,6 +83,16 @@ def workspace_exchange(section: Any, env: Any = None, *, sandbox: bool = False, 
     if section.rate_limit_per_minute and "rate_limit_ms" not in kwargs:
         kwargs["rate_limit_ms"] = 60_000 / section.rate_limit_per_minute
     return build_exchange(section.id, testnet=sandbox or section.testnet, base_url=section.base_url, **creds, **kwargs)
+
+
+@functools.cache
+def exchange_facts(exchange_id: str) -> Any:
+    """A bare ccxt instance of the exchange class, for its published facts (required
+    credentials, rate limit), or None if ccxt has no such exchange. Makes no request."""
+    import ccxt
+
+    cls = getattr(ccxt, exchange_id, None) if exchange_id in ccxt.exchanges else None
+    return cls() if cls is not None else None
 
 
 def point_at(client: Any, base_url: str) -> None:
@@ -265,7 +276,7 @@ class with_exchange_errors:
     def __init__(self, *, venue: str | None = None, exchange: Any = None):
         self.venue, self.exchange = venue, exchange
 
-    def __enter__(self) -> "with_exchange_errors":
+    def __enter__(self) -> with_exchange_errors:
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:

@@ -5,8 +5,9 @@ funds out — withdrawals, internal transfers, universal transfers — counts as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
 """Calling a venue with backoff: network trouble, timeouts and rate limits are retried;
-refusals (a bad key, a skewed clock, a bad symbol) are not — retrying them only hides them."""
+refusals (a bad key, a skewed clock, a bad symbol) are not — retrying them only hides them.
+The loop and its delays are `livegate.core.retry`'s; this adds ccxt's error translation, the
+breakers' call timings and the venue's wording."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from livegate.core.errors import RateLimited, VenueRefused, VenueUnreachable
+from livegate.core.retry import Backoff, RetriesExhausted, call_with_retries
 
 
 @dataclass
@@ -30,31 +34,31 @@ class Retry:
     def __call__(self, fn: Callable[[], Any]) -> Any:
         from livegate.adapters.exchange.client import translate_error
 
-        delay = self.base_delay
-        last = None
-        for attempt in range(self.attempts):
+        def attempt() -> Any:
             t0 = time.perf_counter()
             try:
                 out = fn()
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:  # noqa: BLE001 - translated, then classified by `retryable`
                 if self.on_call:
                     self.on_call(False, time.perf_counter() - t0)
-                err = translate_error(exc, venue=self.venue, exchange=self.client)
-                if not retryable(err):
-                    raise err from None
-                last = str(err)
-                if isinstance(err, RateLimited):
-                    self.rate_limited += 1
-                if attempt < self.attempts - 1:
-                    self.retries += 1
-                    wait = getattr(err, "retry_after", None)
-                    self.sleep(max(delay, wait or 0.0))
-                    delay *= 2
-                continue
+                raise translate_error(exc, venue=self.venue, exchange=self.client) from None
             if self.on_call:
                 self.on_call(True, time.perf_counter() - t0)
             return out
-        raise VenueUnreachable(f"{self.venue} unreachable after {self.attempts} attempts ({last}); {self.then}")
+
+        def count(err: Exception, retrying: bool) -> None:
+            if isinstance(err, RateLimited):
+                self.rate_limited += 1
+            if retrying:
+                self.retries += 1
+
+        try:
+            return call_with_retries(attempt, attempts=self.attempts, backoff=Backoff(self.base_delay), sleep=self.sleep,
+                                     retryable=retryable, min_wait=lambda err: getattr(err, "retry_after", None),
+                                     on_failure=count)
+        except RetriesExhausted as gave_up:
+            last = None if gave_up.last is None else str(gave_up.last)
+            raise VenueUnreachable(f"{self.venue} unreachable after {self.attempts} attempts ({last}); {self.then}") from None
 
 
 def retryable(err: Exception) -> bool:

@@ -10,14 +10,16 @@ caller can reconcile the venue's balances against the ledger."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
-from livegate.core.orders import BUY, LIMIT, Block, Fill, Order
-from livegate.core.fills import slippage_bps
-from livegate.core.errors import (ExchangeAuthError, InsufficientFundsError, LivegateError, OrderNotFound, OrderRejected,
-                             VenueRefused, VenueUnreachable)
 from livegate.adapters.exchange.retry import Retry, retryable
+from livegate.core.errors import ExchangeAuthError, InsufficientFundsError, LivegateError, OrderNotFound, OrderRejected, VenueRefused, VenueUnreachable
+from livegate.core.fills import slippage_bps
+from livegate.core.orders import BUY, LIMIT, Block, Fill, Order
+from livegate.core.retry import Backoff
 
 OPEN_STATES = ("open",)
 
@@ -152,7 +154,7 @@ class CcxtExecutor:
                 continue
             order = Order(**{k: payload[k] for k in Order.__slots__ if k in payload})
             if cid in acked:
-                answer = self.call(lambda: self.client.fetch_order(acked[cid], order.symbol))
+                answer = self.call(partial(self.client.fetch_order, acked[cid], order.symbol))
                 outcome[cid] = "tracked"
             else:
                 answer = self.lookup(order)
@@ -174,7 +176,7 @@ class CcxtExecutor:
 
     def _send(self, order: Order) -> dict | Block:
         client = self.client
-        delay, last = self.base_delay, None
+        backoff, last = Backoff(self.base_delay), None
         for attempt in range(self.attempts):
             try:
                 return client.create_order(order.symbol, order.type, order.side, order.amount, order.price,
@@ -192,8 +194,7 @@ class CcxtExecutor:
                 return found
             if attempt < self.attempts - 1:
                 wait = getattr(last, "retry_after", None) or 0.0
-                self.sleep(max(delay, wait))
-                delay *= 2
+                self.sleep(max(backoff.delay(attempt), wait))
                 self.resends += 1
         raise VenueUnreachable(f"{client.id}: order {order.client_id} could not be sent after {self.attempts} attempts "
                                f"({last}); it was not placed (looked up by its client order id each time)")

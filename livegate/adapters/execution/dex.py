@@ -21,16 +21,17 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
+from livegate.core.errors import OrderNotFound, OrderRejected, UsageError, VenueRefused, VenueTimeout, VenueUnreachable
 from livegate.core.fills import slippage_bps
 from livegate.core.gateway import Journal
 from livegate.core.orders import BUY, MARKET, SELL, Block, Fill, Order
-from livegate.core.errors import OrderNotFound, OrderRejected, UsageError, VenueRefused, VenueTimeout, VenueUnreachable
 from livegate.core.redact import register_secret
 
 GAS_MARGIN = Fraction(6, 5)  # gas limit = estimate + 20 %, in case the pool's state moves before mining
@@ -63,7 +64,7 @@ class Allowlists:
     routers: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env) -> "Allowlists":
+    def from_env(cls, env) -> Allowlists:
         """The allowlists of a `livegate.config.environment.WorkspaceEnv`."""
         return cls(*(tuple(env.allowlist(name)) for name in ("ALLOW_CHAINS", "ALLOW_TOKENS", "ALLOW_ROUTERS")))
 
@@ -195,6 +196,7 @@ class DexExecutor:
         self.slippage, self.confirmations = slippage, confirmations
         self.wait_timeout_s, self.poll_s, self.unlimited_approval = wait_timeout_s, poll_s, unlimited_approval
         self._decimals: dict[str, int] = {}
+        self.outcomes: dict[str, SwapOutcome] = {}  # client id → the confirmed swap behind a placed order
         with self._chain(f"read the chain id of {chain_name}"):
             node_chain_id = w3.eth.chain_id
         if node_chain_id != chain_id:
@@ -248,6 +250,7 @@ class DexExecutor:
                                                                       outcome.quoted_out, outcome.amount_in)
         except OrderRejected as exc:
             return Block("dex_revert", str(exc))
+        self.outcomes[order.client_id] = outcome
         amount = from_units(base_units, base_decimals)
         price = from_units(quote_units, quote_decimals) / amount
         reference = from_units(quoted_quote, quote_decimals) / from_units(quoted_base, base_decimals)
@@ -375,6 +378,26 @@ class DexExecutor:
                             f"and nonce {nonce} of {self.address} was taken by another transaction (the account has "
                             f"sent {used}): the swap did not happen as recorded; check the account's transactions "
                             "before trading again", venue="chain")
+
+    def price(self, base: str, quote: str) -> float:
+        """What one whole `base` costs in `quote` at the pool now (the router's `getAmountsOut`
+        for one whole `quote`, inverted; the pool's fee inside it)."""
+        from livegate.adapters.chain.swap import amounts_out
+
+        one_quote = 10 ** self.decimals(quote)
+        with self._chain(f"quote {base} in {quote}"):
+            base_units = amounts_out(self.w3, self.router, one_quote, [self._token(quote), self._token(base)])
+        if base_units <= 0:
+            raise OrderRejected(f"the {base}/{quote} pool would pay nothing for one {quote}")
+        return 1.0 / from_units(base_units, self.decimals(base))
+
+    def balance(self, symbol: str) -> float:
+        """The signer's balance of `symbol`, in token units."""
+        from livegate.adapters.chain.swap import token_contract
+
+        with self._chain(f"read the {symbol} balance"):
+            units = token_contract(self.w3, self._token(symbol)).functions.balanceOf(self.address).call()
+        return from_units(units, self.decimals(symbol))
 
     def decimals(self, symbol: str) -> int:
         """The token's `decimals()`, read once."""

@@ -35,7 +35,7 @@ class Candles:
     def __len__(self) -> int:
         return len(self.ts)
 
-    def slice(self, start: int, stop: int | None = None) -> "Candles":
+    def slice(self, start: int, stop: int | None = None) -> Candles:
         s = slice(start, stop)
         return Candles(self.symbol, self.timeframe_ms, self.ts[s], self.open[s], self.high[s], self.low[s],
                        self.close[s], self.volume[s], self.source, self.synthetic, list(self.warnings))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles, timeframe_name, timeframe_to_ms
 from livegate.core.errors import UsageError
 from livegate.core.timeparse import iso_to_ms, iso_utc_ms, ms_to_iso
-from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles, timeframe_name, timeframe_to_ms
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
 _VALUES = HEADER[1:]

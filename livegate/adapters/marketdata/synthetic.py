@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
 
-from livegate.core.errors import UsageError
 from livegate.adapters.marketdata.candles import Candles, timeframe_to_ms
+from livegate.core.errors import UsageError
 
 START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 BUILTIN = {"btc-1m": ("BTC/USDT", "1m"), "eth-1m": ("ETH/USDT", "1m")}

@@ -10,7 +10,8 @@ import asyncio
 import json
 import socket
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
@@ -134,7 +135,7 @@ class SandboxServer:
     async def _hang(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._stopping.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     # -- admin -----------------------------------------------------------------------------------
@@ -292,7 +293,7 @@ class SandboxExchange:
         self._thread, self._loop = None, None
         self.server.url = None
 
-    def __enter__(self) -> "SandboxExchange":
+    def __enter__(self) -> SandboxExchange:
         self.start()
         return self
 

@@ -51,7 +51,7 @@ class LocalSandbox:
         finally:
             self.exchange.stop()
 
-    def __enter__(self) -> "LocalSandbox":
+    def __enter__(self) -> LocalSandbox:
         self.start()
         return self
 

@@ -87,7 +87,7 @@ class MarketSpec:
         return self.base + self.quote
 
     @classmethod
-    def for_candles(cls, symbol: str, candles: Candles, **overrides) -> "MarketSpec":
+    def for_candles(cls, symbol: str, candles: Candles, **overrides) -> MarketSpec:
         price = float(np.median(np.asarray(candles.close, dtype=float)))
         step = Decimal(repr(_step_of(price))).normalize()
         tick = min(Decimal("0.01"), Decimal(repr(10.0 ** (math.floor(math.log10(price)) - 5))).normalize())

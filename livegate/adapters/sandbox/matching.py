@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from livegate.adapters.sandbox import errors as e
 from livegate.adapters.sandbox.errors import bad_request, order_rejected
@@ -29,7 +29,7 @@ class Order:
     price: float
     orig_qty: float
     orig_quote_qty: float
-    account: "Account"
+    account: Account
     time: int
     executed: float = 0.0
     cum_quote: float = 0.0

@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from livegate.adapters.sandbox.auth import ApiKey
 from livegate.adapters.sandbox.errors import bad_request, illegal, mandatory, not_required

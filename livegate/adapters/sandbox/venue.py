@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
 from livegate.adapters.sandbox.errors import INVALID_SYMBOL, bad_request

@@ -7,11 +7,12 @@ Probes are built on first use and shared through the context's extras (`env`, `e
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from livegate.core.results import Verdict
+from livegate.adapters.exchange.client import exchange_facts
+
 from livegate.config.environment import EXCHANGE_KEYS, SAFE_FLAGS, WorkspaceEnv, load_env
+from livegate.core.results import Verdict
 from livegate.phases import Measurement, PhaseContext
 
 TESTNET_SKIP = "not applicable on a testnet (it has no key-permission endpoint); checked for real keys on a live venue"
@@ -118,7 +119,7 @@ def needed_credentials(ctx: PhaseContext) -> list[tuple[str, ...]]:
     """Each credential the configured venues need, as alternatives (any one of them will do)."""
     from livegate.adapters.exchange.client import CREDENTIAL_ENV
 
-    exchange = _ccxt_exchange(ctx.effective.config.exchange.id)
+    exchange = exchange_facts(ctx.effective.config.exchange.id)
     required = getattr(exchange, "requiredCredentials", {}) or {}
     needed = [(name,) for name in EXCHANGE_KEYS]
     needed += [(env_name,) for cred, env_name in CREDENTIAL_ENV.items() if required.get(cred) and env_name not in EXCHANGE_KEYS]
@@ -311,18 +312,9 @@ def check_rate_limits_set(ctx: PhaseContext) -> Measurement:
 
 def _published_rpm(exchange_id: str) -> float | None:
     """Requests per minute at ccxt's own pace for the exchange (its `rateLimit`, ms between calls)."""
-    exchange = _ccxt_exchange(exchange_id)
+    exchange = exchange_facts(exchange_id)
     gap = getattr(exchange, "rateLimit", None)
     return round(60_000 / gap, 1) if gap else None
-
-
-@functools.cache
-def _ccxt_exchange(exchange_id: str):
-    """A bare ccxt instance of the exchange class (its published facts), or None if ccxt has none."""
-    import ccxt
-
-    cls = getattr(ccxt, exchange_id, None) if exchange_id in ccxt.exchanges else None
-    return cls() if cls is not None else None
 
 
 # -- attestation -----------------------------------------------------------------------------------
@@ -342,18 +334,14 @@ def attestation_payload(ctx: PhaseContext) -> dict:
 
 def attestation_for(ctx: PhaseContext) -> dict | None:
     """The latest signed attestation for this exchange and this API key, if any."""
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger import queries
 
     want = attestation_payload(ctx)
-    conn = connect_readonly(ctx.workspace.ledger_path)
-    try:
-        for event in iter_events(conn, kinds=("attestation",), descending=True):
-            p = event["payload"]
-            if (p.get("kind"), p.get("exchange"), p.get("key_fingerprint")) == (want["kind"], want["exchange"], want["key_fingerprint"]):
-                return {"by": event["actor"], "at": event["ts"], "event": event["id"], "statement": p.get("statement")}
-    finally:
-        conn.close()
-    return None
+    with queries.reading(ctx.workspace.ledger_path) as conn:
+        event = queries.latest_with(conn, "attestation", {name: want[name] for name in ("kind", "exchange", "key_fingerprint")})
+    if event is None:
+        return None
+    return {"by": event["actor"], "at": event["ts"], "event": event["id"], "statement": event["payload"].get("statement")}
 
 
 class EnvPhase:

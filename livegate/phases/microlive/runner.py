@@ -13,10 +13,14 @@ checked after every bar; a breach halts trading, raises an alert and fails the s
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from livegate.core.errors import TradingHalted, UsageError
+from livegate.phases import run_phase
+from livegate.phases.microlive.plugin import PHASE as MICRO_LIVE
+from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
 @dataclass
@@ -63,18 +67,6 @@ def preconditions(ws: Any, snap: Any, stage: str, env: Any) -> None:
         raise UsageError("cannot go live: " + "; ".join(problems))
 
 
-def live_refusal(ws: Any) -> str | None:
-    """Why no live order may go out now — trading halted, or the mode no longer live — read
-    from the ledger for every order (seed 003 Phase 2: no cached client decides)."""
-    from livegate.services import modes
-
-    halted = modes.halted_reason(ws)
-    if halted:
-        return halted
-    mode = modes.current_mode(ws)
-    return None if mode in modes.LIVE_MODES else f"the trading mode is {mode}: no live orders"
-
-
 def mode_tightened(ws: Any, effective: Any, capital: float):
     """risk_limits.yaml's live_trading with total capital at risk held to the mode's exposure
     (seed 004: LIVE_MINIMAL 2 % of capital, LIVE_SCALED 5–10 %)."""
@@ -88,39 +80,21 @@ def mode_tightened(ws: Any, effective: Any, capital: float):
 def current_stage_start(ws: Any, stage: str, fingerprint: str) -> dict | None:
     """The `stage_started` event of this stage still in progress (no result recorded after it,
     same configuration), or None."""
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger import queries
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        started = None
-        for event in iter_events(conn, kinds=("stage_started", "phase_result")):
-            p = event["payload"]
-            if event["kind"] == "stage_started" and p.get("stage") == stage:
-                started = {**p, "event": event["id"]}
-            elif event["kind"] == "phase_result" and p.get("step") == stage:
-                started = None
-        return started if started and started.get("config_fingerprint") == fingerprint else None
-    finally:
-        conn.close()
+    with queries.reading(ws.ledger_path) as conn:
+        started = queries.stage_in_progress(conn, stage)
+    return started if started and started.get("config_fingerprint") == fingerprint else None
 
 
 def paper_baseline(ws: Any):
     """The baseline the kill criteria compare with: the paper result that was signed off."""
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger import queries
     from livegate.phases.microlive.stage import baseline_from
     from livegate.phases.paper.run import run_events
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        signed = [e["payload"]["result_event"] for e in iter_events(conn, kinds=("signoff",)) if e["payload"].get("step") == "paper"]
-        result = None
-        if signed:
-            row = conn.execute("SELECT payload FROM events WHERE id = ?", (signed[-1],)).fetchone()
-            import json
-
-            result = json.loads(row[0]) if row else None
-    finally:
-        conn.close()
+    with queries.reading(ws.ledger_path) as conn:
+        result = queries.signed_result(conn, "paper")
     if result is None:
         raise UsageError("no signed-off paper result to compare live trading with")
     run = (result.get("summary") or {}).get("run")
@@ -133,8 +107,8 @@ class LiveRunner:
         self.ws, self.stage, self.key, self.o = ws, stage, key, options
 
     def run(self) -> LiveOutcome:
-        from livegate.services import controls, gate
         from livegate.config.environment import load_env
+        from livegate.services import controls, gate
 
         snap = gate.snapshot(self.ws)
         env = load_env(self.ws.root)
@@ -143,25 +117,24 @@ class LiveRunner:
             return self._run(snap.effective, env)
 
     def _run(self, effective: Any, env: Any) -> LiveOutcome:
-        from livegate.services import approvals, modes
         from livegate.adapters.exchange.client import workspace_exchange
         from livegate.adapters.exchange.retry import Retry
         from livegate.adapters.execution.cex import CcxtExecutor, split_symbol
-        from livegate.services.alerts import Alerter
-        from livegate.services.alerts.journal import AlertingJournal
+        from livegate.config.strategy import load_strategy
         from livegate.ledger.journal import WriteThroughJournal
         from livegate.ledger.store import Ledger
         from livegate.phases.microlive.stage import stage_spec
         from livegate.phases.paper.feeds import LiveFeed
-        from livegate.phases.paper.run import build_engine, rules_for
-        from livegate.config.strategy import load_strategy
+        from livegate.services import approvals, modes
+        from livegate.services.alerts import Alerter
+        from livegate.services.alerts.journal import AlertingJournal
 
         cfg, o, ws = effective.config, self.o, self.ws
         spec = stage_spec(effective, self.stage)
         baseline = paper_baseline(ws)
         client = o.client or workspace_exchange(cfg.exchange, env)
         symbols = list(cfg.exchange.symbols)
-        max_amount = float(env.get("MAX_TRADE_AMOUNT")) if env.get("MAX_TRADE_AMOUNT") else None
+        max_amount = env.max_trade_amount()
         with Ledger.open(ws.ledger_path, key=self.key) as ledger:
             started = current_stage_start(ws, self.stage, effective.fingerprint)
             retry = Retry(venue=client.id, client=client, sleep=o.sleep,
@@ -177,7 +150,7 @@ class LiveRunner:
             self.events = _kinds(ws, run)  # the stage so far (a resumed stage keeps its orders and trades)
             self.alerter = Alerter(ws, key=self.key)
             journal = AlertingJournal(WriteThroughJournal(ledger, run, kept=self.events), self.alerter)
-            executor = CcxtExecutor(client, journal, sleep=o.sleep, halt_check=lambda: live_refusal(ws))
+            executor = CcxtExecutor(client, journal, sleep=o.sleep, halt_check=lambda: order_refusal(ws, LIVE_STAGE))
             checkpoints = [p for k, p in self.events if k == "live_checkpoint"]
             saved = checkpoints[-1] if checkpoints else None
             markets = retry(client.load_markets)
@@ -188,10 +161,10 @@ class LiveRunner:
             strategy = load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)
             approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=cfg.approvals.expiry_seconds,
                                               ask=o.ask, context=f"go-live {self.stage}", sleep=o.sleep)
-            engine = build_engine(effective, strategy, rules, journal, run, executor=executor, capital=started["capital"],
-                                  stage_cap=spec.cap, approve=approve, max_trade_amount=max_amount,
-                                  halt_check=lambda: live_refusal(ws), saved=saved["state"] if saved else None,
-                                  id_prefix=run, limits=mode_tightened(ws, effective, started["capital"]))
+            engine = assemble_engine(LIVE_STAGE, effective, strategy, rules, journal, run, ws=ws, env=env, executor=executor,
+                                     capital=started["capital"], stage_cap=spec.cap, approve=approve,
+                                     saved=saved["state"] if saved else None, id_prefix=run,
+                                     limits=mode_tightened(ws, effective, started["capital"]))
             if saved is None:
                 engine.gateway.seq = 0
             recovered = executor.recover(list(self.events))
@@ -205,15 +178,15 @@ class LiveRunner:
             return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
 
     def _loop(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome:
-        from livegate.services.alerts.thresholds import ThresholdWatch, alert_limits
         from livegate.phases.microlive.stage import kill_breaches
+        from livegate.services.alerts.thresholds import ThresholdWatch, alert_limits
 
         o, ws = self.o, self.ws
         t0 = o.clock()
         watch, limits = ThresholdWatch(), alert_limits(ws)
         thresholds = {c.id: c.threshold for c in next(s for s in effective.specs if s.id == "micro-live").criteria}
         while True:
-            halted = live_refusal(ws)
+            halted = order_refusal(ws, LIVE_STAGE)
             if halted:
                 journal.emit("live_stopped", {"reason": halted})
                 return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
@@ -261,7 +234,7 @@ def stage_status(ws: Any, stage: str, now: Callable[[], float] = lambda: time.ti
     if started is None:
         return None
     env = load_env(ws.root)
-    max_amount = float(env.get("MAX_TRADE_AMOUNT")) if env.get("MAX_TRADE_AMOUNT") else None
+    max_amount = env.max_trade_amount()
     return measure(_kinds(ws, f"lgl{started['event']}"), stage_spec(effective, stage), started["started_ms"], int(now() * 1000),
                    paper_baseline(ws), effective.risk.live_trading, max_amount)
 
@@ -290,13 +263,17 @@ def vitals(events: list[tuple[str, dict]], engine: Any):
 
 def _kinds(ws: Any, run: str) -> list[tuple[str, dict]]:
     """(kind, payload) of a run's events, in ledger order (read once, when a stage starts or resumes)."""
-    import json
+    from livegate.ledger import queries
 
-    from livegate.ledger.reader import connect_readonly
+    with queries.reading(ws.ledger_path) as conn:
+        return [(e["kind"], e["payload"]) for e in queries.events_of_run(conn, run)]
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        rows = conn.execute("SELECT kind, payload FROM events WHERE json_extract(payload, '$.run') = ? ORDER BY id", (run,))
-        return [(kind, json.loads(payload)) for kind, payload in rows]
-    finally:
-        conn.close()
+
+def go_live(ws: Any, stage: str, key: Any, options: LiveOptions) -> tuple[LiveOutcome, Any]:
+    """`livegate go-live --stage`: run the stage, then record its result when it completed or a
+    kill criterion ended it (a halted or paused stage records none). Returns (outcome, result)."""
+    outcome = LiveRunner(ws, stage, key, options).run()
+    result = None
+    if outcome.status in ("completed", "killed"):
+        result = run_phase(MICRO_LIVE, ws, step=stage, extras={"measures": outcome.measures}, key=key)
+    return outcome, result

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from livegate.core.breakers import CircuitBreakers
 from livegate.core.fills import default_rules
 from livegate.core.gateway import NullJournal, OrderGateway
-from livegate.core.guardian import RiskGuardian, RiskState
+from livegate.core.guardian import RiskState
 from livegate.core.orders import BUY, OrderIntent
 from livegate.core.portfolio import Portfolio, Position
 from livegate.core.simulator import PaperExecutor
+from livegate.services.trading import SIMULATION, assemble_gateway
 
 DRILL_SYMBOL, DRILL_PRICE, DRILL_EQUITY = "BTC/USDT", 50_000.0, 10_000.0
 DAY_START_MS = 1_704_153_600_000  # 2024-01-02T00:00Z, a Tuesday
@@ -19,8 +20,8 @@ DAY_START_MS = 1_704_153_600_000  # 2024-01-02T00:00Z, a Tuesday
 
 def _gateway(risk, state: RiskState, account: Portfolio) -> OrderGateway:
     rules = {DRILL_SYMBOL: default_rules(DRILL_SYMBOL, DRILL_PRICE)}
-    return OrderGateway(guardian=RiskGuardian(risk.live_trading, risk.guardian), breakers=CircuitBreakers(risk.live_trading, risk.circuit_breakers),
-                        executor=PaperExecutor(rules), account=account, state=state, rules=rules, journal=NullJournal(), id_prefix="drill")
+    return assemble_gateway(SIMULATION, risk=risk, executor=PaperExecutor(rules), account=account, state=state, rules=rules,
+                            journal=NullJournal(), id_prefix="drill")
 
 
 def _account(cash: float = DRILL_EQUITY, held_value: float = 0.0) -> Portfolio:

@@ -3,10 +3,11 @@ forward run while the paper gate is open, `backtest` or `import` for research)."
 
 from __future__ import annotations
 
-import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from livegate.core.results import PhaseResult
+from livegate.ledger import queries
 
 
 def trade_log_of_run(ws, run_id: str, capital: float):
@@ -23,14 +24,9 @@ def trade_log_of_run(ws, run_id: str, capital: float):
 def recorded_backtests(ws) -> list[dict[str, Any]]:
     """Summaries of the backtests recorded in this workspace (trials for the deflated Sharpe,
     and the latest one is the baseline of a forward run)."""
-    from livegate.ledger.reader import connect_readonly
-
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        rows = conn.execute("SELECT payload FROM events WHERE kind = 'phase_result' AND json_extract(payload, '$.kind') = 'backtest' ORDER BY id").fetchall()
-    finally:
-        conn.close()
-    return [json.loads(p)["summary"] for (p,) in rows]
+    with queries.reading(ws.ledger_path) as conn:
+        payloads = queries.result_payloads(conn, "backtest")
+    return [p["summary"] for p in payloads]
 
 
 def trials_from_ledger(ws, operator_trials: int) -> tuple[int, float, str]:
@@ -47,15 +43,15 @@ def trials_from_ledger(ws, operator_trials: int) -> tuple[int, float, str]:
 
 def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any], key=None, bars_close=None, bars_ts_ms=None,
                         trials: int = 1, strategy_factory: Callable[[], Any] | None = None, stress_progress=None,
-                        stress: "PendingStress | None" = None) -> tuple[PhaseResult, dict, dict]:
+                        stress: PendingStress | None = None) -> tuple[PhaseResult, dict, dict]:
     """Evaluate, run the drills (and the stress test when a strategy is given, or `stress`
     started earlier), compare with the latest backtest (forward runs), record. Returns
     (result, evaluation, extras)."""
-    from livegate.services import gate
     from livegate.core.evaluation import evaluate_trades
-    from livegate.phases.paper.drills import run_drills
     from livegate.phases import PhaseContext, criteria_for, run_checks
+    from livegate.phases.paper.drills import run_drills
     from livegate.phases.paper.plugin import PHASE
+    from livegate.services import gate
 
     n, v, trials_note = trials_from_ledger(ws, trials)
     baseline = None
@@ -93,7 +89,7 @@ class PendingStress:
         self.cached = cached_stress(ws, effective)
         self.test = None if self.cached is not None else StressTest(effective, strategy_factory)
 
-    def __enter__(self) -> "PendingStress":
+    def __enter__(self) -> PendingStress:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -118,17 +114,11 @@ def _stress_key(effective) -> str:
 
 def cached_stress(ws, effective) -> dict[str, Any] | None:
     """A stress result recorded in this ledger under the same configuration, if any."""
-    from livegate.ledger.reader import connect_readonly
-
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        row = conn.execute("SELECT payload FROM events WHERE kind = 'stress_result' AND json_extract(payload, '$.key') = ? "
-                           "ORDER BY id DESC LIMIT 1", (_stress_key(effective),)).fetchone()
-    finally:
-        conn.close()
-    if row is None:
+    with queries.reading(ws.ledger_path) as conn:
+        payload = queries.latest_stress_result(conn, _stress_key(effective))
+    if payload is None:
         return None
-    return {**json.loads(row[0])["result"], "cached": True}
+    return {**payload["result"], "cached": True}
 
 
 def record_stress(ws, effective, result: dict[str, Any], key=None) -> dict[str, Any]:

@@ -4,14 +4,15 @@ fetched with ccxt) at full speed, or closed candles polled live from the exchang
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import repeat
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from livegate.core.orders import Bar
-from livegate.core.errors import UsageError
 from livegate.adapters.exchange.retry import Retry
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
+from livegate.core.errors import UsageError
+from livegate.core.orders import Bar
 from livegate.core.timeparse import ms_to_iso as _iso
 
 DAY_MS = 86_400_000
@@ -55,7 +56,7 @@ def fetch_history(client: Any, symbol: str, timeframe: str, since_ms: int, until
     rows: list[list[float]] = []
     cursor = since_ms
     while cursor < until_ms:
-        page = (retries or _once)(lambda: client.fetch_ohlcv(symbol, timeframe, since=cursor, limit=1000))
+        page = (retries or _once)(partial(client.fetch_ohlcv, symbol, timeframe, since=cursor, limit=1000))
         page = [r for r in page if r[0] >= cursor and r[0] + tf <= until_ms]
         if not page:
             break
@@ -106,7 +107,7 @@ class LiveFeed:
         out: list[Bar] = []
         for symbol in self.symbols:
             since = self.last.get(symbol, (now // self.tf - 1) * self.tf)  # first poll: the bar that just closed
-            rows = self.retry(lambda: self.client.fetch_ohlcv(symbol, self.timeframe, since=since, limit=1000))
+            rows = self.retry(partial(self.client.fetch_ohlcv, symbol, self.timeframe, since=since, limit=1000))
             for r in rows:
                 ts = int(r[0])
                 if ts >= since and ts + self.tf <= now and ts > self.last.get(symbol, -1):

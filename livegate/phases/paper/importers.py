@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from livegate.adapters.freqtrade import read_trades_table
 from livegate.core.errors import UsageError
 from livegate.core.timeparse import iso_to_ms, iso_utc_ms, ms_to_iso
 
@@ -258,7 +259,7 @@ class _Cells:
             self._list = [data[a:b].decode("utf-8") for a, b in zip(self.starts.tolist(), self.ends.tolist())]
         return self._list
 
-    def rows(self, which) -> "_Cells":
+    def rows(self, which) -> _Cells:
         return _Cells(self.data, self.raw, self.starts[which], self.ends[which])
 
     def _in_parts(self, convert, dtype):
@@ -730,31 +731,9 @@ def _read_freqtrade(path: Path, name: str, capital: float):
     fee_open × open value + fee_close × close value, the values being amount × rate (the open
     value from `open_trade_value`, which Freqtrade stores with the open fee included, when the
     column is there). A short (`is_short = 1`) keeps its sign: its profit is what it is."""
-    import sqlite3
-
     from livegate.core.trades import TradeLog
 
-    try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-    except sqlite3.Error as e:
-        raise UsageError(f"{name}: cannot open the SQLite database ({e})") from None
-    try:
-        try:
-            tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-            if "trades" not in tables:
-                listed = ", ".join(tables) if tables else "none"
-                raise UsageError(f"{name}: no `trades` table, so not a Freqtrade database (tables: {listed})")
-            columns = [row[1] for row in conn.execute("PRAGMA table_info(trades)")]
-            missing = [c for c in FREQTRADE_REQUIRED if c not in columns]
-            if missing:
-                raise UsageError(f"{name}: table trades has no column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                                 "not a Freqtrade trades table this importer knows")
-            wanted = list(FREQTRADE_REQUIRED) + [c for c in FREQTRADE_OPTIONAL if c in columns]
-            rows = conn.execute(f"SELECT {', '.join(wanted)} FROM trades ORDER BY id").fetchall()
-        except sqlite3.DatabaseError as e:
-            raise UsageError(f"{name}: not a readable SQLite database ({e})") from None
-    finally:
-        conn.close()
+    wanted, rows = read_trades_table(path, name, tuple(FREQTRADE_REQUIRED), tuple(FREQTRADE_OPTIONAL))
 
     skipped: Counter[str] = Counter()
     closed, net, fee, symbol, side, opened, stakes, strategies = [], [], [], [], [], [], [], set()

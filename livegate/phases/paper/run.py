@@ -7,24 +7,23 @@ events and a checkpoint of the engine, so `--resume` continues from the last one
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from livegate.core.breakers import CircuitBreakers
-from livegate.core.engine import Engine
-from livegate.core.fills import MarketRules, default_rules
-from livegate.core.gateway import OrderGateway
-from livegate.core.guardian import RiskGuardian, RiskState
-from livegate.core.portfolio import Portfolio
-from livegate.core.simulator import PaperExecutor
-from livegate.core.errors import ConfigError, Interrupted, StrategyError, UsageError, VenueUnreachable
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
-from livegate.phases.paper.feeds import DAY_MS, LiveFeed, Retry, first_days, merged_bars
-from livegate.ledger.run_journal import LedgerJournal
+from livegate.core.engine import Engine
+from livegate.core.errors import ConfigError, Interrupted, StrategyError, TradingHalted, UsageError, VenueUnreachable
+from livegate.core.fills import MarketRules
 from livegate.core.timeparse import ms_to_iso as _iso
+from livegate.ledger.run_journal import LedgerJournal
+from livegate.phases.paper.feeds import DAY_MS, LiveFeed, Retry, first_days, merged_bars
+from livegate.services import trading
+from livegate.services.trading import assemble_engine, order_refusal, rules_for
 
 BACKTEST, FORWARD = "backtest", "forward"
 RESUME_HINT = "interrupted: the run stopped at its last checkpoint; continue it with `livegate paper-run --resume`"
+HALT_HINT = "the run stopped at its last checkpoint; after `livegate resume`, continue it with `livegate paper-run --resume`"
 CHECKPOINT_BARS = 1440
 
 
@@ -113,60 +112,6 @@ def data_digest(series: list[Candles]) -> str:
     return h.hexdigest()
 
 
-def rules_for(symbols: list[str], prices: dict[str, float], exchange_cfg, markets: dict | None = None) -> dict[str, MarketRules]:
-    """Filters and fees per symbol: from the exchange's market info when loaded, otherwise
-    Binance-like defaults; `exchange.maker_fee` / `taker_fee` in livegate.yaml override both."""
-    from livegate.adapters.exchange.markets import rules_from_market
-
-    out = {}
-    for s in symbols:
-        if markets and s in markets:
-            r = rules_from_market(s, markets[s])
-        else:
-            r = default_rules(s, prices[s])
-        if exchange_cfg.maker_fee is not None or exchange_cfg.taker_fee is not None:
-            from dataclasses import replace
-
-            r = replace(r, maker_fee=r.maker_fee if exchange_cfg.maker_fee is None else exchange_cfg.maker_fee,
-                        taker_fee=r.taker_fee if exchange_cfg.taker_fee is None else exchange_cfg.taker_fee,
-                        source=r.source + " + fees from livegate.yaml")
-        out[s] = r
-    return out
-
-
-# -- engine ---------------------------------------------------------------------------------
-def build_engine(effective, strategy, rules: dict[str, MarketRules], journal, run_id: str, *, book_for=None,
-                 halt_check=None, saved: dict | None = None, max_trade_amount: float | None = None,
-                 executor=None, capital: float | None = None, stage_cap: float | None = None, approve=None,
-                 id_prefix: str | None = None, limits=None) -> Engine:
-    """The engine with the workspace's risk limits; `saved` restores a checkpoint. The paper
-    simulator executes unless `executor` is given (a live one); `capital` defaults to the
-    workspace's starting capital; `limits` replaces risk_limits.yaml's live_trading (tightened)."""
-    risk = effective.risk
-    capital = effective.config.capital.starting if capital is None else capital
-    account = Portfolio.from_dict(saved["account"]) if saved else Portfolio(cash=capital)
-    state = RiskState.from_dict(saved["risk"]) if saved else RiskState(peak_equity=capital, equity=capital)
-    breakers = CircuitBreakers(risk.live_trading, risk.circuit_breakers)
-    live = executor is not None
-    executor = executor if live else PaperExecutor(rules, book_for=book_for)
-    guardian = RiskGuardian(limits or risk.live_trading, risk.guardian, max_trade_amount)
-    gateway = OrderGateway(guardian=guardian, breakers=breakers, executor=executor, account=account, state=state,
-                           rules=rules, journal=journal, id_prefix=id_prefix or f"lg-{run_id}", halt_check=halt_check,
-                           approve=approve, stage_cap=stage_cap)
-    history = max(500, int(getattr(strategy, "warmup_bars", 0) or 0))
-    engine = Engine(strategy=strategy, gateway=gateway, executor=executor, account=account, state=state,
-                    breakers=breakers, timeframe_ms=TIMEFRAME_MS[effective.config.exchange.timeframe], history=history)
-    if saved:
-        breakers.restore(saved["breakers"])
-        if not live:  # a live executor's orders are recovered from the venue, not a checkpoint
-            executor.restore(saved["executor"])
-        gateway.seq = saved["seq"]
-        engine.bars = saved["bars"]
-        if "strategy" in saved and callable(getattr(strategy, "restore", None)):
-            strategy.restore(saved["strategy"])
-    return engine
-
-
 def _resumes_exactly(strategy, saved: dict) -> bool:
     return "strategy" in saved and callable(getattr(strategy, "restore", None))
 
@@ -175,51 +120,35 @@ def _resumes_exactly(strategy, saved: dict) -> bool:
 def unfinished_run(ws) -> tuple[dict, dict | None] | None:
     """The latest run that is not finished — not completed, or completed but its result not yet
     recorded (a crash during the evaluation): (start event, last checkpoint)."""
-    from livegate.ledger.reader import connect_readonly
+    from livegate.ledger import queries
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        row = conn.execute("SELECT id, payload FROM events WHERE kind = 'paper_run_started' ORDER BY id DESC LIMIT 1").fetchone()
-        if row is None:
+    with queries.reading(ws.ledger_path) as conn:
+        started = queries.latest_of_kind(conn, "paper_run_started")
+        if started is None:
             return None
-        import json
-
-        start = {"id": row[0], **json.loads(row[1])}
+        start = {"id": started["id"], **started["payload"]}
         run = _run_id_of(start)
-        done = conn.execute("SELECT 1 FROM events WHERE kind = 'phase_result' AND json_extract(payload, '$.summary.run') = ? LIMIT 1", (run,)).fetchone()
-        if done:
+        if queries.result_recorded_for_run(conn, run):
             return None
-        cp = conn.execute("SELECT payload FROM events WHERE kind = 'paper_checkpoint' AND json_extract(payload, '$.run') = ? ORDER BY id DESC LIMIT 1", (run,)).fetchone()
-        return start, (json.loads(cp[0]) if cp else None)
-    finally:
-        conn.close()
+        cp = queries.latest_in_run(conn, run, "paper_checkpoint")
+        return start, (cp["payload"] if cp else None)
 
 
 def run_events(ws, run_id: str, kinds: tuple[str, ...]) -> list[dict]:
-    import json
+    """Payloads of the run's events of these kinds, in ledger order."""
+    from livegate.ledger import queries
 
-    from livegate.ledger.reader import connect_readonly
-
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        sql = f"SELECT payload FROM events WHERE kind IN ({','.join('?' * len(kinds))}) AND json_extract(payload, '$.run') = ? ORDER BY id"
-        return [json.loads(p) for (p,) in conn.execute(sql, (*kinds, run_id))]
-    finally:
-        conn.close()
+    with queries.reading(ws.ledger_path) as conn:
+        return [e["payload"] for e in queries.events_of_run(conn, run_id, kinds)]
 
 
 def run_counts(ws, run_id: str) -> dict[str, Any]:
-    from livegate.ledger.reader import connect_readonly
+    from livegate.ledger import queries
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        kinds = dict(conn.execute("SELECT kind, count(*) FROM events WHERE json_extract(payload, '$.run') = ? GROUP BY kind", (run_id,)).fetchall())
-        blocked = dict(conn.execute(
-            "SELECT json_extract(payload, '$.blocks[0][0]') AS rule, count(*) FROM events WHERE kind = 'order_blocked' "
-            "AND json_extract(payload, '$.run') = ? GROUP BY rule ORDER BY count(*) DESC", (run_id,)).fetchall())
-        trips = [r[0] for r in conn.execute("SELECT json_extract(payload, '$.breaker') FROM events WHERE kind = 'breaker_trip' AND json_extract(payload, '$.run') = ? ORDER BY id", (run_id,))]
-    finally:
-        conn.close()
+    with queries.reading(ws.ledger_path) as conn:
+        kinds = queries.run_kind_counts(conn, run_id)
+        blocked = queries.blocked_by_rule(conn, run_id)
+        trips = queries.breaker_trips(conn, run_id)
     return {"events": kinds, "blocked_by_rule": blocked, "breaker_trips": trips}
 
 
@@ -239,9 +168,9 @@ class PaperRunner:
 
     # The whole run. Returns the outcome; raises on a stop (after recording it).
     def run(self) -> RunOutcome:
-        from livegate.services import gate
-        from livegate.ledger.store import Ledger
         from livegate.config.strategy import load_strategy
+        from livegate.ledger.store import Ledger
+        from livegate.services import gate
 
         ws, plan = self.ws, self.plan
         effective = ws.effective
@@ -319,7 +248,7 @@ class PaperRunner:
         else:
             run_id = self._start(ledger, effective, strategy, data, rules)
         journal = LedgerJournal(ledger, run_id)
-        engine = build_engine(effective, strategy, rules, journal, run_id, saved=saved["state"] if saved else None)
+        engine = assemble_engine(trading.BACKTEST, effective, strategy, rules, journal, run_id, saved=saved["state"] if saved else None)
         cursor = saved["cursor"] if saved else 0
         total, bars = merged_bars(series, cursor)
         if cursor:
@@ -372,8 +301,9 @@ class PaperRunner:
 
     # -- forward -------------------------------------------------------------------------------
     def _forward(self, ledger, effective, strategy, saved_start, saved, t0) -> RunOutcome:
-        from livegate.services import modes
-
+        halted = order_refusal(self.ws, trading.PAPER)
+        if halted:
+            raise TradingHalted(f"{halted}: no paper run starts while trading is halted (`livegate resume` lifts the halt)")
         cfg = effective.config
         plan = self.plan
         self._capital = cfg.capital.starting
@@ -409,12 +339,8 @@ class PaperRunner:
             run_id = self._start(ledger, effective, strategy, data, rules)
         journal = LedgerJournal(ledger, run_id)
 
-        def halt_check():
-            mode = modes.current_mode(self.ws)
-            return f"trading mode is {mode}" if mode == "EMERGENCY_STOP" else None
-
-        engine = build_engine(effective, strategy, rules, journal, run_id, book_for=feed.order_book, halt_check=halt_check,
-                              saved=saved["state"] if saved else None)
+        engine = assemble_engine(trading.PAPER, effective, strategy, rules, journal, run_id, ws=self.ws, book_for=feed.order_book,
+                                 saved=saved["state"] if saved else None)
         engine_ref.append(engine)
         if saved:
             feed.last = dict(saved["cursor"])
@@ -427,6 +353,10 @@ class PaperRunner:
         finished = bool(saved and saved.get("final"))  # only the evaluation was lost
         try:
             while not finished:
+                halted = order_refusal(self.ws, trading.PAPER)  # read fresh: a halt from any terminal stops the run here
+                if halted:
+                    self._stop(ledger, journal, f"trading halted: {halted}", engine)
+                    raise TradingHalted(f"{halted}; {HALT_HINT}")
                 now_ms = int(self.clock() * 1000)
                 for bar in feed.poll():
                     stale = bar.ts + engine.tf < now_ms - engine.tf  # closed more than a bar before this poll: missed while down

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 SCENARIOS_PER_KIND = 29  # 7 kinds x 29 = 203 scenarios
 SCENARIO_BARS = 1440
@@ -36,15 +37,15 @@ def scenarios(per_kind: int = SCENARIOS_PER_KIND) -> list[tuple[str, int]]:
 
 def run_scenario(effective, strategy_factory: Callable[[], Any], kind: str, seed: int, bars: int = SCENARIO_BARS) -> dict[str, Any]:
     """One scenario through a fresh strategy and engine."""
-    from livegate.core.gateway import NullJournal
     from livegate.adapters.marketdata.synthetic import stress_scenario
+    from livegate.core.gateway import NullJournal
     from livegate.phases.paper.feeds import merged_bars
-    from livegate.phases.paper.run import build_engine, rules_for
+    from livegate.services.trading import SIMULATION, assemble_engine, rules_for
 
     symbol = effective.config.exchange.symbols[0]
     candles = stress_scenario(kind, seed, bars=bars, symbol=symbol)
     rules = rules_for([symbol], {symbol: float(candles.open[0])}, effective.config.exchange)
-    engine = build_engine(effective, strategy_factory(), rules, NullJournal(), f"stress-{kind}-{seed}")
+    engine = assemble_engine(SIMULATION, effective, strategy_factory(), rules, NullJournal(), f"stress-{kind}-{seed}")
     _, feed = merged_bars([candles])
     on_bar = engine.on_bar
     for bar in feed:
@@ -89,7 +90,7 @@ class StressTest:
         if helper and _can_fork():
             self._fork()
 
-    def __enter__(self) -> "StressTest":
+    def __enter__(self) -> StressTest:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -106,6 +107,7 @@ class StressTest:
 
         import numpy.ma  # noqa: F401 - numpy, and what numpy 2 imports on first use: both processes
         import numpy.random  # noqa: F401 - need them, so they are imported once, before the fork
+
         from livegate.phases.paper import run  # noqa: F401 - and the engine (run_scenario imports it)
 
         self._shared = mmap.mmap(-1, mmap.PAGESIZE)  # int32 next-from-front, next-from-back + 1, helper's count

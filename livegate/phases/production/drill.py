@@ -6,7 +6,8 @@ halted before the drill."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DRILL_REASON = "kill-switch drill"
 
@@ -14,12 +15,12 @@ DRILL_REASON = "kill-switch drill"
 def kill_switch_drill(ws: Any, effective: Any, env: Any, journal: Any, run: str, approve: Callable | None, by: str, *,
                       key: Any = None, client: Any = None, place_order: bool = True,
                       clock: Callable[[], float] = time.perf_counter) -> dict:
-    from livegate.services import controls, modes
     from livegate.core.orders import BUY, LIMIT, SELL, OrderIntent
-    from livegate.services.venue import venue_gateway
+    from livegate.services import controls, modes
+    from livegate.services.trading import DRILL, venue_gateway
 
     symbol = effective.config.exchange.symbols[0]
-    venue = venue_gateway(ws, effective, env, journal, run, symbol, approve, client=client)
+    venue = venue_gateway(DRILL, ws, effective, env, journal, run, symbol, approve, client=client)
     was_halted = modes.halted_reason(ws) is not None
     placed = None
     if place_order and not was_halted:

@@ -3,33 +3,35 @@ the kill-switch drill on the venue, then the phase result."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from livegate.core.errors import LivegateError
 
 
 def run_production(ws: Any, key: Any, *, by: str | None, place_order: bool, ask: Callable | None, client: Any = None):
-    from livegate.services import approvals, gate
-    from livegate.phases.production.drill import kill_switch_drill
     from livegate.config.environment import load_env
+    from livegate.ledger import queries
     from livegate.ledger.journal import WriteThroughJournal
-    from livegate.ledger.reader import count_events
     from livegate.ledger.store import Ledger
     from livegate.phases import run_phase
+    from livegate.phases.production.drill import kill_switch_drill
     from livegate.phases.production.plugin import PHASE
     from livegate.phases.production.runbooks import runbook_status
+    from livegate.services import approvals, gate
 
     snap = gate.snapshot(ws)
     gate.require_open(snap, "production")
     effective = snap.effective
     env = load_env(ws.root)
+    env.max_trade_amount()  # a cap that cannot be read stops the phase before any order (exit 2)
     name = approvals.operator_name(ws, by)
     extras: dict[str, Any] = {"runbooks": runbook_status(ws.root)}
     extras["alerts"] = _guarded(lambda: _test_alert(ws, key))
     approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=effective.config.approvals.expiry_seconds,
                                       ask=ask, context="production kill-switch drill")
     with Ledger.open(ws.ledger_path, key=key) as ledger:
-        run = f"lgp{count_events(ws.ledger_path, 'drill_started') + 1}"
+        run = f"lgp{queries.count_events(ws.ledger_path, 'drill_started') + 1}"
         journal = WriteThroughJournal(ledger, run)
         extras["drill"] = _guarded(lambda: kill_switch_drill(ws, effective, env, journal, run, approve, name, key=key,
                                                                client=client, place_order=place_order))

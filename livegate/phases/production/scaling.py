@@ -6,10 +6,12 @@ Every step is signed with the operator's key and kept in the ledger."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from livegate.core.errors import GateClosed, UsageError
+from livegate.ledger import queries
 
 DAY_MS = 86_400_000
 
@@ -28,8 +30,8 @@ def _rules(effective: Any) -> dict[str, float]:
 
 def production_signed_ms(ws: Any) -> int:
     """When production was signed off (the first capital level starts then)."""
-    from livegate.services import gate
     from livegate.core.timeparse import iso_to_ms
+    from livegate.services import gate
 
     snap = gate.snapshot(ws)
     record = snap.state.records.get("production")
@@ -41,14 +43,10 @@ def production_signed_ms(ws: Any) -> int:
 
 
 def current_level(ws: Any, effective: Any) -> Level:
-    from livegate.ledger.reader import connect_readonly, iter_events
     from livegate.core.timeparse import iso_to_ms
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        last = next(iter_events(conn, kinds=("capital_scaled",), limit=1, descending=True), None)
-    finally:
-        conn.close()
+    with queries.reading(ws.ledger_path) as conn:
+        last = queries.latest_event(conn, ("capital_scaled",))
     signed_ms = production_signed_ms(ws)  # scaling needs production signed off, under this configuration
     if last is not None:
         return Level(float(last["payload"]["to"]), iso_to_ms(last["ts"]), last["id"])
@@ -57,20 +55,11 @@ def current_level(ws: Any, effective: Any) -> Level:
 
 def level_results(ws: Any, level: Level, now_ms: int) -> dict[str, Any]:
     """SPEC §10 metrics of the live trades closed since the level began (capital = the level)."""
-    import json
-
     from livegate.core.metrics import compute_metrics
     from livegate.core.trades import TradeLog
-    from livegate.ledger.reader import connect_readonly
 
-    conn = connect_readonly(ws.ledger_path)
-    try:
-        rows = conn.execute("SELECT payload FROM events WHERE kind = 'trade' AND json_extract(payload, '$.run') LIKE 'lgl%' "
-                            "AND json_extract(payload, '$.closed_ms') >= ? AND json_extract(payload, '$.closed_ms') <= ? ORDER BY id",
-                            (level.since_ms, now_ms)).fetchall()
-    finally:
-        conn.close()
-    trades = [json.loads(p) for (p,) in rows]
+    with queries.reading(ws.ledger_path) as conn:
+        trades = queries.live_trades_closed_between(conn, level.since_ms, now_ms)
     log = TradeLog.from_arrays([t["closed_ms"] for t in trades], [t["gross"] for t in trades], [t["fee"] for t in trades],
                                level.amount, symbol=[t["symbol"] for t in trades])
     m = compute_metrics(log)

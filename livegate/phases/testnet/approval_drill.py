@@ -6,10 +6,11 @@ venue: the gate's answer is what is measured."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from livegate.core.orders import BUY, LIMIT, Order
 from livegate.core.errors import UsageError
+from livegate.core.orders import BUY, LIMIT, Order
 
 DRILL_EXPIRY_S = 1.0
 

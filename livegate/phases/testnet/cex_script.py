@@ -12,8 +12,9 @@ venue's balances against the fills recorded in the ledger — a mismatch halts t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from livegate.core.orders import BUY, LIMIT, SELL, OrderIntent
 

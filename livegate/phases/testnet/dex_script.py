@@ -4,10 +4,15 @@ the quote, the minimum output, the gas estimate, the receipt and its confirmatio
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from livegate.core.orders import SELL, Block, Order
+from livegate.adapters.execution.dex import from_units
 from livegate.core.errors import UsageError
+from livegate.core.fills import MarketRules
+from livegate.core.guardian import RiskState
+from livegate.core.orders import BUY, OrderIntent
+from livegate.core.portfolio import Portfolio
+from livegate.services.trading import TESTNET, Approve, assemble_gateway
 
 # Chain ids of production networks: `livegate testnet` refuses to swap on them.
 MAINNETS = {1: "Ethereum", 10: "Optimism", 56: "BNB Chain", 137: "Polygon", 8453: "Base", 42161: "Arbitrum One",
@@ -34,22 +39,36 @@ def build_dex(effective: Any, env: Any, root: Any, journal: Any):
                        confirmations=chain.confirmations, journal=journal)
 
 
-def run_swap(executor: Any, effective: Any, run: str, approve: Callable[[Order], Block | None] | None, now_ms: int) -> dict:
-    """Ask for approval, then swap; the outcome as a dict (or why it did not happen)."""
-    section = effective.config.testnet
-    order = Order(f"{run}-swap", f"{section.swap_from}/{section.swap_to}", SELL, "market", section.swap_amount, None, now_ms,
-                  origin="testnet")
-    refusal = approve(order) if approve is not None else None
-    if refusal is not None:
-        return {"executed": False, "reason": f"{refusal.rule}: {refusal.message}"}
-    from livegate.adapters.execution.dex import from_units, to_units
+def dex_rules(symbol: str, price: float, base_decimals: int, quote_decimals: int) -> MarketRules:
+    """A pool's filters: any whole number of token units (to 8 decimals at most), no minimum
+    value beyond one unit; the pool's 0.3 % fee is inside its price."""
+    step = 10.0 ** -min(base_decimals, 8)
+    return MarketRules(symbol=symbol, step=step, min_amount=step, max_amount=1e18, tick=10.0 ** -min(quote_decimals, 8),
+                       min_notional=10.0 ** -min(quote_decimals, 8), maker_fee=0.003, taker_fee=0.003, source="uniswap-v2 pool")
 
-    amount_in = to_units(section.swap_amount, executor.decimals(section.swap_from))
-    out = executor.swap(section.swap_from, section.swap_to, amount_in, client_id=order.client_id).to_dict()
-    scale = executor.decimals(section.swap_to)
-    out["in_tokens"] = f"{section.swap_amount:g} {section.swap_from}"
-    out["out_tokens"] = {k: from_units(out[k], scale) for k in ("quoted_out", "min_out", "amount_out")}
-    out["token_out"] = section.swap_to
+
+def run_swap(executor: Any, ws: Any, effective: Any, env: Any, journal: Any, run: str, approve: Approve | None, now_ms: int) -> dict:
+    """The test swap as an order through the one gateway: a market buy of `swap_to` paid with
+    `swap_amount` of `swap_from` (its value counted in `swap_from`), so the halt, the breakers,
+    the risk guardian with MAX_TRADE_AMOUNT and the approval decide on it like on any order.
+    The outcome as a dict, or why it did not happen."""
+    section = effective.config.testnet
+    base, quote = section.swap_to, section.swap_from
+    symbol = f"{base}/{quote}"
+    price = executor.price(base, quote)
+    cash = executor.balance(quote)
+    gateway = assemble_gateway(TESTNET, risk=effective.risk, executor=executor, rules={symbol: dex_rules(symbol, price, executor.decimals(base), executor.decimals(quote))},
+                               account=Portfolio(cash=cash, last_price={symbol: price}), state=RiskState(peak_equity=cash, equity=cash),
+                               journal=journal, id_prefix=f"{run}-swap", ws=ws, env=env, approve=approve, scripted=True)
+    decision = gateway.submit(OrderIntent(symbol, BUY, quote_amount=section.swap_amount, reason="testnet swap"), now_ms, origin="testnet")
+    if not decision.accepted:
+        return {"executed": False, "reason": "; ".join(f"{b.rule}: {b.message}" for b in decision.blocks),
+                "blocks": [[b.rule, b.message] for b in decision.blocks]}
+    out = executor.outcomes[decision.order.client_id].to_dict()
+    scale_in, scale_out = executor.decimals(quote), executor.decimals(base)
+    out["in_tokens"] = f"{from_units(out['amount_in'], scale_in):g} {quote}"
+    out["out_tokens"] = {k: from_units(out[k], scale_out) for k in ("quoted_out", "min_out", "amount_out")}
+    out["token_out"] = base
     quoted = out.get("quoted_out") or 0
     out.update(executed=True, gas_ratio=(out["gas_used"] / out["gas_estimate"]) if out.get("gas_estimate") else None,
                slippage_pct=(100.0 * (quoted - out["amount_out"]) / quoted) if quoted else None,

@@ -5,7 +5,8 @@ side that is turned off is skipped with the reason, a side that failed is an err
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from livegate.core.results import Verdict
 from livegate.phases import Measurement, PhaseContext

@@ -5,8 +5,9 @@ result. Each side's failure is its own error result; the other side still runs."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from livegate.core.errors import LivegateError, TradingHalted
 
@@ -29,14 +30,14 @@ def _sides(effective: Any) -> tuple[bool, bool]:
 
 def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     """Run phase 3 and record its result; returns (PhaseResult, extras with every measurement)."""
-    from livegate.services import approvals, gate, modes
     from livegate.config.environment import load_env
-    from livegate.services.alerts import Alerter
-    from livegate.services.alerts.journal import AlertingJournal
     from livegate.ledger.journal import WriteThroughJournal
     from livegate.ledger.store import Ledger
     from livegate.phases import run_phase
     from livegate.phases.testnet.plugin import PHASE
+    from livegate.services import approvals, gate, modes
+    from livegate.services.alerts import Alerter
+    from livegate.services.alerts.journal import AlertingJournal
 
     snap = gate.snapshot(ws)
     gate.require_open(snap, "testnet")
@@ -46,6 +47,7 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
         raise TradingHalted(halted)
     cex_on, dex_on = _sides(effective)
     env = load_env(ws.root)
+    env.max_trade_amount()  # a cap that cannot be read stops the phase before any order (exit 2)
     by = approvals.operator_name(ws, options.by)
     approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=effective.config.approvals.expiry_seconds,
                                       ask=options.ask, context="livegate testnet", sleep=options.sleep)
@@ -76,17 +78,17 @@ def _guarded(fn: Callable[[], dict]) -> dict:
 
 
 def _next_run(ws: Any) -> int:
-    from livegate.ledger.reader import count_events
+    from livegate.ledger import queries
 
-    return count_events(ws.ledger_path, "testnet_started") + 1
+    return queries.count_events(ws.ledger_path, "testnet_started") + 1
 
 
 def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> dict:
-    from livegate.services import modes
     from livegate.adapters.execution.cex import balance_changes, split_symbol
-    from livegate.services.venue import SCRIPT_THROTTLES, venue_gateway
     from livegate.phases.paper.run import run_events
     from livegate.phases.testnet.cex_script import CexScript, reconcile, summarize
+    from livegate.services import mode_switch
+    from livegate.services.trading import SCRIPT_THROTTLES, TESTNET, venue_gateway
 
     cfg = effective.config
     symbol = cfg.testnet.symbol or cfg.exchange.symbols[0]
@@ -95,7 +97,7 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
     # Always the exchange's sandbox (ccxt's sandbox mode; `exchange.base_url` when a local one):
     # the live venue of `exchange:` is the one go-live trades on, not this one.
     client = options.client or workspace_exchange(cfg.exchange, env, sandbox=True)
-    venue = venue_gateway(ws, effective, env, journal, run, symbol, approve, client=client, sleep=options.sleep)
+    venue = venue_gateway(TESTNET, ws, effective, env, journal, run, symbol, approve, client=client, sleep=options.sleep)
     guardian = venue.gateway.guardian
     value = min(cfg.testnet.order_value, guardian.max_trade_amount or cfg.testnet.order_value)  # a larger order is refused
     steps = CexScript(venue.gateway, venue.executor, symbol, value, sleep=options.sleep, progress=options.progress).run()
@@ -105,7 +107,7 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
     if not check["ok"]:
         reason = "balances do not match the ledger after testnet orders: " + ", ".join(
             f"{asset} venue {m['venue']:g} vs ledger {m['expected']:g}" for asset, m in check["mismatches"].items())
-        check["halted"] = modes.halt(ws, reason) is not None
+        check["halted"] = mode_switch.halt(ws, reason) is not None
         journal.emit("reconciliation_failed", {"reason": reason, **check})
     else:
         journal.emit("reconciliation_ok", {"assets": sorted(check["changes"])})
@@ -119,7 +121,7 @@ def _dex(ws, effective, env, journal, run, approve) -> dict:
     from livegate.phases.testnet.dex_script import build_dex, run_swap
 
     executor = build_dex(effective, env, ws.root, journal)
-    return run_swap(executor, effective, run, approve, int(time.time() * 1000))
+    return run_swap(executor, ws, effective, env, journal, run, approve, int(time.time() * 1000))
 
 
 def _drill(ws, effective, extras, by, options: TestnetOptions) -> dict:

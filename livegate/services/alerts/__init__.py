@@ -6,7 +6,7 @@
 
 apprise is imported only when something is sent."""
 
-from livegate.services.alerts.dispatch import Alerter, send_alert, send_test_alert
 from livegate.config.models import SEVERITIES
+from livegate.services.alerts.dispatch import Alerter, send_alert, send_test_alert
 
 __all__ = ["SEVERITIES", "Alerter", "send_alert", "send_test_alert"]

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from livegate.config.models import ENV_REF, AlertDestination, AlertsSection
+from livegate.config.workspace import CONFIG_FILE, Workspace
 from livegate.core.errors import ConfigError
 from livegate.core.redact import register_secret
-from livegate.config.workspace import CONFIG_FILE, Workspace
 
 
 class _AlertsOnly(BaseModel):

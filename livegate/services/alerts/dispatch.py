@@ -10,19 +10,20 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from livegate.services.alerts.config import AlertSettings, env_lookup, expand, load_alerts
 from livegate.config.models import SEVERITIES, AlertDestination, alert_url_label
+from livegate.config.workspace import CONFIG_FILE, Workspace
 from livegate.core.errors import ConfigError
 from livegate.core.redact import MASK, redact_text
-from livegate.config.workspace import CONFIG_FILE, Workspace
+from livegate.core.retry import Backoff, RetriesExhausted, call_with_retries
+from livegate.services.alerts.config import AlertSettings, env_lookup, expand, load_alerts
 
 RANK = {name: i for i, name in enumerate(SEVERITIES)}
 NOTIFY_TYPE = {"info": "info", "warning": "warning", "error": "failure", "critical": "failure"}  # apprise NotifyType values
-BACKOFF_SECONDS = 0.5  # before the 2nd attempt; doubled each time, at most MAX_BACKOFF_SECONDS
+BACKOFF_SECONDS = 0.5  # before the 2nd attempt; doubled each time, at most MAX_BACKOFF_SECONDS (core.retry.Backoff)
 MAX_BACKOFF_SECONDS = 4.0
 MAX_ERROR_CHARS = 300
 
@@ -118,18 +119,30 @@ def _deliver(label: str, dest: AlertDestination, settings: AlertSettings, lookup
         result["error"] = str(exc)
         return result
     timeout = settings.section.timeout_seconds
-    for attempt in range(1, settings.section.retries + 2):
-        if attempt > 1:
-            time.sleep(min(BACKOFF_SECONDS * 2 ** (attempt - 2), MAX_BACKOFF_SECONDS))
-        result["attempts"] = attempt
+
+    def send() -> None:
+        result["attempts"] += 1
         outcome = _attempt(url, title, body, NOTIFY_TYPE[severity], timeout)
-        if outcome is None:
-            result.update(delivered=True, error=None)
-            break
-        result["error"] = _scrub(outcome[0], dest.url, url)
-        if not outcome[1]:
-            break
+        if outcome is not None:
+            result["error"] = _scrub(outcome[0], dest.url, url)
+            raise _Undelivered(worth_retrying=outcome[1])
+        result.update(delivered=True, error=None)
+
+    try:
+        call_with_retries(send, attempts=settings.section.retries + 1, sleep=time.sleep,
+                          backoff=Backoff(BACKOFF_SECONDS, cap=MAX_BACKOFF_SECONDS),
+                          retryable=lambda exc: isinstance(exc, _Undelivered) and exc.worth_retrying)
+    except (_Undelivered, RetriesExhausted):
+        pass  # not delivered: `result` says why
     return result
+
+
+class _Undelivered(Exception):
+    """One failed delivery attempt (its reason is in the result already)."""
+
+    def __init__(self, worth_retrying: bool):
+        super().__init__("not delivered")
+        self.worth_retrying = worth_retrying
 
 
 def _append(ws: Workspace, key, rows: list[tuple[str, dict]]) -> None:
@@ -214,7 +227,7 @@ class Alerter:
         try:
             lookup = env_lookup(self.ws)
             subject = redact_text(f"[{severity.upper()}] {settings.workspace}: {title}")
-            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             text = redact_text(f"{body}\n\n— livegate · {kind} · {stamp}".strip())
             with ThreadPoolExecutor(max_workers=min(8, len(targets)), thread_name_prefix="livegate-alert") as pool:
                 results = list(pool.map(lambda t: _deliver(t[0], t[1], settings, lookup, subject, text, severity), targets))

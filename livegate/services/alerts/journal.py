@@ -5,7 +5,8 @@ a kill criterion."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # kind → (severity, title from the payload)
 ALERTS: dict[str, tuple[str, Callable[[dict], str]]] = {

@@ -40,7 +40,7 @@ class AlertLimits:
     drawdown_pct: float = 7.0
 
     @classmethod
-    def from_spec(cls, spec) -> "AlertLimits":
+    def from_spec(cls, spec) -> AlertLimits:
         """The `alert_*` limits of an (effective) production PhaseSpec; a missing one keeps its default."""
         given = {c.id.removeprefix("alert_"): float(c.threshold) for c in spec.limits if c.id.startswith("alert_")}
         return cls(**{name: given[name] for name in cls.__dataclass_fields__ if name in given})

@@ -7,7 +7,8 @@ others. Thresholds are the seed's where it gives one, capped by the workspace's 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 GREEN, YELLOW, RED, NA = "green", "yellow", "red", "n/a"
 LEVELS = {GREEN: 0, YELLOW: 1, RED: 2}

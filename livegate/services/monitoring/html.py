@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any
 
 from livegate.core.redact import redact_text
 
@@ -213,6 +214,8 @@ def render_html(report: dict[str, Any]) -> str:
     meta, run, summary = report["meta"], report["run"], report["summary"]
     overall = report["flags"][0]["overall"] if report["flags"] else "n/a"
     ledger = ("verified" if meta["ledger_verified"] else "DOES NOT VERIFY: " + str(meta["ledger_problems"]))
+    ks = report["kill_switch"]
+    halt_by = f' — {e(ks.get("reason"))} (by {e(ks.get("by"))}, {e(ks.get("at"))})' if ks.get("by") else ""
     run_line = (f"Run {e(run.get('id'))} — {e(run.get('source'))} {e(run.get('kind'))}, {e(run.get('status'))} "
                 f"({e(run.get('why'))}); capital {num(run.get('capital'))}; symbols {e(run.get('symbols'))}"
                 + (f"; strategy {e(run.get('strategy'))}" if run.get("strategy") else "")) if run else "No run in the ledger yet."
@@ -246,8 +249,7 @@ def render_html(report: dict[str, Any]) -> str:
         table([("at", "At (UTC)"), ("run", "Run"), ("breaker", "Breaker"), ("what", "Event"), ("value", "Value#"), ("threshold", "Threshold#"),
                ("message", "Message")], report["breakers"], {"value": sig, "threshold": sig}, "no trip recorded"),
         "<h2>Mode history</h2>",
-        f'<p class="muted small">Kill switch: {"halted" if report["kill_switch"].get("halted") else "off"}'
-        f'{" — " + e(report["kill_switch"].get("reason")) + " (by " + e(report["kill_switch"].get("by")) + ", " + e(report["kill_switch"].get("at")) + ")" if report["kill_switch"].get("by") else ""}</p>',
+        f'<p class="muted small">Kill switch: {"halted" if ks.get("halted") else "off"}{halt_by}</p>',
         table([("at", "At (UTC)"), ("by", "By"), ("from", "From"), ("to", "To"), ("level", "Level"), ("reason", "Reason")], report["modes"],
               empty="the mode was never changed (PAPER)"),
         "<h2>Sign-offs</h2>",

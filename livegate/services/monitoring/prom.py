@@ -9,7 +9,8 @@ Prometheus names them (`_ratio`); times in seconds."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from livegate.services.monitoring.flags import LEVELS
 from livegate.services.monitoring.runs import ts_seconds

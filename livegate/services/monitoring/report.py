@@ -18,9 +18,10 @@ import json
 import time
 from typing import Any
 
+from livegate.core.timeparse import ms_to_iso
+from livegate.ledger import queries
 from livegate.services.monitoring.runs import RunData
 from livegate.services.monitoring.snapshot import closed_in_order, equity_curve, trade_row
-from livegate.core.timeparse import ms_to_iso
 
 STEP_ORDER = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production")
 SUMMARY_KEYS = ("total_trades", "win_rate_pct", "profit_factor", "expectancy", "net_pnl", "gross_pnl", "fees", "total_return_pct",
@@ -70,12 +71,7 @@ def _looser(lines: list[str], criterion: str) -> bool:
 def phase_results(conn) -> tuple[list[dict], list[dict]]:
     """(results, criteria): the latest `phase_result` per (step, kind), in ladder order, and one
     row per criterion of each."""
-    from livegate.ledger.reader import iter_events
-
-    latest: dict[tuple[str, str], dict] = {}
-    for e in iter_events(conn, kinds=("phase_result",)):
-        p = e["payload"]
-        latest[(str(p.get("step")), str(p.get("kind", "phase")))] = e
+    latest = queries.latest_results(conn)
     rank = {step: i for i, step in enumerate(STEP_ORDER)}
     results, criteria = [], []
     for (step, kind), e in sorted(latest.items(), key=lambda item: (rank.get(item[0][0], len(rank)), item[0][0], item[1]["id"])):
@@ -94,10 +90,8 @@ def phase_results(conn) -> tuple[list[dict], list[dict]]:
 
 
 def breaker_history(conn) -> list[dict[str, Any]]:
-    from livegate.ledger.reader import iter_events
-
     out = []
-    for e in iter_events(conn, kinds=("breaker_trip", "breaker_rearmed")):
+    for e in queries.events(conn, kinds=("breaker_trip", "breaker_rearmed")):
         p = e["payload"]
         tripped = e["kind"] == "breaker_trip"
         at = p.get("at_ms") if tripped else p.get("at")
@@ -108,11 +102,9 @@ def breaker_history(conn) -> list[dict[str, Any]]:
 
 
 def signoffs(conn) -> list[dict[str, Any]]:
-    from livegate.ledger.reader import iter_events
-
     return [{"event": e["id"], "at": e["ts"], "step": e["payload"].get("step"), "by": e["payload"].get("by") or e["actor"],
              "result_event": e["payload"].get("result_event"), "config_fingerprint": e["payload"].get("config_fingerprint")}
-            for e in iter_events(conn, kinds=("signoff",))]
+            for e in queries.signoffs(conn)]
 
 
 def ledger_check(conn) -> dict[str, Any]:
@@ -132,18 +124,16 @@ def ledger_check(conn) -> dict[str, Any]:
 
 def report_data(ws: Any, run: str | None = None, now: float | None = None) -> dict[str, Any]:
     """Every section of the report, read from the ledger (secrets masked)."""
-    from livegate.services import modes
-    from livegate.ledger.reader import connect_readonly
-    from livegate.services.monitoring.runs import latest_run, ledger_head
-    from livegate.services.monitoring.snapshot import mode_info, summarize
     from livegate.core.redact import redact
+    from livegate.services import modes
+    from livegate.services.monitoring.runs import latest_run
+    from livegate.services.monitoring.snapshot import mode_info, summarize
 
     risk = ws.effective.risk
     now = time.time() if now is None else now
-    conn = connect_readonly(ws.ledger_path)
-    try:
+    with queries.reading(ws.ledger_path) as conn:
         data = latest_run(conn, run)
-        snap = summarize(data, risk, mode_info(ws), ledger_head(conn), now)
+        snap = summarize(data, risk, mode_info(ws), queries.head(conn), now)
         results, criteria = phase_results(conn)
         report = {
             "meta": {"title": "livegate report", "workspace": str(ws.root.resolve()), "generated_at": snap["generated_at"], **ledger_check(conn),
@@ -162,8 +152,6 @@ def report_data(ws: Any, run: str | None = None, now: float | None = None) -> di
             "signoffs": signoffs(conn),
             "trades": [trade_row(t) for t in closed_in_order(data.trades)] if data else [],
         }
-    finally:
-        conn.close()
     report["summary"]["reasons"] = "; ".join(f"{k}: {v}" for k, v in sorted(report["summary"].pop("reasons").items()))
     return redact(report)
 

@@ -1,4 +1,4 @@
-"""The run the monitor and the report look at, read from the ledger (stdlib sqlite3 only).
+"""The run the monitor and the report look at, read from the ledger through `ledger.queries`.
 
 A run is a micro-live stage (`stage_started` event N → run `lgl<N>`) or a paper run
 (`paper_run_started` event N → run `r<N>`). Unless one is named, the latest live stage is
@@ -7,14 +7,13 @@ and comes after its start event, so a run is read from its start onwards only.""
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from livegate.core.errors import UsageError
+from livegate.ledger import queries
 
 LIVE, PAPER = "live", "paper"
 _RUN_ID = re.compile(r"^(lgl|r)(\d+)$")
@@ -55,61 +54,47 @@ class RunData:
         return float(self.start["payload"].get("capital") or 0.0)
 
 
-def find_run(conn: sqlite3.Connection, run: str | None = None) -> tuple[str, str, dict, str] | None:
+def find_run(conn: Any, run: str | None = None) -> tuple[str, str, dict, str] | None:
     """(run id, source, start event, why this run) — the named run, else the latest live stage,
     else the latest paper run; None when the ledger has no run at all."""
     if run:
         match = _RUN_ID.match(run.strip())
         source = {"lgl": LIVE, "r": PAPER}.get(match.group(1)) if match else None
-        event = _event(conn, int(match.group(2)), START_KINDS[source]) if source else None
+        event = queries.event_by_id(conn, int(match.group(2)), START_KINDS[source]) if source else None
         if event is None:
             known = ", ".join(r for r, _ in list_runs(conn)[-8:]) or "none yet"
             raise UsageError(f"no run {run!r} in this ledger (paper runs look like r12, live stages like lgl40; latest: {known})")
         return run.strip(), source, event, "chosen with --run"
     for source, why in ((LIVE, "the latest micro-live stage"), (PAPER, "the latest paper run (no live stage in the ledger)")):
-        row = conn.execute("SELECT id FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1", (START_KINDS[source],)).fetchone()
-        if row:
+        start = queries.latest_of_kind(conn, START_KINDS[source])
+        if start:
             prefix = "lgl" if source == LIVE else "r"
-            return f"{prefix}{row[0]}", source, _event(conn, row[0], START_KINDS[source]), why
+            return f"{prefix}{start['id']}", source, start, why
     return None
 
 
-def list_runs(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+def list_runs(conn: Any) -> list[tuple[str, str]]:
     """Every run in ledger order: (run id, source)."""
-    rows = conn.execute("SELECT id, kind FROM events WHERE kind IN (?, ?) ORDER BY id", (START_KINDS[LIVE], START_KINDS[PAPER]))
+    rows = queries.event_ids(conn, (START_KINDS[LIVE], START_KINDS[PAPER]))
     return [(f"lgl{i}" if kind == START_KINDS[LIVE] else f"r{i}", LIVE if kind == START_KINDS[LIVE] else PAPER) for i, kind in rows]
 
 
-def _event(conn: sqlite3.Connection, event_id: int, kind: str) -> dict[str, Any] | None:
-    row = conn.execute("SELECT id, ts, payload FROM events WHERE id = ? AND kind = ?", (event_id, kind)).fetchone()
-    return {"id": row[0], "ts": row[1], "payload": json.loads(row[2])} if row else None
-
-
-def load_run(conn: sqlite3.Connection, run: str, source: str, start: dict, why: str) -> RunData:
+def load_run(conn: Any, run: str, source: str, start: dict, why: str) -> RunData:
     data = RunData(run, source, start, why)
-    where = "id >= ? AND json_extract(payload, '$.run') = ?"
-    args = (start["id"], run)
-    data.counts = dict(conn.execute(f"SELECT kind, count(*) FROM events WHERE {where} GROUP BY kind", args).fetchall())
-    marks = ",".join("?" * len(READ_KINDS))
-    for event_id, ts, kind, payload in conn.execute(
-            f"SELECT id, ts, kind, payload FROM events WHERE {where} AND kind IN ({marks}) ORDER BY id", (*args, *READ_KINDS)):
-        data.events.setdefault(kind, []).append({"id": event_id, "ts": ts, "kind": kind, "payload": json.loads(payload)})
-    row = conn.execute(f"SELECT ts, payload FROM events WHERE {where} AND kind = ? ORDER BY id DESC LIMIT 1",
-                       (*args, CHECKPOINT_KINDS[source])).fetchone()
-    if row:
-        data.checkpoint_ts = row[0]
-        data.checkpoint = json.loads(row[1]).get("state")
+    data.counts = queries.run_kind_counts(conn, run, since_id=start["id"])
+    for event in queries.events_of_run(conn, run, READ_KINDS, since_id=start["id"]):
+        data.events.setdefault(event["kind"], []).append(event)
+    checkpoint = queries.latest_in_run(conn, run, CHECKPOINT_KINDS[source], since_id=start["id"])
+    if checkpoint:
+        data.checkpoint_ts = checkpoint["ts"]
+        data.checkpoint = checkpoint["payload"].get("state")
     return data
 
 
-def latest_run(conn: sqlite3.Connection, run: str | None = None) -> RunData | None:
+def latest_run(conn: Any, run: str | None = None) -> RunData | None:
+    """The run `find_run` names, read; `conn` is a `ledger.queries.reading` connection."""
     found = find_run(conn, run)
     return load_run(conn, *found) if found else None
-
-
-def ledger_head(conn: sqlite3.Connection) -> dict[str, Any]:
-    row = conn.execute("SELECT id, ts FROM events ORDER BY id DESC LIMIT 1").fetchone()
-    return {"last_event_id": row[0], "last_event_at": row[1]} if row else {"last_event_id": None, "last_event_at": None}
 
 
 def ts_seconds(ts: str) -> float:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from livegate.services.monitoring.runs import LIVE, RunData, ts_seconds
 from livegate.core.timeparse import ms_to_iso
+from livegate.ledger import queries
+from livegate.services.monitoring.runs import LIVE, RunData, ts_seconds
 
 DAY_MS = 86_400_000
 RECENT_TRADES = 10
@@ -304,17 +305,13 @@ def mode_info(ws: Any) -> dict[str, Any]:
 
 def snapshot(ws: Any, run: str | None = None, now: float | None = None) -> dict[str, Any]:
     """Everything the monitor shows, read from the ledger and the workspace's risk limits."""
-    from livegate.ledger.reader import connect_readonly
-    from livegate.services.monitoring.runs import latest_run, ledger_head
     from livegate.core.redact import redact
+    from livegate.services.monitoring.runs import latest_run
 
     risk = ws.effective.risk
-    conn = connect_readonly(ws.ledger_path)
-    try:
+    with queries.reading(ws.ledger_path) as conn:
         data = latest_run(conn, run)
-        head = ledger_head(conn)
-    finally:
-        conn.close()
+        head = queries.head(conn)
     snap = summarize(data, risk, mode_info(ws), head, time.time() if now is None else now)
     snap["workspace"] = str(ws.root.resolve())
     return redact(snap)

@@ -1,0 +1,238 @@
+"""Switching the trading mode (seed 004): the guarded switch to a live mode (seed 003 Phase 3),
+the automatic stop to EMERGENCY_STOP, and appending the mode and kill-switch events. The
+state they change is read by `livegate.services.modes`.
+
+A switch to a live mode runs every pre-switch check (`switch_checks`: the micro-live gate, the
+risk configuration, the venue's credentials, open positions and orders, orders awaiting
+approval) and is refused naming each failure, unless it lowers the risk of a live mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from livegate.config.workspace import Workspace
+from livegate.core.errors import ConfigError, GateClosed, LivegateError, UsageError
+from livegate.services.modes import LIMITS, LIVE_MODES, MODE_CHANGED, MODES, SCALED_LEVELS, current_mode, mode_label, mode_state
+
+# -- the guarded switch ------------------------------------------------------------------------
+
+class SwitchRefused(UsageError):
+    """A switch to a live mode was refused; `reasons` says each reason."""
+
+    def __init__(self, target: str, reasons: list[str]):
+        self.target, self.reasons = target, list(reasons)
+        super().__init__(f"refused to switch to {target}:\n" + "\n".join(f"  - {r}" for r in self.reasons))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One pre-switch check: what (`gate`, `risk_config`, `credentials`, `positions`,
+    `pending_orders`), whether it passed, and what was found."""
+
+    name: str
+    ok: bool
+    detail: str
+    step: str | None = None  # the gate's: the first micro-live stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def switch_checks(ws: Workspace, mode: str, client: Any = None, *, entering_live: bool = True) -> list[Check]:
+    """Everything that must hold before trading `mode` with real money, each check run even when
+    another failed: the micro-live gate open, the workspace config (risk limits) loading, the
+    exchange accepting the credentials (a signed balance request) and — when `entering_live`
+    from a non-live mode — no open position and no pending order (on the venue or awaiting
+    approval). `client` is a ccxt client to use instead of the workspace's own."""
+    from livegate.services import approvals
+
+    checks: list[Check] = []
+    try:
+        effective = ws.effective
+    except ConfigError as exc:
+        effective = None
+        checks.append(Check("risk_config", False, "the risk configuration is incomplete or invalid (the workspace config "
+                                                  "does not load): " + "; ".join(exc.problems)))
+    else:
+        checks.append(Check("risk_config", True, "livegate.yaml and risk_limits.yaml load and validate"))
+        checks += _gate_checks(ws, effective)
+    checks += _venue_checks(ws, effective, client, entering_live)
+    if entering_live:
+        waiting = approvals.pending(ws)
+        checks += [Check("pending_orders", False, f"pending order awaiting approval: {a.id} {a.summary} (approve, reject or "
+                                                  "let it expire first)") for a in waiting]
+    return checks
+
+
+def _gate_checks(ws: Workspace, effective) -> list[Check]:
+    from livegate.core import gate as rules
+    from livegate.services import gate
+
+    snap = gate.snapshot(ws, effective=effective)
+    first_live = next(s.id for s in snap.state.steps if s.phase == "micro-live")
+    reasons = rules.gate_reasons(snap.state, first_live)
+    return [Check("gate", False, r, first_live) for r in reasons] or [Check("gate", True, f"the gate to {first_live} is open", first_live)]
+
+
+def _venue_checks(ws: Workspace, effective, client: Any, entering_live: bool) -> list[Check]:
+    """Credentials, and when `entering_live` the account's positions and open orders."""
+    from livegate.adapters.exchange.client import with_exchange_errors
+
+    try:
+        config = effective.config if effective is not None else exchange_config(ws)
+    except ConfigError:
+        return [Check("credentials", False, "credentials, positions and open orders not checked: livegate.yaml does not load")]
+    try:
+        client = client or venue_client(ws, config)
+    except UsageError as exc:
+        return [Check("credentials", False, str(exc))]
+    venue = config.exchange.id
+    try:
+        with with_exchange_errors(exchange=client):
+            balance = client.fetch_balance()
+    except LivegateError as exc:
+        return [Check("credentials", False, f"invalid exchange credentials: {exc}"),
+                Check("positions", False, f"open positions and orders on {venue} not checked without working credentials")]
+    checks = [Check("credentials", True, f"{venue} accepted the credentials (signed balance request)")]
+    if not entering_live:
+        return checks
+    try:
+        with with_exchange_errors(exchange=client):
+            checks += _position_checks(client, config.exchange.symbols, balance["total"])
+            checks += _open_order_checks(client, config.exchange.symbols)
+    except LivegateError as exc:
+        checks.append(Check("positions", False, f"open positions and orders on {venue} could not be checked: {exc}"))
+    return checks
+
+
+def _position_checks(client: Any, symbols: list[str], totals: dict) -> list[Check]:
+    """A base asset of a configured symbol worth more than that market's minimum order value."""
+    from livegate.adapters.exchange.markets import rules_from_market
+
+    markets = client.load_markets()
+    checks = []
+    for symbol in symbols:
+        if symbol not in markets:
+            checks.append(Check("positions", False, f"{client.id} has no market {symbol} (exchange.symbols)"))
+            continue
+        base = markets[symbol]["base"]
+        held = float(totals.get(base) or 0.0)
+        if held <= 0:
+            continue
+        rules = rules_from_market(symbol, markets[symbol])
+        price = float(client.fetch_ticker(symbol)["last"])
+        if held >= rules.min_amount and held * price > rules.min_notional:
+            checks.append(Check("positions", False, f"open position: {held:g} {base} (≈ {held * price:,.2f} "
+                                                    f"{markets[symbol]['quote']} on {symbol}); close it first"))
+    return checks or [Check("positions", True, "no open position in " + ", ".join(symbols))]
+
+
+def _open_order_checks(client: Any, symbols: list[str]) -> list[Check]:
+    checks = [Check("pending_orders", False, f"pending order on {client.id}: {describe_order(o)}; cancel it first "
+                                             "(`livegate cancel-all`)")
+              for symbol in symbols for o in client.fetch_open_orders(symbol)]
+    return checks or [Check("pending_orders", True, "no open order on " + client.id)]
+
+
+def describe_order(order: dict) -> str:
+    price = f" @ {order['price']:g}" if order.get("price") else ""
+    return f"{order.get('symbol')} {order.get('side')} {order.get('type')} {order.get('amount'):g}{price} (id {order.get('id')})"
+
+
+def exchange_config(ws: Workspace):
+    """livegate.yaml alone (not the risk limits): emergency controls work with a broken risk file."""
+    from livegate.config.loader import load_phase_specs, load_workspace_config
+    from livegate.config.workspace import CONFIG_FILE
+
+    return load_workspace_config(ws.config_path, CONFIG_FILE, load_phase_specs())
+
+
+def venue_client(ws: Workspace, config) -> Any:
+    """The ccxt client of the workspace's exchange, signed with its credentials."""
+    from livegate.adapters.exchange.client import workspace_exchange
+    from livegate.config.environment import EXCHANGE_KEYS, load_env
+
+    env = load_env(ws.root)
+    missing = [name for name in EXCHANGE_KEYS if not env.get(name)]
+    if missing:
+        raise UsageError(f"no exchange credentials: {' and '.join(missing)} not set (in {ws.env_path} or the environment)")
+    return workspace_exchange(config.exchange, env)
+
+
+def _refuse(target: str, checks: list[Check]) -> None:
+    failed = [c.detail for c in checks if not c.ok]
+    if not failed:
+        return
+    closed = [c.step for c in checks if c.name == "gate" and not c.ok]
+    if closed:
+        raise GateClosed(f"a switch to {target} (stage {closed[0]})", failed)
+    raise SwitchRefused(target, failed)
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def _level_for(mode: str, level: int | None) -> int | None:
+    if mode != "LIVE_SCALED":
+        if level is not None:
+            raise UsageError(f"--level applies to LIVE_SCALED only (not {mode})")
+        return None
+    level = 1 if level is None else level
+    if level not in SCALED_LEVELS:
+        raise UsageError(f"LIVE_SCALED has levels {', '.join(map(str, SCALED_LEVELS))} (got {level})")
+    return level
+
+
+def set_mode(ws: Workspace, mode: str, reason: str, by: str | None = None, key=None, *, level: int | None = None,
+             client: Any = None, confirm: Callable[[str], bool] | None = None) -> int | None:
+    """Record a mode change; returns its event id. A live mode is guarded: every reason of
+    `switch_checks` is collected and the switch refused (GateClosed when the gate is closed,
+    SwitchRefused otherwise) naming each — unless it lowers the risk of a live mode (scaling
+    down is never held up). `confirm(label)` is asked once every check passed; declining
+    records nothing (None). PAPER and EMERGENCY_STOP are reachable from any mode."""
+    mode = mode.upper()
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}; one of: {', '.join(MODES)}")
+    if not reason.strip():
+        raise UsageError("--reason is required: the history records why the mode changed")
+    level = _level_for(mode, level)
+    before, before_level = mode_state(ws)
+    label = mode_label(mode, level)
+    if (mode, level) == (before, before_level):
+        raise UsageError(f"the mode is already {label}")
+    payload: dict[str, Any] = {"from": before, "to": mode, "reason": reason.strip()}
+    if before_level is not None:
+        payload["from_level"] = before_level
+    limits = LIMITS[(mode, level)]
+    scaling_down = before in LIVE_MODES and limits.risk_per_trade < LIMITS[(before, before_level)].risk_per_trade
+    if mode in LIVE_MODES and not scaling_down:
+        checks = switch_checks(ws, mode, client, entering_live=before not in LIVE_MODES)
+        _refuse(label, checks)
+        payload["checks"] = [c.to_dict() for c in checks]
+    if confirm is not None and not confirm(label):
+        return None
+    if level is not None:
+        payload["level"] = level
+    payload.update(risk_per_trade=limits.risk_per_trade, max_exposure=limits.max_exposure)
+    return append(ws, [(MODE_CHANGED, payload)], by, key)[0]
+
+
+def append(ws: Workspace, items: list[tuple[str, dict]], by: str | None, key=None) -> list[int]:
+    """Append events in one transaction; their ids."""
+    from livegate.ledger.store import Ledger
+
+    with Ledger.open(ws.ledger_path, key=key) as ledger:
+        return [e.id for e in ledger.append_many(items, actor=by)]
+
+
+def halt(ws: Workspace, reason: str, by: str = "livegate", key=None) -> int | None:
+    """Stop all trading at once by switching to EMERGENCY_STOP with `reason` (automatic stops:
+    a reconciliation mismatch). Returns the event id, or None when the mode already was."""
+    before = current_mode(ws)
+    if before == "EMERGENCY_STOP":
+        return None
+    limits = LIMITS[("EMERGENCY_STOP", None)]
+    payload = {"from": before, "to": "EMERGENCY_STOP", "reason": reason,
+               "risk_per_trade": limits.risk_per_trade, "max_exposure": limits.max_exposure}
+    return append(ws, [(MODE_CHANGED, payload)], by, key)[0]
