@@ -150,46 +150,9 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
         configure(ws, info, alert_url)
         market_ms = sandbox.exchange.venue.clock.market_ms
 
-        # 1 — environment: fails once on purpose, the gate refuses, then fixed.
-        result = _validate(ws, key)
-        report.add("validate (deliberate failure)", result.verdict.value,
-                   "ALLOW_EXCHANGES empty: " + next(c.message for c in result.checks if c.criterion == "allowlists_set"))
-        try:
-            gate.require_open(gate.snapshot(ws), "paper")
-            report.add("gate before paper", "open (unexpected)")
-        except GateClosed as exc:
-            report.add("gate before paper", "closed", exc.reasons[0])
-        say("The gate refused the paper phase: " + report.steps[-1]["detail"])
-        set_env(ws, ALLOW_EXCHANGES="binance")
-        result = _validate(ws, key)
-        _signed(report, ws, key, "env", result)
-
-        # 2 — paper: a forward run on the sandbox's live (synthetic) data.
-        say(f"Paper phase: a {PAPER_DAYS:g}-day forward run on the sandbox, {PAPER_SPEED:,.0f}x faster than real time…")
-        sandbox.exchange.set_speed(PAPER_SPEED)
-        _signed(report, ws, key, "paper", _paper(ws, key, market_ms, PAPER_SPEED))
-
-        # 3 — testnet: scripted orders, a Uniswap swap, the approval drill.
-        say("Testnet: orders on the local exchange (market clock back to real time), a swap on the local chain, "
-            "the approval drill…")
-        sandbox.exchange.set_speed(1.0)
-        _signed(report, ws, key, "testnet", _testnet(ws, key))
-        sandbox.exchange.set_speed(speed)
-
-        # 4 — micro-live: the guarded switch, then each stage with its cap.
-        set_env(ws, PAPER_MODE="false", LIVE_TRADING_ENABLED="true", TRADING_HALTED="false")
-        mode_switch.set_mode(ws, "LIVE_MINIMAL", "livegate demo: micro-live stages", by="demo operator", key=key)
-        for stage in STAGES:
-            say(f"Micro-live stage {stage}…")
-            _signed(report, ws, key, stage, _stage(ws, key, stage, market_ms, speed))
-
-        # 5 — production: test alert, runbooks, kill-switch drill.
-        say("Production: test alert, runbooks, kill-switch drill…")
-        sandbox.exchange.set_speed(1.0)
-        from livegate.phases.production.run import run_production
-
-        result, _extras = run_production(ws, key, by="demo operator", place_order=True, ask=lambda a: True)
-        _signed(report, ws, key, "production", result)
+        rehearsal = Rehearsal(ws, key, sandbox, report, say, speed)
+        for phase_id in PHASE_ORDER:  # the protocol's registry: every phase, in order
+            STEPS[phase_id](rehearsal)
     finally:
         if sandbox is not None:
             sandbox.stop()
@@ -199,6 +162,80 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
     report.ledger_ok = _verify(ws)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+@dataclass
+class Rehearsal:
+    """What each phase's step of the demo works with."""
+
+    ws: Any
+    key: Any
+    sandbox: Any
+    report: DemoReport
+    say: Callable[[str], None]
+    speed: float
+
+    @property
+    def market_ms(self) -> Callable[[], int]:
+        return self.sandbox.exchange.venue.clock.market_ms
+
+
+def _env_step(r: Rehearsal) -> None:
+    """Environment: fails once on purpose, the gate refuses the paper phase, then fixed."""
+    result = _validate(r.ws, r.key)
+    r.report.add("validate (deliberate failure)", result.verdict.value,
+                 "ALLOW_EXCHANGES empty: " + next(c.message for c in result.checks if c.criterion == "allowlists_set"))
+    try:
+        gate.require_open(gate.snapshot(r.ws), "paper")
+        r.report.add("gate before paper", "open (unexpected)")
+    except GateClosed as exc:
+        r.report.add("gate before paper", "closed", exc.reasons[0])
+    r.say("The gate refused the paper phase: " + r.report.steps[-1]["detail"])
+    set_env(r.ws, ALLOW_EXCHANGES="binance")
+    _signed(r.report, r.ws, r.key, "env", _validate(r.ws, r.key))
+
+
+def _paper_step(r: Rehearsal) -> None:
+    """Paper: a forward run on the sandbox's live (synthetic) data."""
+    r.say(f"Paper phase: a {PAPER_DAYS:g}-day forward run on the sandbox, {PAPER_SPEED:,.0f}x faster than real time…")
+    r.sandbox.exchange.set_speed(PAPER_SPEED)
+    _signed(r.report, r.ws, r.key, "paper", _paper(r.ws, r.key, r.market_ms, PAPER_SPEED))
+
+
+def _testnet_step(r: Rehearsal) -> None:
+    """Testnet: scripted orders, a Uniswap swap, the approval drill."""
+    r.say("Testnet: orders on the local exchange (market clock back to real time), a swap on the local chain, "
+          "the approval drill…")
+    r.sandbox.exchange.set_speed(1.0)
+    _signed(r.report, r.ws, r.key, "testnet", _testnet(r.ws, r.key))
+    r.sandbox.exchange.set_speed(r.speed)
+
+
+def _micro_live_step(r: Rehearsal) -> None:
+    """Micro-live: the guarded switch to LIVE_MINIMAL, then each stage with its cap."""
+    set_env(r.ws, PAPER_MODE="false", LIVE_TRADING_ENABLED="true", TRADING_HALTED="false")
+    mode_switch.set_mode(r.ws, "LIVE_MINIMAL", "livegate demo: micro-live stages", by="demo operator", key=r.key)
+    for stage in STAGES:
+        r.say(f"Micro-live stage {stage}…")
+        _signed(r.report, r.ws, r.key, stage, _stage(r.ws, r.key, stage, r.market_ms, r.speed))
+
+
+def _production_step(r: Rehearsal) -> None:
+    """Production: test alert, runbooks, kill-switch drill."""
+    r.say("Production: test alert, runbooks, kill-switch drill…")
+    r.sandbox.exchange.set_speed(1.0)
+    result, _extras = run_production(r.ws, r.key, by="demo operator", place_order=True, ask=lambda a: True)
+    _signed(r.report, r.ws, r.key, "production", result)
+
+
+# One step per phase of the protocol (a test checks that this covers PHASE_ORDER exactly).
+STEPS: dict[str, Callable[[Rehearsal], None]] = {
+    "env": _env_step,
+    "paper": _paper_step,
+    "testnet": _testnet_step,
+    "micro-live": _micro_live_step,
+    "production": _production_step,
+}
 
 
 def start_sandbox(speed: float, say: Callable[[str], None] = lambda text: None) -> tuple[Any, dict]:

@@ -104,9 +104,11 @@ def test_a_hanging_receiver_does_not_block_beyond_the_timeout(workspace, http_re
 
 
 def test_the_attempt_guard_stops_waiting_for_a_plugin_that_ignores_its_timeout(monkeypatch):
-    monkeypatch.setattr(dispatch, "_notify", lambda *a: time.sleep(5))
+    from livegate.adapters import notify
+
+    monkeypatch.setattr(notify, "_notify", lambda *a: time.sleep(5))
     start = time.monotonic()
-    assert dispatch._attempt("json://x/y", "t", "b", "info", 0.3) == ("no answer within 0.3 s", True)
+    assert notify.attempt("json://x/y", "t", "b", "info", 0.3) == ("no answer within 0.3 s", True)
     assert time.monotonic() - start < 1
 
 

@@ -1,11 +1,10 @@
-"""Sending an alert: to every destination whose `min_severity` it reaches, through apprise,
-retried, each outcome recorded in the ledger — and never raising, so an alert can not stop
-trading. A URL is never shown, logged or recorded: destinations go by their label."""
+"""Sending an alert: to every destination whose `min_severity` it reaches (delivered by
+`livegate.adapters.notify`, through apprise), retried, each outcome recorded in the ledger —
+and never raising, so an alert can not stop trading. A URL is never shown, logged or
+recorded: destinations go by their label."""
 
 from __future__ import annotations
 
-import contextvars
-import logging
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from livegate.adapters.notify import attempt as _attempt
 from livegate.config.models import SEVERITIES, AlertDestination, alert_url_label
 from livegate.config.workspace import CONFIG_FILE, Workspace
 from livegate.core.errors import ConfigError
@@ -22,75 +22,9 @@ from livegate.core.retry import Backoff, RetriesExhausted, call_with_retries
 from livegate.services.alerts.config import AlertSettings, env_lookup, expand, load_alerts
 
 RANK = {name: i for i, name in enumerate(SEVERITIES)}
-NOTIFY_TYPE = {"info": "info", "warning": "warning", "error": "failure", "critical": "failure"}  # apprise NotifyType values
 BACKOFF_SECONDS = 0.5  # before the 2nd attempt; doubled each time, at most MAX_BACKOFF_SECONDS (core.retry.Backoff)
 MAX_BACKOFF_SECONDS = 4.0
 MAX_ERROR_CHARS = 300
-
-# apprise logs why a delivery failed; each attempt collects its own lines through this.
-_sink: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("livegate_alert_log", default=None)
-_route_lock = threading.Lock()
-_routed = False
-
-
-class _Route(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        sink = _sink.get()
-        if sink is not None and record.levelno >= logging.WARNING:
-            sink.append(record.getMessage())
-
-
-def _route_apprise_log() -> None:
-    """apprise's log goes to the attempt that caused it, never to stderr or a log file."""
-    global _routed
-    with _route_lock:
-        if not _routed:
-            logger = logging.getLogger("apprise")
-            logger.addHandler(_Route())
-            logger.propagate = False
-            _routed = True
-
-
-def _notify(url: str, title: str, body: str, notify_type: str, timeout: float) -> tuple[str, bool] | None:
-    """One delivery through apprise: None when delivered, else (why not, worth retrying)."""
-    import apprise
-
-    _route_apprise_log()
-    asset = apprise.AppriseAsset(async_mode=False)  # in this thread: its log lines stay ours
-    plugin = apprise.Apprise.instantiate(url, asset=asset)
-    if plugin is None:
-        return "apprise cannot use this URL (unknown scheme, or a required part missing)", False
-    plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
-    sender = apprise.Apprise(asset=asset)
-    sender.add(plugin)
-    if sender.notify(body=body, title=title, notify_type=notify_type, body_format=apprise.NotifyFormat.TEXT):
-        return None
-    return "apprise reported a failure", True
-
-
-def _attempt(url: str, title: str, body: str, notify_type: str, timeout: float) -> tuple[str, bool] | None:
-    """`_notify` in a thread of its own, waited for at most `timeout` seconds (a plugin that
-    ignores its socket timeouts must not hold trading up); any exception is a failure."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        lines: list[str] = []
-        _sink.set(lines)
-        try:
-            box["outcome"] = _notify(url, title, body, notify_type, timeout)
-        except Exception as exc:  # noqa: BLE001 - a plugin's exception is a failed delivery
-            box["outcome"] = (f"{type(exc).__name__}: {exc}", True)
-        if box["outcome"] is not None and lines:  # apprise's own words say more: "... error=500", "Connection refused"
-            why, retry = box["outcome"]
-            box["outcome"] = (lines[-1] if retry else f"{why} ({lines[-1]})", retry)
-
-    worker = threading.Thread(target=run, name="livegate-alert", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        return f"no answer within {timeout:g} s", True
-    return box["outcome"]
-
 
 def _scrub(text: str, template: str, url: str) -> str:
     """`text` without the URL or any part of it that may be a secret (user, password, path,
@@ -122,7 +56,7 @@ def _deliver(label: str, dest: AlertDestination, settings: AlertSettings, lookup
 
     def send() -> None:
         result["attempts"] += 1
-        outcome = _attempt(url, title, body, NOTIFY_TYPE[severity], timeout)
+        outcome = _attempt(url, title, body, severity, timeout)
         if outcome is not None:
             result["error"] = _scrub(outcome[0], dest.url, url)
             raise _Undelivered(worth_retrying=outcome[1])
