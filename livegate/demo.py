@@ -15,6 +15,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from livegate.adapters.marketdata.candles import Candles
+from livegate.adapters.sandbox.configure import set_env_values, write_workspace
+from livegate.adapters.sandbox.defaults import random_walk
+from livegate.adapters.sandbox.local import LocalSandbox
+from livegate.adapters.sandbox.market import MarketSpec
+from livegate.config.workspace import Workspace, scaffold
+from livegate.core.errors import CriteriaNotMet, GateClosed, LivegateError
+from livegate.core.protocol import PHASE_ORDER
+from livegate.core.results import CheckResult, PhaseResult
+from livegate.ledger import queries
+from livegate.ledger.keys import init_key, key_dir, load_public, try_load_private
+from livegate.ledger.verify import verify_ledger
+from livegate.phases import registry, run_phase
+from livegate.phases.microlive.runner import LiveOptions, LiveRunner
+from livegate.phases.paper.report import run_report
+from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan
+from livegate.phases.production.run import run_production
+from livegate.phases.testnet.runner import TestnetOptions, run_testnet
+from livegate.services import gate, mode_switch
+from livegate.services.alerts.receiver import LocalReceiver
+from livegate.services.monitoring.html import render_html
+from livegate.services.monitoring.report import report_data
+
 SPEED = 15_000.0  # market time runs this much faster than the wall clock (a 15-minute candle: 60 ms)
 PAPER_DAYS = 8.0
 PAPER_SPEED = 30_000.0  # the paper run's days pass faster still (a 15-minute candle: 30 ms)
@@ -81,10 +104,6 @@ def demo_market():
     DRIFT_PER_DAY — synthetic, and said so everywhere it shows."""
     import numpy as np
 
-    from livegate.adapters.marketdata.candles import Candles
-    from livegate.adapters.sandbox.defaults import random_walk
-    from livegate.adapters.sandbox.market import MarketSpec
-
     base = random_walk("BTC/USDT", DEMO_BARS, 60_000, seed=7, start_price=42_000.0, vol=0.0008)
     trend = np.exp(np.arange(len(base)) * (np.log1p(DRIFT_PER_DAY) / 1440))
     candles = Candles("BTC/USDT", base.timeframe_ms, base.ts, base.open * trend, base.high * trend, base.low * trend,
@@ -96,8 +115,6 @@ def configure(ws: Any, info: dict, alert_url: str) -> None:
     """Point the workspace at the sandbox (what `sandbox serve --write-config` does), then the
     demo's settings: small orders, the loosened thresholds, alerts to the local receiver."""
     import yaml
-
-    from livegate.adapters.sandbox.configure import set_env_values, write_workspace
 
     write_workspace(ws, info)
     data = yaml.safe_load(ws.config_path.read_text())
@@ -117,17 +134,11 @@ def configure(ws: Any, info: dict, alert_url: str) -> None:
 
 
 def set_env(ws: Any, **values: str) -> None:
-    from livegate.adapters.sandbox.configure import set_env_values
-
     ws.env_path.write_text(set_env_values(ws.env_path.read_text(), values))
 
 
 def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, speed: float = SPEED) -> DemoReport:
     """Create the workspace at `root` and walk every phase; returns what happened."""
-    from livegate.config.workspace import Workspace, scaffold
-    from livegate.core.errors import GateClosed
-    from livegate.ledger.keys import init_key, key_dir, try_load_private
-    from livegate.services import gate, mode_switch
 
     t0 = time.perf_counter()
     report = DemoReport(str(root))
@@ -137,7 +148,6 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
     if key is None:
         key = init_key(key_dir())
         say(f"Created your operator signing key in {key_dir()} (the demo's sign-offs use it; so will yours).")
-    from livegate.services.alerts.receiver import LocalReceiver
 
     receiver = LocalReceiver()
     alert_url = receiver.url("livegate-demo")
@@ -148,8 +158,6 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
         pair = sandbox.exchange.add_key("demo-key", "demo-secret-not-valid-anywhere", balances=dict(DEMO_BALANCE))
         info = {**info, "api_key": pair.api_key, "secret": pair.secret}
         configure(ws, info, alert_url)
-        market_ms = sandbox.exchange.venue.clock.market_ms
-
         rehearsal = Rehearsal(ws, key, sandbox, report, say, speed)
         for phase_id in PHASE_ORDER:  # the protocol's registry: every phase, in order
             STEPS[phase_id](rehearsal)
@@ -242,8 +250,6 @@ def start_sandbox(speed: float, say: Callable[[str], None] = lambda text: None) 
     """The demo's local exchange and chain, started: (the LocalSandbox, its info). When no chain
     can start — no `npm install` (no Uniswap contracts, no anvil) and no eth-tester fallback
     installed — the exchange alone, and the demo goes on without the swap."""
-    from livegate.adapters.sandbox.local import LocalSandbox
-    from livegate.core.errors import LivegateError
 
     sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()])
     try:
@@ -255,16 +261,11 @@ def start_sandbox(speed: float, say: Callable[[str], None] = lambda text: None) 
 
 
 def _validate(ws: Any, key: Any):
-    from livegate.phases import run_phase
-    from livegate.phases.env.plugin import PHASE
-
-    return run_phase(PHASE, ws, key=key)
+    return run_phase(registry.plugin("env"), ws, key=key)
 
 
 def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> None:
     """Record the step in the report and sign it off when it passed (stop the demo otherwise)."""
-    from livegate.core.errors import CriteriaNotMet
-    from livegate.services import gate
 
     failing = [f"{c.criterion}: {c.message or c.verdict.value}" for c in result.checks if c.verdict.value in ("fail", "error")]
     report.add(step, result.verdict.value, "; ".join(failing))
@@ -274,9 +275,6 @@ def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> No
 
 
 def _paper(ws: Any, key: Any, market_ms: Callable[[], int], speed: float):
-    from livegate.phases.paper.report import run_report
-    from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan
-
     runner = PaperRunner(ws, RunPlan(FORWARD, days=PAPER_DAYS), key=key, clock=lambda: market_ms() / 1000,
                          sleep=lambda s: time.sleep(min(s / speed, 0.05)), market_clock=market_ms)
     outcome = runner.run()
@@ -286,8 +284,6 @@ def _paper(ws: Any, key: Any, market_ms: Callable[[], int], speed: float):
 
 def _result_of(ws: Any, step: str, verdict: str):
     """The latest recorded result of `step`, as a PhaseResult."""
-    from livegate.core.results import CheckResult, PhaseResult
-    from livegate.ledger import queries
 
     with queries.reading(ws.ledger_path) as conn:
         event = queries.latest_result(conn, step)
@@ -297,36 +293,23 @@ def _result_of(ws: Any, step: str, verdict: str):
 
 
 def _testnet(ws: Any, key: Any):
-    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
-
     result, _extras = run_testnet(ws, key, TestnetOptions(ask=lambda a: True))
     return result
 
 
 def _stage(ws: Any, key: Any, stage: str, market_ms: Callable[[], int], speed: float):
-    from livegate.phases import run_phase
-    from livegate.phases.microlive.plugin import PHASE
-    from livegate.phases.microlive.runner import LiveOptions, LiveRunner
-
     options = LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
                           sleep=lambda s: time.sleep(min(s / speed, 0.02)), poll_s=60.0, max_seconds=14 * 86400)
     outcome = LiveRunner(ws, stage, key, options).run()
-    return run_phase(PHASE, ws, step=stage, extras={"measures": outcome.measures}, key=key)
+    return run_phase(registry.plugin("micro-live"), ws, step=stage, extras={"measures": outcome.measures}, key=key)
 
 
 def _write_report(ws: Any) -> Path:
-    from livegate.services.monitoring.html import render_html
-    from livegate.services.monitoring.report import report_data
-
     path = ws.root / "demo-report.html"
     path.write_text(render_html(report_data(ws, None)), encoding="utf-8")
     return path
 
 
 def _verify(ws: Any) -> bool:
-    from livegate.ledger import queries
-    from livegate.ledger.keys import load_public
-    from livegate.ledger.verify import verify_ledger
-
     with queries.reading(ws.ledger_path) as conn:
         return verify_ledger(conn, load_public()).ok

@@ -6,6 +6,8 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, workspace_from
 from livegate.cli import display as d
+from livegate.core.errors import UsageError
+from livegate.services.alerts import SEVERITIES, Alerter
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -20,8 +22,6 @@ def alert_test(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Send a test alert to every destination in livegate.yaml, whatever its min_severity, and show which got it; recorded in the ledger. Exit 0 all delivered, 1 not, 2 none configured."""
-    from livegate.core.errors import UsageError
-    from livegate.services.alerts import SEVERITIES, Alerter
 
     if severity not in SEVERITIES:
         raise UsageError(f"--severity must be one of {', '.join(SEVERITIES)} (got {severity!r})")

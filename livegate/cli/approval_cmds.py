@@ -6,6 +6,9 @@ import typer
 
 from livegate.cli import display as d
 from livegate.cli import workspace_from
+from livegate.cli.prompts import confirm, describe, duration
+from livegate.ledger.keys import try_load_private
+from livegate.services.approvals import APPROVED, REJECTED, decide, expire_stale, get, list_all, operator_name, pending
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -16,37 +19,8 @@ ID_HELP = "The request's id as listed (A-7, or just 7)."
 BY_HELP = "Who decides (default: workspace.operator in livegate.yaml, else the OS user)."
 
 
-def duration(seconds: float) -> str:
-    """`4m 05s`, `38s`, `1h 02m`."""
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def describe(approval, now: float) -> str:
-    where = f" on {approval.context}" if approval.context else ""
-    return f"{approval.id}: {approval.summary}{where}, expires in {duration(approval.seconds_left(now))}"
-
-
-def ask_in_terminal(approval) -> bool | None:
-    """The interactive prompt for `approval_gate(ask=...)`: True/False from the operator, None
-    (wait for `livegate approvals approve|reject` from another terminal) without a terminal."""
-    import time
-
-    from livegate.cli.prompts import PROMPTER
-    from livegate.core.errors import UsageError
-
-    try:
-        return PROMPTER.confirm(f"Approve {describe(approval, time.time())}?")
-    except UsageError:
-        return None
-
-
 def _open(ctx: typer.Context):
     """The workspace and the operator key (or None), after the stale requests are expired."""
-    from livegate.ledger.keys import try_load_private
-    from livegate.services.approvals import expire_stale
 
     ws = workspace_from(ctx).require()
     key = try_load_private()
@@ -62,8 +36,6 @@ def approvals_list(
 ) -> None:
     """List the orders waiting for approval; stale requests are recorded expired first."""
     import time
-
-    from livegate.services.approvals import list_all, pending
 
     ws, _ = _open(ctx)
     now = time.time()
@@ -93,9 +65,6 @@ def approvals_approve(
     """Approve a pending order so it goes to the executor; refused once expired or decided."""
     import time
 
-    from livegate.cli.prompts import confirm
-    from livegate.services.approvals import APPROVED, decide, get, operator_name
-
     ws, key = _open(ctx)
     approval = get(ws, approval_id)
     name = operator_name(ws, by)
@@ -115,7 +84,6 @@ def approvals_reject(
     reason: str = typer.Option("", "--reason", help="Why (kept in the ledger and reported with the blocked order)."),
 ) -> None:
     """Reject a pending order: it never executes. Refused once expired or decided."""
-    from livegate.services.approvals import REJECTED, decide, operator_name
 
     ws, key = _open(ctx)
     decided = decide(ws, approval_id, REJECTED, operator_name(ws, by), reason, key=key)

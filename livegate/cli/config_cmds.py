@@ -8,6 +8,10 @@ import typer
 
 from livegate.cli import EXIT_USAGE, workspace_from
 from livegate.cli import display as d
+from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
+from livegate.config.reference import reference_markdown
+from livegate.core.errors import UsageError
+from livegate.services.checkconfig import KINDS, REPORTERS, check_paths
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -23,8 +27,6 @@ def check_config(
     kind: str = typer.Option(None, "--kind", help="workspace, risk or phase, when the file name does not say.", show_default=False),
 ) -> None:
     """Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."""
-    from livegate.core.errors import UsageError
-    from livegate.services.checkconfig import KINDS, REPORTERS, check_paths
 
     if fmt not in REPORTERS:
         raise UsageError(f"--format must be one of {', '.join(REPORTERS)} (got {fmt!r})")
@@ -46,8 +48,6 @@ def config_schema(
     kind: str = typer.Option("all", "--kind", help="workspace (livegate.yaml), risk (risk_limits.yaml), phase (phases/*.yaml) or all."),
 ) -> None:
     """Print the JSON Schema of the config files, for editors and CI."""
-    from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
-    from livegate.core.errors import UsageError
 
     models = {"workspace": WorkspaceConfig, "risk": RiskLimitsFile, "phase": PhaseFile}
     if kind == "all":
@@ -61,6 +61,5 @@ def config_schema(
 @config_app.command("reference")
 def config_reference() -> None:
     """Print the configuration reference in Markdown: every key of livegate.yaml and risk_limits.yaml with its type, default, allowed values and meaning."""
-    from livegate.config.reference import reference_markdown
 
     d.plain(reference_markdown().rstrip("\n"))

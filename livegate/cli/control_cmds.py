@@ -6,6 +6,12 @@ import typer
 
 from livegate.cli import display as d
 from livegate.cli import workspace_from
+from livegate.cli.prompts import confirm
+from livegate.core.errors import UsageError
+from livegate.ledger.keys import try_load_private
+from livegate.services.approvals import operator_name
+from livegate.services.controls import cancel_all, halt, resume, rollback
+from livegate.services.modes import halted_reason, mode_limits
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -18,9 +24,6 @@ def _open(ctx: typer.Context, by: str | None, yes: bool = False, ask=None, decli
     """The workspace, who acts, and the operator key (or None). With `ask` (the question, or
     a function of the workspace returning it) the operator confirms first, unless `yes`;
     declining prints `declined` and exits 0."""
-    from livegate.cli.prompts import confirm
-    from livegate.ledger.keys import try_load_private
-    from livegate.services.approvals import operator_name
 
     ws = workspace_from(ctx).require()
     if ask is not None and not confirm(ask(ws) if callable(ask) else ask, yes):
@@ -30,9 +33,6 @@ def _open(ctx: typer.Context, by: str | None, yes: bool = False, ask=None, decli
 
 
 def _resume_question(ws) -> str:
-    from livegate.core.errors import UsageError
-    from livegate.services.modes import halted_reason
-
     why = halted_reason(ws)
     if why is None:
         raise UsageError("trading is not halted; nothing to resume")
@@ -58,8 +58,6 @@ def halt_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Kill switch: no new order on any path from the next check on, in every running process, without a restart; cancels still go through."""
-    from livegate.services.controls import halt
-    from livegate.services.modes import halted_reason
 
     ws, name, key = _open(ctx, by)
     event_id = halt(ws, reason, name, key)
@@ -81,8 +79,6 @@ def resume_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Lift the kill switch after a confirmation; EMERGENCY_STOP becomes PAPER (going live again takes `mode set`)."""
-    from livegate.services.controls import resume
-    from livegate.services.modes import halted_reason, mode_limits
 
     ws, name, key = _open(ctx, by, yes, _resume_question, "Still halted.")
     events = resume(ws, name, key, reason)
@@ -101,7 +97,6 @@ def cancel_all_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Cancel every open order of the configured symbols on the exchange and check none is left; reject orders awaiting approval. Works while halted."""
-    from livegate.services.controls import cancel_all
 
     ws, name, key = _open(ctx, by, yes, "Cancel every open order on the exchange and reject every order awaiting approval?",
                           "Nothing cancelled.")
@@ -121,7 +116,6 @@ def rollback_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Seed 000 §4.5 rollback: halt, cancel every open order, return to PAPER — each step recorded; the halt stays on until `livegate resume`."""
-    from livegate.services.controls import rollback
 
     ws, name, key = _open(ctx, by, yes, "Roll back: halt trading, cancel every open order and return to PAPER?", "Nothing changed.")
     summary = rollback(ws, name, reason, key=key)

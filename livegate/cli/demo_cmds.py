@@ -8,6 +8,11 @@ import typer
 
 from livegate.cli import EXIT_OK
 from livegate.cli import display as d
+from livegate.cli.prompts import confirm
+from livegate.config.workspace import Workspace
+from livegate.core.errors import UsageError
+from livegate.demo import SPEED, run_demo
+from livegate.services.status import ladder_report
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -25,9 +30,6 @@ def demo(
     signed off, then the ladder, an HTML report and a verified ledger. Nothing touches the
     internet. The demo's paper and micro-live thresholds are loosened for a random market;
     `livegate -w DIR status` flags each. The workspace stays for you to inspect."""
-    from livegate.cli.prompts import confirm
-    from livegate.core.errors import UsageError
-    from livegate.demo import SPEED, run_demo
 
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} already exists and is not empty: give the demo a new directory")
@@ -43,8 +45,6 @@ def demo(
         raise typer.Exit(EXIT_OK)
     d.table("The protocol, rehearsed", ["Step", "Verdict", "Detail"],
             [[s["step"], d.styled(s["verdict"]) if s["verdict"] in ("pass", "fail") else s["verdict"], s["detail"]] for s in report.steps])
-    from livegate.config.workspace import Workspace
-    from livegate.services.status import ladder_report
 
     ladder = ladder_report(Workspace(directory))
     d.table("livegate status", ["Step", "Status", "Signed by"],

@@ -6,6 +6,14 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.paper_display import NEXT_LINE, show_criteria, stress_bar
+from livegate.config.strategy import load_strategy
+from livegate.core.errors import UsageError
+from livegate.ledger.keys import try_load_private
+from livegate.phases.paper.evaluate import PendingStress
+from livegate.phases.paper.importers import FORMATS, import_trades
+from livegate.phases.paper.report import evaluate_with_stress, evaluation_report
+from livegate.services import gate
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -36,15 +44,6 @@ def paper_import(
     Exit 0 when every criterion passes, 1 otherwise."""
     import math
     from pathlib import Path
-
-    from livegate.cli.paper_cmds import stress_bar
-    from livegate.config.strategy import load_strategy
-    from livegate.core.errors import UsageError
-    from livegate.ledger.keys import try_load_private
-    from livegate.phases.paper.evaluate import PendingStress
-    from livegate.phases.paper.importers import FORMATS, import_trades
-    from livegate.phases.paper.report import evaluate_with_stress, evaluation_report
-    from livegate.services import gate
 
     if not (math.isfinite(capital) and capital > 0):
         raise UsageError(f"--capital must be a positive amount in the trades' quote currency (got {capital:g})")
@@ -88,8 +87,6 @@ def paper_import(
 
 
 def show_import_report(report: dict) -> None:
-    from livegate.cli.paper_cmds import NEXT_LINE, show_criteria
-
     f, m = report["import"], report["metrics"]
     for w in f["warnings"]:
         d.out(f"[yellow]import warning:[/] {w}")

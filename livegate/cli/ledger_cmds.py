@@ -8,6 +8,12 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, workspace_from
 from livegate.cli import display as d
+from livegate.core.errors import KeyMissing, UsageError
+from livegate.core.redact import redact
+from livegate.ledger import queries
+from livegate.ledger.export import export_events, summarize
+from livegate.ledger.keys import PRIVATE_FILE, PUBLIC_FILE, init_key, key_dir, load_public
+from livegate.ledger.verify import verify_ledger
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -24,10 +30,6 @@ def ledger_verify(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Recompute the hash chain, check the head and every signature; exit 1 naming the first bad event."""
-    from livegate.core.errors import KeyMissing
-    from livegate.ledger import queries
-    from livegate.ledger.keys import load_public
-    from livegate.ledger.verify import verify_ledger
 
     ws = workspace_from(ctx)
     public = load_public(pubkey) if pubkey else load_public()
@@ -58,8 +60,6 @@ def ledger_export(
     kind: list[str] = typer.Option(None, "--kind", help="Only events of this kind (repeatable).", show_default=False),
 ) -> None:
     """Export every event (id, time, kind, actor, payload, hashes) as CSV or JSON."""
-    from livegate.core.errors import UsageError
-    from livegate.ledger.export import export_events
 
     if fmt not in ("csv", "json"):
         raise UsageError(f"--format must be csv or json (got {fmt!r})")
@@ -82,8 +82,6 @@ def ledger_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the latest events, newest first."""
-    from livegate.core.redact import redact
-    from livegate.ledger import queries
 
     ws = workspace_from(ctx)
     with queries.reading(ws.ledger_path) as conn:
@@ -91,7 +89,6 @@ def ledger_show(
     if as_json:
         d.emit_json(events)
         return
-    from livegate.ledger.export import summarize
 
     d.table(f"Ledger {ws.ledger_path} — latest {len(events)}", ["#", "At (UTC)", "Kind", "Actor", "Summary"],
             [[e["id"], e["ts"][:19], e["kind"], e["actor"], summarize(e["kind"], redact(e["payload"]))] for e in events])
@@ -104,7 +101,6 @@ def keys_init(
     force: bool = typer.Option(False, "--force", help="Replace an existing key."),
 ) -> None:
     """Create the operator's Ed25519 signing key outside the workspace (private key mode 0600)."""
-    from livegate.ledger.keys import PRIVATE_FILE, init_key, key_dir
 
     target = directory or key_dir()
     key = init_key(target, workspace_root=workspace_from(ctx).root, force=force)
@@ -114,8 +110,6 @@ def keys_init(
 @keys_app.command("show")
 def keys_show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the operator key's id and where it is (never the key itself)."""
-    from livegate.core.errors import KeyMissing
-    from livegate.ledger.keys import PUBLIC_FILE, key_dir, load_public
 
     public = load_public()
     if public is None:

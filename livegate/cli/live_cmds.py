@@ -6,6 +6,10 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.prompts import ask_in_terminal
+from livegate.ledger.keys import try_load_private
+from livegate.phases.microlive import runner
+from livegate.phases.microlive.runner import LiveOptions
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -28,16 +32,13 @@ def go_live(
     Needs: the stage's gate open, the mode switched to live (`livegate mode set LIVE_MINIMAL`),
     PAPER_MODE=false and LIVE_TRADING_ENABLED=true, trading not halted, no other live process.
     Exit 0 when the stage passed, 1 when it failed or a kill criterion fired, 4 when halted."""
-    from livegate.cli.approval_cmds import ask_in_terminal
-    from livegate.ledger.keys import try_load_private
-    from livegate.phases.microlive.runner import LiveOptions, go_live
 
     ws = workspace_from(ctx).require()
     options = LiveOptions(ask=(lambda approval: True) if yes else ask_in_terminal,
                           max_seconds=None if max_hours is None else max_hours * 3600,
                           progress=(lambda m: None) if as_json else _Progress().update)
     key = try_load_private()
-    outcome, result = go_live(ws, stage, key, options)
+    outcome, result = runner.go_live(ws, stage, key, options)
     report = {"stage": stage, "run": outcome.run, "status": outcome.status, "reason": outcome.reason,
               "measures": outcome.measures, **(result.to_dict() if result else {"verdict": None, "checks": []})}
     if as_json:

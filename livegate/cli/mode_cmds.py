@@ -6,6 +6,11 @@ import typer
 
 from livegate.cli import display as d
 from livegate.cli import workspace_from
+from livegate.cli.prompts import confirm, typed
+from livegate.core.errors import UsageError
+from livegate.ledger.keys import try_load_private
+from livegate.services.mode_switch import set_mode
+from livegate.services.modes import LIVE_MODES, halted_reason, mode_history, mode_label, mode_limits
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -26,7 +31,6 @@ def mode_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the current trading mode, its risk per trade and exposure, the kill switch, and who changed the mode, when and why."""
-    from livegate.services.modes import halted_reason, mode_history, mode_label, mode_limits
 
     ws = workspace_from(ctx).require()
     past = mode_history(ws, limit=history or None)
@@ -47,8 +51,6 @@ def mode_show(
 def confirm_switch(label: str, live: bool, yes: bool, real_money: bool) -> bool:
     """A live mode needs the typed phrase, or `--yes` together with `--i-understand-real-money`;
     any other mode a plain confirmation (or `--yes`)."""
-    from livegate.cli.prompts import confirm, typed
-    from livegate.core.errors import UsageError
 
     if not live:
         return confirm(f"Switch trading mode to {label}?", yes)
@@ -77,9 +79,6 @@ def mode_set(
     """Change the trading mode. A live mode is refused — every reason listed — unless the gate to
     micro-live is open, the risk config loads, the exchange accepts the credentials and no position
     or order is open; then the operator types REAL MONEY."""
-    from livegate.ledger.keys import try_load_private
-    from livegate.services.mode_switch import set_mode
-    from livegate.services.modes import LIVE_MODES, halted_reason, mode_label, mode_limits
 
     ws = workspace_from(ctx).require()
     live = mode.upper() in LIVE_MODES

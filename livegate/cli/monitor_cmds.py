@@ -11,6 +11,12 @@ import typer
 
 from livegate.cli import display as d
 from livegate.cli import workspace_from
+from livegate.core.errors import UsageError
+from livegate.services.monitoring import prom
+from livegate.services.monitoring.dashboard import render
+from livegate.services.monitoring.html import render_html
+from livegate.services.monitoring.report import report_data, to_csv, to_json
+from livegate.services.monitoring.snapshot import snapshot
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -31,8 +37,6 @@ def monitor(
     """Live dashboard of the running bot, read from the ledger: mode and halt, P&L, drawdown against
     the limits, circuit breakers, open positions, recent trades, orders, failures, latency and seed
     002's green/yellow/red flags. Ctrl-C exits 0."""
-    from livegate.core.errors import UsageError
-    from livegate.services.monitoring.snapshot import snapshot
 
     ws = workspace_from(ctx).require()
     if once and serve_metrics is not None:
@@ -46,13 +50,11 @@ def monitor(
         if as_json:
             d.emit_json(snap)
         else:
-            from livegate.services.monitoring.dashboard import render
 
             _screen().print(render(snap))
         return
     collector = None
     if serve_metrics is not None:
-        from livegate.services.monitoring import prom
 
         collector = prom.SnapshotCollector()
         server, _ = prom.serve(prom.registry(collector), serve_metrics)
@@ -89,8 +91,6 @@ def _loop(take, interval: float, count: int | None, as_json: bool, collector) ->
                 return
     from rich.live import Live
 
-    from livegate.services.monitoring.dashboard import render
-
     with Live(render(step()), console=_screen(), auto_refresh=False, screen=False, transient=False) as live:
         while more():
             live.update(render(step()), refresh=True)
@@ -115,8 +115,6 @@ def report(
     """Write the report: equity curve and drawdown charts, per-symbol table, the criteria table of
     every phase, circuit breaker history, mode history and sign-offs, with seed 002's flags — as
     HTML (--html FILE) or JSON/CSV (--format)."""
-    from livegate.core.errors import UsageError
-    from livegate.services.monitoring.report import report_data, to_csv, to_json
 
     fmt = "json" if as_json and fmt is None else fmt
     if fmt not in (None, "json", "csv"):
@@ -128,7 +126,6 @@ def report(
     ws = workspace_from(ctx).require()
     data = report_data(ws, run)
     if html_file is not None:
-        from livegate.services.monitoring.html import render_html
 
         _write(html_file, render_html(data))
         d.out(f"Wrote {html_file} ({len(data['trades'])} trades, {len(data['results'])} phase results, flags {data['flags'][0]['overall'] if data['flags'] else 'n/a'})")

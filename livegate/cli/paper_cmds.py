@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import typer
 
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.paper_display import NEXT_LINE, show_criteria, stress_bar
+from livegate.core.errors import UsageError
+from livegate.core.timeparse import iso_to_ms
+from livegate.ledger.keys import try_load_private
+from livegate.phases.paper.report import run_report
+from livegate.phases.paper.run import BACKTEST, FORWARD, PaperRunner, RunPlan
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 BACKTEST_LINE = "This was a backtest: kept in the ledger as evidence and as the baseline for later runs; it never counts as the paper phase result."
 FORWARD_LINE = "This forward run on live market data is recorded as the paper phase result."
-NEXT_LINE = "Next: `livegate signoff paper --by NAME`."
 
 
 @app.command("paper-run")
@@ -37,8 +40,6 @@ def paper_run(
     the env phase signed off and becomes the paper phase result. `--replay` and `--since` are
     backtests at full speed: always allowed, kept as evidence and baseline, never the phase
     result. Exit 0 when every criterion passes, 1 otherwise."""
-    from livegate.ledger.keys import try_load_private
-    from livegate.phases.paper.run import PaperRunner
 
     ws = workspace_from(ctx).require()
     plan = parse_plan(days, replay or [], since, symbol or [], resume)
@@ -74,9 +75,6 @@ def parse_plan(days, replay, since, symbols, resume):
     """The command line as a RunPlan (usage errors named by option)."""
     import math
 
-    from livegate.core.errors import UsageError
-    from livegate.phases.paper.run import BACKTEST, FORWARD, RunPlan
-
     if days is not None and not (math.isfinite(days) and days > 0):
         raise UsageError(f"--days must be a positive number of days (got {days:g})")
     if resume:
@@ -98,9 +96,6 @@ def parse_plan(days, replay, since, symbols, resume):
 
 def parse_since(text: str) -> int:
     import time
-
-    from livegate.core.errors import UsageError
-    from livegate.core.timeparse import iso_to_ms
 
     try:
         ms = iso_to_ms(text)
@@ -133,18 +128,9 @@ class _Progress:
 
 def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
     """Evaluate the run and record its result, with the stress test's progress bar."""
-    from livegate.phases.paper.report import run_report
 
     with stress_bar(progress_enabled) as progress:
         return run_report(ws, outcome, runner.key, trials, stress_progress=progress)
-
-
-@contextmanager
-def stress_bar(enabled: bool):
-    """The stress test's progress bar on stderr (unless disabled), as a `(done, total)` callback."""
-    bar = d.ProgressBar("stress test", 203, enabled=enabled)
-    with bar:
-        yield lambda done, total: bar.update(done, f"{done} / {total} scenarios", total=total)
 
 
 def _tally(names: list[str]) -> str:
@@ -176,12 +162,3 @@ def show_report(report: dict) -> None:
     d.out(BACKTEST_LINE if report["kind"] == "backtest" else FORWARD_LINE)
     if report["kind"] != "backtest" and report["verdict"] == "pass":
         d.out(NEXT_LINE)
-
-
-def show_criteria(report: dict) -> None:
-    """The paper criteria table and the verdict line."""
-    d.criteria_table("Paper criteria (phases/paper.yaml)", report["criteria"])
-    stress = report.get("stress") or {}
-    if stress.get("cached"):
-        d.out("Stress test: the result recorded under this exact configuration and strategy was reused (it depends on nothing else).")
-    d.out(f"Verdict: {d.styled(report['verdict'])}")

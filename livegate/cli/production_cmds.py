@@ -6,6 +6,12 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.prompts import ask_in_terminal
+from livegate.core.errors import UsageError
+from livegate.ledger.keys import load_private, try_load_private
+from livegate.phases.production.run import run_production
+from livegate.phases.production.scaling import scale as do_scale
+from livegate.services.approvals import operator_name
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -22,9 +28,6 @@ def production(
     delivered to every destination, the five runbooks present in runbooks/, and a kill-switch
     drill against the venue (halt + cancel-all, timed; trading resumes afterwards unless it was
     halted before). Needs stage 4.1d signed off. Exit 0 when every criterion passes, 1 otherwise."""
-    from livegate.cli.approval_cmds import ask_in_terminal
-    from livegate.ledger.keys import try_load_private
-    from livegate.phases.production.run import run_production
 
     ws = workspace_from(ctx).require()
     result, extras = run_production(ws, try_load_private(), by=by, place_order=drill_order,
@@ -54,14 +57,10 @@ def scale(
     per step, after the minimum days at the current level with its live results meeting the
     rules (positive P&L, Sharpe, win rate, drawdown — `limits` in phases/production.yaml); down
     at once. Every step is signed with your key. Refusals name every rule not met (exit 2)."""
-    from livegate.ledger.keys import load_private
-    from livegate.phases.production.scaling import scale as do_scale
-    from livegate.services.approvals import operator_name
 
     ws = workspace_from(ctx).require()
     key = load_private()
     if to is not None and not to > 0:
-        from livegate.core.errors import UsageError
 
         raise UsageError(f"--to must be a positive amount (got {to:g})")
     step = do_scale(ws, to=to, down=down, by=operator_name(ws, by), key=key, reason=reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Protocol
 
 from livegate.core.errors import UsageError
@@ -63,3 +64,25 @@ def confirm(message: str, yes: bool) -> bool:
 def typed(message: str, phrase: str) -> bool:
     """True when the operator types `phrase` exactly (surrounding spaces ignored)."""
     return PROMPTER.text(f"{message} Type {phrase} to confirm:").strip() == phrase
+
+
+def duration(seconds: float) -> str:
+    """`4m 05s`, `38s`, `1h 02m`."""
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def describe(approval, now: float) -> str:
+    where = f" on {approval.context}" if approval.context else ""
+    return f"{approval.id}: {approval.summary}{where}, expires in {duration(approval.seconds_left(now))}"
+
+
+def ask_in_terminal(approval) -> bool | None:
+    """The interactive prompt for `approval_gate(ask=...)`: True/False from the operator, None
+    (wait for `livegate approvals approve|reject` from another terminal) without a terminal."""
+    try:
+        return PROMPTER.confirm(f"Approve {describe(approval, time.time())}?")
+    except UsageError:
+        return None

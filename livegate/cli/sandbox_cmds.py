@@ -7,6 +7,8 @@ import sys
 
 import typer
 
+from livegate.adapters.sandbox.configure import write_workspace
+from livegate.adapters.sandbox.local import LocalSandbox
 from livegate.cli import EXIT_OK, workspace_from
 from livegate.cli import display as d
 
@@ -35,7 +37,6 @@ def serve(
 
     Everything stays on 127.0.0.1 and needs no keys or network: rehearse `livegate validate`,
     paper runs and testnet orders against it. The keys printed are test keys of this sandbox."""
-    from livegate.adapters.sandbox.local import LocalSandbox
 
     ws = workspace_from(ctx).require() if write_config else None
     sandbox = LocalSandbox(port=port, speed=speed, seed=seed, chain=chain, chain_backend=chain_backend)
@@ -44,7 +45,6 @@ def serve(
         info = sandbox.start()
         written = []
         if ws is not None:
-            from livegate.adapters.sandbox.configure import write_workspace
 
             written = write_workspace(ws, info)
         if as_json:

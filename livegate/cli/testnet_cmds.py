@@ -8,6 +8,9 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.prompts import ask_in_terminal
+from livegate.ledger.keys import try_load_private
+from livegate.phases.testnet.runner import TestnetOptions, run_testnet
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -28,9 +31,6 @@ def testnet(
     (approve, reject, expiry). Under EXECUTION_APPROVAL_MODE=approve_each each order waits for
     approval: asked here, or from another terminal with `livegate approvals approve ID`.
     Needs the paper phase signed off. Exit 0 when every criterion passes, 1 otherwise."""
-    from livegate.cli.approval_cmds import ask_in_terminal
-    from livegate.ledger.keys import try_load_private
-    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
 
     ws = workspace_from(ctx).require()
     ask = (lambda approval: True) if yes else ask_in_terminal

@@ -8,6 +8,11 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, EXIT_VENUE, workspace_from
 from livegate.cli import display as d
+from livegate.cli.prompts import confirm
+from livegate.core.errors import UsageError
+from livegate.ledger.keys import load_private, try_load_private
+from livegate.phases.env.plugin import ATTEST_STATEMENT
+from livegate.phases.env.run import attester, record_attestation, run_validate
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -34,8 +39,6 @@ def validate(
 
     The result is recorded as the env phase result. Exit 0 when every criterion passes, 1 when
     one fails, 5 when the exchange or the chain node cannot be reached."""
-    from livegate.ledger.keys import try_load_private
-    from livegate.phases.env.run import run_validate
 
     ws = workspace_from(ctx).require()
     extras: dict = {}
@@ -56,11 +59,6 @@ def validate(
 
 def _attest(ws, by: str | None, yes: bool, extras: dict, quiet: bool) -> None:
     """Record the operator's signed statement about the key's permissions (before the checks)."""
-    from livegate.cli.prompts import confirm
-    from livegate.core.errors import UsageError
-    from livegate.ledger.keys import load_private
-    from livegate.phases.env.plugin import ATTEST_STATEMENT
-    from livegate.phases.env.run import attester, record_attestation
 
     name = attester(ws, by, extras)
     key = load_private()

@@ -8,6 +8,11 @@ import typer
 
 from livegate.cli import EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.prompts import confirm
+from livegate.config.workspace import Workspace, scaffold
+from livegate.ledger.keys import load_private
+from livegate.services import gate
+from livegate.services.status import ladder_report
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -19,7 +24,6 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite existing config files (the ledger is never overwritten)."),
 ) -> None:
     """Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."""
-    from livegate.config.workspace import Workspace, scaffold
 
     ws = Workspace(directory) if directory is not None else workspace_from(ctx)
     written = scaffold(ws.root, force=force)
@@ -33,7 +37,6 @@ def init(
 @app.command()
 def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Show the ladder: each phase, its verdict, when, who signed it, and what blocks the next step."""
-    from livegate.services.status import ladder_report
 
     ws = workspace_from(ctx).require()
     report = ladder_report(ws)
@@ -71,9 +74,6 @@ def signoff(
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept the risk acknowledgment without asking."),
 ) -> None:
     """Sign off a passed phase with the operator key, after the risk acknowledgment (seed 000)."""
-    from livegate.cli.prompts import confirm
-    from livegate.ledger.keys import load_private
-    from livegate.services import gate
 
     ws = workspace_from(ctx).require()
     key = load_private()

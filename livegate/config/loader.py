@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
+from livegate.config.resources import phases_dir
 from livegate.config.yamlfile import line_of, load_mapping
 from livegate.core.errors import ConfigError
 from livegate.core.protocol import PHASE_ORDER, PhaseSpec, threshold_targets
@@ -187,7 +188,6 @@ def _phase_specs_cached(directory: str) -> tuple[PhaseSpec, ...]:
 
 def load_phase_specs(directory: Path | None = None) -> tuple[PhaseSpec, ...]:
     """The protocol's phases, in order, from `phases/*.yaml` (shipped with livegate)."""
-    from livegate.config.resources import phases_dir
 
     return _phase_specs_cached(str(directory or phases_dir()))
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from livegate import __version__
+from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
+from livegate.config.resources import configs_dir, default_risk_limits, phases_dir
+from livegate.config.strategy import strategy_digest
+from livegate.core.canonical import fingerprint
 from livegate.core.errors import ConfigError, UsageError
+from livegate.core.protocol import Step, apply_thresholds, ladder, thresholds_snapshot
+from livegate.ledger.store import Ledger
 
 CONFIG_FILE = "livegate.yaml"
 RISK_FILE = "risk_limits.yaml"
@@ -34,8 +41,6 @@ class Effective:
 
     @property
     def steps(self) -> tuple:
-        from livegate.core.protocol import ladder
-
         return ladder(self.specs)
 
     @property
@@ -103,9 +108,6 @@ class Workspace:
     def effective(self) -> Effective:
         """Load, validate and fingerprint the workspace config afresh (never cached: a phase
         must see the files as they are now). Raises ConfigError with every problem."""
-        from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
-        from livegate.core.canonical import fingerprint
-        from livegate.core.protocol import apply_thresholds, thresholds_snapshot
 
         specs = load_phase_specs()
         problems: list[str] = []
@@ -125,7 +127,6 @@ class Workspace:
             eff, loose = apply_thresholds(spec, config.profile, config.thresholds.get(spec.id, {}))
             effective_specs.append(eff)
             looser += loose
-        from livegate.config.strategy import strategy_digest
 
         config_dump = config.model_dump(mode="json", exclude={"thresholds"})
         snapshot = {
@@ -140,9 +141,6 @@ class Workspace:
     def _inputs_digest(self) -> str | None:
         import hashlib
 
-        from livegate import __version__
-        from livegate.config.resources import phases_dir
-
         digest = hashlib.sha256(__version__.encode())
         try:
             for path in [self.config_path, self.risk_path, *sorted(self.strategies_dir.glob("*.py")), *sorted(phases_dir().glob("*.yaml"))]:
@@ -154,8 +152,6 @@ class Workspace:
     def effective_for_display(self):
         """The effective config through the cache (for `status`); falls back to a full load."""
         import json
-
-        from livegate.core.protocol import Step
 
         inputs = self._inputs_digest()
         cache_path = self.state_dir / CACHE_FILE
@@ -189,7 +185,6 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
 
     Writes the config files first into memory-checked targets, then the ledger; on any
     failure nothing that this call created is left behind."""
-    from livegate.config.resources import configs_dir, default_risk_limits
 
     ws = Workspace(root)
     sources = {
@@ -221,7 +216,6 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
             written.append(target)
         written.append(_write_gitignore(root / ".gitignore"))
         if not ws.ledger_path.exists():
-            from livegate.ledger.store import Ledger
 
             Ledger.create(ws.ledger_path)
             written.append(ws.ledger_path)

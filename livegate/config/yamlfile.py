@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from livegate.core.errors import ConfigError
+from livegate.core.files import read_input
 
 try:  # the C parser when present; construction stays in Python either way
     _BaseLoader = yaml.CSafeLoader
@@ -43,8 +44,6 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 
 def read_text(path: Path, name: str) -> str:
-    from livegate.core.files import read_input
-
     raw = read_input(path, name, ConfigError)
     try:
         text = raw.decode("utf-8")

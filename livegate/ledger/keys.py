@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from livegate.config.workspace import CONFIG_FILE, STATE_DIR
 from livegate.core.errors import KeyMissing, UsageError
 
 PRIVATE_FILE = "operator.key"
@@ -94,7 +95,6 @@ def init_key(directory: Path, workspace_root: Path | None = None, force: bool = 
 def _is_workspace(root: Path) -> bool:
     # `keys init` passes the current directory when no -w is given; only a real workspace counts
     # (else running it from $HOME would refuse the default ~/.config/livegate key dir).
-    from livegate.config.workspace import CONFIG_FILE, STATE_DIR
 
     return (root / CONFIG_FILE).is_file() or (root / STATE_DIR).is_dir()
 

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
+from livegate.core.canonical import canonical_json
 from livegate.ledger.chain import GENESIS, head_message, signoff_message
 
 
@@ -169,7 +170,6 @@ def _check_signoffs(conn, report: VerifyReport, public_key) -> None:
         if data.get("key_id") != public_key.key_id:
             report.fail(event_id, f"event #{event_id}: {what} made with key {data.get('key_id')}, not the trusted operator key {public_key.key_id}")
             continue
-        from livegate.core.canonical import canonical_json
 
         if not public_key.verify(signature, signoff_message(canonical_json(data), prev_hash)):
             report.fail(event_id, f"event #{event_id}: {what} signature does not verify")

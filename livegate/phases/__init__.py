@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from livegate.core.protocol import Criterion, PhaseSpec
+from livegate.core.errors import LivegateError
+from livegate.core.protocol import Criterion, PhaseSpec, compare
 from livegate.core.redact import redact_text
 from livegate.core.results import CheckResult, PhaseResult, Verdict
+from livegate.services import gate
 
 
 @dataclass
@@ -53,7 +55,6 @@ class PhaseContext:
 def evaluate(criterion: Criterion, measurement: Measurement) -> CheckResult:
     """Compare one measurement with its criterion. Never raises: a value that cannot be
     compared is an error result."""
-    from livegate.core.protocol import compare
 
     base = dict(criterion=criterion.id, measured=measurement.value, threshold=criterion.threshold,
                 op=criterion.op, required=criterion.required, evidence=measurement.evidence,
@@ -91,7 +92,6 @@ def run_checks(criteria: tuple[Criterion, ...], checks: dict[str, Check], ctx: A
                 if not isinstance(measurement, Measurement):
                     measurement = Measurement(None, message=f"check returned {type(measurement).__name__}, not a Measurement", verdict=Verdict.ERROR)
             except Exception as exc:  # noqa: BLE001 - an error inside a check is an error result
-                from livegate.core.errors import LivegateError
 
                 text = str(exc) if isinstance(exc, LivegateError) else f"{type(exc).__name__}: {exc}"
                 measurement = Measurement(None, message=redact_text(text), verdict=Verdict.ERROR)
@@ -110,7 +110,6 @@ def criteria_for(spec: PhaseSpec, step: str) -> tuple[Criterion, ...]:
 def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dict[str, Any] | None = None, key=None) -> PhaseResult:
     """The one path of every phase command: gate → checks → verdict → ledger. The checks share
     `extras` (and may leave what they measured there for the caller)."""
-    from livegate.services import gate
 
     step = step or phase.id
     snap = gate.snapshot(workspace)

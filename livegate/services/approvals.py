@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from livegate.config.environment import APPROVAL_MODES
+from livegate.config.environment import APPROVAL_MODES, load_env
 from livegate.config.workspace import Workspace
 from livegate.core.errors import ConfigError, UsageError
 from livegate.core.orders import Block, Order
 from livegate.core.timeparse import iso_to_ms, ms_to_iso
 from livegate.ledger import queries
+from livegate.ledger.store import Ledger, default_actor
+from livegate.services.alerts import Alerter
 
 REQUESTED, DECIDED = "approval_requested", "approval_decided"
 APPROVE_EACH, AUTO = "approve_each", "auto"  # environment.APPROVAL_MODES
@@ -121,7 +123,6 @@ def _all(ws: Workspace) -> dict[str, Approval]:
 def _locked(ws: Workspace, key=None):
     """The ledger with its write lock held: reading the requests and appending a decision are
     one step, so two terminals (or processes) deciding at once cannot both win."""
-    from livegate.ledger.store import Ledger
 
     with Ledger.open(ws.ledger_path, key=key) as ledger, ledger.locked():
         yield ledger
@@ -239,7 +240,6 @@ def block_for(a: Approval) -> Block | None:
 
 def operator_name(ws: Workspace, by: str | None = None) -> str:
     """Who decides: `by`, else `workspace.operator` from livegate.yaml, else the OS user."""
-    from livegate.ledger.store import default_actor
 
     if by and by.strip():
         return by.strip()
@@ -276,7 +276,6 @@ def approval_gate(ws: Workspace, *, mode: str, expiry_s: float, ask: Ask | None 
         a = request(ws, order, expiry_s=expiry_s, context=context, now=now)
         answer = ask(a) if ask is not None else None
         if answer is None:  # nobody here to answer: tell the operator it waits for them
-            from livegate.services.alerts import Alerter
 
             Alerter(ws).emit("approval_pending", "warning", f"order waiting for approval: {a.id} {a.summary}",
                              f"livegate approvals approve {a.id}  (expires in {a.expiry_seconds:g} s)", wait=False)
@@ -296,7 +295,6 @@ def gate_for(ws: Workspace, *, ask: Ask | None = None, context: str = "", enviro
              now: Clock = _wall_clock, sleep: Callable[[float], None] = time.sleep) -> Callable[[Order], Block | None]:
     """`approval_gate` configured from the workspace: the mode from `.env`/the environment,
     the expiry from `approvals.expiry_seconds` in livegate.yaml."""
-    from livegate.config.environment import load_env
 
     mode = approval_mode(load_env(ws.root, environ))
     expiry = ws.effective.config.approvals.expiry_seconds

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livegate.config import loader
 from livegate.core.errors import ConfigError, UsageError
 
 KINDS = ("workspace", "risk", "phase")
@@ -37,8 +38,6 @@ def kind_of(path: Path) -> str:
 
 
 def check_file(path: Path, kind: str) -> FileResult:
-    from livegate.config import loader
-
     name = str(path)
     result = FileResult(name, kind)
     try:

@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from livegate.adapters.exchange.retry import Retry
 from livegate.config.workspace import Workspace
 from livegate.core.errors import LivegateError, OrderNotFound, UsageError, VenueRefused, VenueUnreachable
-from livegate.services import mode_switch, modes
+from livegate.services import approvals, mode_switch, modes
+from livegate.services.alerts import Alerter
 
 ORDERS_CANCELLED, ROLLBACK = "orders_cancelled", "rollback"
 LOCK_FILE = "live.lock"
@@ -35,7 +37,6 @@ def halt(ws: Workspace, reason: str, by: str, key=None) -> int | None:
     if modes.halt_state(ws)["halted"]:
         return None
     event = mode_switch.append(ws, [(modes.HALTED, {"reason": reason})], by, key)[0]
-    from livegate.services.alerts import Alerter
 
     Alerter(ws, key=key).emit("kill_switch", "critical", f"trading halted by {by}: {reason}", wait=False)
     return event
@@ -69,8 +70,6 @@ def cancel_all(ws: Workspace, client: Any = None, *, by: str | None = None, key=
     risk file (only livegate.yaml is read). Returns what was cancelled (`status` canceled, or
     gone when it filled or was cancelled meanwhile) and rejected; recorded as one event.
     Raises VenueRefused when orders remain open, VenueUnreachable when the venue is down."""
-    from livegate.adapters.exchange.retry import Retry
-    from livegate.services import approvals
 
     config = mode_switch.exchange_config(ws)
     symbols = list(config.exchange.symbols)
@@ -109,8 +108,6 @@ def _cancel(retry, client: Any, order: dict) -> dict[str, Any]:
 
 
 def _reject_waiting(ws: Workspace, by: str, key) -> list[str]:
-    from livegate.services import approvals
-
     rejected = []
     for a in approvals.pending(ws):
         try:

@@ -11,6 +11,9 @@ from livegate.core import gate as rules
 from livegate.core.errors import ConfigError, GateClosed, UsageError
 from livegate.core.results import PhaseResult
 from livegate.ledger import queries
+from livegate.ledger.keys import load_public
+from livegate.ledger.store import Ledger
+from livegate.ledger.verify import verify_ledger
 
 ACKNOWLEDGMENT = (
     "I have completed all validation phases up to this one",
@@ -52,8 +55,6 @@ def step_records(conn) -> dict[str, rules.StepRecord]:
 
 def snapshot(ws: Workspace, public_key=None, effective=None) -> Snapshot:
     """Load config and ledger and evaluate everything the gate needs. ConfigError/LedgerError propagate."""
-    from livegate.ledger.keys import load_public
-    from livegate.ledger.verify import verify_ledger
 
     effective = effective or ws.effective
     with queries.reading(ws.ledger_path) as conn:
@@ -95,7 +96,6 @@ def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str |
     """Write a phase result. A result of kind `phase` counts only while its gate is open;
     research results (`backtest`, `import`) are always kept as evidence. `ran_under` is the
     config fingerprint the phase ran with: if the files changed meanwhile, nothing is written."""
-    from livegate.ledger.store import Ledger
 
     snap = snapshot(ws)
     if ran_under is not None and ran_under != snap.effective.fingerprint:
@@ -116,7 +116,6 @@ def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str |
 def signoff(ws: Workspace, step_name: str, by: str, key, confirm=lambda step: True) -> int | None:
     """Sign the latest passed result of a step with the operator key and the acknowledgment.
     `confirm(step)` is asked once every rule allows the sign-off; declining signs nothing (None)."""
-    from livegate.ledger.store import Ledger
 
     if not by.strip():
         raise UsageError("--by needs the signer's name")

@@ -12,8 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from livegate.config.workspace import Workspace
+from livegate.adapters.exchange.client import with_exchange_errors, workspace_exchange
+from livegate.adapters.exchange.markets import rules_from_market
+from livegate.config.environment import EXCHANGE_KEYS, load_env
+from livegate.config.loader import load_phase_specs, load_workspace_config
+from livegate.config.workspace import CONFIG_FILE, Workspace
+from livegate.core import gate as rules
 from livegate.core.errors import ConfigError, GateClosed, LivegateError, UsageError
+from livegate.ledger.store import Ledger
+from livegate.services import approvals, gate
 from livegate.services.modes import LIMITS, LIVE_MODES, MODE_CHANGED, MODES, SCALED_LEVELS, current_mode, mode_label, mode_state
 
 # -- the guarded switch ------------------------------------------------------------------------
@@ -46,7 +53,6 @@ def switch_checks(ws: Workspace, mode: str, client: Any = None, *, entering_live
     exchange accepting the credentials (a signed balance request) and — when `entering_live`
     from a non-live mode — no open position and no pending order (on the venue or awaiting
     approval). `client` is a ccxt client to use instead of the workspace's own."""
-    from livegate.services import approvals
 
     checks: list[Check] = []
     try:
@@ -67,9 +73,6 @@ def switch_checks(ws: Workspace, mode: str, client: Any = None, *, entering_live
 
 
 def _gate_checks(ws: Workspace, effective) -> list[Check]:
-    from livegate.core import gate as rules
-    from livegate.services import gate
-
     snap = gate.snapshot(ws, effective=effective)
     first_live = next(s.id for s in snap.state.steps if s.phase == "micro-live")
     reasons = rules.gate_reasons(snap.state, first_live)
@@ -78,7 +81,6 @@ def _gate_checks(ws: Workspace, effective) -> list[Check]:
 
 def _venue_checks(ws: Workspace, effective, client: Any, entering_live: bool) -> list[Check]:
     """Credentials, and when `entering_live` the account's positions and open orders."""
-    from livegate.adapters.exchange.client import with_exchange_errors
 
     try:
         config = effective.config if effective is not None else exchange_config(ws)
@@ -109,7 +111,6 @@ def _venue_checks(ws: Workspace, effective, client: Any, entering_live: bool) ->
 
 def _position_checks(client: Any, symbols: list[str], totals: dict) -> list[Check]:
     """A base asset of a configured symbol worth more than that market's minimum order value."""
-    from livegate.adapters.exchange.markets import rules_from_market
 
     markets = client.load_markets()
     checks = []
@@ -143,16 +144,12 @@ def describe_order(order: dict) -> str:
 
 def exchange_config(ws: Workspace):
     """livegate.yaml alone (not the risk limits): emergency controls work with a broken risk file."""
-    from livegate.config.loader import load_phase_specs, load_workspace_config
-    from livegate.config.workspace import CONFIG_FILE
 
     return load_workspace_config(ws.config_path, CONFIG_FILE, load_phase_specs())
 
 
 def venue_client(ws: Workspace, config) -> Any:
     """The ccxt client of the workspace's exchange, signed with its credentials."""
-    from livegate.adapters.exchange.client import workspace_exchange
-    from livegate.config.environment import EXCHANGE_KEYS, load_env
 
     env = load_env(ws.root)
     missing = [name for name in EXCHANGE_KEYS if not env.get(name)]
@@ -220,7 +217,6 @@ def set_mode(ws: Workspace, mode: str, reason: str, by: str | None = None, key=N
 
 def append(ws: Workspace, items: list[tuple[str, dict]], by: str | None, key=None) -> list[int]:
     """Append events in one transaction; their ids."""
-    from livegate.ledger.store import Ledger
 
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         return [e.id for e in ledger.append_many(items, actor=by)]

@@ -7,12 +7,11 @@ from typing import Any
 from livegate.config.workspace import Workspace
 from livegate.core import gate as rules
 from livegate.ledger import queries
+from livegate.services import gate
+from livegate.services.modes import current_mode
 
 
 def ladder_report(ws: Workspace) -> dict[str, Any]:
-    from livegate.services import gate
-    from livegate.services.modes import current_mode
-
     snap = gate.snapshot(ws, effective=ws.effective_for_display())
     state = snap.state
     evidence = research_evidence(ws)

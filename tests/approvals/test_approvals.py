@@ -284,7 +284,7 @@ def test_without_by_or_operator_the_os_user_decides(workspace, run_cli):
 
 
 def test_terminal_prompt_answers_or_defers_to_another_terminal(workspace, monkeypatch):
-    from livegate.cli.approval_cmds import ask_in_terminal
+    from livegate.cli.prompts import ask_in_terminal
 
     a = approvals.request(Workspace(workspace), order(), expiry_s=300)
     monkeypatch.setattr(prompts, "PROMPTER", prompts.ScriptedPrompter([False]))

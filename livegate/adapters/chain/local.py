@@ -13,7 +13,8 @@ from livegate.adapters.chain import node_modules
 from livegate.adapters.chain.accounts import DEPLOYER, DEV_ACCOUNTS, TRADER, DevAccount
 from livegate.adapters.chain.anvil import AnvilNode
 from livegate.adapters.chain.tester import EthTesterNode
-from livegate.adapters.chain.uniswap import Deployment
+from livegate.adapters.chain.transact import connect
+from livegate.adapters.chain.uniswap import Deployment, deploy_uniswap
 from livegate.core.errors import UsageError
 
 BACKEND_ENV = "LIVEGATE_CHAIN_BACKEND"
@@ -70,7 +71,6 @@ class LocalChain:
         self.node = node
         try:
             if self.deploy:
-                from livegate.adapters.chain.uniswap import deploy_uniswap
 
                 self.deployment = deploy_uniswap(self.web3(), deployer=self.deployer, trader=self.trader)
         except BaseException:
@@ -88,7 +88,6 @@ class LocalChain:
         """A `web3.Web3` client for this chain."""
         if self.rpc_url is None:
             raise UsageError("the local chain is not running; call start() first")
-        from livegate.adapters.chain.transact import connect
 
         return connect(self.rpc_url)
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from livegate.adapters.chain import node_modules
 from livegate.adapters.chain.accounts import DEV_ACCOUNTS, DEV_BALANCE_ETH, DEV_HD_PATH, DEV_MNEMONIC
 from livegate.adapters.chain.rpc import LOOPBACK
 from livegate.core.errors import VenueUnreachable
@@ -37,7 +38,6 @@ def missing_fallback() -> list[str]:
 
 def fallback_missing_message(missing: str) -> str:
     """Why no eth-tester chain can start, and how to get a local chain: anvil or the extra."""
-    from livegate.adapters.chain import node_modules
 
     anvil = ("anvil is installed: use it (LIVEGATE_CHAIN_BACKEND=anvil or auto)" if node_modules.find_anvil()
              else f"node/anvil is missing too (no anvil binary; searched {node_modules.searched()} and PATH)")

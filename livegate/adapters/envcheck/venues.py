@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from livegate.adapters.exchange.permissions import read_permissions
 from livegate.adapters.exchange.retry import Retry
 from livegate.core.errors import LivegateError, VenueRefused, VenueUnreachable
 
@@ -79,8 +80,6 @@ class ExchangeProbe:
 
     @remembered
     def permissions(self):
-        from livegate.adapters.exchange.permissions import read_permissions
-
         return read_permissions(self.client, self.retry)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from livegate.adapters.exchange.client import translate_error
 from livegate.core.errors import RateLimited, VenueRefused, VenueUnreachable
 from livegate.core.retry import Backoff, RetriesExhausted, call_with_retries
 
@@ -32,8 +33,6 @@ class Retry:
     rate_limited: int = 0
 
     def __call__(self, fn: Callable[[], Any]) -> Any:
-        from livegate.adapters.exchange.client import translate_error
-
         def attempt() -> Any:
             t0 = time.perf_counter()
             try:

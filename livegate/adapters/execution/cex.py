@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from livegate.adapters.exchange.client import translate_error
 from livegate.adapters.exchange.retry import Retry, retryable
 from livegate.core.errors import ExchangeAuthError, InsufficientFundsError, LivegateError, OrderNotFound, OrderRejected, VenueRefused, VenueUnreachable
 from livegate.core.fills import slippage_bps
@@ -251,8 +252,6 @@ def split_symbol(symbol: str) -> tuple[str, str]:
 
 
 def _translated(exc: BaseException, client: Any) -> LivegateError:
-    from livegate.adapters.exchange.client import translate_error
-
     return translate_error(exc, exchange=client)
 
 

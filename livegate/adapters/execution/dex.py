@@ -28,6 +28,8 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Any
 
+from livegate.adapters.chain.swap import amounts_out, approve, received, router_contract, swap_call, token_allowance, token_contract
+from livegate.adapters.chain.transact import chain_errors, node_url, sign
 from livegate.core.errors import OrderNotFound, OrderRejected, UsageError, VenueRefused, VenueTimeout, VenueUnreachable
 from livegate.core.fills import slippage_bps
 from livegate.core.gateway import Journal
@@ -210,8 +212,6 @@ class DexExecutor:
 
     @property
     def node(self) -> str:
-        from livegate.adapters.chain.transact import node_url
-
         return node_url(self.w3)
 
     def __repr__(self) -> str:
@@ -282,8 +282,6 @@ class DexExecutor:
                 min_out: int | None = None) -> PreparedSwap:
         """Everything before the broadcast: quote, minimum output, approval, gas estimate, a
         locally signed transaction, and its write-ahead journal entry `dex_swap_sending`."""
-        from livegate.adapters.chain.swap import amounts_out, swap_call
-        from livegate.adapters.chain.transact import sign
 
         symbols = (token_in, *via, token_out)
         path = [self._token(symbol) for symbol in symbols]
@@ -336,7 +334,6 @@ class DexExecutor:
     def settle(self, pending: dict[str, Any], *, resumed: bool = False) -> SwapOutcome:
         """Wait for a broadcast swap's receipt and confirmations and read what it paid out
         (`dex_swap_confirmed`); a reverted one raises `OrderRejected` (`dex_swap_failed`)."""
-        from livegate.adapters.chain.swap import received
 
         receipt, depth = self._confirmed_receipt(pending)
         if receipt["status"] != 1:
@@ -382,7 +379,6 @@ class DexExecutor:
     def price(self, base: str, quote: str) -> float:
         """What one whole `base` costs in `quote` at the pool now (the router's `getAmountsOut`
         for one whole `quote`, inverted; the pool's fee inside it)."""
-        from livegate.adapters.chain.swap import amounts_out
 
         one_quote = 10 ** self.decimals(quote)
         with self._chain(f"quote {base} in {quote}"):
@@ -393,7 +389,6 @@ class DexExecutor:
 
     def balance(self, symbol: str) -> float:
         """The signer's balance of `symbol`, in token units."""
-        from livegate.adapters.chain.swap import token_contract
 
         with self._chain(f"read the {symbol} balance"):
             units = token_contract(self.w3, self._token(symbol)).functions.balanceOf(self.address).call()
@@ -402,7 +397,6 @@ class DexExecutor:
     def decimals(self, symbol: str) -> int:
         """The token's `decimals()`, read once."""
         if symbol not in self._decimals:
-            from livegate.adapters.chain.swap import token_contract
 
             with self._chain(f"read the decimals of {symbol}"):
                 self._decimals[symbol] = token_contract(self.w3, self._token(symbol)).functions.decimals().call()
@@ -418,8 +412,6 @@ class DexExecutor:
 
     @contextmanager
     def _chain(self, action: str) -> Iterator[None]:
-        from livegate.adapters.chain.transact import chain_errors
-
         with chain_errors(self.w3, action):
             yield
 
@@ -446,7 +438,6 @@ class DexExecutor:
 
     def _amount_in_for(self, token_in: str, token_out: str, amount_out: int, client_id: str) -> int:
         """The router's `getAmountsIn`: what `amount_out` of `token_out` costs in `token_in`."""
-        from livegate.adapters.chain.swap import router_contract
 
         action = f"swap {client_id}: price {amount_out} {token_out} in {token_in}"
         with self._router_call(action, "quote", {"client_id": client_id, "amount_in": None, "min_out": None}):
@@ -454,8 +445,6 @@ class DexExecutor:
                 amount_out, [self._token(token_in), self._token(token_out)]).call()[0]
 
     def _ensure_allowance(self, token: str, amount: int, client_id: str, action: str) -> None:
-        from livegate.adapters.chain.swap import approve, token_allowance
-
         if token_allowance(self.w3, token, self.address, self.router, action=action) >= amount:
             return
         allowance = MAX_ALLOWANCE if self.unlimited_approval else amount

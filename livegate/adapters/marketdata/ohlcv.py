@@ -16,6 +16,7 @@ import numpy as np
 
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles, timeframe_name, timeframe_to_ms
 from livegate.core.errors import UsageError
+from livegate.core.files import read_input
 from livegate.core.timeparse import iso_to_ms, iso_utc_ms, ms_to_iso
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
@@ -36,7 +37,6 @@ def load_ohlcv_csv(path: Path, symbol: str, timeframe: str | None = None) -> Can
     data if given, else it is inferred from the most common spacing between bars."""
     path = Path(path)
     name = str(path)
-    from livegate.core.files import read_input
 
     return parse_ohlcv_text(_decode(read_input(path, name), name), name, symbol, timeframe)
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from livegate.config.loader import load_phase_specs, load_workspace_config
 from livegate.config.workspace import CONFIG_FILE, Workspace
 
 
@@ -86,7 +87,6 @@ def set_env_values(text: str, updates: dict[str, str]) -> str:
 def write_workspace(ws: Workspace, info: dict[str, Any]) -> list[Path]:
     """Update livegate.yaml and .env for the sandbox in `info`; returns the files written.
     Raises ConfigError (nothing written) when the result would not validate."""
-    from livegate.config.loader import load_phase_specs, load_workspace_config
 
     ws.require()
     config_text = set_yaml_scalars(ws.config_path.read_text(encoding="utf-8"), config_updates(info))

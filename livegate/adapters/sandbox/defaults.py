@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livegate.adapters.marketdata.candles import Candles
+from livegate.adapters.marketdata.synthetic import generate
 from livegate.adapters.sandbox.market import BookShape, MarketSpec
 from livegate.adapters.sandbox.venue import Venue
 
@@ -53,18 +54,10 @@ def random_walk(symbol: str, bars: int, timeframe_ms: int = 60_000, seed: int = 
                    synthetic=True)
 
 
-def _candles(symbol: str, bars: int, seed: int, start_price: float) -> Candles:
-    try:
-        from livegate.adapters.marketdata.synthetic import generate
-    except ImportError:
-        return random_walk(symbol, bars, seed=seed, start_price=start_price)
-    return generate(symbol, bars, timeframe="1m", seed=seed)
-
-
 def default_markets(bars: int = 20_000, seed: int = 0) -> list[MarketSpec]:
     """BTC/USDT and ETH/USDT, one-minute bars, generated from `seed`."""
-    return [MarketSpec.for_candles(sym, _candles(sym, bars, seed + i, price))
-            for i, (sym, price) in enumerate(DEFAULT_SYMBOLS.items())]
+    return [MarketSpec.for_candles(sym, generate(sym, bars, timeframe="1m", seed=seed + i))
+            for i, sym in enumerate(DEFAULT_SYMBOLS)]
 
 
 def default_balances(specs: list[MarketSpec]) -> dict[str, float]:

@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 
 from aiohttp import web
 
+from livegate.adapters.exchange.client import build_exchange
 from livegate.adapters.sandbox.auth import LOOPBACK, verify_signed
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS, KeyPair, build_venue
 from livegate.adapters.sandbox.errors import TOO_MUCH_WEIGHT, ApiError, bad_request
@@ -363,7 +364,6 @@ class SandboxExchange:
     def client(self, key: str | KeyPair = "trader", *, asynchronous: bool = False, **kwargs):
         """A ccxt binance client pointed at this sandbox, with a key of `self.keys` (by name) or
         any `KeyPair`; ccxt's own request pacing is off unless `rate_limit_ms` says otherwise."""
-        from livegate.adapters.exchange.client import build_exchange
 
         pair = self.keys[key] if isinstance(key, str) else key
         kwargs.setdefault("rate_limit_ms", 0)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from livegate.adapters.chain import LocalChain
 from livegate.adapters.sandbox.defaults import DEFAULT_KEY_FLAGS, DEFAULT_KEYS
+from livegate.adapters.sandbox.exchange import SandboxExchange
 from livegate.adapters.sandbox.market import BookShape
 
 # A thin book, as on a real testnet: the best level holds a few dollars, so `livegate testnet`
@@ -23,12 +25,10 @@ class LocalSandbox:
 
     def __init__(self, *, port: int = 0, speed: float = 1.0, seed: int = 0, chain: bool = True,
                  chain_backend: str | None = None, markets: list | None = None):
-        from livegate.adapters.sandbox.exchange import SandboxExchange
 
         self.exchange = SandboxExchange(markets, speed=speed, seed=seed, port=port, book=THIN_BOOK)
         self.chain = None
         if chain:
-            from livegate.adapters.chain import LocalChain
 
             self.chain = LocalChain(chain_backend)
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from livegate.adapters.exchange.client import exchange_facts
-
+from livegate.adapters.envcheck.gitrepo import env_file_safe, env_file_status
+from livegate.adapters.envcheck.secretscan import scan
+from livegate.adapters.envcheck.signer import signer_address
+from livegate.adapters.envcheck.venues import ExchangeProbe, RpcProbe
+from livegate.adapters.exchange.client import CREDENTIAL_ENV, exchange_facts, workspace_exchange
+from livegate.adapters.exchange.permissions import can_read_permissions
 from livegate.config.environment import EXCHANGE_KEYS, SAFE_FLAGS, WorkspaceEnv, load_env
+from livegate.core.redact import is_secret_name
 from livegate.core.results import Verdict
+from livegate.ledger import queries
 from livegate.phases import Measurement, PhaseContext
 
 TESTNET_SKIP = "not applicable on a testnet (it has no key-permission endpoint); checked for real keys on a live venue"
@@ -38,8 +44,6 @@ def has_keys(ctx: PhaseContext) -> bool:
 def exchange_probe(ctx: PhaseContext):
     """The exchange probe (signed with the workspace's key when both key and secret are set)."""
     if "exchange" not in ctx.extras:
-        from livegate.adapters.envcheck.venues import ExchangeProbe
-        from livegate.adapters.exchange.client import workspace_exchange
 
         section = ctx.effective.config.exchange
         client = workspace_exchange(section, env_of(ctx) if has_keys(ctx) else None, timeout_ms=5000)
@@ -61,7 +65,6 @@ def exchange_where(section: Any, client: Any = None) -> str:
 
 def rpc_probe(ctx: PhaseContext):
     if "rpc" not in ctx.extras:
-        from livegate.adapters.envcheck.venues import RpcProbe
 
         ctx.extras["rpc"] = RpcProbe(ctx.effective.config.chain.rpc_url)
     return ctx.extras["rpc"]
@@ -98,8 +101,6 @@ def check_env_file_present(ctx: PhaseContext) -> Measurement:
 
 
 def check_env_file_not_tracked(ctx: PhaseContext) -> Measurement:
-    from livegate.adapters.envcheck.gitrepo import env_file_safe, env_file_status
-
     status = env_file_status(ctx.workspace.root)
     ok, problems = env_file_safe(status)
     note = "" if status["repository"] else "not a git repository; .gitignore checked"
@@ -117,7 +118,6 @@ def check_safe_flags_initial(ctx: PhaseContext) -> Measurement:
 
 def needed_credentials(ctx: PhaseContext) -> list[tuple[str, ...]]:
     """Each credential the configured venues need, as alternatives (any one of them will do)."""
-    from livegate.adapters.exchange.client import CREDENTIAL_ENV
 
     exchange = exchange_facts(ctx.effective.config.exchange.id)
     required = getattr(exchange, "requiredCredentials", {}) or {}
@@ -143,7 +143,6 @@ def check_api_keys_present(ctx: PhaseContext) -> Measurement:
 def _permissions(ctx: PhaseContext):
     """The key's permissions as the exchange reports them; a SKIP/FAIL Measurement when they
     cannot be asked (testnet, no keys, an exchange livegate cannot ask and no attestation)."""
-    from livegate.adapters.exchange.permissions import can_read_permissions
 
     section = ctx.effective.config.exchange
     if section.testnet:
@@ -200,8 +199,6 @@ check_key_ip_whitelist = _permission("ip_restricted", True, "the key is not rest
 
 
 def check_signer_address_pinned(ctx: PhaseContext) -> Measurement:
-    from livegate.adapters.envcheck.signer import signer_address
-
     off = _chain_off(ctx)
     if off is not None and off.verdict == Verdict.SKIP:
         return off
@@ -260,9 +257,6 @@ def check_chain_id_matches(ctx: PhaseContext) -> Measurement:
 # -- 1.4 security ----------------------------------------------------------------------------------
 
 def check_secret_findings(ctx: PhaseContext) -> Measurement:
-    from livegate.adapters.envcheck.secretscan import scan
-    from livegate.core.redact import is_secret_name
-
     if "scan" not in ctx.extras:
         env = env_of(ctx)
         known = {name: s.value for name, s in env.settings.items() if is_secret_name(name)}
@@ -334,7 +328,6 @@ def attestation_payload(ctx: PhaseContext) -> dict:
 
 def attestation_for(ctx: PhaseContext) -> dict | None:
     """The latest signed attestation for this exchange and this API key, if any."""
-    from livegate.ledger import queries
 
     want = attestation_payload(ctx)
     with queries.reading(ctx.workspace.ledger_path) as conn:

@@ -17,9 +17,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from livegate.adapters.exchange.client import workspace_exchange
+from livegate.adapters.exchange.retry import Retry
+from livegate.adapters.execution.cex import CcxtExecutor, split_symbol
+from livegate.config.environment import load_env
+from livegate.config.strategy import load_strategy
 from livegate.core.errors import TradingHalted, UsageError
+from livegate.ledger import queries
+from livegate.ledger.journal import WriteThroughJournal
+from livegate.ledger.store import Ledger
 from livegate.phases import run_phase
 from livegate.phases.microlive.plugin import PHASE as MICRO_LIVE
+from livegate.phases.microlive.stage import baseline_from, kill_breaches, measure, stage_spec
+from livegate.phases.paper.feeds import LiveFeed
+from livegate.phases.paper.run import run_events
+from livegate.services import approvals, controls, gate, modes
+from livegate.services.alerts import Alerter
+from livegate.services.alerts.journal import AlertingJournal
+from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits
 from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
@@ -47,7 +62,6 @@ class LiveOutcome:
 
 def preconditions(ws: Any, snap: Any, stage: str, env: Any) -> None:
     """Everything that must hold before real money moves; every failure named at once."""
-    from livegate.services import gate, modes
 
     gate.require_open(snap, stage)
     halted = modes.halted_reason(ws)
@@ -70,7 +84,6 @@ def preconditions(ws: Any, snap: Any, stage: str, env: Any) -> None:
 def mode_tightened(ws: Any, effective: Any, capital: float):
     """risk_limits.yaml's live_trading with total capital at risk held to the mode's exposure
     (seed 004: LIVE_MINIMAL 2 % of capital, LIVE_SCALED 5–10 %)."""
-    from livegate.services import modes
 
     limits = effective.risk.live_trading
     exposure = modes.mode_limits(ws)["max_exposure"] * capital
@@ -80,7 +93,6 @@ def mode_tightened(ws: Any, effective: Any, capital: float):
 def current_stage_start(ws: Any, stage: str, fingerprint: str) -> dict | None:
     """The `stage_started` event of this stage still in progress (no result recorded after it,
     same configuration), or None."""
-    from livegate.ledger import queries
 
     with queries.reading(ws.ledger_path) as conn:
         started = queries.stage_in_progress(conn, stage)
@@ -89,9 +101,6 @@ def current_stage_start(ws: Any, stage: str, fingerprint: str) -> dict | None:
 
 def paper_baseline(ws: Any):
     """The baseline the kill criteria compare with: the paper result that was signed off."""
-    from livegate.ledger import queries
-    from livegate.phases.microlive.stage import baseline_from
-    from livegate.phases.paper.run import run_events
 
     with queries.reading(ws.ledger_path) as conn:
         result = queries.signed_result(conn, "paper")
@@ -107,9 +116,6 @@ class LiveRunner:
         self.ws, self.stage, self.key, self.o = ws, stage, key, options
 
     def run(self) -> LiveOutcome:
-        from livegate.config.environment import load_env
-        from livegate.services import controls, gate
-
         snap = gate.snapshot(self.ws)
         env = load_env(self.ws.root)
         preconditions(self.ws, snap, self.stage, env)
@@ -117,18 +123,6 @@ class LiveRunner:
             return self._run(snap.effective, env)
 
     def _run(self, effective: Any, env: Any) -> LiveOutcome:
-        from livegate.adapters.exchange.client import workspace_exchange
-        from livegate.adapters.exchange.retry import Retry
-        from livegate.adapters.execution.cex import CcxtExecutor, split_symbol
-        from livegate.config.strategy import load_strategy
-        from livegate.ledger.journal import WriteThroughJournal
-        from livegate.ledger.store import Ledger
-        from livegate.phases.microlive.stage import stage_spec
-        from livegate.phases.paper.feeds import LiveFeed
-        from livegate.services import approvals, modes
-        from livegate.services.alerts import Alerter
-        from livegate.services.alerts.journal import AlertingJournal
-
         cfg, o, ws = effective.config, self.o, self.ws
         spec = stage_spec(effective, self.stage)
         baseline = paper_baseline(ws)
@@ -178,9 +172,6 @@ class LiveRunner:
             return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
 
     def _loop(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome:
-        from livegate.phases.microlive.stage import kill_breaches
-        from livegate.services.alerts.thresholds import ThresholdWatch, alert_limits
-
         o, ws = self.o, self.ws
         t0 = o.clock()
         watch, limits = ThresholdWatch(), alert_limits(ws)
@@ -203,7 +194,6 @@ class LiveRunner:
             breaches = kill_breaches(m, thresholds, max(spec.min_trades, 10))
             if breaches:
                 reason = f"kill criteria at stage {self.stage}: " + "; ".join(breaches)
-                from livegate.services import controls
 
                 controls.halt(ws, reason, by="livegate", key=self.key)
                 executor.cancel_all()
@@ -218,16 +208,12 @@ class LiveRunner:
             o.sleep(o.poll_s)
 
     def _measure(self, run, spec, started, baseline, effective, max_amount) -> dict:
-        from livegate.phases.microlive.stage import measure
-
         return measure(self.events, spec, started["started_ms"], int(self.o.clock() * 1000), baseline, effective.risk.live_trading,
                        max_amount)
 
 
 def stage_status(ws: Any, stage: str, now: Callable[[], float] = lambda: time.time()) -> dict | None:
     """The measurements of the stage in progress (None when none is), at the ledger clock `now`."""
-    from livegate.config.environment import load_env
-    from livegate.phases.microlive.stage import measure, stage_spec
 
     effective = ws.effective
     started = current_stage_start(ws, stage, effective.fingerprint)
@@ -251,7 +237,6 @@ class Background:
 
 def vitals(events: list[tuple[str, dict]], engine: Any):
     """What the seed 000 §5.3 thresholds look at, from the run's events and the engine's state."""
-    from livegate.services.alerts.thresholds import Vitals
 
     orders = sum(1 for k, _ in events if k == "order_sending")
     failed = sum(1 for k, _ in events if k in ("order_rejected", "order_not_placed"))
@@ -263,7 +248,6 @@ def vitals(events: list[tuple[str, dict]], engine: Any):
 
 def _kinds(ws: Any, run: str) -> list[tuple[str, dict]]:
     """(kind, payload) of a run's events, in ledger order (read once, when a stage starts or resumes)."""
-    from livegate.ledger import queries
 
     with queries.reading(ws.ledger_path) as conn:
         return [(e["kind"], e["payload"]) for e in queries.events_of_run(conn, run)]

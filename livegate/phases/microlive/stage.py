@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from livegate.core.errors import UsageError
+
 
 @dataclass(frozen=True)
 class StageSpec:
@@ -23,7 +25,6 @@ def stage_spec(effective: Any, stage: str) -> StageSpec:
     spec = next(s for s in effective.specs if s.id == "micro-live")
     found = next((st for st in spec.stages if st.id == stage), None)
     if found is None:
-        from livegate.core.errors import UsageError
 
         raise UsageError(f"no micro-live stage {stage!r}; stages: {', '.join(st.id for st in spec.stages)}")
     values = {c.id: c.threshold for c in found.criteria}

@@ -6,14 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from livegate import __version__
+from livegate.core.canonical import sha256_hex
+from livegate.core.evaluation import evaluate_trades
 from livegate.core.results import PhaseResult
+from livegate.core.trades import TradeLog
 from livegate.ledger import queries
+from livegate.ledger.store import Ledger
+from livegate.phases import PhaseContext, criteria_for, run_checks
+from livegate.phases.paper.drills import run_drills
+from livegate.phases.paper.plugin import PHASE
+from livegate.phases.paper.run import run_events
+from livegate.phases.paper.stress import SCENARIO_BARS, SCENARIOS_PER_KIND, StressTest
+from livegate.services import gate
 
 
 def trade_log_of_run(ws, run_id: str, capital: float):
     """The run's closed trades as the ledger holds them (all of them, across resumes)."""
-    from livegate.core.trades import TradeLog
-    from livegate.phases.paper.run import run_events
 
     trades = run_events(ws, run_id, ("trade",))
     return TradeLog.from_arrays([t["closed_ms"] for t in trades], [t["gross"] for t in trades], [t["fee"] for t in trades],
@@ -47,11 +56,6 @@ def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any
     """Evaluate, run the drills (and the stress test when a strategy is given, or `stress`
     started earlier), compare with the latest backtest (forward runs), record. Returns
     (result, evaluation, extras)."""
-    from livegate.core.evaluation import evaluate_trades
-    from livegate.phases import PhaseContext, criteria_for, run_checks
-    from livegate.phases.paper.drills import run_drills
-    from livegate.phases.paper.plugin import PHASE
-    from livegate.services import gate
 
     n, v, trials_note = trials_from_ledger(ws, trials)
     baseline = None
@@ -83,8 +87,6 @@ class PendingStress:
     for. A context manager: leaving it stops a helper still running."""
 
     def __init__(self, ws, effective, strategy_factory: Callable[[], Any]):
-        from livegate.phases.paper.stress import StressTest
-
         self.ws, self.effective = ws, effective
         self.cached = cached_stress(ws, effective)
         self.test = None if self.cached is not None else StressTest(effective, strategy_factory)
@@ -105,9 +107,6 @@ class PendingStress:
 def _stress_key(effective) -> str:
     """The stress test depends only on the configuration (strategy file, params, risk limits,
     capital, fees — all in the fingerprint), the scenario set and livegate's version."""
-    from livegate import __version__
-    from livegate.core.canonical import sha256_hex
-    from livegate.phases.paper.stress import SCENARIO_BARS, SCENARIOS_PER_KIND
 
     return sha256_hex(f"{effective.fingerprint}|{__version__}|{SCENARIOS_PER_KIND}|{SCENARIO_BARS}")
 
@@ -122,8 +121,6 @@ def cached_stress(ws, effective) -> dict[str, Any] | None:
 
 
 def record_stress(ws, effective, result: dict[str, Any], key=None) -> dict[str, Any]:
-    from livegate.ledger.store import Ledger
-
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         ledger.append("stress_result", {"key": _stress_key(effective), "config_fingerprint": effective.fingerprint, "result": result})
     return {**result, "cached": False}

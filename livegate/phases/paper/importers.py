@@ -20,7 +20,9 @@ from typing import Any
 
 from livegate.adapters.freqtrade import read_trades_table
 from livegate.core.errors import UsageError
+from livegate.core.files import read_input
 from livegate.core.timeparse import iso_to_ms, iso_utc_ms, ms_to_iso
+from livegate.core.trades import TradeLog
 
 FORMATS = ("csv", "jsonl", "freqtrade")
 REQUIRED_COLUMNS = ("closed_at", "symbol", "side", "pnl_quote", "fee_quote")
@@ -87,8 +89,6 @@ def detect_format(data: bytes) -> str:
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
-    from livegate.core.files import read_input
-
     data = read_input(path, name)
     if not data or data.isspace():  # `not data.strip()`, without copying the file
         raise UsageError(f"{name}: the file is empty; expected a trade log ({', '.join(FORMATS)})")
@@ -548,8 +548,6 @@ def _json_type(value: Any) -> str:
 def _build_log(cols: _Columns, name: str, capital: float, pnl_is_net: bool):
     import numpy as np
 
-    from livegate.core.trades import TradeLog
-
     lines = cols.lines
     v = cols.values
     closed = _iso_column(v["closed_at"], lines, name, "closed_at")
@@ -731,7 +729,6 @@ def _read_freqtrade(path: Path, name: str, capital: float):
     fee_open × open value + fee_close × close value, the values being amount × rate (the open
     value from `open_trade_value`, which Freqtrade stores with the open fee included, when the
     column is there). A short (`is_short = 1`) keeps its sign: its profit is what it is."""
-    from livegate.core.trades import TradeLog
 
     wanted, rows = read_trades_table(path, name, tuple(FREQTRADE_REQUIRED), tuple(FREQTRADE_OPTIONAL))
 

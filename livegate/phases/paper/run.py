@@ -11,14 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
+from livegate.adapters.marketdata.ohlcv import load_ohlcv_csv
+from livegate.adapters.marketdata.synthetic import load_builtin
+from livegate.config.strategy import load_strategy
 from livegate.core.engine import Engine
 from livegate.core.errors import ConfigError, Interrupted, StrategyError, TradingHalted, UsageError, VenueUnreachable
 from livegate.core.fills import MarketRules
 from livegate.core.timeparse import ms_to_iso as _iso
+from livegate.ledger import queries
 from livegate.ledger.run_journal import LedgerJournal
-from livegate.phases.paper.feeds import DAY_MS, LiveFeed, Retry, first_days, merged_bars
-from livegate.services import trading
+from livegate.ledger.store import Ledger
+from livegate.phases.paper.feeds import DAY_MS, LiveFeed, Retry, fetch_history, first_days, merged_bars
+from livegate.services import gate, trading
 from livegate.services.trading import assemble_engine, order_refusal, rules_for
 
 BACKTEST, FORWARD = "backtest", "forward"
@@ -78,13 +84,11 @@ def load_replay(sources: list[str], symbols: list[str], timeframe: str, days: fl
     out = []
     for source, symbol in zip(sources, symbols):
         if source.startswith("builtin:"):
-            from livegate.adapters.marketdata.synthetic import load_builtin
 
             bars = int((days or 30) * DAY_MS // TIMEFRAME_MS["1m"])
             c = load_builtin(source.split(":", 1)[1], bars)
             c.symbol = symbol  # synthetic prices traded under the configured symbol
         else:
-            from livegate.adapters.marketdata.ohlcv import load_ohlcv_csv
 
             path = Path(source).expanduser()
             if not path.is_absolute() and not path.exists():
@@ -120,7 +124,6 @@ def _resumes_exactly(strategy, saved: dict) -> bool:
 def unfinished_run(ws) -> tuple[dict, dict | None] | None:
     """The latest run that is not finished — not completed, or completed but its result not yet
     recorded (a crash during the evaluation): (start event, last checkpoint)."""
-    from livegate.ledger import queries
 
     with queries.reading(ws.ledger_path) as conn:
         started = queries.latest_of_kind(conn, "paper_run_started")
@@ -136,15 +139,12 @@ def unfinished_run(ws) -> tuple[dict, dict | None] | None:
 
 def run_events(ws, run_id: str, kinds: tuple[str, ...]) -> list[dict]:
     """Payloads of the run's events of these kinds, in ledger order."""
-    from livegate.ledger import queries
 
     with queries.reading(ws.ledger_path) as conn:
         return [e["payload"] for e in queries.events_of_run(conn, run_id, kinds)]
 
 
 def run_counts(ws, run_id: str) -> dict[str, Any]:
-    from livegate.ledger import queries
-
     with queries.reading(ws.ledger_path) as conn:
         kinds = queries.run_kind_counts(conn, run_id)
         blocked = queries.blocked_by_rule(conn, run_id)
@@ -168,10 +168,6 @@ class PaperRunner:
 
     # The whole run. Returns the outcome; raises on a stop (after recording it).
     def run(self) -> RunOutcome:
-        from livegate.config.strategy import load_strategy
-        from livegate.ledger.store import Ledger
-        from livegate.services import gate
-
         ws, plan = self.ws, self.plan
         effective = ws.effective
         cfg = effective.config
@@ -284,15 +280,12 @@ class PaperRunner:
             engine.on_bar(next(bars), trade=False, call_strategy=not exact)
 
     def _fetch_history(self, effective, symbols):
-        from livegate.adapters.exchange.client import workspace_exchange
-
         cfg = effective.config
         client = self.client or workspace_exchange(cfg.exchange)
         retry = Retry(sleep=self.sleep, venue=cfg.exchange.id)
         markets = retry(lambda: client.load_markets())
         now = int(self.clock() * 1000)
         until = now if not self.plan.days else min(now, self.plan.since_ms + int(self.plan.days * DAY_MS))
-        from livegate.phases.paper.feeds import fetch_history
 
         for s in symbols:
             if s not in markets:
@@ -317,7 +310,6 @@ class PaperRunner:
 
         retry = Retry(sleep=self.sleep, on_call=api_call, venue=cfg.exchange.id)
         if self.client is None:
-            from livegate.adapters.exchange.client import workspace_exchange
 
             self.client = workspace_exchange(cfg.exchange)
         client = self.client

@@ -18,6 +18,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from livegate.adapters.marketdata.synthetic import STRESS_KINDS, stress_scenario
+from livegate.core.gateway import NullJournal
+from livegate.phases.paper.feeds import merged_bars
+from livegate.services.trading import SIMULATION, assemble_engine, rules_for
+
 SCENARIOS_PER_KIND = 29  # 7 kinds x 29 = 203 scenarios
 SCENARIO_BARS = 1440
 
@@ -30,17 +35,11 @@ def run_stress(effective, strategy_factory: Callable[[], Any], per_kind: int = S
 
 
 def scenarios(per_kind: int = SCENARIOS_PER_KIND) -> list[tuple[str, int]]:
-    from livegate.adapters.marketdata.synthetic import STRESS_KINDS
-
     return [(kind, seed) for kind in STRESS_KINDS for seed in range(per_kind)]
 
 
 def run_scenario(effective, strategy_factory: Callable[[], Any], kind: str, seed: int, bars: int = SCENARIO_BARS) -> dict[str, Any]:
     """One scenario through a fresh strategy and engine."""
-    from livegate.adapters.marketdata.synthetic import stress_scenario
-    from livegate.core.gateway import NullJournal
-    from livegate.phases.paper.feeds import merged_bars
-    from livegate.services.trading import SIMULATION, assemble_engine, rules_for
 
     symbol = effective.config.exchange.symbols[0]
     candles = stress_scenario(kind, seed, bars=bars, symbol=symbol)
@@ -57,8 +56,6 @@ def run_scenario(effective, strategy_factory: Callable[[], Any], kind: str, seed
 
 
 def summarize(results: list[dict[str, Any]], bars: int) -> dict[str, Any]:
-    from livegate.adapters.marketdata.synthetic import STRESS_KINDS
-
     worst = max(results, key=lambda r: r["max_drawdown_pct"])
     by_kind = {}
     for kind in STRESS_KINDS:
@@ -107,8 +104,6 @@ class StressTest:
 
         import numpy.ma  # noqa: F401 - numpy, and what numpy 2 imports on first use: both processes
         import numpy.random  # noqa: F401 - need them, so they are imported once, before the fork
-
-        from livegate.phases.paper import run  # noqa: F401 - and the engine (run_scenario imports it)
 
         self._shared = mmap.mmap(-1, mmap.PAGESIZE)  # int32 next-from-front, next-from-back + 1, helper's count
         self._put(0, 0)

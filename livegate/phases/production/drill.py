@@ -9,15 +9,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from livegate.core.orders import BUY, LIMIT, SELL, OrderIntent
+from livegate.services import controls, modes
+from livegate.services.trading import DRILL, venue_gateway
+
 DRILL_REASON = "kill-switch drill"
 
 
 def kill_switch_drill(ws: Any, effective: Any, env: Any, journal: Any, run: str, approve: Callable | None, by: str, *,
                       key: Any = None, client: Any = None, place_order: bool = True,
                       clock: Callable[[], float] = time.perf_counter) -> dict:
-    from livegate.core.orders import BUY, LIMIT, SELL, OrderIntent
-    from livegate.services import controls, modes
-    from livegate.services.trading import DRILL, venue_gateway
 
     symbol = effective.config.exchange.symbols[0]
     venue = venue_gateway(DRILL, ws, effective, env, journal, run, symbol, approve, client=client)

@@ -6,20 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from livegate.config.environment import load_env
 from livegate.core.errors import LivegateError
+from livegate.ledger import queries
+from livegate.ledger.journal import WriteThroughJournal
+from livegate.ledger.store import Ledger
+from livegate.phases import run_phase
+from livegate.phases.production.drill import kill_switch_drill
+from livegate.phases.production.plugin import PHASE
+from livegate.phases.production.runbooks import runbook_status
+from livegate.services import approvals, gate
+from livegate.services.alerts import Alerter
+from livegate.services.alerts.config import load_alerts
 
 
 def run_production(ws: Any, key: Any, *, by: str | None, place_order: bool, ask: Callable | None, client: Any = None):
-    from livegate.config.environment import load_env
-    from livegate.ledger import queries
-    from livegate.ledger.journal import WriteThroughJournal
-    from livegate.ledger.store import Ledger
-    from livegate.phases import run_phase
-    from livegate.phases.production.drill import kill_switch_drill
-    from livegate.phases.production.plugin import PHASE
-    from livegate.phases.production.runbooks import runbook_status
-    from livegate.services import approvals, gate
-
     snap = gate.snapshot(ws)
     gate.require_open(snap, "production")
     effective = snap.effective
@@ -40,8 +41,6 @@ def run_production(ws: Any, key: Any, *, by: str | None, place_order: bool, ask:
 
 def _test_alert(ws: Any, key: Any) -> dict:
     """A test alert to every configured destination (whatever its minimum severity)."""
-    from livegate.services.alerts import Alerter
-    from livegate.services.alerts.config import load_alerts
 
     names = [label for label, _ in load_alerts(ws).destinations]
     results = Alerter(ws, key=key).test() if names else []

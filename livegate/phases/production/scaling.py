@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from livegate.core.errors import GateClosed, UsageError
+from livegate.core.metrics import compute_metrics
+from livegate.core.timeparse import iso_to_ms
+from livegate.core.trades import TradeLog
 from livegate.ledger import queries
+from livegate.ledger.store import Ledger
+from livegate.services import gate
 
 DAY_MS = 86_400_000
 
@@ -30,8 +35,6 @@ def _rules(effective: Any) -> dict[str, float]:
 
 def production_signed_ms(ws: Any) -> int:
     """When production was signed off (the first capital level starts then)."""
-    from livegate.core.timeparse import iso_to_ms
-    from livegate.services import gate
 
     snap = gate.snapshot(ws)
     record = snap.state.records.get("production")
@@ -43,8 +46,6 @@ def production_signed_ms(ws: Any) -> int:
 
 
 def current_level(ws: Any, effective: Any) -> Level:
-    from livegate.core.timeparse import iso_to_ms
-
     with queries.reading(ws.ledger_path) as conn:
         last = queries.latest_event(conn, ("capital_scaled",))
     signed_ms = production_signed_ms(ws)  # scaling needs production signed off, under this configuration
@@ -55,8 +56,6 @@ def current_level(ws: Any, effective: Any) -> Level:
 
 def level_results(ws: Any, level: Level, now_ms: int) -> dict[str, Any]:
     """SPEC §10 metrics of the live trades closed since the level began (capital = the level)."""
-    from livegate.core.metrics import compute_metrics
-    from livegate.core.trades import TradeLog
 
     with queries.reading(ws.ledger_path) as conn:
         trades = queries.live_trades_closed_between(conn, level.since_ms, now_ms)
@@ -93,7 +92,6 @@ def scale_up_refusals(level: Level, to: float, results: dict[str, Any], rules: d
 def scale(ws: Any, *, to: float | None, down: bool, by: str, key: Any, reason: str = "",
           now: Callable[[], float] = lambda: time.time()) -> dict:
     """Record a new capital level (signed). Up: every rule must hold. Down: at once."""
-    from livegate.ledger.store import Ledger
 
     effective = ws.effective
     level = current_level(ws, effective)

@@ -11,13 +11,12 @@ from typing import Any
 
 from livegate.core.errors import UsageError
 from livegate.core.orders import BUY, LIMIT, Order
+from livegate.services import approvals
 
 DRILL_EXPIRY_S = 1.0
 
 
 def run_drill(ws: Any, symbol: str, price: float, by: str, sleep: Callable[[float], None] = time.sleep) -> dict:
-    from livegate.services import approvals
-
     def order() -> Order:
         return Order("", symbol, BUY, LIMIT, 0.001, price, int(time.time() * 1000), origin="approval-drill")
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from livegate.adapters.execution.dex import from_units
+from livegate.adapters.chain.transact import connect
+from livegate.adapters.envcheck.signer import signer_key
+from livegate.adapters.execution.dex import Allowlists, DexExecutor, from_units
 from livegate.core.errors import UsageError
 from livegate.core.fills import MarketRules
 from livegate.core.guardian import RiskState
@@ -21,9 +23,6 @@ MAINNETS = {1: "Ethereum", 10: "Optimism", 56: "BNB Chain", 137: "Polygon", 8453
 
 def build_dex(effective: Any, env: Any, root: Any, journal: Any):
     """The DEX executor for the workspace's chain section, signed with its configured signer."""
-    from livegate.adapters.chain.transact import connect
-    from livegate.adapters.envcheck.signer import signer_key
-    from livegate.adapters.execution.dex import Allowlists, DexExecutor
 
     chain = effective.config.chain
     if chain.chain_id in MAINNETS:

@@ -9,7 +9,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from livegate.adapters.exchange.client import workspace_exchange
+from livegate.adapters.execution.cex import balance_changes, split_symbol
+from livegate.config.environment import load_env
 from livegate.core.errors import LivegateError, TradingHalted
+from livegate.ledger import queries
+from livegate.ledger.journal import WriteThroughJournal
+from livegate.ledger.store import Ledger
+from livegate.phases import run_phase
+from livegate.phases.paper.run import run_events
+from livegate.phases.testnet.approval_drill import run_drill
+from livegate.phases.testnet.cex_script import CexScript, reconcile, summarize
+from livegate.phases.testnet.dex_script import build_dex, run_swap
+from livegate.phases.testnet.plugin import PHASE
+from livegate.services import approvals, gate, mode_switch, modes
+from livegate.services.alerts import Alerter
+from livegate.services.alerts.journal import AlertingJournal
+from livegate.services.trading import SCRIPT_THROTTLES, TESTNET, venue_gateway
 
 
 @dataclass
@@ -30,14 +46,6 @@ def _sides(effective: Any) -> tuple[bool, bool]:
 
 def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     """Run phase 3 and record its result; returns (PhaseResult, extras with every measurement)."""
-    from livegate.config.environment import load_env
-    from livegate.ledger.journal import WriteThroughJournal
-    from livegate.ledger.store import Ledger
-    from livegate.phases import run_phase
-    from livegate.phases.testnet.plugin import PHASE
-    from livegate.services import approvals, gate, modes
-    from livegate.services.alerts import Alerter
-    from livegate.services.alerts.journal import AlertingJournal
 
     snap = gate.snapshot(ws)
     gate.require_open(snap, "testnet")
@@ -78,21 +86,12 @@ def _guarded(fn: Callable[[], dict]) -> dict:
 
 
 def _next_run(ws: Any) -> int:
-    from livegate.ledger import queries
-
     return queries.count_events(ws.ledger_path, "testnet_started") + 1
 
 
 def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> dict:
-    from livegate.adapters.execution.cex import balance_changes, split_symbol
-    from livegate.phases.paper.run import run_events
-    from livegate.phases.testnet.cex_script import CexScript, reconcile, summarize
-    from livegate.services import mode_switch
-    from livegate.services.trading import SCRIPT_THROTTLES, TESTNET, venue_gateway
-
     cfg = effective.config
     symbol = cfg.testnet.symbol or cfg.exchange.symbols[0]
-    from livegate.adapters.exchange.client import workspace_exchange
 
     # Always the exchange's sandbox (ccxt's sandbox mode; `exchange.base_url` when a local one):
     # the live venue of `exchange:` is the one go-live trades on, not this one.
@@ -118,14 +117,10 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
 
 
 def _dex(ws, effective, env, journal, run, approve) -> dict:
-    from livegate.phases.testnet.dex_script import build_dex, run_swap
-
     executor = build_dex(effective, env, ws.root, journal)
     return run_swap(executor, ws, effective, env, journal, run, approve, int(time.time() * 1000))
 
 
 def _drill(ws, effective, extras, by, options: TestnetOptions) -> dict:
-    from livegate.phases.testnet.approval_drill import run_drill
-
     symbol = (extras.get("cex") or {}).get("symbol") or effective.config.testnet.symbol or effective.config.exchange.symbols[0]
     return run_drill(ws, symbol, 1.0, by, sleep=options.sleep)

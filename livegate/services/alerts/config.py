@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from livegate.config.environment import load_env
+from livegate.config.loader import validate
 from livegate.config.models import ENV_REF, AlertDestination, AlertsSection
 from livegate.config.workspace import CONFIG_FILE, Workspace
+from livegate.config.yamlfile import load_mapping
 from livegate.core.errors import ConfigError
 from livegate.core.redact import register_secret
 
@@ -47,8 +50,6 @@ class AlertSettings:
 
 def load_alerts(ws: Workspace) -> AlertSettings:
     """The workspace's alert settings. Raises ConfigError (file, line, key; a URL shows as <URL not shown>)."""
-    from livegate.config.loader import validate
-    from livegate.config.yamlfile import load_mapping
 
     data, text = load_mapping(ws.config_path, CONFIG_FILE, "a mapping (workspace, exchange, ...)")
     section = validate(_AlertsOnly, data, text, CONFIG_FILE).alerts
@@ -78,7 +79,6 @@ def expand(url: str, lookup) -> str:
 
 def env_lookup(ws: Workspace):
     """NAME -> value from the workspace's `.env`, overridden by the process environment."""
-    from livegate.config.environment import load_env
 
     env = load_env(ws.root)
     return lambda name: os.environ.get(name) or env.get(name)

@@ -11,7 +11,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from livegate.adapters.notify import attempt as _attempt
 from livegate.config.models import SEVERITIES, AlertDestination, alert_url_label
@@ -19,6 +18,7 @@ from livegate.config.workspace import CONFIG_FILE, Workspace
 from livegate.core.errors import ConfigError
 from livegate.core.redact import MASK, redact_text
 from livegate.core.retry import Backoff, RetriesExhausted, call_with_retries
+from livegate.ledger.store import Ledger
 from livegate.services.alerts.config import AlertSettings, env_lookup, expand, load_alerts
 
 RANK = {name: i for i, name in enumerate(SEVERITIES)}
@@ -81,7 +81,6 @@ class _Undelivered(Exception):
 
 def _append(ws: Workspace, key, rows: list[tuple[str, dict]]) -> None:
     """Best effort: a ledger that cannot be written must not turn an alert into a crash."""
-    from livegate.ledger.store import Ledger
 
     try:
         with Ledger.open(ws.ledger_path, key=key) as ledger:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from livegate.core.errors import UsageError
 from livegate.services.monitoring.flags import LEVELS
 from livegate.services.monitoring.runs import ts_seconds
 
@@ -146,7 +147,6 @@ def serve(reg: Any, port: int, host: str = "127.0.0.1") -> tuple[Any, Any]:
     try:
         return start_http_server(port, addr=host, registry=reg)
     except OSError as exc:
-        from livegate.core.errors import UsageError
 
         raise UsageError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
 

@@ -18,10 +18,17 @@ import json
 import time
 from typing import Any
 
+from livegate.core.errors import KeyMissing
+from livegate.core.metrics import compute_metrics
+from livegate.core.redact import redact
 from livegate.core.timeparse import ms_to_iso
+from livegate.core.trades import TradeLog
 from livegate.ledger import queries
-from livegate.services.monitoring.runs import RunData
-from livegate.services.monitoring.snapshot import closed_in_order, equity_curve, trade_row
+from livegate.ledger.keys import load_public
+from livegate.ledger.verify import verify_ledger
+from livegate.services import modes
+from livegate.services.monitoring.runs import RunData, latest_run
+from livegate.services.monitoring.snapshot import closed_in_order, equity_curve, mode_info, summarize, trade_row
 
 STEP_ORDER = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production")
 SUMMARY_KEYS = ("total_trades", "win_rate_pct", "profit_factor", "expectancy", "net_pnl", "gross_pnl", "fees", "total_return_pct",
@@ -35,8 +42,6 @@ def run_metrics(data: RunData | None) -> dict[str, Any]:
         return {"reasons": {"all": "no run in the ledger"}}
     if data.capital <= 0:
         return {"reasons": {"all": f"the run's capital is {data.capital:g}: no return can be measured"}}
-    from livegate.core.metrics import compute_metrics
-    from livegate.core.trades import TradeLog
 
     trades = data.trades
     log = TradeLog.from_arrays([int(t["closed_ms"]) for t in trades], [float(t["gross"]) for t in trades],
@@ -109,9 +114,6 @@ def signoffs(conn) -> list[dict[str, Any]]:
 
 def ledger_check(conn) -> dict[str, Any]:
     """The ledger's verification, with the operator's public key when it is on this machine."""
-    from livegate.core.errors import KeyMissing
-    from livegate.ledger.keys import load_public
-    from livegate.ledger.verify import verify_ledger
 
     try:
         public = load_public()
@@ -124,10 +126,6 @@ def ledger_check(conn) -> dict[str, Any]:
 
 def report_data(ws: Any, run: str | None = None, now: float | None = None) -> dict[str, Any]:
     """Every section of the report, read from the ledger (secrets masked)."""
-    from livegate.core.redact import redact
-    from livegate.services import modes
-    from livegate.services.monitoring.runs import latest_run
-    from livegate.services.monitoring.snapshot import mode_info, summarize
 
     risk = ws.effective.risk
     now = time.time() if now is None else now

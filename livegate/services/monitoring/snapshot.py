@@ -12,9 +12,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from livegate.core.breakers import BREAKERS
+from livegate.core.redact import redact
 from livegate.core.timeparse import ms_to_iso
 from livegate.ledger import queries
-from livegate.services.monitoring.runs import LIVE, RunData, ts_seconds
+from livegate.services import modes
+from livegate.services.monitoring.flags import evaluate_flags
+from livegate.services.monitoring.runs import LIVE, RunData, latest_run, ts_seconds
 
 DAY_MS = 86_400_000
 RECENT_TRADES = 10
@@ -247,8 +251,6 @@ def run_info(data: RunData) -> dict[str, Any]:
 
 def summarize(data: RunData | None, risk: Any, mode: dict[str, Any], head: dict[str, Any], now_s: float) -> dict[str, Any]:
     """The snapshot of `data` (None: the ledger has no run yet) under the limits `risk`."""
-    from livegate.core.breakers import BREAKERS
-    from livegate.services.monitoring.flags import evaluate_flags
 
     lim, guard = risk.live_trading, risk.guardian
     limits = {"breaker_drawdown_pct": 100.0 * lim.drawdown_halt_pct, "guardian_drawdown_pct": 100.0 * guard.drawdown_halt_buys_pct,
@@ -295,8 +297,6 @@ def summarize(data: RunData | None, risk: Any, mode: dict[str, Any], head: dict[
 
 
 def mode_info(ws: Any) -> dict[str, Any]:
-    from livegate.services import modes
-
     limits = modes.mode_limits(ws)
     reason = modes.halted_reason(ws)
     return {**limits, "label": modes.mode_label(limits["mode"], limits["level"]), "halted": reason is not None, "halt_reason": reason,
@@ -305,8 +305,6 @@ def mode_info(ws: Any) -> dict[str, Any]:
 
 def snapshot(ws: Any, run: str | None = None, now: float | None = None) -> dict[str, Any]:
     """Everything the monitor shows, read from the ledger and the workspace's risk limits."""
-    from livegate.core.redact import redact
-    from livegate.services.monitoring.runs import latest_run
 
     risk = ws.effective.risk
     with queries.reading(ws.ledger_path) as conn:
