@@ -24,27 +24,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def decisions(root: Path) -> list[int]:
+    import os
+
     from livegate.config.workspace import Workspace
-    from livegate.core.breakers import CircuitBreakers
     from livegate.core.fills import default_rules
-    from livegate.core.gateway import NullJournal, OrderGateway
-    from livegate.core.guardian import RiskGuardian, RiskState
+    from livegate.core.gateway import NullJournal
+    from livegate.core.guardian import RiskState
     from livegate.core.orders import BUY, SELL, OrderIntent
     from livegate.core.portfolio import Portfolio
-    from livegate.services import modes
+    from livegate.services import trading
     from tests.benchmarks_helpers import AcceptAll
 
+    os.environ["MAX_TRADE_AMOUNT"] = "10"
     ws = Workspace(root)
     eff = ws.effective
     limits = eff.risk.live_trading.model_copy(update={"max_trades_per_day": 10**9, "max_trades_per_hour": 10**9,
                                                       "min_seconds_between_trades": 0.0})
     account = Portfolio(cash=10_000.0)
     account.last_price["BTC/USDT"] = 60_000.0
-    gateway = OrderGateway(guardian=RiskGuardian(limits, eff.risk.guardian, 10.0),
-                           breakers=CircuitBreakers(limits, eff.risk.circuit_breakers), executor=AcceptAll(),
-                           account=account, state=RiskState(peak_equity=10_000.0, equity=10_000.0),
-                           rules={"BTC/USDT": default_rules("BTC/USDT", 60_000.0)}, journal=NullJournal(), id_prefix="b",
-                           halt_check=lambda: modes.halted_reason(ws), stage_cap=10.0)
+    # The venue gateway as testnet assembles it (halt rule read for every order, MAX_TRADE_AMOUNT,
+    # a stage cap), with an executor that accepts at once and approvals that pass.
+    gateway = trading.assemble_gateway(trading.TESTNET, risk=eff.risk, executor=AcceptAll(), account=account,
+                                       state=RiskState(peak_equity=10_000.0, equity=10_000.0),
+                                       rules={"BTC/USDT": default_rules("BTC/USDT", 60_000.0)}, journal=NullJournal(),
+                                       id_prefix="b", ws=ws, approve=lambda order: None, stage_cap=10.0, limits=limits)
     intents = [OrderIntent("BTC/USDT", BUY, quote_amount=8.0 + (i % 5)) if i % 3 else OrderIntent("BTC/USDT", SELL, amount=0.0001)
                for i in range(INTENTS)]
     times = []
