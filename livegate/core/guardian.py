@@ -170,25 +170,27 @@ def drawdown_halt_buys(c: BuyCheck) -> Block | None:
     return None
 
 
-def falling_knife(c: BuyCheck) -> Block | None:
-    sentiment, floor = c.intent.sentiment, c.rules.falling_knife_sentiment
-    if sentiment is not None and sentiment < floor:
-        return Block("falling_knife", f"sentiment {sentiment:g} is below {floor:g}: no buying a falling knife")
-    return None
+def _below_floor(rule: str, what: str, value: Callable[[BuyCheck], float | None], floor: Callable[[BuyCheck], float],
+                 said: str) -> BuyRule:
+    """A rule on a number the strategy may state with its intent: below the floor, no buy;
+    not stated, not checked. `said` follows "<what> <value> is below ", with {floor}."""
+
+    def check(c: BuyCheck) -> Block | None:
+        stated, least = value(c), floor(c)
+        if stated is not None and stated < least:
+            return Block(rule, f"{what} {stated:g} is below " + said.format(floor=f"{least:g}"))
+        return None
+
+    check.__name__ = rule
+    return check
 
 
-def min_edge_threshold(c: BuyCheck) -> Block | None:
-    edge, floor = c.intent.edge, c.limits.min_edge_threshold
-    if edge is not None and edge < floor:
-        return Block("min_edge_threshold", f"edge {edge:g} is below the minimum {floor:g}")
-    return None
-
-
-def min_confidence(c: BuyCheck) -> Block | None:
-    confidence, floor = c.intent.confidence, c.limits.min_confidence
-    if confidence is not None and confidence < floor:
-        return Block("min_confidence", f"confidence {confidence:g} is below the minimum {floor:g}")
-    return None
+falling_knife = _below_floor("falling_knife", "sentiment", lambda c: c.intent.sentiment, lambda c: c.rules.falling_knife_sentiment,
+                             "{floor}: no buying a falling knife")
+min_edge_threshold = _below_floor("min_edge_threshold", "edge", lambda c: c.intent.edge, lambda c: c.limits.min_edge_threshold,
+                                  "the minimum {floor}")
+min_confidence = _below_floor("min_confidence", "confidence", lambda c: c.intent.confidence, lambda c: c.limits.min_confidence,
+                              "the minimum {floor}")
 
 
 def max_open_positions(c: BuyCheck) -> Block | None:

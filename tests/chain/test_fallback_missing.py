@@ -14,15 +14,6 @@ from livegate.core.errors import VenueUnreachable
 
 
 @pytest.fixture
-def no_anvil(tmp_path, monkeypatch):
-    empty = tmp_path / "node_modules"
-    empty.mkdir()
-    monkeypatch.setenv("LIVEGATE_NODE_MODULES", str(empty))
-    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    return empty
-
-
-@pytest.fixture
 def no_eth_tester(monkeypatch):
     """eth-tester and py-evm as if not installed (a None in sys.modules fails their import)."""
     for name in ("eth_tester", "eth"):

@@ -21,16 +21,6 @@ from livegate.core.errors import UsageError, VenueUnreachable
 NODES = {"anvil": AnvilNode, "eth-tester": EthTesterNode}
 
 
-@pytest.fixture
-def no_anvil(tmp_path, monkeypatch):
-    """No anvil anywhere: an empty node_modules and a PATH without it."""
-    empty = tmp_path / "node_modules"
-    empty.mkdir()
-    monkeypatch.setenv("LIVEGATE_NODE_MODULES", str(empty))
-    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    return empty
-
-
 def test_node_answers_on_loopback(any_chain):
     assert urlparse(any_chain.rpc_url).hostname == "127.0.0.1"
     assert int(rpc_call(any_chain.rpc_url, "eth_chainId"), 16) == 31337 == any_chain.chain_id
