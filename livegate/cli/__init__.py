@@ -2,6 +2,10 @@
 
 Exit codes (SPEC §9): 0 ok · 1 criteria not met · 2 usage or configuration error ·
 3 gate closed · 4 trading halted · 5 venue unreachable · 130 interrupted · 70 internal error (a bug).
+
+This module is what `livegate --help` loads, so it stays light: command modules are imported
+when their command runs (`COMMANDS`), and the workspace and alert services only when a
+command asks for the workspace or crashes — the two imports inside functions below, on purpose.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import typer
 from typer._click import Command, Context, HelpFormatter  # typer's vendored click
 from typer.core import TyperCommand, TyperGroup
 
+from livegate.cli import display
 from livegate.core import errors
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE, EXIT_GATE, EXIT_HALTED, EXIT_VENUE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5, 70
@@ -42,8 +47,6 @@ def exit_code_for(exc: errors.LivegateError) -> int:
 
 
 def report_error(exc: errors.LivegateError) -> None:
-    from livegate.cli import display
-
     if isinstance(exc, errors.GateClosed):
         display.error(f"gate closed: cannot proceed with {exc.target}")
         for reason in exc.reasons:
@@ -169,8 +172,6 @@ class LivegateGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if isinstance(exc, _click_exceptions()):
                 raise
-            from livegate.cli import display
-
             if os.environ.get("LIVEGATE_DEBUG"):
                 import traceback
 
