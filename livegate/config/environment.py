@@ -79,7 +79,7 @@ class WorkspaceEnv:
             out.append(f"{self.where('EXECUTION_APPROVAL_MODE')} EXECUTION_APPROVAL_MODE: must be one of {', '.join(APPROVAL_MODES)} (got {mode!r})")
         amount = self.get("MAX_TRADE_AMOUNT")
         if amount is not None and not _positive_number(amount):
-            out.append(f"{self.where('MAX_TRADE_AMOUNT')} MAX_TRADE_AMOUNT: must be a positive number (got {amount!r})")
+            out.append(f"{self.where('MAX_TRADE_AMOUNT')} MAX_TRADE_AMOUNT: must be a positive, finite amount in the quote currency (got {amount!r})")
         for name in ("ALLOW_SIGNER_ADDRESSES", "ALLOW_TOKENS", "ALLOW_ROUTERS"):
             for item in self.allowlist(name):
                 if item.startswith("0x") and not _ADDRESS.match(item):
@@ -128,7 +128,8 @@ def parse_dotenv(text: str, name: str = ".env") -> tuple[dict[str, Setting], lis
 
 
 def load_env(root: Path, environ: dict[str, str] | None = None) -> WorkspaceEnv:
-    """`root/.env` overridden by the process environment (as a deployment would set it)."""
+    """`root/.env` overridden by the process environment (as a deployment would set it); an
+    empty value in the environment does not override one in `.env`."""
     environ = os.environ if environ is None else environ
     path = root / ".env"
     settings: dict[str, Setting] = {}
@@ -142,6 +143,8 @@ def load_env(root: Path, environ: dict[str, str] | None = None) -> WorkspaceEnv:
         else:
             settings, problems = parse_dotenv(text)
     for name, value in environ.items():
+        if value.strip() == "" and name in settings:
+            continue  # an empty export (`MAX_TRADE_AMOUNT=${UNSET}`) never erases what .env sets
         if name in settings or _relevant(name):
             settings[name] = Setting(value, "environment")
     for name, setting in settings.items():

@@ -90,6 +90,10 @@ class OrderGateway:
             refusal = self.approve(order)
             if refusal is not None:
                 blocks.append(refusal)
+            else:  # an approval can take minutes: a halt pulled meanwhile still stops the order
+                reason = self.halt_check() if self.halt_check else None
+                if reason:
+                    blocks.append(Block("halted", reason))
         if blocks or order is None:
             self.journal.emit("order_blocked", {"origin": origin, "intent": _intent_dict(intent), "at": now_ms,
                                                 "blocks": [[b.rule, b.message] for b in blocks], "caps": decision.caps})
@@ -145,6 +149,7 @@ class OrderGateway:
             blocks += sizing.blocks
             decision.caps += sizing.caps
             amount = rules.floor_amount(sizing.value / px)
+            approved: float | None = sizing.value
             reduce_only = False
         else:
             held = self.account.position(intent.symbol)
@@ -153,6 +158,7 @@ class OrderGateway:
                 return None
             wanted = intent.amount if intent.amount is not None else (intent.quote_amount / px if intent.quote_amount is not None else held)
             amount = rules.floor_amount(min(wanted, held))
+            approved = None
             reduce_only = True
         if not blocks:
             refusal = rules.check(amount, px, is_limit=intent.type == LIMIT)
@@ -160,7 +166,8 @@ class OrderGateway:
                 blocks.append(refusal)
         if blocks:
             return None
-        return Order("", intent.symbol, intent.side, intent.type, amount, price, now_ms, origin, reduce_only)
+        return Order("", intent.symbol, intent.side, intent.type, amount, price, now_ms, origin, reduce_only,
+                     quote_value=approved)
 
     def settle(self, fills: list[Fill], now_ms: int) -> list[Trade]:
         """Apply fills to the account; report fills, closed trades and breaker trips. The

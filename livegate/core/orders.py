@@ -57,6 +57,7 @@ class Order:
     reduce_only: bool = False
     filled: float = 0.0
     status: str = "open"  # open | filled | canceled | rejected
+    quote_value: float | None = None  # a buy: the value the risk guardian approved; no executor spends more
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -35,7 +35,8 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise LedgerError(f"no ledger at {path}; run `livegate init`")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        # as a URI, escaped: a `%`, `#` or `?` in a folder name must not name another file
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
         conn.execute("SELECT 1 FROM events LIMIT 1")
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a readable livegate ledger ({exc})") from None
@@ -352,6 +353,7 @@ def watched(key: Hashable, path: Callable[[], Path]) -> WatchedLedger:
     view = views.get(key)
     if view is not None and view.replaced():
         view.close()
+        del views[key]  # even when reopening fails below: a closed view is never used again
         view = None
     if view is None:
         view = views[key] = WatchedLedger(path())

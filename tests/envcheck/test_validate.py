@@ -201,7 +201,7 @@ def test_unsafe_flags_and_bad_env_values_are_named_by_line(validate, env_ws):
     assert code == 1
     assert "LIVE_TRADING_ENABLED is true (.env:4), must be false" in checks["safe_flags_initial"]["message"]
     schema = checks["config_schema_valid"]["message"]
-    assert ".env:3 PAPER_MODE: must be true or false" in schema and "MAX_TRADE_AMOUNT: must be a positive number" in schema
+    assert ".env:3 PAPER_MODE: must be true or false" in schema and "MAX_TRADE_AMOUNT: must be a positive, finite amount" in schema
 
 
 def test_allowlists_and_rate_limits(validate, env_ws):

@@ -174,3 +174,19 @@ def _events(path):
             "SELECT kind, payload FROM events WHERE kind != 'ledger_created' ORDER BY id")]
     finally:
         conn.close()
+
+
+def test_a_halt_pulled_between_a_lost_attempt_and_its_resend_stops_the_resend(sandbox, key, ledger):
+    """Every attempt is refused with a 429 (the venue has no such order, as the lookup shows); the
+    kill switch goes on during the backoff: the order is not sent again."""
+    sandbox.set_fault(key.api_key, rate_limit_rate=1.0, retry_after_s=0, routes=ORDER_POST)
+    client = sandbox.client(key, timeout_ms=10_000)
+    halted: list[str] = []
+    executor = CcxtExecutor(client, WriteThroughJournal(ledger, "t"), base_delay=0.01,
+                            sleep=lambda s: halted.append("halted during the backoff"),
+                            halt_check=lambda: halted[0] if halted else None)
+    block = executor.place(market_buy("cid-halted-resend"), 0)
+    assert block.rule == "halted" and block.message == "halted during the backoff"
+    assert executor.resends == 0 and executor.lookups == 1
+    assert venue_orders(sandbox, key, "cid-halted-resend") == []
+    assert kinds(ledger) == ["order_sending", "order_not_sent"]

@@ -482,3 +482,44 @@ def test_importing_the_executor_leaves_web3_out():
             "print(sorted(m for m in ('web3', 'eth_account', 'eth_utils') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# -- the halt rule and the approved value ------------------------------------------------------
+
+
+def test_a_halt_before_the_swap_sends_nothing(default_chain):
+    journal = RecordingJournal()
+    executor = make_executor(default_chain, journal, halt_check=lambda: "kill switch: desk closed")
+    nonce, tka = sent_count(default_chain), balance(default_chain, "TKA")
+    block = executor.place(Order("h-1", "TKA/TKB", "sell", "market", 5.0, None, 0), 0, None)
+    assert block.rule == "halted" and "desk closed" in block.message
+    assert sent_count(default_chain) == nonce and balance(default_chain, "TKA") == tka  # not even an approval
+    assert "dex_swap_sending" not in journal.kinds()
+
+
+def test_a_halt_pulled_after_journaling_stops_the_broadcast(default_chain):
+    halted: list[str] = []
+    journal = RecordingJournal({"dex_swap_sending": lambda payload: halted.append("pulled while signing")})
+    executor = make_executor(default_chain, journal, halt_check=lambda: halted[0] if halted else None)
+    tka = balance(default_chain, "TKA")
+    block = executor.place(Order("h-2", "TKA/TKB", "sell", "market", 5.0, None, 0), 0, None)
+    assert block.rule == "halted" and block.message == "pulled while signing"
+    [sending], [not_sent] = journal.payloads("dex_swap_sending"), journal.payloads("dex_swap_not_sent")
+    assert not_sent["tx_hash"] == sending["tx_hash"] and not_sent["reason"] == "pulled while signing"
+    assert open_swaps(journal.events) == []  # closed: nothing to reconcile after a restart
+    assert balance(default_chain, "TKA") == tka
+    from web3.exceptions import TransactionNotFound
+
+    with pytest.raises(TransactionNotFound):  # the signed transaction never reached the node
+        default_chain.web3().eth.get_transaction(sending["tx_hash"])
+
+
+def test_a_buy_never_spends_more_than_the_value_the_guardian_approved(default_chain):
+    """5 TKA cost about 10.0 TKB at the pool (fee and price impact included); approved were 9."""
+    executor = make_executor(default_chain)
+    tkb = balance(default_chain, "TKB")
+    order = Order("v-1", "TKA/TKB", "buy", "market", 5.0, None, 0, quote_value=9.0)
+    [fill] = executor.place(order, 0, None)
+    spent = tkb - balance(default_chain, "TKB")
+    assert spent == 9 * E18  # exactly the approved value, not getAmountsIn(5 TKA)
+    assert fill.amount < 5.0 and fill.amount * fill.price == pytest.approx(9.0, rel=1e-9)

@@ -111,3 +111,77 @@ def test_the_order_gateway_is_constructed_in_exactly_one_place():
                 if name == "OrderGateway":
                     calls.append(f"{path.relative_to(package)}:{node.lineno}")
     assert len(calls) == 1 and calls[0].startswith("services/trading.py:"), calls
+
+
+def test_a_halt_pulled_while_an_order_waits_for_approval_stops_it(states, operator_key):
+    """The approval can take minutes: the halt rule is read again once it is given."""
+    from livegate.core.fills import default_rules
+    from livegate.core.gateway import NullJournal
+    from livegate.core.guardian import RiskState
+    from livegate.core.orders import BUY, OrderIntent
+    from livegate.core.portfolio import Portfolio
+
+    ws = states["calm"]
+    sent = []
+
+    class Venue:
+        def place(self, order, now_ms, account):
+            sent.append(order)
+            return []
+
+        def cancel_all(self, symbol=None):
+            return []
+
+        def open_orders(self):
+            return []
+
+    def approve_then_halt(order):  # the operator approves; meanwhile another terminal halts
+        controls.halt(ws, "halted while waiting", by="tester", key=operator_key)
+        return None
+
+    account = Portfolio(cash=10_000.0, last_price={"BTC/USDT": 50_000.0})
+    gateway = trading.assemble_gateway(trading.TESTNET, risk=ws.effective.risk, executor=Venue(), account=account,
+                                       state=RiskState(peak_equity=10_000.0, equity=10_000.0),
+                                       rules={"BTC/USDT": default_rules("BTC/USDT", 50_000.0)}, journal=NullJournal(),
+                                       id_prefix="t", ws=ws, approve=approve_then_halt, scripted=True)
+    decision = gateway.submit(OrderIntent("BTC/USDT", BUY, quote_amount=20.0), 0)
+    assert not decision.accepted and [b.rule for b in decision.blocks] == ["halted"]
+    assert "halted while waiting" in decision.blocks[0].message and sent == []
+
+
+def test_a_workspace_path_with_uri_characters_reads_its_own_ledger(tmp_path, run_cli, operator_key):
+    """`bot%31` must not read `bot1`'s ledger (a halt in one is never missed for the other)."""
+    roots = [tmp_path / "bot%31", tmp_path / "bot1", tmp_path / "desk#2", tmp_path / "what?3"]
+    for root in roots:
+        assert run_cli("init", root).exit_code == 0
+    controls.halt(Workspace(roots[0]), "only this one", by="tester", key=operator_key)
+    controls.halt(Workspace(roots[2]), "and this one", by="tester", key=operator_key)
+    assert "only this one" in trading.order_refusal(Workspace(roots[0]), trading.PAPER)
+    assert trading.order_refusal(Workspace(roots[1]), trading.PAPER) is None
+    assert "and this one" in trading.order_refusal(Workspace(roots[2]), trading.PAPER)
+    assert trading.order_refusal(Workspace(roots[3]), trading.PAPER) is None
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == []  # no stray file made by a mis-read path
+
+
+def test_a_ledger_briefly_replaced_then_restored_is_read_again(tmp_path, run_cli, operator_key):
+    root = tmp_path / "ws"
+    assert run_cli("init", root).exit_code == 0
+    ws = Workspace(root)
+    assert trading.order_refusal(ws, trading.PAPER) is None
+    aside = root / "ledger-aside.db"
+    ws.ledger_path.rename(aside)
+    ws.ledger_path.write_bytes(b"")
+    assert "cannot read" in trading.order_refusal(ws, trading.PAPER)  # fails closed meanwhile
+    ws.ledger_path.unlink()
+    aside.rename(ws.ledger_path)
+    assert trading.order_refusal(ws, trading.PAPER) is None  # and recovers, without a restart
+    controls.halt(ws, "after the restore", by="tester", key=operator_key)
+    assert "after the restore" in trading.order_refusal(ws, trading.PAPER)
+
+
+def test_an_empty_export_never_erases_max_trade_amount_from_dotenv(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("MAX_TRADE_AMOUNT=5\n")
+    monkeypatch.setenv("MAX_TRADE_AMOUNT", "")
+    assert load_env(tmp_path).max_trade_amount() == 5.0
+    monkeypatch.setenv("MAX_TRADE_AMOUNT", "7")
+    assert load_env(tmp_path).max_trade_amount() == 7.0  # a value in the environment still wins

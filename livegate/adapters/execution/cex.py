@@ -179,6 +179,12 @@ class CcxtExecutor:
         client = self.client
         backoff, last = Backoff(self.base_delay), None
         for attempt in range(self.attempts):
+            if attempt:  # a resend: the venue had no such order; a halt pulled meanwhile stops it here
+                reason = self.halt_check() if self.halt_check else None
+                if reason:
+                    self.journal.emit("order_not_sent", {"client_id": order.client_id, "reason": reason})
+                    return Block("halted", reason)
+                self.resends += 1
             try:
                 return client.create_order(order.symbol, order.type, order.side, order.amount, order.price,
                                            {"clientOrderId": order.client_id})
@@ -196,7 +202,6 @@ class CcxtExecutor:
             if attempt < self.attempts - 1:
                 wait = getattr(last, "retry_after", None) or 0.0
                 self.sleep(max(backoff.delay(attempt), wait))
-                self.resends += 1
         raise VenueUnreachable(f"{client.id}: order {order.client_id} could not be sent after {self.attempts} attempts "
                                f"({last}); it was not placed (looked up by its client order id each time)")
 

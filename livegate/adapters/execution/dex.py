@@ -30,7 +30,7 @@ from typing import Any
 
 from livegate.adapters.chain.swap import amounts_out, approve, received, router_contract, swap_call, token_allowance, token_contract
 from livegate.adapters.chain.transact import chain_errors, node_url, sign
-from livegate.core.errors import OrderNotFound, OrderRejected, UsageError, VenueRefused, VenueTimeout, VenueUnreachable
+from livegate.core.errors import OrderNotFound, OrderRejected, TradingHalted, UsageError, VenueRefused, VenueTimeout, VenueUnreachable
 from livegate.core.fills import slippage_bps
 from livegate.core.gateway import Journal
 from livegate.core.orders import BUY, MARKET, SELL, Block, Fill, Order
@@ -39,7 +39,7 @@ from livegate.core.redact import register_secret
 GAS_MARGIN = Fraction(6, 5)  # gas limit = estimate + 20 %, in case the pool's state moves before mining
 MAX_ALLOWANCE = 2**256 - 1
 POLL_S = 0.1
-CLOSING_EVENTS = ("dex_swap_confirmed", "dex_swap_failed", "dex_swap_abandoned")
+CLOSING_EVENTS = ("dex_swap_confirmed", "dex_swap_failed", "dex_swap_abandoned", "dex_swap_not_sent")
 ROUTER_REASONS = {
     "INSUFFICIENT_OUTPUT_AMOUNT": "the pool would pay less than the minimum output",
     "EXCESSIVE_INPUT_AMOUNT": "the pool would take more than the maximum input",
@@ -163,11 +163,13 @@ class DexExecutor:
     `wait_timeout_s`. By default the router is approved for exactly each swap's input;
     `unlimited_approval=True` approves it once for good. The journal must write through
     (`livegate.ledger.journal.WriteThroughJournal`): `dex_swap_sending` has to be on disk
-    before the transaction leaves."""
+    before the transaction leaves. `halt_check` (the gateway's halt rule) is read again before
+    the token approval and before the broadcast: a halt pulled meanwhile stops the swap."""
 
     def __init__(self, w3, signer_key: str, *, router: str, tokens: dict[str, str], chain_name: str, chain_id: int,
                  allow: Allowlists, slippage: float, journal: Journal, confirmations: int = 1,
-                 wait_timeout_s: float = 60.0, poll_s: float = POLL_S, unlimited_approval: bool = False):
+                 wait_timeout_s: float = 60.0, poll_s: float = POLL_S, unlimited_approval: bool = False,
+                 halt_check: Callable[[], str | None] | None = None):
         from eth_account import Account
         from eth_utils import to_checksum_address
 
@@ -199,6 +201,7 @@ class DexExecutor:
         self.wait_timeout_s, self.poll_s, self.unlimited_approval = wait_timeout_s, poll_s, unlimited_approval
         self._decimals: dict[str, int] = {}
         self.outcomes: dict[str, SwapOutcome] = {}  # client id → the confirmed swap behind a placed order
+        self.halt_check = halt_check
         with self._chain(f"read the chain id of {chain_name}"):
             node_chain_id = w3.eth.chain_id
         if node_chain_id != chain_id:
@@ -245,9 +248,13 @@ class DexExecutor:
                                                                       outcome.amount_in, outcome.quoted_out)
             else:
                 spend = self._amount_in_for(quote, base, wanted, order.client_id)
+                if order.quote_value is not None:  # never more than the guardian approved (price impact)
+                    spend = min(spend, to_units(order.quote_value, quote_decimals))
                 outcome = self.swap(quote, base, spend, client_id=order.client_id)
                 base_units, quote_units, quoted_base, quoted_quote = (outcome.amount_out, outcome.amount_in,
                                                                       outcome.quoted_out, outcome.amount_in)
+        except TradingHalted as exc:
+            return Block("halted", str(exc))
         except OrderRejected as exc:
             return Block("dex_revert", str(exc))
         self.outcomes[order.client_id] = outcome
@@ -275,6 +282,7 @@ class DexExecutor:
         replaces the slippage floor when given. A revert raises `OrderRejected`; no receipt in
         time raises `VenueTimeout` (the swap is still open: `resume` it)."""
         prepared = self.prepare(token_in, token_out, amount_in, client_id=client_id, via=via, min_out=min_out)
+        self._unless_halted(client_id, prepared.payload)
         self.broadcast(prepared)
         return self.settle(prepared.payload)
 
@@ -298,6 +306,7 @@ class DexExecutor:
         if quoted_out <= 0:
             raise self._failed({**record, "tx_hash": None}, "quote",
                                f"the pool would pay nothing for {amount_in} units")
+        self._unless_halted(client_id)
         self._ensure_allowance(path[0], amount_in, client_id, action)
         with self._router_call(action, "estimate", record):
             call = swap_call(self.w3, self.router, amount_in, min_out, path, self.address)
@@ -312,6 +321,15 @@ class DexExecutor:
                    "gas_estimate": gas_estimate, "gas_limit": gas_limit}
         self.journal.emit("dex_swap_sending", payload)
         return PreparedSwap(payload, bytes(signed.raw_transaction))
+
+    def _unless_halted(self, client_id: str, sending: dict[str, Any] | None = None) -> None:
+        """Raise TradingHalted when the halt rule refuses now; a swap already journaled as
+        sending is closed as not sent (`dex_swap_not_sent`): its transaction never leaves."""
+        reason = self.halt_check() if self.halt_check is not None else None
+        if reason:
+            if sending is not None:
+                self.journal.emit("dex_swap_not_sent", {"client_id": client_id, "tx_hash": sending["tx_hash"], "reason": reason})
+            raise TradingHalted(reason)
 
     def broadcast(self, prepared: PreparedSwap) -> str:
         """Send the signed transaction; returns its hash. A refusal by the node closes the swap

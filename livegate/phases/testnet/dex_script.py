@@ -14,15 +14,17 @@ from livegate.core.fills import MarketRules
 from livegate.core.guardian import RiskState
 from livegate.core.orders import BUY, OrderIntent
 from livegate.core.portfolio import Portfolio
-from livegate.services.trading import TESTNET, Approve, assemble_gateway
+from livegate.services.trading import TESTNET, Approve, assemble_gateway, order_refusal
 
 # Chain ids of production networks: `livegate testnet` refuses to swap on them.
 MAINNETS = {1: "Ethereum", 10: "Optimism", 56: "BNB Chain", 137: "Polygon", 8453: "Base", 42161: "Arbitrum One",
             43114: "Avalanche C-Chain", 324: "zkSync Era", 59144: "Linea"}
 
 
-def build_dex(effective: Any, env: Any, root: Any, journal: Any):
-    """The DEX executor for the workspace's chain section, signed with its configured signer."""
+def build_dex(ws: Any, effective: Any, env: Any, journal: Any):
+    """The DEX executor for the workspace's chain section, signed with its configured signer,
+    reading testnet's halt rule again before its approval and its broadcast."""
+    root = ws.root
 
     chain = effective.config.chain
     if chain.chain_id in MAINNETS:
@@ -35,7 +37,7 @@ def build_dex(effective: Any, env: Any, root: Any, journal: Any):
     allow = Allowlists.from_env(env)
     return DexExecutor(connect(chain.rpc_url), key, router=chain.router, tokens=dict(chain.tokens), chain_name=chain.name,
                        chain_id=chain.chain_id, allow=allow, slippage=chain.slippage_pct,
-                       confirmations=chain.confirmations, journal=journal)
+                       confirmations=chain.confirmations, journal=journal, halt_check=lambda: order_refusal(ws, TESTNET))
 
 
 def dex_rules(symbol: str, price: float, base_decimals: int, quote_decimals: int) -> MarketRules:

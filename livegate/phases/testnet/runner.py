@@ -117,7 +117,7 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
 
 
 def _dex(ws, effective, env, journal, run, approve) -> dict:
-    executor = build_dex(effective, env, ws.root, journal)
+    executor = build_dex(ws, effective, env, journal)
     return run_swap(executor, ws, effective, env, journal, run, approve, int(time.time() * 1000))
 
 
