@@ -25,6 +25,7 @@ from livegate.core import errors
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE, EXIT_GATE, EXIT_HALTED, EXIT_VENUE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5, 70
 EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, as the shell reports a writer whose reader went away (`| head`)
 
 EXIT_CODES: tuple[tuple[type[errors.LivegateError], int], ...] = (
     (errors.CriteriaNotMet, EXIT_CRITERIA),
@@ -161,9 +162,17 @@ class LivegateGroup(TyperGroup):
         finally:
             self._listing = False
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:  # `livegate --help | head`: the top-level help is printed while parsing
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except BrokenPipeError:
+            _quiet_pipe_exit()
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_pipe_exit()
         except errors.LivegateError as exc:
             report_error(exc)
             ctx.exit(exit_code_for(exc))
@@ -179,6 +188,17 @@ class LivegateGroup(TyperGroup):
             display.error(f"internal error: {type(exc).__name__}: {exc} (a bug in livegate; rerun with LIVEGATE_DEBUG=1 for the traceback)")
             _alert_crash(ctx, exc)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _quiet_pipe_exit() -> None:
+    """Whoever read our output stopped reading (`livegate ledger export | head`): nothing more to
+    say, no error. Python would still flush stdout at exit into the closed pipe; point it at
+    /dev/null first."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    raise SystemExit(EXIT_PIPE_CLOSED)
 
 
 def _alert_crash(ctx, exc: BaseException) -> None:

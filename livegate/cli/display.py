@@ -19,8 +19,13 @@ def console(stderr: bool = False):
     cached = _consoles.get(stderr)
     if cached is None or cached.file is not stream:
         cached = Console(file=stream, highlight=False, soft_wrap=True)
+        cached.on_broken_pipe = _pipe_closed  # the command line's own quiet exit, not rich's exit 1
         _consoles[stderr] = cached
     return cached
+
+
+def _pipe_closed() -> None:
+    raise BrokenPipeError("the reader of the output went away")
 
 
 def out(text: str = "") -> None:

@@ -32,14 +32,35 @@ _RUN = "json_extract(payload, '$.run') = ?"
 # -- connections --------------------------------------------------------------------------------
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection. A ledger on read-only media (an auditor's copy, a read-only
+    mount) cannot get the shared-memory file SQLite's WAL mode wants; when it has no write-ahead
+    log waiting either, nothing can change it, and it is opened as immutable."""
     if not path.is_file():
         raise LedgerError(f"no ledger at {path}; run `livegate init`")
+    uri = Path(path).resolve().as_uri()  # escaped: a `%`, `#` or `?` in a folder name must not name another file
     try:
-        # as a URI, escaped: a `%`, `#` or `?` in a folder name must not name another file
-        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
-        conn.execute("SELECT 1 FROM events LIMIT 1")
+        conn = _open(uri + "?mode=ro")
+    except sqlite3.OperationalError as exc:
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise LedgerError(f"{path}: cannot be opened read-only ({exc}) and its write-ahead log {wal.name} holds events "
+                              "not yet in the file: open it where it can be written once, or copy it with `sqlite3 .backup`") from None
+        try:
+            conn = _open(uri + "?immutable=1")
+        except sqlite3.DatabaseError as again:
+            raise LedgerError(f"{path}: not a readable livegate ledger ({again})") from None
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a readable livegate ledger ({exc})") from None
+    return conn
+
+
+def _open(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=30)
+    try:
+        conn.execute("SELECT 1 FROM events LIMIT 1")
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise
     return conn
 
 
