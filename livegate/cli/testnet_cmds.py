@@ -60,8 +60,8 @@ def show(report: dict) -> None:
     dex = report.get("dex")
     if dex and dex.get("executed"):
         d.table("Test swap", ["", ""], [["tx", dex["tx_hash"]], ["block / confirmations", f"{dex['block']} / {dex['confirmations']}"],
-                                        [f"sold {dex['in_tokens']}: quoted / minimum / received",
-                                         " / ".join(f"{dex['out_tokens'][k]:.6g}" for k in ("quoted_out", "min_out", "amount_out")) + f" {dex['token_out']}"],
+                                        [f"paid {dex['paid']}: quoted / minimum / received",
+                                         " / ".join(f"{dex['out_amounts'][k]:.6g}" for k in ("quoted_out", "min_out", "amount_out")) + f" {dex['bought']}"],
                                         ["gas estimate / used", f"{dex['gas_estimate']} / {dex['gas_used']}"]], show_header=False)
     d.criteria_table("Testnet criteria (phases/testnet.yaml)", report["checks"])
     d.out(f"Verdict: {d.styled(report['verdict'])} — recorded as the testnet phase result.")

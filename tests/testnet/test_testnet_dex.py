@@ -13,6 +13,7 @@ def test_cex_and_dex_together_pass(testnet, full_ws):
     dex = report["dex"]
     assert dex["tx_hash"].startswith("0x") and dex["confirmations"] >= 1
     assert dex["amount_out"] >= dex["min_out"] and 0.5 <= checks["dex_gas_used_ratio"]["measured"] <= 1.0
+    assert dex["paid"].endswith(" TKA") and float(dex["paid"].split()[0]) <= 1.0 and dex["bought"] == "TKB"  # shown, not masked
 
 
 def test_a_swap_worth_more_than_max_trade_amount_is_refused_by_the_guardian(testnet, full_ws, monkeypatch):

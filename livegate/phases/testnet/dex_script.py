@@ -67,9 +67,10 @@ def run_swap(executor: Any, ws: Any, effective: Any, env: Any, journal: Any, run
                 "blocks": [[b.rule, b.message] for b in decision.blocks]}
     out = executor.outcomes[decision.order.client_id].to_dict()
     scale_in, scale_out = executor.decimals(quote), executor.decimals(base)
-    out["in_tokens"] = f"{from_units(out['amount_in'], scale_in):g} {quote}"
-    out["out_tokens"] = {k: from_units(out[k], scale_out) for k in ("quoted_out", "min_out", "amount_out")}
-    out["token_out"] = base
+    # (no "token" in these names: keys that look like secrets are masked in every report)
+    out["paid"] = f"{from_units(out['amount_in'], scale_in):g} {quote}"
+    out["out_amounts"] = {k: from_units(out[k], scale_out) for k in ("quoted_out", "min_out", "amount_out")}
+    out["bought"] = base
     quoted = out.get("quoted_out") or 0
     out.update(executed=True, gas_ratio=(out["gas_used"] / out["gas_estimate"]) if out.get("gas_estimate") else None,
                slippage_pct=(100.0 * (quoted - out["amount_out"]) / quoted) if quoted else None,
