@@ -132,7 +132,8 @@ def request(ws: Workspace, order: Order, *, expiry_s: float, context: str = "", 
     """Record a pending approval for `order`, expiring `expiry_s` seconds from now."""
     if not isinstance(expiry_s, (int, float)) or isinstance(expiry_s, bool) or not expiry_s > 0:
         raise UsageError(f"the approval expiry must be a positive number of seconds (got {expiry_s!r})")
-    order_dict = {k: v for k, v in order.to_dict().items() if k not in _DROPPED_ORDER_FIELDS}
+    order_dict = {k: v for k, v in order.to_dict().items()
+                  if k not in _DROPPED_ORDER_FIELDS and not (k == "quote_value" and v is None)}
     t = now()
     with _locked(ws) as ledger:
         number = queries.count_kind(ledger.conn, REQUESTED) + 1
