@@ -13,11 +13,22 @@ from typing import Any, Protocol
 
 from livegate.core.breakers import CircuitBreakers
 from livegate.core.errors import StrategyError
-from livegate.core.gateway import OrderGateway
+from livegate.core.gateway import Executor, OrderGateway
 from livegate.core.guardian import RiskState
-from livegate.core.orders import SELL, Bar, OrderIntent
+from livegate.core.orders import SELL, Bar, Fill, Order, OrderIntent
 from livegate.core.portfolio import Portfolio
-from livegate.core.simulator import PaperExecutor
+
+
+class BarExecutor(Executor, Protocol):
+    """An executor the engine drives bar by bar: the paper simulator, or a venue's executor
+    (whose `on_bar` reports the venue's fills since the last look)."""
+
+    @property
+    def pending(self) -> object: ...  # truthy while orders wait (the simulator's list, a venue's flag)
+
+    def on_bar(self, bar: Bar, account: Portfolio) -> tuple[list[Fill], list[Order]]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class Strategy(Protocol):
@@ -86,7 +97,7 @@ def check_intents(out: object, name: str, bar: Bar) -> list[OrderIntent]:
 
 
 class Engine:
-    def __init__(self, *, strategy: Strategy, gateway: OrderGateway, executor: PaperExecutor, account: Portfolio,
+    def __init__(self, *, strategy: Strategy, gateway: OrderGateway, executor: BarExecutor, account: Portfolio,
                  state: RiskState, breakers: CircuitBreakers, timeframe_ms: int, history: int = 500):
         self.strategy = strategy
         self.name = type(strategy).__name__

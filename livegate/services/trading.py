@@ -23,9 +23,10 @@ from livegate.adapters.exchange.markets import rules_from_market
 from livegate.adapters.execution.cex import CcxtExecutor, split_symbol
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS
 from livegate.config.environment import WorkspaceEnv, load_env
-from livegate.config.workspace import Workspace
+from livegate.config.models import ExchangeSection, LiveTradingLimits, RiskLimitsFile
+from livegate.config.workspace import Effective, Workspace
 from livegate.core.breakers import CircuitBreakers
-from livegate.core.engine import Engine
+from livegate.core.engine import BarExecutor, Engine
 from livegate.core.errors import UsageError
 from livegate.core.fills import MarketRules, default_rules
 from livegate.core.gateway import Executor, Journal, OrderGateway
@@ -85,7 +86,7 @@ def order_refusal(ws: Workspace, purpose: Purpose) -> str | None:
     return None
 
 
-def rules_for(symbols: list[str], prices: dict[str, float], exchange_cfg: Any,
+def rules_for(symbols: list[str], prices: dict[str, float], exchange_cfg: ExchangeSection,
               markets: dict[str, Any] | None = None) -> dict[str, MarketRules]:
     """Filters and fees per symbol: from the exchange's market info when loaded, otherwise
     Binance-like defaults; `exchange.maker_fee` / `taker_fee` in livegate.yaml override both."""
@@ -100,19 +101,24 @@ def rules_for(symbols: list[str], prices: dict[str, float], exchange_cfg: Any,
     return out
 
 
-def assemble_gateway(purpose: Purpose, *, risk: Any, executor: Executor, account: Portfolio, state: RiskState,
+def assemble_gateway(purpose: Purpose, *, risk: RiskLimitsFile, executor: Executor, account: Portfolio, state: RiskState,
                      rules: dict[str, MarketRules], journal: Journal, id_prefix: str, ws: Workspace | None = None,
                      env: WorkspaceEnv | None = None, approve: Approve | None = None, stage_cap: float | None = None,
-                     limits: Any = None, scripted: bool = False) -> OrderGateway:
+                     limits: LiveTradingLimits | None = None, scripted: bool = False) -> OrderGateway:
     """The order gateway for `purpose`: the risk guardian on `limits` (risk_limits.yaml's
     live_trading unless tightened; order-count throttles lifted for `scripted` orders), the
     circuit breakers, the stage cap and, on a venue, MAX_TRADE_AMOUNT and the approval
     (`approve`, or the workspace's EXECUTION_APPROVAL_MODE when not given); the halt rule for
     every purpose that halts. The only place an `OrderGateway` is built."""
-    if (purpose.halts or purpose.venue) and ws is None:
-        raise ValueError(f"a {purpose.name} gateway needs the workspace (halt rule, approvals)")
+    halt_check: Callable[[], str | None] | None = None
     max_amount = None
-    if purpose.venue:
+    if purpose.halts or purpose.venue:
+        if ws is None:
+            raise ValueError(f"a {purpose.name} gateway needs the workspace (halt rule, approvals)")
+        workspace = ws
+        if purpose.halts:
+            halt_check = lambda: order_refusal(workspace, purpose)  # noqa: E731 - read fresh for every order
+    if purpose.venue and ws is not None:
         env = env if env is not None else load_env(ws.root)
         max_amount = env.max_trade_amount()
         if approve is None:
@@ -123,26 +129,27 @@ def assemble_gateway(purpose: Purpose, *, risk: Any, executor: Executor, account
     limits = limits if limits is not None else risk.live_trading
     if scripted:
         limits = limits.model_copy(update=SCRIPT_THROTTLES)
-    halt_check = (lambda: order_refusal(ws, purpose)) if purpose.halts else None
     return OrderGateway(guardian=RiskGuardian(limits, risk.guardian, max_amount),
                         breakers=CircuitBreakers(risk.live_trading, risk.circuit_breakers), executor=executor,
                         account=account, state=state, rules=rules, journal=journal, id_prefix=id_prefix,
                         halt_check=halt_check, approve=approve, stage_cap=stage_cap)
 
 
-def assemble_engine(purpose: Purpose, effective: Any, strategy: Any, rules: dict[str, MarketRules], journal: Journal,
+def assemble_engine(purpose: Purpose, effective: Effective, strategy: Any, rules: dict[str, MarketRules], journal: Journal,
                     run_id: str, *, ws: Workspace | None = None, env: WorkspaceEnv | None = None,
                     book_for: Callable[..., Any] | None = None, saved: dict[str, Any] | None = None,
-                    executor: Executor | None = None, capital: float | None = None, stage_cap: float | None = None,
-                    approve: Approve | None = None, id_prefix: str | None = None, limits: Any = None) -> Engine:
+                    executor: BarExecutor | None = None, capital: float | None = None, stage_cap: float | None = None,
+                    approve: Approve | None = None, id_prefix: str | None = None,
+                    limits: LiveTradingLimits | None = None) -> Engine:
     """The strategy engine around the gateway for `purpose`; `saved` restores a checkpoint.
     The paper simulator executes unless `executor` is given (a venue's); `capital` defaults to
     the workspace's starting capital; `limits` replaces risk_limits.yaml's live_trading."""
     capital = effective.config.capital.starting if capital is None else capital
     account = Portfolio.from_dict(saved["account"]) if saved else Portfolio(cash=capital)
     state = RiskState.from_dict(saved["risk"]) if saved else RiskState(peak_equity=capital, equity=capital)
-    simulated = executor is None
-    executor = PaperExecutor(rules, book_for=book_for) if executor is None else executor
+    simulator = None
+    if executor is None:  # simulated fills; a venue's executor otherwise
+        executor = simulator = PaperExecutor(rules, book_for=book_for)
     gateway = assemble_gateway(purpose, risk=effective.risk, executor=executor, account=account, state=state, rules=rules,
                                journal=journal, id_prefix=id_prefix or f"lg-{run_id}", ws=ws, env=env, approve=approve,
                                stage_cap=stage_cap, limits=limits)
@@ -151,8 +158,8 @@ def assemble_engine(purpose: Purpose, effective: Any, strategy: Any, rules: dict
                     breakers=gateway.breakers, timeframe_ms=TIMEFRAME_MS[effective.config.exchange.timeframe], history=history)
     if saved:
         gateway.breakers.restore(saved["breakers"])
-        if simulated:  # a venue's orders are recovered from the venue, not a checkpoint
-            executor.restore(saved["executor"])
+        if simulator is not None:  # a venue's orders are recovered from the venue, not a checkpoint
+            simulator.restore(saved["executor"])
         gateway.seq = saved["seq"]
         engine.bars = saved["bars"]
         if "strategy" in saved and callable(getattr(strategy, "restore", None)):
@@ -169,7 +176,7 @@ class VenueGateway:
     balances: dict[str, float]  # the venue's total balances when it was built
 
 
-def venue_gateway(purpose: Purpose, ws: Workspace, effective: Any, env: WorkspaceEnv, journal: Journal, run: str, symbol: str,
+def venue_gateway(purpose: Purpose, ws: Workspace, effective: Effective, env: WorkspaceEnv, journal: Journal, run: str, symbol: str,
                   approve: Approve | None, *, client: Any = None, sleep: Callable[[float], None] | None = None) -> VenueGateway:
     """A gateway on a real venue for scripted orders (testnet's script, the kill-switch drill):
     the ccxt executor behind it, the account from the venue's balances, throttles lifted."""
