@@ -57,7 +57,7 @@ def venue_orders(sandbox, pair, client_id):
 
 def executor_for(sandbox, pair, ledger, timeout_ms=10_000):
     client = sandbox.client(pair, timeout_ms=timeout_ms)
-    return CcxtExecutor(client, WriteThroughJournal(ledger, "t"), base_delay=0.01)
+    return CcxtExecutor(client, WriteThroughJournal(ledger, "t"), base_delay=0.01, halt_check=lambda: None)
 
 
 def market_buy(cid: str, amount: float = 0.001) -> Order:
@@ -127,7 +127,7 @@ CRASHING_CHILD = textwrap.dedent("""
     url, key, secret, path = sys.argv[1:5]
     client = build_exchange("binance", testnet=False, base_url=url, api_key=key, secret=secret, rate_limit_ms=0, timeout_ms=60000)
     with Ledger.open(Path(path)) as ledger:
-        executor = CcxtExecutor(client, WriteThroughJournal(ledger, "t"))
+        executor = CcxtExecutor(client, WriteThroughJournal(ledger, "t"), halt_check=lambda: None)
         executor.place(Order("cid-crash", "BTC/USDT", "buy", "market", 0.001, None, int(time.time() * 1000)), 0)
 """)
 

@@ -66,7 +66,8 @@ def executor_options(running, journal=None, **overrides) -> dict:
     deployment = running.deployment
     options = dict(router=deployment.router, tokens={**deployment.tokens, "WETH": deployment.weth},
                    chain_name="anvil", chain_id=running.chain_id, allow=allowlists(running), slippage=0.005,
-                   journal=journal if journal is not None else RecordingJournal(), poll_s=0.02, wait_timeout_s=10)
+                   journal=journal if journal is not None else RecordingJournal(), poll_s=0.02, wait_timeout_s=10,
+                   halt_check=lambda: None)
     return {**options, **overrides}
 
 
@@ -434,7 +435,7 @@ allow = Allowlists(*(tuple(config["allow"][name]) for name in ("chains", "tokens
 executor = DexExecutor(connect(config["rpc_url"]), os.environ["DEX_CHILD_KEY"], router=config["router"],
                        tokens=config["tokens"], chain_name="anvil", chain_id=config["chain_id"], allow=allow,
                        slippage=0.005, confirmations=3, wait_timeout_s=60, poll_s=0.05,
-                       journal=FileJournal(config["journal"]))
+                       journal=FileJournal(config["journal"]), halt_check=lambda: None)
 executor.swap("TKA", "TKB", config["amount_in"], client_id="k9-1")
 """
 

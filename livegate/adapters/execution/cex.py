@@ -42,7 +42,7 @@ class CcxtExecutor:
     must write through (each event durable before the next call goes out)."""
 
     def __init__(self, client: Any, journal: Any, *, attempts: int = 4, base_delay: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep, halt_check: Callable[[], str | None] | None = None):
+                 halt_check: Callable[[], str | None], sleep: Callable[[float], None] = time.sleep):
         self.client, self.journal, self.halt_check = client, journal, halt_check
         self.attempts, self.base_delay, self.sleep = attempts, base_delay, sleep
         self.tracked: dict[str, Tracked] = {}
@@ -72,7 +72,7 @@ class CcxtExecutor:
         self.journal.emit("order_sending", {**order.to_dict(), "reference": reference})
         # A halt written after the gateway looked but before this order is on record still stops
         # it: whatever is in the ledger before `order_sending` is seen here, the rest comes after.
-        reason = self.halt_check() if self.halt_check else None
+        reason = self.halt_check()
         if reason:
             self.journal.emit("order_not_sent", {"client_id": order.client_id, "reason": reason})
             return Block("halted", reason)
@@ -180,7 +180,7 @@ class CcxtExecutor:
         backoff, last = Backoff(self.base_delay), None
         for attempt in range(self.attempts):
             if attempt:  # a resend: the venue had no such order; a halt pulled meanwhile stops it here
-                reason = self.halt_check() if self.halt_check else None
+                reason = self.halt_check()
                 if reason:
                     self.journal.emit("order_not_sent", {"client_id": order.client_id, "reason": reason})
                     return Block("halted", reason)

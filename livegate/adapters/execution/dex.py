@@ -168,8 +168,8 @@ class DexExecutor:
 
     def __init__(self, w3, signer_key: str, *, router: str, tokens: dict[str, str], chain_name: str, chain_id: int,
                  allow: Allowlists, slippage: float, journal: Journal, confirmations: int = 1,
-                 wait_timeout_s: float = 60.0, poll_s: float = POLL_S, unlimited_approval: bool = False,
-                 halt_check: Callable[[], str | None] | None = None):
+                 halt_check: Callable[[], str | None], wait_timeout_s: float = 60.0, poll_s: float = POLL_S,
+                 unlimited_approval: bool = False):
         from eth_account import Account
         from eth_utils import to_checksum_address
 
@@ -325,7 +325,7 @@ class DexExecutor:
     def _unless_halted(self, client_id: str, sending: dict[str, Any] | None = None) -> None:
         """Raise TradingHalted when the halt rule refuses now; a swap already journaled as
         sending is closed as not sent (`dex_swap_not_sent`): its transaction never leaves."""
-        reason = self.halt_check() if self.halt_check is not None else None
+        reason = self.halt_check()
         if reason:
             if sending is not None:
                 self.journal.emit("dex_swap_not_sent", {"client_id": client_id, "tx_hash": sending["tx_hash"], "reason": reason})
