@@ -10,6 +10,7 @@ command asks for the workspace or crashes — the two imports inside functions b
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -194,10 +195,8 @@ def _quiet_pipe_exit() -> None:
     """Whoever read our output stopped reading (`livegate ledger export | head`): nothing more to
     say, no error. Python would still flush stdout at exit into the closed pipe; point it at
     /dev/null first."""
-    try:
+    with contextlib.suppress(OSError, ValueError):  # stdout already gone entirely: nothing to silence
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
     raise SystemExit(EXIT_PIPE_CLOSED)
 
 

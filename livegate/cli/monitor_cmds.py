@@ -50,12 +50,10 @@ def monitor(
         if as_json:
             d.emit_json(snap)
         else:
-
             _screen().print(render(snap))
         return
     collector = None
     if serve_metrics is not None:
-
         collector = prom.SnapshotCollector()
         server, _ = prom.serve(prom.registry(collector), serve_metrics)
         d.console(stderr=True).print(f"Serving Prometheus metrics at http://127.0.0.1:{server.server_port}/metrics", markup=False)
@@ -126,7 +124,6 @@ def report(
     ws = workspace_from(ctx).require()
     data = report_data(ws, run)
     if html_file is not None:
-
         _write(html_file, render_html(data))
         d.out(f"Wrote {html_file} ({len(data['trades'])} trades, {len(data['results'])} phase results, flags {data['flags'][0]['overall'] if data['flags'] else 'n/a'})")
         return

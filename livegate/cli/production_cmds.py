@@ -61,7 +61,6 @@ def scale(
     ws = workspace_from(ctx).require()
     key = load_private()
     if to is not None and not to > 0:
-
         raise UsageError(f"--to must be a positive amount (got {to:g})")
     step = do_scale(ws, to=to, down=down, by=operator_name(ws, by), key=key, reason=reason)
     if as_json:

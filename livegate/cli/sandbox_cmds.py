@@ -45,7 +45,6 @@ def serve(
         info = sandbox.start()
         written = []
         if ws is not None:
-
             written = write_workspace(ws, info)
         if as_json:
             sys.stdout.write(json.dumps(info, separators=(",", ":")) + "\n")

@@ -216,7 +216,6 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
             written.append(target)
         written.append(_write_gitignore(root / ".gitignore"))
         if not ws.ledger_path.exists():
-
             Ledger.create(ws.ledger_path)
             written.append(ws.ledger_path)
     except BaseException:

@@ -91,7 +91,8 @@ def configure(root: Path, destinations: list[dict], retries: int = 2, timeout: f
 
 
 def events(root: Path, *kinds: str) -> list[dict]:
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger.queries import connect_readonly
+    from livegate.ledger.queries import events as iter_events
 
     conn = connect_readonly(Workspace(root).ledger_path)
     try:
@@ -101,7 +102,7 @@ def events(root: Path, *kinds: str) -> list[dict]:
 
 
 def ledger_text(root: Path) -> str:
-    from livegate.ledger.reader import connect_readonly
+    from livegate.ledger.queries import connect_readonly
 
     conn = connect_readonly(Workspace(root).ledger_path)
     try:

@@ -14,7 +14,8 @@ from livegate.cli import prompts
 from livegate.config.workspace import Workspace
 from livegate.core.errors import UsageError
 from livegate.core.orders import Block, Order
-from livegate.ledger.reader import connect_readonly, iter_events
+from livegate.ledger.queries import connect_readonly
+from livegate.ledger.queries import events as iter_events
 from livegate.services import approvals
 
 START = "2030-01-02 03:04:05"

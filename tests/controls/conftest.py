@@ -58,7 +58,8 @@ def set_env(root: Path, **values: str) -> None:
 
 
 def events(root: Path, *kinds: str) -> list[dict]:
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger.queries import connect_readonly
+    from livegate.ledger.queries import events as iter_events
 
     conn = connect_readonly(Workspace(root).ledger_path)
     try:

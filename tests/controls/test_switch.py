@@ -122,7 +122,8 @@ def test_a_switch_to_live_needs_the_typed_phrase_or_both_flags(ready, workspace,
 
 
 def test_the_history_keeps_what_was_checked(ready, workspace):
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger.queries import connect_readonly
+    from livegate.ledger.queries import events as iter_events
 
     mode_switch.set_mode(Workspace(workspace), "LIVE_SCALED", "straight to level 2", by="alice", level=2)
     conn = connect_readonly(Workspace(workspace).ledger_path)

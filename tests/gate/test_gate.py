@@ -18,7 +18,8 @@ from livegate.config.loader import load_phase_specs
 from livegate.config.workspace import Workspace
 from livegate.core.errors import GateClosed
 from livegate.core.results import Verdict
-from livegate.ledger.reader import connect_readonly, iter_events
+from livegate.ledger.queries import connect_readonly
+from livegate.ledger.queries import events as iter_events
 from livegate.phases import Measurement, run_phase
 from livegate.services import gate
 

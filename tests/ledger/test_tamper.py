@@ -384,7 +384,7 @@ def test_verify_reads_one_snapshot_while_another_writer_appends(tmp_path):
     must not look like a tail cut off: verification reads one consistent snapshot."""
     import threading
 
-    from livegate.ledger.reader import connect_readonly
+    from livegate.ledger.queries import connect_readonly
     from livegate.ledger.store import Ledger
     from livegate.ledger.verify import verify_ledger
 

@@ -55,7 +55,8 @@ def test_forward_run_through_ccxt_on_the_emulator(tmp_path, run_cli, operator_ke
 
 
 def _started(ws):
-    from livegate.ledger.reader import connect_readonly, iter_events
+    from livegate.ledger.queries import connect_readonly
+    from livegate.ledger.queries import events as iter_events
 
     conn = connect_readonly(ws.ledger_path)
     try:

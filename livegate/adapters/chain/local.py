@@ -71,7 +71,6 @@ class LocalChain:
         self.node = node
         try:
             if self.deploy:
-
                 self.deployment = deploy_uniswap(self.web3(), deployer=self.deployer, trader=self.trader)
         except BaseException:
             self.stop()

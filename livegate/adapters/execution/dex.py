@@ -415,7 +415,6 @@ class DexExecutor:
     def decimals(self, symbol: str) -> int:
         """The token's `decimals()`, read once."""
         if symbol not in self._decimals:
-
             with self._chain(f"read the decimals of {symbol}"):
                 self._decimals[symbol] = token_contract(self.w3, self._token(symbol)).functions.decimals().call()
         return self._decimals[symbol]

@@ -13,7 +13,7 @@ from livegate.adapters.marketdata.synthetic import generate
 from livegate.adapters.sandbox.market import BookShape, MarketSpec
 from livegate.adapters.sandbox.venue import Venue
 
-DEFAULT_SYMBOLS = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0}
+DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT")  # their prices come from the seeded market model
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ class LocalSandbox:
         self.exchange = SandboxExchange(markets, speed=speed, seed=seed, port=port, book=THIN_BOOK)
         self.chain = None
         if chain:
-
             self.chain = LocalChain(chain_backend)
 
     def start(self) -> dict[str, Any]:

@@ -44,7 +44,6 @@ def has_keys(ctx: PhaseContext) -> bool:
 def exchange_probe(ctx: PhaseContext):
     """The exchange probe (signed with the workspace's key when both key and secret are set)."""
     if "exchange" not in ctx.extras:
-
         section = ctx.effective.config.exchange
         client = workspace_exchange(section, env_of(ctx) if has_keys(ctx) else None, timeout_ms=5000)
         ctx.extras["exchange"] = ExchangeProbe(client, exchange_where(section, client))
@@ -65,7 +64,6 @@ def exchange_where(section: Any, client: Any = None) -> str:
 
 def rpc_probe(ctx: PhaseContext):
     if "rpc" not in ctx.extras:
-
         ctx.extras["rpc"] = RpcProbe(ctx.effective.config.chain.rpc_url)
     return ctx.extras["rpc"]
 

@@ -25,7 +25,6 @@ def stage_spec(effective: Any, stage: str) -> StageSpec:
     spec = next(s for s in effective.specs if s.id == "micro-live")
     found = next((st for st in spec.stages if st.id == stage), None)
     if found is None:
-
         raise UsageError(f"no micro-live stage {stage!r}; stages: {', '.join(st.id for st in spec.stages)}")
     values = {c.id: c.threshold for c in found.criteria}
     return StageSpec(stage, float(values["max_trade_value"]), float(values["min_duration_hours"]), int(values["min_successful_trades"]))

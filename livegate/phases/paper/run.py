@@ -84,12 +84,10 @@ def load_replay(sources: list[str], symbols: list[str], timeframe: str, days: fl
     out = []
     for source, symbol in zip(sources, symbols):
         if source.startswith("builtin:"):
-
             bars = int((days or 30) * DAY_MS // TIMEFRAME_MS["1m"])
             c = load_builtin(source.split(":", 1)[1], bars)
             c.symbol = symbol  # synthetic prices traded under the configured symbol
         else:
-
             path = Path(source).expanduser()
             if not path.is_absolute() and not path.exists():
                 path = root / path
@@ -310,7 +308,6 @@ class PaperRunner:
 
         retry = Retry(sleep=self.sleep, on_call=api_call, venue=cfg.exchange.id)
         if self.client is None:
-
             self.client = workspace_exchange(cfg.exchange)
         client = self.client
         markets = retry(lambda: client.load_markets())

@@ -147,7 +147,6 @@ def serve(reg: Any, port: int, host: str = "127.0.0.1") -> tuple[Any, Any]:
     try:
         return start_http_server(port, addr=host, registry=reg)
     except OSError as exc:
-
         raise UsageError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
 
 
