@@ -7,6 +7,7 @@ later. Every decision is reported to the journal; nothing here does I/O itself."
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,12 +74,15 @@ class OrderGateway:
         self.halt_check = halt_check
         self.approve = approve
         self.stage_cap = stage_cap
-        self.seq = 0
+        self.seq = 0  # orders sent so far (reported; never part of an order's id)
+        self._asked: dict[tuple[str, str, str], int] = {}  # submissions at `_asked_at`, per (origin, symbol, side)
+        self._asked_at: int | None = None
         self.fill_count = 0  # fills settled so far (the engine re-marks equity when it moves)
         self.trades: list[Trade] = []
 
     def submit(self, intent: OrderIntent, now_ms: int, origin: str = "strategy") -> Decision:
         decision = Decision(intent)
+        client_id = self._intent_id(intent, now_ms, origin)
         blocks = decision.blocks
         reason = self.halt_check() if self.halt_check else None
         if reason:
@@ -99,7 +103,7 @@ class OrderGateway:
                                                 "blocks": [[b.rule, b.message] for b in blocks], "caps": decision.caps})
             return decision
         self.seq += 1
-        order.client_id = f"{self.id_prefix}-{self.seq}"
+        order.client_id = client_id
         self.journal.emit("order_placed", {**order.to_dict(), "caps": decision.caps, "reason": intent.reason})
         result = self.executor.place(order, now_ms, self.account)
         if isinstance(result, Block):
@@ -112,6 +116,18 @@ class OrderGateway:
         decision.fills = result
         self.settle(result, now_ms)
         return decision
+
+    def _intent_id(self, intent: OrderIntent, now_ms: int, origin: str) -> str:
+        """The client order id of an intent: a function of what was asked (run, decision time,
+        origin, symbol, side, and its rank among the same asks at that time), never of a counter
+        a resumed run could replay. A replayed bar asks again with the same id, and an id the
+        ledger shows as sent is never sent again (the executor checks)."""
+        if now_ms != self._asked_at:
+            self._asked_at, self._asked = now_ms, {}
+        key = (origin, str(intent.symbol), str(intent.side))
+        rank = self._asked.get(key, 0)
+        self._asked[key] = rank + 1
+        return client_order_id(self.id_prefix, f"{now_ms}|{origin}|{intent.symbol}|{intent.side}|{rank}")
 
     def _size(self, intent: OrderIntent, now_ms: int, origin: str, decision: Decision) -> Order | None:
         """Sanity, size, guardian and filters. Appends blocks; returns the order or None."""
@@ -194,6 +210,19 @@ class OrderGateway:
         self.journal.emit("breaker_trip", trip.to_dict())
         for order in self.executor.cancel_all():
             self.journal.emit("order_canceled", {"client_id": order.client_id, "reason": f"breaker {trip.breaker}"})
+
+
+CLIENT_ID_MAX = 36  # Binance's limit for newClientOrderId (and the sandbox's)
+
+
+def client_order_id(prefix: str, intent_key: str) -> str:
+    """`<prefix>-<16 hex of the intent>`, at most 36 characters of [A-Za-z0-9_-] (a longer
+    prefix is shortened to a digest of itself)."""
+    digest = hashlib.blake2b(f"{prefix}|{intent_key}".encode(), digest_size=8).hexdigest()
+    safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in prefix)
+    if len(safe) + 1 + len(digest) > CLIENT_ID_MAX:
+        safe = hashlib.blake2b(safe.encode(), digest_size=5).hexdigest()
+    return f"{safe}-{digest}"
 
 
 def _intent_dict(intent: OrderIntent) -> dict[str, Any]:

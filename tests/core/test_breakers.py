@@ -302,7 +302,7 @@ def test_gateway_blocks_every_order_while_tripped_and_a_trip_cancels_open_orders
     assert gw.executor.open_orders() == [] and resting.order.status == "canceled"
     (trip_event,) = journal.of("breaker_trip")
     assert trip_event["breaker"] == "daily_loss_usd" and trip_event["value"] == pytest.approx(50.0)
-    assert journal.of("order_canceled") == [{"client_id": "b-1", "reason": "breaker daily_loss_usd"}]
+    assert journal.of("order_canceled") == [{"client_id": resting.order.client_id, "reason": "breaker daily_loss_usd"}]
     for intent, origin in (
         (OrderIntent(BTC, BUY, quote_amount=10.0), "strategy"),
         (OrderIntent(BTC, SELL), "strategy"),

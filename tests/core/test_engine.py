@@ -15,7 +15,7 @@ from livegate.core.breakers import CircuitBreakers
 from livegate.core.engine import Engine
 from livegate.core.errors import StrategyError
 from livegate.core.fills import MarketRules
-from livegate.core.gateway import OrderGateway
+from livegate.core.gateway import OrderGateway, client_order_id
 from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import BUY, SELL, Bar, OrderIntent
 from livegate.core.portfolio import Portfolio
@@ -81,7 +81,8 @@ def test_intents_flow_through_the_gateway_and_fill_on_the_next_bar():
     engine.on_bar(flat(0, 100.0))
     (placed,) = journal.of("order_placed")
     # 400 / 100 = 4 BTC, decided at the bar's close T0 + TF
-    assert (placed["client_id"], placed["side"], placed["amount"], placed["created_ms"], placed["reason"]) == ("e-1", BUY, 4.0, T0 + TF, "go long")
+    assert (placed["side"], placed["amount"], placed["created_ms"], placed["reason"]) == (BUY, 4.0, T0 + TF, "go long")
+    assert placed["client_id"] == client_order_id("e", f"{T0 + TF}|strategy|{BTC}|{BUY}|0")  # a function of the intent
     assert journal.of("fill") == []
     engine.on_bar(flat(1, 100.0))
     (fill,) = journal.of("fill")
@@ -285,3 +286,19 @@ def test_state_dict_round_trip_resumes_exactly():
     assert [k for k, _ in jb.events] == ["fill", "order_placed", "fill", "trade"]
     assert a.state_dict() == b_engine.state_dict()
     assert a.account.cash == b_engine.account.cash != 10_000.0
+
+
+def test_client_order_ids_are_a_function_of_the_intent_not_of_a_counter():
+    """The same ask at the same decision time gets the same id (a replayed bar asks again with
+    it, and the executor refuses what the ledger shows as sent); a second ask of the same kind
+    at that time, or another side, symbol or time, gets another; ids stay within Binance's 36."""
+    strat = Scripted({0: buy(100.0) + buy(100.0)})
+    first, journal = make_engine(strat)
+    first.on_bar(flat(0, 100.0))
+    ids = [p["client_id"] for p in journal.of("order_placed")]
+    again, journal2 = make_engine(Scripted({0: buy(100.0) + buy(100.0)}))
+    again.gateway.seq = 7  # a restored counter changes nothing
+    again.on_bar(flat(0, 100.0))
+    assert [p["client_id"] for p in journal2.of("order_placed")] == ids and len(set(ids)) == 2
+    assert client_order_id("x" * 60, "k") != client_order_id("x" * 60, "k2")
+    assert max(len(client_order_id("lgl123456789-abcdefgh" * 3, "k")), len(ids[0])) <= 36

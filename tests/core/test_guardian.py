@@ -288,7 +288,7 @@ def test_gateway_seed_000_600_blocked_500_allowed():
     assert event["origin"] == "strategy" and event["intent"]["quote_amount"] == 600.0
     ok = gw.submit(OrderIntent(BTC, BUY, quote_amount=500.0), NOW)
     assert ok.accepted and ok.order.amount == 5.0  # 500 / 100
-    assert journal.of("order_placed")[0]["client_id"] == "g-1"
+    assert journal.of("order_placed")[0]["client_id"] == ok.order.client_id
 
 
 def test_gateway_falling_knife_seed_000():

@@ -55,7 +55,7 @@ def test_market_buy_fills_at_next_open_plus_model_slippage_through_the_gateway()
     # bar 0 closed at 100 (the reference); the decision is made at its close, T0 + TF
     decision = gw.submit(OrderIntent(SYM, BUY, amount=10.0), T0 + TF)
     assert decision.accepted and decision.fills == []  # nothing fills inside the bar already seen
-    assert [o.client_id for o in ex.open_orders()] == ["t-1"]
+    assert [o.client_id for o in ex.open_orders()] == [decision.order.client_id]
     # bar 1: open 100, range 98–102, volume 1000
     fills, dropped = ex.on_bar(bar(1, 100.0, 102.0, 98.0, 101.0), acct)
     assert dropped == []
