@@ -37,7 +37,8 @@ def testnet(
     options = TestnetOptions(ask=ask, by=by, progress=(lambda text: None) if as_json else _progress)
     result, extras = run_testnet(ws, try_load_private(), options)
     report = {"step": "testnet", "counts_as_phase_result": True, **result.to_dict(),
-              "cex": extras.get("cex"), "dex": extras.get("dex"), "approvals": extras.get("approvals")}
+              "cex": extras.get("cex"), "dex": extras.get("dex"), "approvals": extras.get("approvals"),
+              "run": extras.get("run"), "resumed": extras.get("resumed")}
     if as_json:
         d.emit_json(report)
     else:

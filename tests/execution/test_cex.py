@@ -16,7 +16,7 @@ import pytest
 
 from livegate.adapters.execution.cex import CcxtExecutor
 from livegate.core.errors import ClockSkewError, VenueUnreachable
-from livegate.core.orders import BUY, MARKET, Order
+from livegate.core.orders import BUY, MARKET, Block, Order
 from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.store import Ledger
 
@@ -147,9 +147,16 @@ def test_kill_9_mid_order_then_restart_recovers_it_without_a_second_order(sandbo
     events = _events(path)
     assert [k for k, _ in events] == ["order_sending"]  # the answer never came back
     executor = executor_for(sandbox, key, ledger)
-    assert executor.recover(events) == {"cid-crash": "adopted"}
+    found = executor.recover(events)
+    assert found.outcome == {"cid-crash": "adopted"}
+    (venue_order,) = venue_orders(sandbox, key, "cid-crash")
+    assert venue_order.executed > 0 and sum(f.amount for f in found.fills) == pytest.approx(venue_order.executed)  # to be applied
+    # the replayed intent (same client id) is refused, never sent a second time
+    again = executor.place(Order("cid-crash", "BTC/USDT", "buy", "market", 0.001, None, 0), 0)
+    assert isinstance(again, Block) and again.rule == "already_sent"
     assert len(venue_orders(sandbox, key, "cid-crash")) == 1
-    assert executor.recover(events + list(_events(path))[1:]) == {"cid-crash": "tracked"}  # idempotent
+    later = executor_for(sandbox, key, ledger).recover(events + list(_events(path))[1:])  # a second restart
+    assert later.outcome == {"cid-crash": "closed"} and later.fills == []  # done and recorded: nothing to ask
     assert len(venue_orders(sandbox, key, "cid-crash")) == 1
     recorded = _events(path)
     assert [k for k, _ in recorded].count("order_acknowledged") == 1  # recovered once, not again
@@ -160,7 +167,7 @@ def test_kill_9_mid_order_then_restart_recovers_it_without_a_second_order(sandbo
 def test_an_order_that_never_reached_the_venue_is_recorded_as_not_placed(sandbox, key, ledger):
     executor = executor_for(sandbox, key, ledger)
     payload = {**market_buy("cid-ghost").to_dict(), "reference": 40_000.0}
-    assert executor.recover([("order_sending", payload)]) == {"cid-ghost": "not placed"}
+    assert executor.recover([("order_sending", payload)]).outcome == {"cid-ghost": "not placed"}
     assert venue_orders(sandbox, key, "cid-ghost") == [] and kinds(ledger) == ["order_not_placed"]
 
 

@@ -342,12 +342,33 @@ def test_the_key_never_shows(default_chain):
 # -- crashes and reconciliation ----------------------------------------------------------------
 
 
+def test_a_crash_before_broadcasting_sends_the_same_signed_transaction_on_resume(any_chain):
+    """Exactly once on a chain: after a crash between the journal entry and the broadcast, the
+    resume broadcasts the journaled signed bytes — the same hash, the same nonce — never a new
+    transaction for the same swap; a second resume finds it mined and swaps nothing more."""
+    journal = RecordingJournal({"dex_swap_sending": crash})
+    with pytest.raises(Crash):
+        make_executor(any_chain, journal).swap("TKA", "TKB", 100 * E18, client_id="s-1")
+    tka = balance(any_chain, "TKA")
+    [pending] = open_swaps(journal.events)
+    after_restart = RecordingJournal()
+    restarted = make_executor(any_chain, after_restart)
+    outcome = restarted.resume(pending)
+    assert outcome is not None and outcome.tx_hash == pending["tx_hash"]
+    assert any_chain.web3().eth.get_transaction(outcome.tx_hash)["nonce"] == pending["nonce"]
+    assert balance(any_chain, "TKA") == tka - 100 * E18
+    assert [p["tx_hash"] for p in after_restart.payloads("dex_swap_rebroadcast")] == [pending["tx_hash"]]
+    assert restarted.resume(pending).tx_hash == outcome.tx_hash and balance(any_chain, "TKA") == tka - 100 * E18
+    assert open_swaps(journal.events + after_restart.events) == []
+
+
 def test_a_crash_before_broadcasting_is_never_sent_and_a_new_swap_takes_its_nonce(any_chain):
     journal = RecordingJournal({"dex_swap_sending": crash})
     with pytest.raises(Crash):
         make_executor(any_chain, journal).swap("TKA", "TKB", 100 * E18, client_id="b-1")
     tka = balance(any_chain, "TKA")
     [pending] = open_swaps(journal.events)
+    pending = {k: v for k, v in pending.items() if k != "raw_tx"}  # a journal entry from before the signed bytes were kept
 
     after_restart = RecordingJournal()
     restarted = make_executor(any_chain, after_restart)

@@ -1,7 +1,8 @@
 """Orders on an exchange through ccxt (testnet or live), behind the order gateway.
 
-Idempotent: every order carries the gateway's deterministic client order id, and is journaled
-(`order_sending`) before it is sent. When the answer is lost — a timeout, a 5xx, a 429, a
+Exactly once: every order carries the gateway's client order id (a function of the intent), is
+journaled (`order_sending`) before it is sent, and an id the run's ledger already shows as sent
+is never sent again (a resumed run that replays a bar asks with the same id). When the answer is lost — a timeout, a 5xx, a 429, a
 dropped connection — the executor asks the venue for that client id before sending again, so
 an order is never doubled. Fills always come from the venue (`fetch_my_trades` of the order),
 with the fee in the currency the venue charged it in; `balance_changes` adds them up so the
@@ -23,6 +24,16 @@ from livegate.core.orders import BUY, LIMIT, Block, Fill, Order
 from livegate.core.retry import Backoff
 
 OPEN_STATES = ("open",)
+ALREADY_SENT = "already_sent"  # the Block rule of an intent replayed after a restart
+
+
+@dataclass
+class Recovery:
+    """What `recover` found: per client id "adopted" | "not placed" | "tracked" | "closed", and
+    the fills the venue made that the ledger did not have (journaled now as `venue_fill`)."""
+
+    outcome: dict[str, str] = field(default_factory=dict)
+    fills: list[Fill] = field(default_factory=list)
 
 
 @dataclass
@@ -46,6 +57,7 @@ class CcxtExecutor:
         self.client, self.journal, self.halt_check = client, journal, halt_check
         self.attempts, self.base_delay, self.sleep = attempts, base_delay, sleep
         self.tracked: dict[str, Tracked] = {}
+        self.sent: set[str] = set()  # client ids journaled as `order_sending` (this run, this process and before)
         self.lookups = 0  # how often a lost answer was resolved by asking the venue
         self.resends = 0
 
@@ -68,8 +80,13 @@ class CcxtExecutor:
         return float(levels[0][0])
 
     def place(self, order: Order, now_ms: int, account: Any = None) -> list[Fill] | Block:
+        if order.client_id in self.sent:
+            self.journal.emit("order_not_resent", {"client_id": order.client_id,
+                                                   "reason": "this intent was already sent (a replayed decision)"})
+            return Block(ALREADY_SENT, f"order {order.client_id} was already sent; it is never sent twice")
         reference = order.price if order.type == LIMIT and order.price else self.quote(order.symbol, order.side)
         self.journal.emit("order_sending", {**order.to_dict(), "reference": reference})
+        self.sent.add(order.client_id)
         # A halt written after the gateway looked but before this order is on record still stops
         # it: whatever is in the ledger before `order_sending` is seen here, the rest comes after.
         reason = self.halt_check()
@@ -129,12 +146,13 @@ class CcxtExecutor:
 
     # -- after a crash ---------------------------------------------------------------------------
 
-    def recover(self, events: list[tuple[str, dict]]) -> dict[str, str]:
+    def recover(self, events: list[tuple[str, dict]]) -> Recovery:
         """Pick up a run's orders from its ledger events ((kind, payload) in ledger order) after
-        a crash. An order whose answer was never recorded is looked up by its client order id:
-        adopted if the venue has it, recorded as never placed if not — nothing is sent again.
-        Fills the venue made meanwhile are journaled once. Returns {client_id: "adopted" |
-        "not placed" | "tracked" | "closed"}."""
+        a crash. Every order the ledger shows as sending or acknowledged is looked up at the
+        venue (open and closed orders): by its venue id when acknowledged, else by its client
+        order id — adopted if the venue has it, recorded as never placed if not. Nothing is sent
+        again: every id the ledger shows as sent stays refused. Fills the venue made that the
+        ledger lacks are journaled once and returned, for the caller to apply."""
         sending: dict[str, dict] = {}
         acked: dict[str, str] = {}
         fills: dict[str, list[dict]] = {}
@@ -146,9 +164,11 @@ class CcxtExecutor:
                 acked[p["client_id"]] = p["venue_id"]
             elif kind == "venue_fill":
                 fills.setdefault(p["order_id"], []).append(p)
-            elif kind in ("order_canceled", "order_not_placed", "order_not_sent"):
+            elif kind in ("order_canceled", "order_not_placed", "order_not_sent", "order_done"):
                 closed.add(p["client_id"])
-        outcome: dict[str, str] = {}
+        self.sent |= set(sending)
+        found = Recovery()
+        outcome = found.outcome
         for cid, payload in sending.items():
             if cid in closed:
                 outcome[cid] = "closed"
@@ -170,8 +190,8 @@ class CcxtExecutor:
             order.filled = sum(f["amount"] for f in known)
             tracked = Tracked(order, str(answer["id"]), float(payload["reference"]), {f["venue_trade"] for f in known})
             self.tracked[cid] = tracked
-            self._update(tracked, answer)
-        return outcome
+            found.fills += self._update(tracked, answer)
+        return found
 
     # -- sending without doubling ---------------------------------------------------------------
 
@@ -229,9 +249,13 @@ class CcxtExecutor:
                 self.journal.emit("venue_fill", {**fill.to_dict(), "venue_trade": str(trade["id"]),
                                                  "fee_currency": fee_currency, "fee_cost": fee_cost})
             order.filled = filled
+        was = tracked.status
         tracked.status = answer.get("status") or tracked.status
         order.status = {"closed": "filled", "canceled": "canceled", "expired": "canceled", "rejected": "rejected"}.get(
             tracked.status, "open")
+        if was in OPEN_STATES and tracked.status not in OPEN_STATES:  # final: a restart need not ask about it again
+            self.journal.emit("order_done", {"client_id": order.client_id, "venue_id": tracked.venue_id,
+                                             "status": tracked.status, "filled": order.filled})
         return fills
 
 

@@ -318,7 +318,10 @@ class DexExecutor:
         payload = {"client_id": client_id, "tx_hash": "0x" + bytes(signed.hash).hex(), "nonce": nonce,
                    "from": self.address, "chain_id": self.chain_id, "router": self.router, "path": path,
                    "symbols": list(symbols), "amount_in": amount_in, "quoted_out": quoted_out, "min_out": min_out,
-                   "gas_estimate": gas_estimate, "gas_limit": gas_limit}
+                   "gas_estimate": gas_estimate, "gas_limit": gas_limit,
+                   # the signed bytes (public once broadcast, no key in them): after a crash the very
+                   # same transaction is the only one ever broadcast for this swap
+                   "raw_tx": "0x" + bytes(signed.raw_transaction).hex()}
         self.journal.emit("dex_swap_sending", payload)
         return PreparedSwap(payload, bytes(signed.raw_transaction))
 
@@ -370,11 +373,13 @@ class DexExecutor:
 
     def resume(self, pending: dict[str, Any]) -> SwapOutcome | None:
         """Reconcile a swap journaled as `dex_swap_sending` before a crash, by its hash; never
-        sends anything. Known to the node (mined or in its mempool): wait and return the
+        signs anything new. Known to the node (mined or in its mempool): wait and return the
         outcome, or `OrderRejected` if it reverted. Unknown, with the account's nonce not past
-        the recorded one: it was never broadcast — None (`dex_swap_abandoned`); place it again
-        under a new client id (the new transaction takes the same nonce, so at most one of the
-        two could ever be mined). Unknown, but the nonce was used: `OrderNotFound`."""
+        the recorded one: it was never broadcast — the journaled signed transaction itself is
+        broadcast now unless the halt rule refuses (`dex_swap_not_sent`, TradingHalted), so no
+        other transaction ever exists for the swap; a journal entry without the signed bytes
+        (an older ledger) is closed as never broadcast — None (`dex_swap_abandoned`). Unknown,
+        but the nonce was used: `OrderNotFound`."""
         if str(pending.get("from", "")).lower() != self.address.lower():
             raise UsageError(f"swap {pending.get('client_id')} was signed by {pending.get('from')}, "
                              f"not by this executor's signer {self.address}")
@@ -384,6 +389,11 @@ class DexExecutor:
         with self._chain(f"swap {pending['client_id']}: read the nonce of {self.address}"):
             used = self.w3.eth.get_transaction_count(self.address, "pending")
         never_sent = used <= nonce
+        if never_sent and pending.get("raw_tx"):
+            self._unless_halted(pending["client_id"], pending)
+            self.journal.emit("dex_swap_rebroadcast", {"client_id": pending["client_id"], "tx_hash": tx_hash, "nonce": nonce})
+            self.broadcast(PreparedSwap(pending, bytes.fromhex(pending["raw_tx"][2:])))
+            return self.settle(pending, resumed=True)
         self.journal.emit("dex_swap_abandoned", {
             "client_id": pending["client_id"], "tx_hash": tx_hash, "nonce": nonce, "account_nonce": used,
             "reason": "never_broadcast" if never_sent else "nonce_taken"})

@@ -19,10 +19,12 @@ from typing import Any
 
 from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.exchange.retry import Retry
-from livegate.adapters.execution.cex import CcxtExecutor, split_symbol
+from livegate.adapters.execution.cex import ALREADY_SENT, CcxtExecutor, split_symbol
 from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
-from livegate.core.errors import TradingHalted, UsageError
+from livegate.core.errors import LivegateError, TradingHalted, UsageError
+from livegate.core.gateway import NullJournal
+from livegate.core.orders import Fill
 from livegate.ledger import queries
 from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.store import Ledger
@@ -162,8 +164,9 @@ class LiveRunner:
             if saved is None:
                 engine.gateway.seq = 0
             recovered = executor.recover(list(self.events))
-            if recovered:
-                journal.emit("live_recovered", {"orders": recovered})
+            applied = catch_up(engine, self.events, recovered.fills, int(o.clock() * 1000))
+            if recovered.outcome or applied:
+                journal.emit("live_recovered", {"orders": recovered.outcome, "fills_applied": applied})
             feed = LiveFeed(client, symbols, cfg.exchange.timeframe, retry, clock=o.clock, sleep=o.sleep,
                             market_clock=o.market_clock)
             if saved:
@@ -179,7 +182,8 @@ class LiveRunner:
         while True:
             halted = order_refusal(ws, LIVE_STAGE)
             if halted:
-                journal.emit("live_stopped", {"reason": halted})
+                left = leave_nothing_resting(executor)
+                journal.emit("live_stopped", {"reason": halted, **left})
                 return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
             bars = feed.poll()
             for bar in bars:
@@ -200,10 +204,11 @@ class LiveRunner:
                 journal.emit("alert", {"severity": "critical", "message": reason})
                 return LiveOutcome(self.stage, run, "killed", reason, m)
             if m["min_duration_hours"] >= spec.min_hours and m["min_successful_trades"] >= spec.min_trades:
-                journal.emit("live_stopped", {"reason": "stage complete"})
+                journal.emit("live_stopped", {"reason": "stage complete", **leave_nothing_resting(executor)})
                 return LiveOutcome(self.stage, run, "completed", "stage duration and trades reached", m)
             if o.max_seconds is not None and o.clock() - t0 >= o.max_seconds:
-                journal.emit("live_stopped", {"reason": "paused (--max-hours reached); resume with go-live"})
+                journal.emit("live_stopped", {"reason": "paused (--max-hours reached); resume with go-live",
+                                              **leave_nothing_resting(executor)})
                 return LiveOutcome(self.stage, run, "paused", "time limit of this run reached", m)
             o.sleep(o.poll_s)
 
@@ -239,11 +244,56 @@ def vitals(events: list[tuple[str, dict]], engine: Any):
     """What the seed 000 §5.3 thresholds look at, from the run's events and the engine's state."""
 
     orders = sum(1 for k, _ in events if k == "order_sending")
-    failed = sum(1 for k, _ in events if k in ("order_rejected", "order_not_placed"))
+    failed = sum(1 for k, p in events if k == "order_not_placed" or (k == "order_rejected" and p.get("rule") != ALREADY_SENT))
     state = engine.state
     day_loss = 100.0 * state.day_loss / state.day_open_equity if state.day_open_equity > 0 else None
     return Vitals(orders=orders, orders_failed=failed, daily_loss_pct=max(0.0, day_loss) if day_loss is not None else None,
                   drawdown_pct=100.0 * state.drawdown)
+
+
+def leave_nothing_resting(executor: Any) -> dict:
+    """Cancel the stage's orders still resting at the venue: nothing of ours works unattended
+    once the loop stops. Best effort when stopping for a halt (the venue or the ledger may be
+    the reason): what could not be cancelled is named, never hidden."""
+    try:
+        return {"canceled": [o.client_id for o in executor.cancel_all()]}
+    except (LivegateError, OSError) as exc:
+        return {"not_canceled": [o.client_id for o in executor.open_orders()], "cancel_error": str(exc)}
+
+
+def catch_up(engine: Any, events: list[tuple[str, dict]], recovered: list[Fill], now_ms: int) -> int:
+    """Bring a resumed engine to the state after every fill the venue made, before the strategy
+    sees another bar. The checkpoint holds the state up to it; venue fills journaled after it
+    that the engine had already settled before the crash (their `fill` events follow) are
+    replayed silently, the others — and those `recover` just found — are settled and recorded.
+    Returns how many fills were applied."""
+    last = max((i for i, (kind, _) in enumerate(events) if kind == "live_checkpoint"), default=-1)
+    after = events[last + 1:]
+    settled: dict[str, int] = {}
+    for kind, p in after:
+        if kind == "fill":
+            settled[p["order_id"]] = settled.get(p["order_id"], 0) + 1
+    replay, fresh = [], []
+    for kind, p in after:
+        if kind != "venue_fill":
+            continue
+        fill = Fill(**{name: p[name] for name in Fill.__slots__})
+        if settled.get(fill.order_id, 0) > 0:
+            settled[fill.order_id] -= 1
+            replay.append(fill)
+        else:
+            fresh.append(fill)
+    gateway = engine.gateway
+    if replay:  # already in the ledger as fills and trades: the state catches up, the record is not repeated
+        journal, gateway.journal = gateway.journal, NullJournal()
+        try:
+            gateway.settle(replay, now_ms)
+        finally:
+            gateway.journal = journal
+    fresh += recovered
+    if fresh:
+        gateway.settle(fresh, now_ms)
+    return len(replay) + len(fresh)
 
 
 def _kinds(ws: Any, run: str) -> list[tuple[str, dict]]:

@@ -159,3 +159,33 @@ def reconcile(before: dict[str, float], after: dict[str, float], changes: dict[s
         if abs(seen - expected) > TOLERANCE + 1e-9 * abs(expected):
             mismatches[asset] = {"expected": expected, "venue": seen, "difference": seen - expected}
     return {"ok": not mismatches, "mismatches": mismatches, "changes": changes}
+
+
+def reconcile_fills(venue_trades: dict[str, list[dict]], venue_ids: dict[str, str], ledger_fills: list[dict]) -> dict:
+    """The venue's trades of each order (ccxt trades, by client id) against the ledger's
+    `venue_fill`s, fill by fill: a trade the ledger lacks, a fill the venue does not have, or a
+    different amount, price or fee is a difference of that order."""
+    recorded: dict[str, dict[str, dict]] = {}
+    for f in ledger_fills:
+        recorded.setdefault(f["order_id"], {})[str(f["venue_trade"])] = f
+    differences: dict[str, list[str]] = {}
+    checked = 0
+    for cid, trades in venue_trades.items():
+        mine = dict(recorded.get(cid, {}))
+        for t in trades:
+            if str(t.get("order")) != venue_ids[cid]:
+                continue
+            checked += 1
+            f = mine.pop(str(t["id"]), None)
+            fee = t.get("fee") or {}
+            if f is None:
+                differences.setdefault(cid, []).append(f"venue trade {t['id']} is not in the ledger")
+            elif (abs(float(t["amount"]) - f["amount"]) > TOLERANCE or abs(float(t["price"]) - f["price"]) > TOLERANCE * float(t["price"])
+                  or abs(float(fee.get("cost") or 0.0) - f["fee_cost"]) > TOLERANCE):
+                differences.setdefault(cid, []).append(f"trade {t['id']}: venue {t['amount']} at {t['price']}, "
+                                                       f"ledger {f['amount']} at {f['price']}")
+        for trade_id in mine:
+            differences.setdefault(cid, []).append(f"ledger fill {trade_id} is not at the venue")
+    for cid in set(recorded) - set(venue_trades):
+        differences.setdefault(cid, []).append("fills recorded for an order the venue never acknowledged")
+    return {"differences": differences, "checked": checked}

@@ -8,7 +8,7 @@ from typing import Any
 
 from livegate.adapters.chain.transact import connect
 from livegate.adapters.envcheck.signer import signer_key
-from livegate.adapters.execution.dex import Allowlists, DexExecutor, from_units
+from livegate.adapters.execution.dex import Allowlists, DexExecutor, SwapOutcome, from_units, open_swaps
 from livegate.core.errors import UsageError
 from livegate.core.fills import MarketRules
 from livegate.core.guardian import RiskState
@@ -48,13 +48,35 @@ def dex_rules(symbol: str, price: float, base_decimals: int, quote_decimals: int
                        min_notional=10.0 ** -min(quote_decimals, 8), maker_fee=0.003, taker_fee=0.003, source="uniswap-v2 pool")
 
 
-def run_swap(executor: Any, ws: Any, effective: Any, env: Any, journal: Any, run: str, approve: Approve | None, now_ms: int) -> dict:
+def resumed_swap(executor: Any, events: list[tuple[str, dict]]) -> dict | None:
+    """The run's swap when a stopped run already sent one: its recorded outcome when confirmed,
+    else the outcome of resuming it (the same signed transaction, never a new one). None when the
+    run never journaled a swap, or its swap was closed without trading (not sent, failed)."""
+    sending = {p["tx_hash"]: p for k, p in events if k == "dex_swap_sending"}
+    for kind, p in events:
+        if kind == "dex_swap_confirmed" and p.get("tx_hash") in sending:
+            s = sending[p["tx_hash"]]
+            return SwapOutcome(s["client_id"], s["tx_hash"], p["block"], s["amount_in"], s["quoted_out"], s["min_out"],
+                               p["amount_out"], s["gas_estimate"], p["gas_used"], p["confirmations"], p["slippage_bps"]).to_dict()
+    for pending in open_swaps(events):
+        outcome = executor.resume(pending)
+        if outcome is not None:
+            return outcome.to_dict()
+    return None
+
+
+def run_swap(executor: Any, ws: Any, effective: Any, env: Any, journal: Any, run: str, approve: Approve | None, now_ms: int,
+             events: list[tuple[str, dict]] | None = None) -> dict:
     """The test swap as an order through the one gateway: a market buy of `swap_to` paid with
     `swap_amount` of `swap_from` (its value counted in `swap_from`), so the halt, the breakers,
     the risk guardian with MAX_TRADE_AMOUNT and the approval decide on it like on any order.
-    The outcome as a dict, or why it did not happen."""
+    A resumed run whose swap was already sent settles that one instead (`resumed_swap`). The
+    outcome as a dict, or why it did not happen."""
     section = effective.config.testnet
     base, quote = section.swap_to, section.swap_from
+    resumed = resumed_swap(executor, events or [])
+    if resumed is not None:
+        return describe_swap(resumed, executor, effective, base, quote, resumed=True)
     symbol = f"{base}/{quote}"
     price = executor.price(base, quote)
     cash = executor.balance(quote)
@@ -65,14 +87,18 @@ def run_swap(executor: Any, ws: Any, effective: Any, env: Any, journal: Any, run
     if not decision.accepted:
         return {"executed": False, "reason": "; ".join(f"{b.rule}: {b.message}" for b in decision.blocks),
                 "blocks": [[b.rule, b.message] for b in decision.blocks]}
-    out = executor.outcomes[decision.order.client_id].to_dict()
+    return describe_swap(executor.outcomes[decision.order.client_id].to_dict(), executor, effective, base, quote)
+
+
+def describe_swap(out: dict, executor: Any, effective: Any, base: str, quote: str, resumed: bool = False) -> dict:
+    """A swap outcome in whole tokens, with its gas ratio and slippage."""
     scale_in, scale_out = executor.decimals(quote), executor.decimals(base)
     # (no "token" in these names: keys that look like secrets are masked in every report)
     out["paid"] = f"{from_units(out['amount_in'], scale_in):g} {quote}"
     out["out_amounts"] = {k: from_units(out[k], scale_out) for k in ("quoted_out", "min_out", "amount_out")}
     out["bought"] = base
     quoted = out.get("quoted_out") or 0
-    out.update(executed=True, gas_ratio=(out["gas_used"] / out["gas_estimate"]) if out.get("gas_estimate") else None,
+    out.update(executed=True, resumed=resumed, gas_ratio=(out["gas_used"] / out["gas_estimate"]) if out.get("gas_estimate") else None,
                slippage_pct=(100.0 * (quoted - out["amount_out"]) / quoted) if quoted else None,
                required_confirmations=effective.config.chain.confirmations)
     return out

@@ -1,6 +1,13 @@
 """`livegate testnet`: the gate, then the CEX script, the test swap and the approval drill on
 the configured sandbox venues, every event written through to the ledger, then the phase
-result. Each side's failure is its own error result; the other side still runs."""
+result. Each side's failure is its own error result; the other side still runs.
+
+A run that stopped before it finished (a crash, a kill) is resumed, never abandoned: the next
+`livegate testnet` continues the same run, looks every order of it up at the venue by its
+client order id, records and applies the fills the ledger lacks, cancels the run's resting
+orders and settles its open swap, then runs the script again. The reconciliation compares the
+venue's trades of every order of the run with the ledger, fill by fill, and the venue's
+balances with the balances at the start of the run plus every recorded fill."""
 
 from __future__ import annotations
 
@@ -13,13 +20,14 @@ from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.execution.cex import balance_changes, split_symbol
 from livegate.config.environment import load_env
 from livegate.core.errors import LivegateError, TradingHalted
+from livegate.core.orders import Fill
+from livegate.core.portfolio import Portfolio
 from livegate.ledger import queries
 from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.store import Ledger
 from livegate.phases import run_phase
-from livegate.phases.paper.run import run_events
 from livegate.phases.testnet.approval_drill import run_drill
-from livegate.phases.testnet.cex_script import CexScript, reconcile, summarize
+from livegate.phases.testnet.cex_script import CexScript, reconcile, reconcile_fills, summarize
 from livegate.phases.testnet.dex_script import build_dex, run_swap
 from livegate.phases.testnet.plugin import PHASE
 from livegate.services import approvals, gate, mode_switch, modes
@@ -62,13 +70,19 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     extras = options.extras
     extras.update(cex_enabled=cex_on, dex_enabled=dex_on)
     with Ledger.open(ws.ledger_path, key=key) as ledger:
-        run = f"lgt{_next_run(ws)}"
+        unfinished = _unfinished_run(ws)
+        run = unfinished or f"lgt{_next_run(ws)}"
+        events = _events(ws, run) if unfinished else []
         journal = AlertingJournal(WriteThroughJournal(ledger, run), Alerter(ws, key=key))
-        journal.emit("testnet_started", {"cex": cex_on, "dex": dex_on, "approval_mode": approvals.approval_mode(env)})
+        if unfinished:
+            journal.emit("testnet_resumed", {"cex": cex_on, "dex": dex_on, "events_before": len(events)})
+        else:
+            journal.emit("testnet_started", {"cex": cex_on, "dex": dex_on, "approval_mode": approvals.approval_mode(env)})
+        extras["run"], extras["resumed"] = run, bool(unfinished)
         if cex_on:
-            extras["cex"] = _guarded(lambda: _cex(ws, effective, env, journal, run, approve, options))
+            extras["cex"] = _guarded(lambda: _cex(ws, effective, env, journal, run, approve, options, events))
         if dex_on:
-            extras["dex"] = _guarded(lambda: _dex(ws, effective, env, journal, run, approve))
+            extras["dex"] = _guarded(lambda: _dex(ws, effective, env, journal, run, approve, events))
         options.progress("approval drill")
         extras["approvals"] = _guarded(lambda: _drill(ws, effective, extras, by, options))
         journal.emit("testnet_finished", {"sides": {k: "error" if "error" in (extras.get(k) or {}) else "done"
@@ -89,7 +103,22 @@ def _next_run(ws: Any) -> int:
     return queries.count_events(ws.ledger_path, "testnet_started") + 1
 
 
-def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> dict:
+def _unfinished_run(ws: Any) -> str | None:
+    """The run of the latest `testnet_started` when it never reached `testnet_finished`."""
+    with queries.reading(ws.ledger_path) as conn:
+        started = queries.latest_of_kind(conn, "testnet_started")
+        if started is None:
+            return None
+        run = started["payload"].get("run")
+        return run if run and queries.latest_in_run(conn, run, "testnet_finished") is None else None
+
+
+def _events(ws: Any, run: str) -> list[tuple[str, dict]]:
+    with queries.reading(ws.ledger_path) as conn:
+        return [(e["kind"], e["payload"]) for e in queries.events_of_run(conn, run)]
+
+
+def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions, events: list[tuple[str, dict]]) -> dict:
     cfg = effective.config
     symbol = cfg.testnet.symbol or cfg.exchange.symbols[0]
 
@@ -97,28 +126,77 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions) -> 
     # the live venue of `exchange:` is the one go-live trades on, not this one.
     client = options.client or workspace_exchange(cfg.exchange, env, sandbox=True)
     venue = venue_gateway(TESTNET, ws, effective, env, journal, run, symbol, approve, client=client, sleep=options.sleep)
+    base, quote = split_symbol(symbol)
+    before = next((p["balances"] for k, p in events if k == "testnet_balances"), None)
+    if before is None:  # the balances every fill of the run is reconciled from, on record before the first order
+        before = venue.balances
+        journal.emit("testnet_balances", {"balances": {a: v for a, v in before.items() if v}})
+    recovered = _recover(venue, events, before.get(quote, 0.0), journal) if events else None
     guardian = venue.gateway.guardian
     value = min(cfg.testnet.order_value, guardian.max_trade_amount or cfg.testnet.order_value)  # a larger order is refused
     steps = CexScript(venue.gateway, venue.executor, symbol, value, sleep=options.sleep, progress=options.progress).run()
-    after = venue.executor.call(venue.client.fetch_balance)["total"]
-    check = reconcile(venue.balances, {k: float(v or 0) for k, v in after.items()},
-                      balance_changes(run_events(ws, run, ("venue_fill",))))
+    check = reconcile_run(ws, venue, run, before)
     if not check["ok"]:
-        reason = "balances do not match the ledger after testnet orders: " + ", ".join(
-            f"{asset} venue {m['venue']:g} vs ledger {m['expected']:g}" for asset, m in check["mismatches"].items())
-        check["halted"] = mode_switch.halt(ws, reason) is not None
-        journal.emit("reconciliation_failed", {"reason": reason, **check})
+        check["halted"] = mode_switch.halt(ws, check["reason"]) is not None
+        journal.emit("reconciliation_failed", check)
     else:
-        journal.emit("reconciliation_ok", {"assets": sorted(check["changes"])})
-    base, quote = split_symbol(symbol)
+        journal.emit("reconciliation_ok", {"assets": sorted(check["changes"]), "orders": check["orders_checked"],
+                                           "fills": check["fills_checked"]})
     return {"symbol": symbol, "exchange": venue.client.id, **summarize(steps), "reconciliation": check,
             "exempt_throttles": sorted(SCRIPT_THROTTLES), "lookups": venue.executor.lookups,
-            "resends": venue.executor.resends, "base": base, "quote": quote}
+            "resends": venue.executor.resends, "base": base, "quote": quote, "recovered": recovered}
 
 
-def _dex(ws, effective, env, journal, run, approve) -> dict:
+def _recover(venue: Any, events: list[tuple[str, dict]], cash: float, journal: Any) -> dict:
+    """A resumed run picks up where it stopped: the account is the run's starting cash plus every
+    fill the ledger recorded, then every order the ledger shows as sent is looked up at the
+    venue (its new fills recorded and applied), and the run's resting orders are cancelled."""
+    gateway = venue.gateway
+    gateway.account = Portfolio(cash=cash)
+    for kind, p in events:  # already in the ledger: the account catches up, nothing is recorded or judged again
+        if kind == "venue_fill":
+            gateway.account.apply(Fill(**{n: p[n] for n in Fill.__slots__}))
+    found = venue.executor.recover(events)
+    if found.fills:
+        gateway.settle(found.fills, max(f.ts for f in found.fills))
+    canceled = [o.client_id for o in venue.executor.cancel_all()]
+    out = {"orders": found.outcome, "fills_recovered": len(found.fills), "canceled": canceled}
+    journal.emit("testnet_recovered", out)
+    return out
+
+
+def reconcile_run(ws: Any, venue: Any, run: str, before: dict[str, float]) -> dict:
+    """The run against the venue's own record: every acknowledged order's trades (from the
+    venue) against the `venue_fill`s of the ledger, fill by fill; no order of the run left
+    resting; the venue's balances against `before` plus every recorded fill. Any difference is
+    a failure naming the orders or assets."""
+    events = _events(ws, run)
+    symbols = {p["client_id"]: p["symbol"] for k, p in events if k == "order_sending"}
+    acked = {p["client_id"]: p["venue_id"] for k, p in events if k == "order_acknowledged"}
+    ledger_fills = [p for k, p in events if k == "venue_fill"]
+    executor, client = venue.executor, venue.client
+    venue_trades = {cid: executor.call(lambda c=cid: client.fetch_my_trades(symbols[c], params={"orderId": acked[c]}))
+                    for cid in acked}
+    fills = reconcile_fills(venue_trades, acked, ledger_fills)
+    resting = sorted({str(o.get("clientOrderId")) for s in set(symbols.values())
+                      for o in executor.call(lambda s=s: client.fetch_open_orders(s))} & set(symbols))
+    after = executor.call(client.fetch_balance)["total"]
+    balances = reconcile(before, {k: float(v or 0) for k, v in after.items()}, balance_changes(ledger_fills))
+    reasons = []
+    if fills["differences"]:
+        reasons.append("venue trades differ from the ledger for orders " + ", ".join(sorted(fills["differences"])))
+    if resting:
+        reasons.append("orders of this run still rest at the venue: " + ", ".join(resting))
+    if balances["mismatches"]:
+        reasons.append("balances do not match the ledger: " + ", ".join(
+            f"{asset} venue {m['venue']:g} vs ledger {m['expected']:g}" for asset, m in balances["mismatches"].items()))
+    return {**balances, "ok": not reasons, "reason": "; ".join(reasons), "fill_differences": fills["differences"],
+            "orders_checked": len(acked), "fills_checked": fills["checked"], "resting": resting}
+
+
+def _dex(ws, effective, env, journal, run, approve, events: list[tuple[str, dict]]) -> dict:
     executor = build_dex(ws, effective, env, journal)
-    return run_swap(executor, ws, effective, env, journal, run, approve, int(time.time() * 1000))
+    return run_swap(executor, ws, effective, env, journal, run, approve, int(time.time() * 1000), events=events)
 
 
 def _drill(ws, effective, extras, by, options: TestnetOptions) -> dict:

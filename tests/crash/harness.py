@@ -1,0 +1,138 @@
+"""The crash harness: a real livegate process killed with SIGKILL right after the venue accepted
+one of its orders, then resumed as the README says, and the venue's own record compared with
+the ledger.
+
+`Killer` hooks the local exchange's matching engine (the venue side, in this process): when the
+armed order has been accepted — booked, matched, its fills written — the livegate process is
+killed before the answer leaves the venue. What livegate then knows about that order is only
+what it journaled before sending it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LIVEGATE = [sys.executable, "-m", "livegate"]
+
+
+class Killer:
+    """SIGKILLs the armed process right after the venue accepts its `nth` order (counted from
+    `arm`); `kills` records (pid, client order id) of every kill made."""
+
+    def __init__(self, sandbox):
+        self.engine = sandbox.venue.engine
+        self._place = self.engine.place
+        self.lock = threading.Lock()
+        self.pid: int | None = None
+        self.nth = 0
+        self.seen = 0
+        self.kills: list[tuple[int, str]] = []
+        self.engine.place = self._placing
+
+    def arm(self, pid: int, nth: int) -> None:
+        with self.lock:
+            self.pid, self.nth, self.seen = pid, nth, 0
+
+    def disarm(self) -> None:
+        with self.lock:
+            self.pid = None
+
+    def restore(self) -> None:
+        self.engine.place = self._place
+
+    def _placing(self, *args, **kwargs):
+        order, trades = self._place(*args, **kwargs)
+        with self.lock:
+            if self.pid is not None:
+                self.seen += 1
+                if self.seen == self.nth:
+                    os.kill(self.pid, signal.SIGKILL)
+                    self.kills.append((self.pid, order.client_id))
+                    self.pid = None
+        return order, trades
+
+
+def run_livegate(ws: Path, *args: str, killer: Killer | None = None, kill_at: int | None = None,
+                 timeout: float = 600) -> subprocess.CompletedProcess:
+    """`livegate -w ws <args>` as its own process; with `kill_at`, killed right after its
+    `kill_at`-th order is accepted (returncode -9)."""
+    proc = subprocess.Popen([*LIVEGATE, "-w", str(ws), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ), text=True)
+    if killer is not None and kill_at is not None:
+        killer.arm(proc.pid, kill_at)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if killer is not None:
+            killer.disarm()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def ledger_events(ws: Path, prefix: str) -> list[tuple[str, dict]]:
+    """(kind, payload) of the events of runs starting with `prefix`, read as an auditor would."""
+    conn = sqlite3.connect(f"file:{ws / '.livegate' / 'ledger.db'}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT kind, payload FROM events ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    out = []
+    for kind, payload in rows:
+        p = json.loads(payload)
+        if str(p.get("run", "")).startswith(prefix):
+            out.append((kind, p))
+    return out
+
+
+@dataclass
+class Comparison:
+    """The venue's record against the ledger's, for orders whose client id starts with a prefix."""
+
+    venue_orders: int = 0
+    doubled: list[str] = field(default_factory=list)  # client ids the venue holds more than once
+    unknown_to_ledger: list[str] = field(default_factory=list)  # venue orders the ledger never journaled as sending
+    venue_fills: int = 0
+    missing_fills: list[str] = field(default_factory=list)  # venue trades the ledger lacks
+    phantom_fills: list[str] = field(default_factory=list)  # ledger fills the venue does not have
+    differing_fills: list[str] = field(default_factory=list)
+    unapplied_fills: list[str] = field(default_factory=list)  # venue fills never applied to positions (no `fill`)
+    resting: list[str] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.doubled or self.unknown_to_ledger or self.missing_fills or self.phantom_fills
+                    or self.differing_fills or self.unapplied_fills or self.resting)
+
+
+def compare(sandbox, api_key: str, events: list[tuple[str, dict]], prefix: str) -> Comparison:
+    venue = sandbox.venue
+    account = venue.account_of(venue.keys[api_key])
+    mine = [o for o in list(account.orders.values()) if o.client_id.startswith(prefix)]
+    c = Comparison(venue_orders=len(mine))
+    counts = Counter(o.client_id for o in mine)
+    c.doubled = sorted(cid for cid, n in counts.items() if n > 1)
+    sent = {p["client_id"] for k, p in events if k == "order_sending"}
+    c.unknown_to_ledger = sorted({o.client_id for o in mine} - sent)
+    by_order = {o.order_id: o for o in mine}
+    trades = {str(t.id): t for ts in list(account.trades.values()) for t in list(ts) if t.order_id in by_order}
+    c.venue_fills = len(trades)
+    recorded = {str(p["venue_trade"]): p for k, p in events if k == "venue_fill"}
+    c.missing_fills = sorted(set(trades) - set(recorded))
+    c.phantom_fills = sorted(set(recorded) - set(trades))
+    for tid in set(trades) & set(recorded):
+        t, f = trades[tid], recorded[tid]
+        if abs(t.qty - f["amount"]) > 1e-12 or abs(t.price - f["price"]) > 1e-9 * t.price or \
+                f["order_id"] != by_order[t.order_id].client_id:
+            c.differing_fills.append(tid)
+    applied = Counter(p["order_id"] for k, p in events if k == "fill")
+    journaled = Counter(p["order_id"] for p in recorded.values())
+    c.unapplied_fills = sorted(cid for cid, n in journaled.items() if applied.get(cid, 0) < n)
+    c.resting = sorted(o.client_id for o in mine if o.status in ("NEW", "PARTIALLY_FILLED"))
+    return c
