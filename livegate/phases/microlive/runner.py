@@ -164,7 +164,8 @@ class LiveRunner:
             if saved is None:
                 engine.gateway.seq = 0
             recovered = executor.recover(list(self.events))
-            applied = catch_up(engine, self.events, recovered.fills, int(o.clock() * 1000))
+            applied = catch_up(engine, self.events, int(o.clock() * 1000))  # the events hold what recover journaled
+            self.decided_until = decided_until(self.events)
             if recovered.outcome or applied:
                 journal.emit("live_recovered", {"orders": recovered.outcome, "fills_applied": applied})
             feed = LiveFeed(client, symbols, cfg.exchange.timeframe, retry, clock=o.clock, sleep=o.sleep,
@@ -187,7 +188,9 @@ class LiveRunner:
                 return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
             bars = feed.poll()
             for bar in bars:
-                engine.on_bar(bar)
+                # a bar whose decisions went out before a crash is not decided again: the strategy
+                # sees it (its state stays whole), its orders already are at the venue
+                engine.on_bar(bar, trade=bar.ts + engine.tf > self.decided_until)
             if executor.pending:
                 engine.gateway.settle(executor.poll(), int(o.clock() * 1000))
             if bars:
@@ -261,12 +264,13 @@ def leave_nothing_resting(executor: Any) -> dict:
         return {"not_canceled": [o.client_id for o in executor.open_orders()], "cancel_error": str(exc)}
 
 
-def catch_up(engine: Any, events: list[tuple[str, dict]], recovered: list[Fill], now_ms: int) -> int:
+def catch_up(engine: Any, events: list[tuple[str, dict]], now_ms: int) -> int:
     """Bring a resumed engine to the state after every fill the venue made, before the strategy
-    sees another bar. The checkpoint holds the state up to it; venue fills journaled after it
-    that the engine had already settled before the crash (their `fill` events follow) are
-    replayed silently, the others — and those `recover` just found — are settled and recorded.
-    Returns how many fills were applied."""
+    sees another bar. `events` are the run's, up to now — the fills `recover` just found at the
+    venue included (it journals them as `venue_fill`). The checkpoint holds the state up to it;
+    venue fills journaled after it that the engine had already settled before the crash (their
+    `fill` events follow) are replayed silently, the others are settled and recorded. Returns
+    how many fills were applied."""
     last = max((i for i, (kind, _) in enumerate(events) if kind == "live_checkpoint"), default=-1)
     after = events[last + 1:]
     settled: dict[str, int] = {}
@@ -290,10 +294,16 @@ def catch_up(engine: Any, events: list[tuple[str, dict]], recovered: list[Fill],
             gateway.settle(replay, now_ms)
         finally:
             gateway.journal = journal
-    fresh += recovered
     if fresh:
         gateway.settle(fresh, now_ms)
     return len(replay) + len(fresh)
+
+
+def decided_until(events: list[tuple[str, dict]]) -> int:
+    """The decision time of the last order sent after the last checkpoint (0 when none): bars
+    up to it were being decided when the process stopped."""
+    last = max((i for i, (kind, _) in enumerate(events) if kind == "live_checkpoint"), default=-1)
+    return max((int(p.get("created_ms") or 0) for kind, p in events[last + 1:] if kind == "order_sending"), default=0)
 
 
 def _kinds(ws: Any, run: str) -> list[tuple[str, dict]]:
