@@ -36,3 +36,41 @@ def test_a_swap_worth_more_than_max_trade_amount_is_refused_by_the_guardian(test
     assert len(blocked) == 1 and blocked[0]["blocks"][0][0] == "max_trade_amount"
     assert blocked[0]["intent"]["quote_amount"] == 1.0
     assert not sent  # nothing was signed or sent
+
+
+class _Crash(BaseException):
+    """The process dying between the swap's journal entry and its broadcast."""
+
+
+def test_a_run_killed_before_its_swap_was_broadcast_resumes_with_the_same_transaction(full_ws, operator_key, monkeypatch):
+    """Exactly once on the chain: the resumed run broadcasts the very transaction it journaled
+    (same hash, same nonce) and signs no other one for the swap."""
+    from livegate.adapters.execution.dex import DexExecutor
+    from livegate.config.workspace import Workspace
+    from livegate.ledger import queries
+    from livegate.phases.testnet.runner import TestnetOptions, run_testnet
+
+    ws = Workspace(full_ws)
+    real = DexExecutor.broadcast
+
+    def dies(self, prepared):
+        raise _Crash()
+
+    monkeypatch.setattr(DexExecutor, "broadcast", dies)
+    try:
+        run_testnet(ws, operator_key, TestnetOptions(ask=lambda a: True))
+    except _Crash:
+        pass
+    else:
+        raise AssertionError("the run should have died at the broadcast")
+    monkeypatch.setattr(DexExecutor, "broadcast", real)
+    result, extras = run_testnet(ws, operator_key, TestnetOptions(ask=lambda a: True))
+    assert result.passed, [c for c in result.to_dict()["checks"] if c["verdict"] not in ("pass", "skip")]
+    assert extras["resumed"] is True and extras["run"] == "lgt1"
+    with queries.reading(ws.ledger_path) as conn:
+        sending = [e["payload"] for e in queries.events(conn, kinds=("dex_swap_sending",))]
+        rebroadcast = [e["payload"] for e in queries.events(conn, kinds=("dex_swap_rebroadcast",))]
+        confirmed = [e["payload"] for e in queries.events(conn, kinds=("dex_swap_confirmed",))]
+    assert len(sending) == 1 and [r["tx_hash"] for r in rebroadcast] == [sending[0]["tx_hash"]]
+    assert [c["tx_hash"] for c in confirmed] == [sending[0]["tx_hash"]] and confirmed[0]["resumed"] is True
+    assert extras["dex"]["tx_hash"] == sending[0]["tx_hash"] and extras["dex"]["resumed"] is True
