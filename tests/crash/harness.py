@@ -136,3 +136,23 @@ def compare(sandbox, api_key: str, events: list[tuple[str, dict]], prefix: str) 
     c.unapplied_fills = sorted(cid for cid, n in journaled.items() if applied.get(cid, 0) < n)
     c.resting = sorted(o.client_id for o in mine if o.status in ("NEW", "PARTIALLY_FILLED"))
     return c
+
+
+def kill_points(default: tuple[int, ...]) -> tuple[int, ...]:
+    """The kill sequence of a crash test: `default`, or $CRASH_HARNESS_KILLS ("1,3,2,...": each
+    process is killed after its n-th accepted order) when benchmarks/crash_harness.py runs more."""
+    raw = os.environ.get("CRASH_HARNESS_KILLS")
+    return tuple(int(x) for x in raw.split(",")) if raw else default
+
+
+def report_figures(flow: str, kills: int, c: Comparison, orders_adopted: int) -> None:
+    """Append one flow's figures to $CRASH_HARNESS_REPORT (JSON lines) when it is set."""
+    path = os.environ.get("CRASH_HARNESS_REPORT")
+    if not path:
+        return
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"flow": flow, "kills": kills, "venue_orders": c.venue_orders, "venue_fills": c.venue_fills,
+                             "doubled": len(c.doubled), "missing_fills": len(c.missing_fills),
+                             "phantom_fills": len(c.phantom_fills), "differing_fills": len(c.differing_fills),
+                             "unapplied_fills": len(c.unapplied_fills), "resting": len(c.resting),
+                             "adopted_after_kill": orders_adopted}) + "\n")

@@ -12,7 +12,7 @@ import pytest
 
 from livegate.adapters.execution.cex import balance_changes
 from livegate.adapters.sandbox.local import THIN_BOOK
-from tests.crash.harness import Killer, compare, ledger_events, run_livegate
+from tests.crash.harness import Killer, compare, kill_points, ledger_events, report_figures, run_livegate
 
 
 @pytest.fixture
@@ -29,16 +29,18 @@ def killer(sandbox):
 
 
 def test_go_live_killed_after_accepted_orders_resumes_exactly_once(make_live_ws, sandbox, killer, run_cli):
-    ws = make_live_ws(stage={"min_duration_hours": 0.5, "min_successful_trades": 6},
+    points = kill_points((1, 2, 3, 1, 4, 2))
+    hours = max(0.5, (sum(points) + 10) / 60)  # a 1-minute bar per order: long enough for every kill
+    ws = make_live_ws(stage={"min_duration_hours": hours, "min_successful_trades": 6},
                       risk={"consecutive_losses_halt": 1000, "max_trades_per_hour": 100, "max_trades_per_day": 1000,
                             "min_seconds_between_trades": 0})  # Flip trades every bar and pays fees every round trip
     api_key = next(line.split("=", 1)[1] for line in (ws / ".env").read_text().splitlines()
                    if line.startswith("EXCHANGE_API_KEY="))
     go_live = ("go-live", "--stage", "4.1a", "--sandbox-clock", "--yes", "--json")
-    for n in (1, 2, 3, 1, 4, 2):  # killed right after the venue accepts this process's n-th order
+    for n in points:  # killed right after the venue accepts this process's n-th order
         killed = run_livegate(ws, *go_live, killer=killer, kill_at=n)
         assert killed.returncode == -9, (n, killed.stdout[-2000:], killed.stderr[-2000:])
-    assert len(killer.kills) == 6
+    assert len(killer.kills) == len(points)
     done = run_livegate(ws, *go_live)
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["status"] == "completed", (report["status"], report["reason"], report["checks"])
@@ -51,6 +53,7 @@ def test_go_live_killed_after_accepted_orders_resumes_exactly_once(make_live_ws,
     # every killed order was found at the venue by its client id and adopted, never sent again
     adopted = {p["client_id"] for k, p in events if k == "order_acknowledged" and p.get("recovered")}
     assert {cid for _, cid in killer.kills} <= adopted
+    report_figures("go-live 4.1a", len(points), c, len(adopted))
     # every fill is in the position: the last checkpoint's BTC equals the venue fills' sum, and
     # the venue's balances equal the ledger's fills (fees in the currency charged)
     fills = [p for k, p in events if k == "venue_fill"]
