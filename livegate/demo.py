@@ -1,8 +1,11 @@
-"""`livegate demo`: the whole protocol rehearsed offline, on the local sandbox, with accelerated
-time — every phase runs the real code: the same checks, engine, executors, gate, ledger.
+"""`livegate demo`: the whole protocol rehearsed offline, on the local sandbox, with market time
+in steps — every phase runs the real code: the same checks, engine, executors, gate, ledger.
 
 What is staged, and said so on screen: the market is livegate's synthetic one; the exchange and
-the chain are the local sandbox; time runs SPEED times faster (a micro-live day lasts seconds);
+the chain are the local sandbox; its market clock is a step clock that the paper run and the
+micro-live stages move one bar at a time, as soon as they are done with the last one — the
+public `--sandbox-clock` rehearsal (a micro-live day lasts seconds, and a busy machine makes the
+demo slower, never different);
 the paper and micro-live thresholds are loosened so a simple EMA strategy can pass on a random
 market — `livegate status` flags each looser threshold; validate fails once on purpose (an
 empty ALLOW_EXCHANGES) to show the gate refusing, then the demo fixes it."""
@@ -15,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livegate.adapters.marketdata.candles import Candles
+from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.adapters.sandbox.configure import set_env_values, write_workspace
 from livegate.adapters.sandbox.defaults import random_walk
 from livegate.adapters.sandbox.local import LocalSandbox
-from livegate.adapters.sandbox.market import MarketSpec
+from livegate.adapters.sandbox.market import STEP, MarketSpec
+from livegate.adapters.sandbox.rehearsal import SandboxClock, sandbox_clock_of
 from livegate.config.workspace import Workspace, scaffold
 from livegate.core.errors import CriteriaNotMet, GateClosed, LivegateError
 from livegate.core.protocol import PHASE_ORDER
@@ -38,13 +42,12 @@ from livegate.services.alerts.receiver import LocalReceiver
 from livegate.services.monitoring.html import render_html
 from livegate.services.monitoring.report import report_data
 
-SPEED = 15_000.0  # market time runs this much faster than the wall clock (a 15-minute candle: 60 ms)
 PAPER_DAYS = 8.0
-PAPER_SPEED = 30_000.0  # the paper run's days pass faster still (a 15-minute candle: 30 ms)
 DRIFT_PER_DAY = 0.03  # the demo market trends up 3 % a day under its noise
 DEMO_BARS = 21_000
 DEMO_BALANCE = {"USDT": 10_000.0}
 STAGES = ("4.1a", "4.1b", "4.1c", "4.1d")
+STAGE_MAX_DAYS = 4  # market days a stage may take before the demo gives up on it
 
 DEMO_STRATEGY = '''"""The demo's strategy: long when the close is above its EMA, out after `hold` bars."""
 
@@ -137,7 +140,7 @@ def set_env(ws: Any, **values: str) -> None:
     ws.env_path.write_text(set_env_values(ws.env_path.read_text(), values))
 
 
-def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, speed: float = SPEED) -> DemoReport:
+def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None) -> DemoReport:
     """Create the workspace at `root` and walk every phase; returns what happened."""
 
     t0 = time.perf_counter()
@@ -151,17 +154,22 @@ def run_demo(root: Path, *, say: Callable[[str], None] = lambda text: None, spee
 
     receiver = LocalReceiver()
     alert_url = receiver.url("livegate-demo")
-    sandbox = None
+    sandbox = market = None
     try:
         say("Starting the local exchange and chain (anvil with Uniswap V2, or eth-tester)…")
-        sandbox, info = start_sandbox(speed, say)
+        sandbox, info = start_sandbox(say)
         pair = sandbox.exchange.add_key("demo-key", "demo-secret-not-valid-anywhere", balances=dict(DEMO_BALANCE))
         info = {**info, "api_key": pair.api_key, "secret": pair.secret}
         configure(ws, info, alert_url)
-        rehearsal = Rehearsal(ws, key, sandbox, report, say, speed)
+        # The public rehearsal path: the workspace's exchange is a step-clock sandbox, followed as
+        # `go-live --sandbox-clock` follows it (refused for any other venue).
+        market = sandbox_clock_of(ws.effective.config.exchange, "demo")
+        rehearsal = Rehearsal(ws, key, sandbox, report, say, market)
         for phase_id in PHASE_ORDER:  # the protocol's registry: every phase, in order
             STEPS[phase_id](rehearsal)
     finally:
+        if market is not None:
+            market.close()
         if sandbox is not None:
             sandbox.stop()
         receiver.close()
@@ -181,11 +189,7 @@ class Rehearsal:
     sandbox: Any
     report: DemoReport
     say: Callable[[str], None]
-    speed: float
-
-    @property
-    def market_ms(self) -> Callable[[], int]:
-        return self.sandbox.exchange.venue.clock.market_ms
+    market: SandboxClock
 
 
 def _env_step(r: Rehearsal) -> None:
@@ -205,18 +209,14 @@ def _env_step(r: Rehearsal) -> None:
 
 def _paper_step(r: Rehearsal) -> None:
     """Paper: a forward run on the sandbox's live (synthetic) data."""
-    r.say(f"Paper phase: a {PAPER_DAYS:g}-day forward run on the sandbox, {PAPER_SPEED:,.0f}x faster than real time…")
-    r.sandbox.exchange.set_speed(PAPER_SPEED)
-    _signed(r.report, r.ws, r.key, "paper", _paper(r.ws, r.key, r.market_ms, PAPER_SPEED))
+    r.say(f"Paper phase: a {PAPER_DAYS:g}-day forward run on the sandbox, its market moving one bar at a time…")
+    _signed(r.report, r.ws, r.key, "paper", _paper(r.ws, r.key, r.market))
 
 
 def _testnet_step(r: Rehearsal) -> None:
     """Testnet: scripted orders, a Uniswap swap, the approval drill."""
-    r.say("Testnet: orders on the local exchange (market clock back to real time), a swap on the local chain, "
-          "the approval drill…")
-    r.sandbox.exchange.set_speed(1.0)
+    r.say("Testnet: orders on the local exchange, a swap on the local chain, the approval drill…")
     _signed(r.report, r.ws, r.key, "testnet", _testnet(r.ws, r.key))
-    r.sandbox.exchange.set_speed(r.speed)
 
 
 def _micro_live_step(r: Rehearsal) -> None:
@@ -225,13 +225,12 @@ def _micro_live_step(r: Rehearsal) -> None:
     mode_switch.set_mode(r.ws, "LIVE_MINIMAL", "livegate demo: micro-live stages", by="demo operator", key=r.key)
     for stage in STAGES:
         r.say(f"Micro-live stage {stage}…")
-        _signed(r.report, r.ws, r.key, stage, _stage(r.ws, r.key, stage, r.market_ms, r.speed))
+        _signed(r.report, r.ws, r.key, stage, _stage(r.ws, r.key, stage, r.market))
 
 
 def _production_step(r: Rehearsal) -> None:
     """Production: test alert, runbooks, kill-switch drill."""
     r.say("Production: test alert, runbooks, kill-switch drill…")
-    r.sandbox.exchange.set_speed(1.0)
     result, _extras = run_production(r.ws, r.key, by="demo operator", place_order=True, ask=lambda a: True)
     _signed(r.report, r.ws, r.key, "production", result)
 
@@ -246,17 +245,17 @@ STEPS: dict[str, Callable[[Rehearsal], None]] = {
 }
 
 
-def start_sandbox(speed: float, say: Callable[[str], None] = lambda text: None) -> tuple[Any, dict]:
-    """The demo's local exchange and chain, started: (the LocalSandbox, its info). When no chain
-    can start — no `npm install` (no Uniswap contracts, no anvil) and no eth-tester fallback
-    installed — the exchange alone, and the demo goes on without the swap."""
+def start_sandbox(say: Callable[[str], None] = lambda text: None) -> tuple[Any, dict]:
+    """The demo's local exchange (on a step clock) and chain, started: (the LocalSandbox, its
+    info). When no chain can start — no `npm install` (no Uniswap contracts, no anvil) and no
+    eth-tester fallback installed — the exchange alone, and the demo goes on without the swap."""
 
-    sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()])
+    sandbox = LocalSandbox(seed=7, markets=[demo_market()], clock=STEP)
     try:
         return sandbox, sandbox.start()  # stops what it started when it fails
     except LivegateError as exc:
         say(f"No local chain ({exc}); the demo goes on without the swap — run `npm install` for it.")
-    sandbox = LocalSandbox(speed=speed, seed=7, markets=[demo_market()], chain=False)
+    sandbox = LocalSandbox(seed=7, markets=[demo_market()], chain=False, clock=STEP)
     return sandbox, sandbox.start()
 
 
@@ -274,9 +273,10 @@ def _signed(report: DemoReport, ws: Any, key: Any, step: str, result: Any) -> No
     gate.signoff(ws, step, "demo operator", key)
 
 
-def _paper(ws: Any, key: Any, market_ms: Callable[[], int], speed: float):
-    runner = PaperRunner(ws, RunPlan(FORWARD, days=PAPER_DAYS), key=key, clock=lambda: market_ms() / 1000,
-                         sleep=lambda s: time.sleep(min(s / speed, 0.05)), market_clock=market_ms)
+def _paper(ws: Any, key: Any, market: SandboxClock):
+    """`paper-run --days PAPER_DAYS --sandbox-clock`."""
+    runner = PaperRunner(ws, RunPlan(FORWARD, days=PAPER_DAYS), key=key, clock=market.now, sleep=market.sleep,
+                         market_clock=market.market_ms)
     outcome = runner.run()
     report = run_report(ws, outcome, key, 1)
     return _result_of(ws, "paper", report["verdict"])
@@ -297,9 +297,13 @@ def _testnet(ws: Any, key: Any):
     return result
 
 
-def _stage(ws: Any, key: Any, stage: str, market_ms: Callable[[], int], speed: float):
-    options = LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
-                          sleep=lambda s: time.sleep(min(s / speed, 0.02)), poll_s=60.0, max_seconds=14 * 86400)
+def _stage(ws: Any, key: Any, stage: str, market: SandboxClock):
+    """`go-live --stage STAGE --sandbox-clock --yes`: market time moves one bar per wait of the
+    loop; a stage that has not completed after STAGE_MAX_DAYS of market time stops (and fails)."""
+    bar_ms = TIMEFRAME_MS[ws.effective.config.exchange.timeframe]
+    market.start_on_bar(bar_ms)
+    options = LiveOptions(ask=lambda a: True, clock=market.now, market_clock=market.market_ms, sleep=market.sleep,
+                          poll_s=bar_ms / 1000, max_seconds=STAGE_MAX_DAYS * 86400)
     outcome = LiveRunner(ws, stage, key, options).run()
     return run_phase(registry.plugin("micro-live"), ws, step=stage, extras={"measures": outcome.measures}, key=key)
 

@@ -1,7 +1,8 @@
 """The livegate command line: parse, call the library, report, exit.
 
 Exit codes (SPEC §9): 0 ok · 1 criteria not met · 2 usage or configuration error ·
-3 gate closed · 4 trading halted · 5 venue unreachable · 130 interrupted · 70 internal error (a bug).
+3 gate closed · 4 trading halted · 5 venue unreachable · 6 the kill switch could not be engaged
+(`halt`, `rollback`) · 130 interrupted · 141 the reader of the output went away · 70 internal error (a bug).
 
 This module is what `livegate --help` loads, so it stays light: command modules are imported
 when their command runs (`COMMANDS`), and the workspace and alert services only when a

@@ -1,4 +1,7 @@
-"""halt | resume | cancel-all | rollback: the emergency controls, effective without a restart."""
+"""halt | resume | cancel-all | rollback: the emergency controls, effective without a restart.
+
+`halt` exits 0 when trading is halted — by the ledger, or by the halt file alone while the
+ledger cannot be written (then with a warning) — and EXIT_NOT_HALTED when neither took it."""
 
 from __future__ import annotations
 
@@ -10,14 +13,16 @@ from livegate.cli.prompts import confirm
 from livegate.core.errors import UsageError
 from livegate.ledger.keys import try_load_private
 from livegate.services.approvals import operator_name
-from livegate.services.controls import cancel_all, halt, resume, rollback
-from livegate.services.modes import halted_reason, mode_limits
+from livegate.services.controls import HaltNotEngaged, HaltOutcome, cancel_all, halt, resume, rollback
+from livegate.services.modes import halt_status, mode_limits
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
 BY = typer.Option(None, "--by", help="Who (default: workspace.operator in livegate.yaml, else the OS user).", show_default=False)
 YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
+
+EXIT_NOT_HALTED = 6  # the kill switch could not be engaged at all: trading is NOT halted
 
 
 def _open(ctx: typer.Context, by: str | None, yes: bool = False, ask=None, declined: str = ""):
@@ -33,10 +38,10 @@ def _open(ctx: typer.Context, by: str | None, yes: bool = False, ask=None, decli
 
 
 def _resume_question(ws) -> str:
-    why = halted_reason(ws)
-    if why is None:
+    halt = halt_status(ws)
+    if not halt["halted"]:
         raise UsageError("trading is not halted; nothing to resume")
-    return f"Resume trading? Now: {why}"
+    return f"Resume trading? Now: {halt['reason']}"
 
 
 def _report_cancelled(items: list[dict]) -> None:
@@ -50,6 +55,28 @@ def _report_cancelled(items: list[dict]) -> None:
     d.out(f"[green]No open order left[/] ({len(orders)} cancelled, {len(rejected)} approval(s) rejected).")
 
 
+def _escaped(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def _not_engaged(exc: HaltNotEngaged, as_json: bool):
+    if as_json:
+        d.emit_json({"halted": False, "error": str(exc)})
+    d.error(_escaped(str(exc)))
+    return typer.Exit(EXIT_NOT_HALTED)
+
+
+def _halt_warnings(outcome: HaltOutcome) -> list[str]:
+    warnings = []
+    if outcome.ledger_error:
+        warnings.append(f"{outcome.ledger_error}. The halt holds on the halt file .livegate/HALTED alone; it is recorded in the "
+                        "ledger as soon as a livegate process can write it (a running go-live or paper run at its next check, "
+                        "`livegate halt` again, at the latest `livegate resume`, which refuses until it can)")
+    if outcome.halt_file_error:
+        warnings.append(f"{outcome.halt_file_error}: the halt is in the ledger only")
+    return warnings
+
+
 @app.command("halt")
 def halt_cmd(
     ctx: typer.Context,
@@ -57,17 +84,31 @@ def halt_cmd(
     by: str = BY,
     as_json: bool = JSON,
 ) -> None:
-    """Kill switch: no new order on any path from the next check on, in every running process, without a restart; cancels still go through."""
+    """Kill switch: no new order on any path from the next check on, in every running process, without a restart; cancels still go through.
+
+    Creates the halt file .livegate/HALTED, then records the halt in the ledger. On a full disk or
+    a read-only ledger the halt holds on the file alone (exit 0, with a warning) and is recorded
+    as soon as the ledger can be written. Exit 6 when neither could take it: trading is NOT halted."""
 
     ws, name, key = _open(ctx, by)
-    event_id = halt(ws, reason, name, key)
-    why = halted_reason(ws)
+    try:
+        outcome = halt(ws, reason, name, key)
+    except HaltNotEngaged as exc:
+        raise _not_engaged(exc, as_json) from None
+    why = halt_status(ws)["reason"]
+    warnings = _halt_warnings(outcome)
     if as_json:
-        d.emit_json({"halted": True, "event": event_id, "already_halted": event_id is None, "reason": why})
-    elif event_id is None:
-        d.out(f"Already halted: {why}")
+        d.emit_json({"halted": True, "event": outcome.event, "already_halted": outcome.already, "reason": why,
+                     "recorded": outcome.event is not None, "halt_file": outcome.halt_file, "warnings": warnings})
+    elif outcome.already:
+        recorded = f" Recorded in the ledger now (event #{outcome.event})." if outcome.appended else ""
+        d.out(f"Already halted: {_escaped(why or '')}{recorded}")
+    elif outcome.event is not None:
+        d.out(f"[bold red]Trading halted[/] (ledger event #{outcome.event}): no new order will be placed. `livegate resume` lifts it.")
     else:
-        d.out(f"[bold red]Trading halted[/] (ledger event #{event_id}): no new order will be placed. `livegate resume` lifts it.")
+        d.out("[bold red]Trading halted[/] by the halt file .livegate/HALTED: no new order will be placed. `livegate resume` lifts it.")
+    for warning in warnings:
+        d.console(stderr=True).print(f"[bold yellow]Warning:[/] {_escaped(d.redact_text(warning))}")
 
 
 @app.command("resume")
@@ -78,13 +119,16 @@ def resume_cmd(
     yes: bool = YES,
     as_json: bool = JSON,
 ) -> None:
-    """Lift the kill switch after a confirmation; EMERGENCY_STOP becomes PAPER (going live again takes `mode set`)."""
+    """Lift the kill switch after a confirmation and remove the halt file; EMERGENCY_STOP becomes PAPER (going live again takes `mode set`).
+
+    Refused (exit 4, trading stays halted) while the ledger cannot record the resume: a resume
+    is never silent. A halt held only by the halt file is recorded first."""
 
     ws, name, key = _open(ctx, by, yes, _resume_question, "Still halted.")
     events = resume(ws, name, key, reason)
     mode = mode_limits(ws)["mode"]
     if as_json:
-        d.emit_json({"halted": halted_reason(ws) is not None, "mode": mode, "events": events})
+        d.emit_json({"halted": halt_status(ws)["halted"], "mode": mode, "events": events})
     else:
         d.out(f"[green]Trading resumed[/] in {mode} (ledger event{'s' if len(events) > 1 else ''} #{', #'.join(map(str, events))}).")
 
@@ -118,7 +162,10 @@ def rollback_cmd(
     """Seed 000 §4.5 rollback: halt, cancel every open order, return to PAPER — each step recorded; the halt stays on until `livegate resume`."""
 
     ws, name, key = _open(ctx, by, yes, "Roll back: halt trading, cancel every open order and return to PAPER?", "Nothing changed.")
-    summary = rollback(ws, name, reason, key=key)
+    try:
+        summary = rollback(ws, name, reason, key=key)
+    except HaltNotEngaged as exc:
+        raise _not_engaged(exc, as_json) from None
     if as_json:
         d.emit_json({**summary, "mode": "PAPER", "halted": True})
         return

@@ -11,7 +11,7 @@ from livegate.cli import display as d
 from livegate.cli.prompts import confirm
 from livegate.config.workspace import Workspace
 from livegate.core.errors import UsageError
-from livegate.demo import SPEED, run_demo
+from livegate.demo import run_demo
 from livegate.services.status import ladder_report
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
@@ -24,7 +24,8 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
 ) -> None:
     """Rehearse the whole protocol offline, in about a minute and a half: a new workspace on the
-    local exchange and chain with accelerated market time — validate (failing once on purpose,
+    local exchange and chain, its market time moving one bar at a time (the stages' days pass in
+    seconds, with the same results on a busy machine) — validate (failing once on purpose,
     the gate refusing, then fixed), a paper forward run, testnet orders and a Uniswap swap,
     micro-live stages 4.1a–4.1d, production with a test alert to a local receiver — every step
     signed off, then the ladder, an HTML report and a verified ledger. Nothing touches the
@@ -37,7 +38,7 @@ def demo(
         raise typer.Exit(EXIT_OK)
     say = (lambda text: None) if as_json else (lambda text: d.console(stderr=True).print(f"[dim]→[/] {text}", highlight=False))
     if not as_json:
-        d.out(f"[bold]livegate demo[/] — synthetic market, local exchange and chain, time {SPEED:,.0f}x faster; "
+        d.out("[bold]livegate demo[/] — synthetic market, local exchange and chain, market time in bar-by-bar steps; "
               "thresholds loosened for the rehearsal (status flags them).")
     report = run_demo(directory, say=say)
     if as_json:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from livegate.adapters.marketdata.candles import TIMEFRAME_MS
+from livegate.adapters.sandbox.rehearsal import follow_sandbox_clock
 from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_OK, workspace_from
 from livegate.cli import display as d
 from livegate.cli.prompts import ask_in_terminal
@@ -18,7 +20,10 @@ app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them 
 def go_live(
     ctx: typer.Context,
     stage: str = typer.Option(..., "--stage", help="The micro-live stage: 4.1a, 4.1b, 4.1c or 4.1d (in order; each needs the previous one signed off)."),
-    max_hours: float = typer.Option(None, "--max-hours", min=0.0, help="Pause (resumably) after this many hours of this run.", show_default=False),
+    max_hours: float = typer.Option(None, "--max-hours", min=0.0, help="Pause (resumably) after this many hours of this run (market hours with --sandbox-clock).", show_default=False),
+    sandbox_clock: bool = typer.Option(False, "--sandbox-clock", help="Rehearsal only: follow the market clock of the local sandbox (`livegate sandbox serve --clock step`), "
+                                                                        "moving it bar by bar, so the stage's hours pass in seconds with the same trades on a busy machine. "
+                                                                        "Refused (exit 2) unless exchange.base_url is a livegate sandbox on this machine."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve this run's orders without asking (under approve_each they are still recorded as approved by you)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
 ) -> None:
@@ -31,12 +36,27 @@ def go_live(
 
     Needs: the stage's gate open, the mode switched to live (`livegate mode set LIVE_MINIMAL`),
     PAPER_MODE=false and LIVE_TRADING_ENABLED=true, trading not halted, no other live process.
-    Exit 0 when the stage passed, 1 when it failed or a kill criterion fired, 4 when halted."""
+    A stage that makes no progress — the strategy asks for orders and none is accepted for 30
+    bars in a row (a holding too small to sell, a cap it cannot trade under) — stops, alerts
+    and fails instead of waiting for ever. A trade is one round trip: all fills of the order
+    that reduces a position count once.
+    Exit 0 when the stage passed, 1 when it failed, stalled or a kill criterion fired, 4 when halted.
+
+    Rehearsing on the local sandbox (`livegate sandbox serve --clock step --write-config`),
+    `--sandbox-clock` measures the stage in the sandbox's market time and moves it one bar at a
+    time: a stage takes seconds, and a stopped or killed run resumes with the same flag."""
 
     ws = workspace_from(ctx).require()
+    exchange = ws.effective.config.exchange
+    market = follow_sandbox_clock(exchange, sandbox_clock, "go-live")
     options = LiveOptions(ask=(lambda approval: True) if yes else ask_in_terminal,
                           max_seconds=None if max_hours is None else max_hours * 3600,
                           progress=(lambda m: None) if as_json else _Progress().update)
+    if market is not None:
+        bar_ms = TIMEFRAME_MS[exchange.timeframe]
+        market.start_on_bar(bar_ms)
+        options.clock, options.sleep, options.market_clock = market.now, market.sleep, market.market_ms
+        options.poll_s = bar_ms / 1000  # each wait of the loop: the market moves one bar
     key = try_load_private()
     outcome, result = runner.go_live(ws, stage, key, options)
     report = {"stage": stage, "run": outcome.run, "status": outcome.status, "reason": outcome.reason,
@@ -55,8 +75,8 @@ class _Progress:
         self.last = None
 
     def update(self, m: dict) -> None:
-        line = (f"{m['min_duration_hours']:.2f} h · {m['min_successful_trades']} filled orders · "
-                f"{m['closed_trades']} trades · P&L {m['net_pnl']:+,.2f}")
+        line = (f"{m['min_duration_hours']:.2f} h · {m['closed_trades']} closed trades · "
+                f"{m['orders_filled']} orders filled · P&L {m['net_pnl']:+,.2f}")
         if line != self.last:
             d.console(stderr=True).print(f"[dim]{line}[/]", highlight=False)
             self.last = line

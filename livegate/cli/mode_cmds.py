@@ -10,7 +10,7 @@ from livegate.cli.prompts import confirm, typed
 from livegate.core.errors import UsageError
 from livegate.ledger.keys import try_load_private
 from livegate.services.mode_switch import set_mode
-from livegate.services.modes import LIVE_MODES, halted_reason, mode_history, mode_label, mode_limits
+from livegate.services.modes import LIVE_MODES, halt_status, mode_history, mode_label, mode_limits
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -38,11 +38,11 @@ def mode_show(
     if as_json:
         d.emit_json({"mode": limits["mode"], "history": past})
         return
+    halt = halt_status(ws)
     d.out(f"Mode: [bold]{mode_label(limits['mode'], limits['level'])}[/] — risk per trade {pct(limits['risk_per_trade'])}, "
           f"max exposure {pct(limits['max_exposure'])}")
-    halted = halted_reason(ws)
-    if halted:
-        d.out(f"[bold red]Halted:[/] {halted}")
+    if halt["halted"]:
+        d.out("[bold red]Halted:[/] " + halt["reason"].replace("[", "\\["))
     if past:
         d.table("History (newest first)", ["#", "At (UTC)", "By", "From", "To", "Reason"],
                 [[h["id"], h["at"][:19], h["by"], h["from"], mode_label(h["to"], h["level"]), h["reason"]] for h in past])
@@ -90,6 +90,6 @@ def mode_set(
     limits = mode_limits(ws)
     d.out(f"Mode is now [bold]{mode_label(limits['mode'], limits['level'])}[/] (ledger event #{event_id}): risk per trade {pct(limits['risk_per_trade'])}, "
           f"max exposure {pct(limits['max_exposure'])}.")
-    halted = halted_reason(ws)
-    if halted and live:
-        d.out(f"[yellow]Still halted:[/] {halted}")
+    halt = halt_status(ws)
+    if halt["halted"] and live:
+        d.out("[yellow]Still halted:[/] " + halt["reason"].replace("[", "\\["))

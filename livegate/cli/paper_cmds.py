@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from livegate.adapters.sandbox.rehearsal import follow_sandbox_clock
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
 from livegate.cli.paper_display import NEXT_LINE, show_criteria, stress_bar
@@ -11,7 +12,7 @@ from livegate.core.errors import UsageError
 from livegate.core.timeparse import iso_to_ms
 from livegate.ledger.keys import try_load_private
 from livegate.phases.paper.report import run_report
-from livegate.phases.paper.run import BACKTEST, FORWARD, PaperRunner, RunPlan
+from livegate.phases.paper.run import BACKTEST, FORWARD, PaperRunner, RunPlan, unfinished_run
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -31,6 +32,9 @@ def paper_run(
                                                               "all of them for --since and forward runs).", show_default=False),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run from its last checkpoint (after a crash, Ctrl-C or a venue outage)."),
     trials: int = typer.Option(1, "--trials", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
+    sandbox_clock: bool = typer.Option(False, "--sandbox-clock", help="Rehearsal only, forward runs: follow the market clock of the local sandbox "
+                                                                        "(`livegate sandbox serve --clock step`), moving it bar by bar, so the days pass in minutes "
+                                                                        "with the same result on a busy machine. Refused (exit 2) unless exchange.base_url is a livegate sandbox on this machine."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar)."),
 ) -> None:
     """Run the configured strategy through the risk guardian on simulated fills (fees, slippage,
@@ -39,12 +43,22 @@ def paper_run(
     `--days N` alone is a forward run on live market data (public endpoints, no keys): it needs
     the env phase signed off and becomes the paper phase result. `--replay` and `--since` are
     backtests at full speed: always allowed, kept as evidence and baseline, never the phase
-    result. Exit 0 when every criterion passes, 1 otherwise."""
+    result. Exit 0 when every criterion passes, 1 otherwise.
+
+    Rehearsing on the local sandbox (`livegate sandbox serve --clock step --write-config`),
+    `--sandbox-clock` runs a forward run on the sandbox's market time, one bar at a time (resume
+    it with `--resume --sandbox-clock`)."""
 
     ws = workspace_from(ctx).require()
     plan = parse_plan(days, replay or [], since, symbol or [], resume)
+    kind = _kind(ws, plan)
+    if sandbox_clock and kind == BACKTEST:
+        raise UsageError("--sandbox-clock is for forward runs: a backtest (--replay, --since) runs at full speed anyway")
+    market = follow_sandbox_clock(ws.effective.config.exchange, sandbox_clock, "paper-run") if kind == FORWARD else None
     progress = _Progress(as_json)
     runner = PaperRunner(ws, plan, key=try_load_private(), progress=progress.update)
+    if market is not None:  # the run's clock and waits are the sandbox's market time
+        runner.clock, runner.sleep, runner.market_clock = market.now, market.sleep, market.market_ms
     _sigterm_stops_cleanly()
     if not as_json and not resume:
         d.out(f"livegate paper-run — {plan.describe()}")
@@ -56,6 +70,15 @@ def paper_run(
     else:
         show_report(report)
     raise typer.Exit(EXIT_OK if report["verdict"] == "pass" else EXIT_CRITERIA)
+
+
+def _kind(ws, plan: RunPlan) -> str | None:
+    """What this run is: FORWARD (it waits for market time) or BACKTEST; for --resume, the kind
+    of the run it continues (None when there is none: the runner says so)."""
+    if not plan.resume:
+        return plan.kind
+    found = unfinished_run(ws)
+    return found[0]["plan"]["kind"] if found is not None else None
 
 
 def _sigterm_stops_cleanly() -> None:

@@ -9,8 +9,10 @@ import typer
 
 from livegate.adapters.sandbox.configure import write_workspace
 from livegate.adapters.sandbox.local import LocalSandbox
+from livegate.adapters.sandbox.market import CLOCKS, STEP, WALL
 from livegate.cli import EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.core.errors import UsageError
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -24,7 +26,10 @@ TEST_KEYS_NOTE = "Every key shown is a test key of this local sandbox (the chain
 def serve(
     ctx: typer.Context,
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Exchange port on 127.0.0.1 (0: a free one)."),
-    speed: float = typer.Option(1.0, "--speed", min=0.001, help="Market clock speed (60: a 1m candle every second)."),
+    speed: float = typer.Option(None, "--speed", min=0.001, help="Wall clock only: how fast market time runs (default 1, real time; 60: a 1m candle every second).", show_default=False),
+    clock: str = typer.Option(WALL, "--clock", help="wall: market time runs by itself, at --speed. step: market time stands still until a rehearsal "
+                                                      "moves it bar by bar (`go-live --sandbox-clock`, `paper-run --sandbox-clock`): "
+                                                      "the stages' hours pass in seconds, with the same results on a busy machine."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic price paths."),
     chain: bool = typer.Option(True, "--chain/--no-chain", help="Also start the local EVM chain with Uniswap V2 deployed."),
     chain_backend: str = typer.Option(None, "--chain-backend", help="anvil, eth-tester or auto (default: $LIVEGATE_CHAIN_BACKEND, else auto: anvil when installed).", show_default=False),
@@ -36,10 +41,17 @@ def serve(
     print how to reach them, and serve until Ctrl-C or SIGTERM stops both.
 
     Everything stays on 127.0.0.1 and needs no keys or network: rehearse `livegate validate`,
-    paper runs and testnet orders against it. The keys printed are test keys of this sandbox."""
+    paper runs, testnet orders and the go-live stages against it. The keys printed are test keys
+    of this sandbox. With `--clock step` its market time moves only when a rehearsal moves it:
+    `livegate go-live --stage 4.1a --sandbox-clock` walks a stage's hours in seconds, bar by bar."""
 
+    if clock not in CLOCKS:
+        raise UsageError(f"--clock must be one of {', '.join(CLOCKS)} (got {clock!r})")
+    if clock == STEP and speed is not None:
+        raise UsageError("--speed sets how fast a wall clock runs; a step clock (--clock step) moves only when a rehearsal moves it")
     ws = workspace_from(ctx).require() if write_config else None
-    sandbox = LocalSandbox(port=port, speed=speed, seed=seed, chain=chain, chain_backend=chain_backend)
+    sandbox = LocalSandbox(port=port, speed=1.0 if speed is None else speed, seed=seed, chain=chain,
+                           chain_backend=chain_backend, clock=clock)
     _stop_on_sigterm()
     try:
         info = sandbox.start()
@@ -89,6 +101,8 @@ def _show(info: dict, written: list) -> None:
     table.add_column("", overflow="fold")
     table.add_row("Exchange (Binance spot API)", info["exchange_url"])
     table.add_row("Symbols", ", ".join(info["symbols"]))
+    table.add_row("Market clock", "step: stands still until a rehearsal moves it" if info["clock"] == STEP
+                  else "wall: runs by itself")
     for name, key in info["keys"].items():
         rights = "trade" if key["trade"] else "read only"
         rights += ", WITHDRAW enabled" if key["withdraw"] else ", no withdrawal"
@@ -110,4 +124,7 @@ def _show(info: dict, written: list) -> None:
               "(a configuration change: signed-off steps must be re-run).")
     else:
         d.out("Use it: `livegate sandbox serve --write-config` (in a workspace) points livegate.yaml and .env here.")
+    if info["clock"] == STEP:
+        d.out("Rehearse against it with the market clock in steps: `livegate go-live --stage 4.1a --sandbox-clock`, "
+              "`livegate paper-run --days 7 --sandbox-clock`.")
     d.out("Serving until Ctrl-C.")

@@ -50,6 +50,12 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         rows.append([s["step"], s["title"], d.styled(s["status"]), (s["result_at"] or "")[:19], s["signed_by"] or "", detail])
     d.table(f"livegate — {report['workspace']} (mode {report['mode']}, profile {report['profile']})",
             ["Step", "Phase", "Status", "Result at (UTC)", "Signed by", "Detail"], rows)
+    halt = report["halt"]
+    if halt["halted"]:
+        pending = " (written to the halt file; the ledger does not hold it yet)" if halt["pending"] else ""
+        d.out(f"[bold red]Trading is HALTED[/]: {halt['reason']}{pending} — `livegate resume` lifts it")
+    else:
+        d.out("Trading: not halted")
     ledger = report["ledger"]
     if ledger["ok"]:
         d.out(f"Ledger: {ledger['events']} events, hash chain and {ledger['signatures_checked']} signature(s) verified")

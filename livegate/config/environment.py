@@ -153,6 +153,48 @@ def load_env(root: Path, environ: dict[str, str] | None = None) -> WorkspaceEnv:
     return WorkspaceEnv(settings, path, exists, tuple(problems))
 
 
+# (path of .env) -> (what its stat said, the settings parsed from it then); root -> that path
+_FLAG_CACHE: dict[str, tuple[tuple[int, int, int, int], dict[str, Setting]]] = {}
+_ENV_PATHS: dict[Path, str] = {}
+
+
+def flag_now(root: Path, name: str) -> tuple[bool | None, str]:
+    """The boolean flag `name` (one of FLAGS) as it is now, and where it is set — the process environment over
+    `root/.env`, as `load_env` reads them — for a check made before every order: `.env` is
+    parsed again only when it changed (one stat otherwise). (None, "not set") when unset.
+    ConfigError when the value is not true or false, or `.env` exists but cannot be read."""
+    value = os.environ.get(name)
+    if value is not None and value.strip() != "":
+        where = "environment"
+    else:
+        path = _ENV_PATHS.get(root) or _ENV_PATHS.setdefault(root, str(root / ".env"))
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None, "not set"
+        except OSError as exc:
+            raise ConfigError(f".env: cannot be read ({type(exc).__name__}: {exc.strerror})") from None
+        stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+        cached = _FLAG_CACHE.get(path)
+        if cached is None or cached[0] != stamp:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    settings = {k: v for k, v in parse_dotenv(f.read())[0].items() if k in FLAGS}  # no secret kept
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f".env: cannot be read ({type(exc).__name__})") from None
+            cached = _FLAG_CACHE[path] = (stamp, settings)
+        setting = cached[1].get(name)
+        if setting is None or setting.value == "":
+            return None, "not set"
+        value, where = setting.value, setting.source
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True, where
+    if text in _FALSE:
+        return False, where
+    raise ConfigError(f"{where} {name}: must be true or false (got {value!r})")
+
+
 def _relevant(name: str) -> bool:
     return (name in FLAGS or name in ALLOWLISTS or name in EXCHANGE_KEYS or name.startswith(("SIGNER_", "EXCHANGE_"))
             or name in ("EXECUTION_APPROVAL_MODE", "MAX_TRADE_AMOUNT"))

@@ -22,6 +22,7 @@ RISK_FILE = "risk_limits.yaml"
 ENV_FILE = ".env"
 STATE_DIR = ".livegate"
 LEDGER_FILE = "ledger.db"
+HALT_FILE = "HALTED"  # the kill switch's halt file: while it exists, no new order (see services/modes.py)
 STRATEGIES_DIR = "strategies"
 RUNBOOKS_DIR = "runbooks"
 RUNBOOKS = ("emergency-shutdown.md", "cancel-all.md", "rollback-to-paper.md", "credential-rotation.md", "incident-response.md")
@@ -95,6 +96,12 @@ class Workspace:
     @property
     def ledger_path(self) -> Path:
         return self.state_dir / LEDGER_FILE
+
+    @property
+    def halt_file_path(self) -> Path:
+        """`.livegate/HALTED`: `livegate halt` creates it, `livegate resume` removes it; while
+        it exists no new order is placed, whatever the ledger says."""
+        return self.state_dir / HALT_FILE
 
     def require(self) -> Workspace:
         """Fail with a usage error unless this is an initialised workspace."""

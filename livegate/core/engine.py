@@ -1,8 +1,10 @@
 """The paper engine: one loop for every feed (live, replay, historical).
 
-For each closed bar: pending orders fill inside it, equity is marked, breakers are checked,
-protective stops are sent, then the strategy sees the bar and its intents go through the
-gateway. The engine holds no I/O: events go to the journal, state is saved by the caller."""
+For each closed bar: pending orders fill inside it (a trade whose reducing order is done is
+recorded), equity is marked, breakers are checked, a position the close makes too small to
+sell becomes dust and protective stops are sent, then the strategy sees the bar and its
+intents go through the gateway (`asked`, `accepted` and `refusals` say how that went). The
+engine holds no I/O: events go to the journal, state is saved by the caller."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any, Protocol
 
 from livegate.core.breakers import CircuitBreakers
 from livegate.core.errors import StrategyError
-from livegate.core.gateway import Executor, OrderGateway
+from livegate.core.gateway import Decision, Executor, OrderGateway
 from livegate.core.guardian import RiskState
 from livegate.core.orders import SELL, Bar, Fill, Order, OrderIntent
 from livegate.core.portfolio import Portfolio
@@ -58,10 +60,12 @@ class StrategyContext:
 
     @property
     def positions(self) -> dict[str, float]:
+        """The open positions (dust, too small to sell, is not one)."""
         return {s: p.amount for s, p in self._account.positions.items()}
 
     def position(self, symbol: str) -> float:
-        return self._account.position(symbol)
+        """The open position of `symbol`; 0 when flat or when what is left is dust."""
+        return self._account.open_amount(symbol)
 
     def recent(self, symbol: str, n: int | None = None) -> list[Bar]:
         """The last `n` closed bars of `symbol` (oldest first), the current one included."""
@@ -69,6 +73,7 @@ class StrategyContext:
         return list(bars)[-n:] if n else list(bars)
 
 
+_NO_DECISIONS: tuple[Decision, ...] = ()  # a bar without intents (shared, never mutated)
 _NUMERIC = ("amount", "quote_amount", "price", "edge", "confidence", "sentiment", "leverage")
 
 
@@ -109,7 +114,11 @@ class Engine:
         self.bars = 0
         self._safe = float("inf")  # below this equity the breakers must look (see CircuitBreakers.safe_equity)
         self._stops: dict[str, float] = {}  # protective stop price per open position
+        self._dust_at: dict[str, float] = {}  # per open position: the price below which it is dust
+        self._watch: dict[str, float] = {}  # per open position: the higher of the two (one look a bar)
         self._fills_seen = 0
+        self._decisions: Sequence[Decision] = _NO_DECISIONS  # the gateway's answers to the strategy's latest intents
+        self._decided = -1  # the bar (`bars`) they were given at
 
     def on_bar(self, bar: Bar, trade: bool = True, call_strategy: bool = True) -> None:
         """Process one closed bar. `trade=False` only warms up (after a resume, or for bars
@@ -127,6 +136,7 @@ class Engine:
         hist.append(bar)
         account = self.account
         if not trade:
+            self._decided = -1
             account.last_price[symbol] = bar.close
             if call_strategy:
                 self._call_strategy(bar)
@@ -140,6 +150,8 @@ class Engine:
                 self.journal.emit("order_canceled", {"client_id": order.client_id, "reason": "insufficient funds at the fill price"})
             if fills:
                 gateway.settle(fills, now)
+        if account.closing:  # a reducing order's trade in progress: recorded once the order is done
+            gateway.finish_trades(now)
         if gateway.fill_count != self._fills_seen:  # fills here, or at once against a book last bar
             self._fills_seen = gateway.fill_count
             moved = True
@@ -158,16 +170,48 @@ class Engine:
                 dd = 1.0 - equity / state.peak_equity
                 if dd > state.max_drawdown:
                     state.max_drawdown = dd
-            if symbol in positions and bar.close <= self._stops.get(symbol, 0.0) and gateway.guardian.stop_loss_due(account, symbol):
-                gateway.submit(OrderIntent(symbol, SELL, reason="max_single_trade_loss reached"), now, origin="guardian")
-                self._stops.clear()
+            if symbol in positions and bar.close <= self._watch.get(symbol, 0.0):
+                self._closer_look(symbol, bar.close, now)
         try:
             out = self.strategy.on_bar(bar, ctx)  # inlined (not _call_strategy): the hot loop
         except Exception as exc:  # noqa: BLE001 - the user's code; stop cleanly, resumably
             raise self._raised(exc, bar) from None
         if out is not None:
+            decided = self._decisions = []
             for intent in check_intents(out, self.name, bar):
-                gateway.submit(intent, now)
+                decided.append(gateway.submit(intent, now))
+            self._decided = self.bars
+
+    @property
+    def decisions(self) -> Sequence[Decision]:
+        """The gateway's answers to the strategy's intents at the last bar (none asked: empty)."""
+        return self._decisions if self._decided == self.bars else _NO_DECISIONS
+
+    @property
+    def asked(self) -> int:
+        """How many orders the strategy asked for at the last bar."""
+        return len(self.decisions)
+
+    @property
+    def accepted(self) -> int:
+        """How many of them the gateway accepted and the executor took."""
+        return sum(1 for d in self.decisions if d.accepted)
+
+    @property
+    def refusals(self) -> list[str]:
+        """The rules that refused the last bar's asks (one per block)."""
+        return [b.rule for d in self.decisions for b in d.blocks]
+
+    def _closer_look(self, symbol: str, close: float, now: int) -> None:
+        """The close reached the position's dust price or its protective stop. Too small to sell
+        now: dust, no longer an open position (and no stop for it). At the stop: sell it."""
+        gateway, account = self.gateway, self.account
+        if close < self._dust_at.get(symbol, 0.0) and gateway.check_dust(symbol, now):
+            return
+        if close <= self._stops.get(symbol, 0.0) and gateway.guardian.stop_loss_due(account, symbol):
+            gateway.submit(OrderIntent(symbol, SELL, reason="max_single_trade_loss reached"), now, origin="guardian")
+            self._stops.clear()
+            self._watch = dict(self._dust_at)
 
     def _check_breakers(self, now: int, equity: float, moved: bool) -> None:
         state, gateway = self.state, self.gateway
@@ -180,7 +224,10 @@ class Engine:
         self._safe = self.breakers.safe_equity(state)
         if moved or not self._stops:
             limit = gateway.guardian.limits.max_single_trade_loss
-            self._stops = {s: self.account.stop_price(s, limit) for s in self.account.positions}
+            positions, rules = self.account.positions, gateway.rules
+            self._stops = stops = {s: self.account.stop_price(s, limit) for s in positions}
+            self._dust_at = dust = {s: rules[s].dust_price(p.amount) for s, p in positions.items() if s in rules}
+            self._watch = {s: max(stops[s], dust.get(s, 0.0)) for s in positions}
 
     def _call_strategy(self, bar: Bar) -> list[OrderIntent]:
         try:

@@ -54,6 +54,21 @@ class MarketRules:
             return Block("NOTIONAL", f"order value {amount * price:.4f} is below the minimum notional {self.min_notional:g}")
         return None
 
+    def is_dust(self, amount: float, price: float) -> bool:
+        """Whether a holding of `amount` is dust at `price`: one market sell of all of it (rounded
+        down to the lot step) would be refused — below the minimum amount [LOT_SIZE] or worth
+        less than the minimum notional — the same tests as `check`."""
+        sellable = self.floor_amount(amount)
+        return sellable <= 0 or sellable < self.min_amount - 1e-12 or sellable * price < self.min_notional - 1e-9
+
+    def dust_price(self, amount: float) -> float:
+        """The price below which a holding of `amount` is dust (`is_dust`): infinite when its
+        amount alone makes it dust. The engine compares each close with it (one comparison a bar)."""
+        sellable = self.floor_amount(amount)
+        if sellable <= 0 or sellable < self.min_amount - 1e-12:
+            return math.inf
+        return (self.min_notional - 1e-9) / sellable
+
 
 def default_rules(symbol: str, price: float, maker_fee: float | None = None, taker_fee: float | None = None) -> MarketRules:
     """Binance-like spot filters for a market whose info is not available (offline replay):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -178,6 +178,9 @@ class OrderGateway:
             reduce_only = True
         if not blocks:
             refusal = rules.check(amount, px, is_limit=intent.type == LIMIT)
+            if refusal is not None and intent.side == SELL and rules.is_dust(held, ref) and self.check_dust(intent.symbol, now_ms):
+                refusal = Block("dust", f"the {intent.symbol} holding of {held:g} (worth {held * ref:,.2f}) is dust: below the "
+                                        f"market's minimum order ({rules.min_notional:g}); it is kept, not sold")
             if refusal is not None:
                 blocks.append(refusal)
         if blocks:
@@ -186,24 +189,113 @@ class OrderGateway:
                      quote_value=approved)
 
     def settle(self, fills: list[Fill], now_ms: int) -> list[Trade]:
-        """Apply fills to the account; report fills, closed trades and breaker trips. The
-        breakers see one result per order: a sell that fills in several pieces at once is one
-        winning or losing trade, not several."""
-        closed = []
-        by_order: dict[str, float] = {}
+        """Apply fills to the account; report fills, closed trades, dust and breaker trips.
+
+        The trade unit: one reducing order's fills make one trade (`core.portfolio`), whether
+        they arrive in one call or over several polls. A trade is final, and recorded, when the
+        position is flat after a fill, or when its order is no longer open at the executor once
+        this call's fills are applied (filled, cancelled, expired, rejected); an order still
+        open keeps its trade in progress for the fills to come. The breakers see each trade once,
+        when it is final. Then every symbol these fills touched is checked for dust."""
+        account, journal = self.account, self.journal
+        closed: list[Trade] = []
+        touched: set[str] = set()
         self.fill_count += len(fills)
         for fill in fills:
-            self.journal.emit("fill", fill.to_dict())
-            trade = self.account.apply(fill)
+            journal.emit("fill", fill.to_dict())
+            closed += account.apply(fill)
+            touched.add(fill.symbol)
+        if account.closing:
+            closed += self._done()
+        self._record(closed, now_ms)
+        for symbol in touched:
+            if symbol in account.positions:
+                self.check_dust(symbol, now_ms)
+        return closed
+
+    def finish_trades(self, now_ms: int) -> list[Trade]:
+        """Record the trades in progress whose order is done (no longer open at the executor):
+        an order cancelled or expired after part of it filled, with no fill to say so. The
+        engine asks at every bar while a trade is in progress."""
+        closed = self._done()
+        self._record(closed, now_ms)
+        return closed
+
+    def replay(self, fills: list[Fill], now_ms: int, recorded: Iterable[str] = (), *, breakers: bool = True) -> list[Trade]:
+        """After a restart, bring the account up to fills the ledger already holds (those
+        journaled after the last checkpoint) without recording anything again. The trades of
+        the reducing orders in `recorded` (the `order_id` of the `trade` events the ledger holds
+        after that checkpoint) were final before the restart: they close now, silently, and the
+        breakers count them as they did. Every other trade stays in progress — the executor's
+        view of its order is newer than these fills — for `settle` with the fills still to come,
+        or `finish_trades`. `breakers=False`: the replayed trades are not counted by the breakers
+        (a scripted run that starts its script over). Returns the trades closed."""
+        account = self.account
+        closed: list[Trade] = []
+        self.fill_count += len(fills)
+        for fill in fills:
+            closed += account.apply(fill)
+        for symbol in {f.symbol for f in fills}:
+            self._to_dust(symbol, now_ms)  # as before the restart (its `dust` event, if any, is in the ledger)
+        final = set(recorded)
+        for oid in [o for o in account.closing if o in final]:
+            trade = account.close_trade(oid)
             if trade is not None:
                 closed.append(trade)
-                self.trades.append(trade)
-                self.journal.emit("trade", trade.to_dict())
-                by_order[fill.order_id] = by_order.get(fill.order_id, 0.0) + trade.net
-        for net in by_order.values():
-            for trip in self.breakers.on_trade(net, now_ms):
-                self.on_trip(trip)
+        for trade in closed:
+            self.trades.append(trade)
+            if breakers:
+                self.breakers.on_trade(trade.net, now_ms)  # a trip is already in the ledger: state only
         return closed
+
+    def _done(self) -> list[Trade]:
+        """Close the trades in progress whose reducing order is no longer open at the executor."""
+        account = self.account
+        open_ids = {o.client_id for o in self.executor.open_orders()}
+        closed = []
+        for oid in [o for o in account.closing if o not in open_ids]:
+            trade = account.close_trade(oid)
+            if trade is not None:
+                closed.append(trade)
+        return closed
+
+    def _record(self, closed: list[Trade], now_ms: int) -> None:
+        for trade in closed:
+            self.trades.append(trade)
+            self.journal.emit("trade", trade.to_dict())
+            for trip in self.breakers.on_trade(trade.net, now_ms):
+                self.on_trip(trip)
+
+    def check_dust(self, symbol: str, now_ms: int) -> bool:
+        """Whether the holding of `symbol` is dust. An open position is moved to dust, and `dust`
+        journaled (symbol, amount, value, price, the market's minimums), when one sell of all of
+        it would be refused by the market's filters at the last price (`MarketRules.is_dust`) —
+        unless a buy of ours for it is still open (a position being bought is not dust yet).
+        The gateway asks after fills and when a sell is refused; the engine when a close falls
+        below the position's dust price."""
+        if symbol in self.account.dust:
+            return True
+        moved = self._to_dust(symbol, now_ms)
+        if moved is not None:
+            self.journal.emit("dust", moved)
+        return moved is not None
+
+    def _to_dust(self, symbol: str, now_ms: int) -> dict[str, Any] | None:
+        account = self.account
+        pos = account.positions.get(symbol)
+        rules = self.rules.get(symbol)
+        price = account.last_price.get(symbol)
+        if pos is None or rules is None or price is None or not rules.is_dust(pos.amount, price):
+            return None
+        if any(o.symbol == symbol and o.side == BUY for o in self.executor.open_orders()):
+            return None
+        account.to_dust(symbol)
+        value = pos.amount * price
+        base = symbol.split("/")[0]
+        return {"symbol": symbol, "amount": pos.amount, "value": value, "price": price, "cost": pos.cost, "at": now_ms,
+                "min_notional": rules.min_notional, "min_amount": rules.min_amount, "step": rules.step,
+                "message": f"{symbol}: {pos.amount:g} {base} worth {value:,.2f} is below the market's minimum order "
+                           f"({rules.min_notional:g}, or {rules.min_amount:g} {base}): kept as dust, out of the open positions"}
 
     def on_trip(self, trip: Trip) -> None:
         """A breaker tripped: record it and cancel every open order (nothing keeps ordering)."""

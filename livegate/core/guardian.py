@@ -126,7 +126,8 @@ class BuyCheck:
 
     @cached_property
     def exposure(self) -> float:
-        return self.account.exposure()
+        """The value of the open positions: dust, too small to sell, is left out."""
+        return self.account.open_exposure()
 
 
 BuyRule = Callable[[BuyCheck], Block | None]
@@ -194,9 +195,10 @@ min_confidence = _below_floor("min_confidence", "confidence", lambda c: c.intent
 
 
 def max_open_positions(c: BuyCheck) -> Block | None:
-    """Only a new position counts: adding to one already held is not another."""
+    """Only a new position counts: adding to one already open is not another (dust is not an
+    open position: buying into it opens one)."""
     limit = c.limits.max_open_positions
-    if c.held <= 0 and c.account.open_positions() >= limit:
+    if c.account.open_amount(c.symbol) <= 0 and c.account.open_positions() >= limit:
         return Block("max_open_positions", f"{c.account.open_positions()} positions open, the limit is {limit}")
     return None
 

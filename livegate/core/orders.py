@@ -86,7 +86,14 @@ class Fill:
 
 @dataclass(slots=True)
 class Trade:
-    """A closed (part of a) position: entry and exit averaged, fees of both sides included."""
+    """The trade unit, the same in paper, testnet, live and imports: one reducing order's fills,
+    all of them, against the position they reduce — a round trip from entry to flat, or the
+    part of a position one order sold. `amount` is what the order sold; `entry_price` the
+    position's quantity-weighted entry (buys, fees excluded) and `exit_price` the order's
+    quantity-weighted fill price; `gross` = amount · (exit − entry); `fee` = the entry fees of
+    the amount sold (pro rata) + every fill's fee; `net` = gross − fee. `opened_ms` is when the
+    position was opened from flat, `closed_ms` the order's last fill. `order_id` is the
+    reducing order's client id and `fills` how many fills it took."""
 
     symbol: str
     side: str  # long
@@ -98,6 +105,8 @@ class Trade:
     gross: float
     fee: float
     net: float
+    order_id: str = ""
+    fills: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -77,14 +77,14 @@ def default_actor() -> str:
 class Ledger:
     """An open ledger for writing. Every append is one transaction: the event and the head."""
 
-    def __init__(self, path: Path, key=None, clock: Callable[[], str] = utc_now):
+    def __init__(self, path: Path, key=None, clock: Callable[[], str] = utc_now, lock_wait_s: float = 30.0):
         from sqlite_utils import Database
 
         self.path = path
         self.key = key
         self.clock = clock
         try:
-            conn = sqlite3.connect(str(path), timeout=30)
+            conn = sqlite3.connect(str(path), timeout=lock_wait_s)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
@@ -105,10 +105,11 @@ class Ledger:
         return ledger
 
     @classmethod
-    def open(cls, path: Path, key=None) -> Ledger:
+    def open(cls, path: Path, key=None, lock_wait_s: float = 30.0) -> Ledger:
+        """The ledger at `path` for writing; `lock_wait_s` bounds each wait for its write lock."""
         if not path.is_file():
             raise LedgerError(f"no ledger at {path}; run `livegate init`")
-        return cls(path, key=key)
+        return cls(path, key=key, lock_wait_s=lock_wait_s)
 
     def close(self) -> None:
         self.db.close()
@@ -127,10 +128,14 @@ class Ledger:
     @contextmanager
     def locked(self) -> Iterator[Ledger]:
         """One transaction holding the write lock from its start: what is read through `conn`
-        and what is appended inside the block are one step (two deciders cannot both win)."""
-        with self.db.atomic():
-            self.db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")  # take the write lock now
-            yield self
+        and what is appended inside the block are one step (two deciders cannot both win). A
+        ledger that cannot be written (read-only, a full disk, locked too long) is a LedgerError."""
+        try:
+            with self.db.atomic():
+                self.db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")  # take the write lock now
+                yield self
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: could not write the ledger ({exc})") from None
 
     def append(self, kind: str, payload: dict[str, Any], actor: str | None = None, sign: bool = False) -> Event:
         """Append one event. `sign=True` adds the operator's signature over the payload and

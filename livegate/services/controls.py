@@ -1,8 +1,15 @@
 """Emergency controls (seed 000 §4.5), effective at once in every running process because
-every order path reads `modes.halted_reason` from the ledger before it sends:
+every order path reads `modes.halted_reason` (the halt file and the ledger) before it sends:
 
-- `halt`: the kill switch — no new order on any path; cancels still go through.
-- `resume`: lifts it (and leaves EMERGENCY_STOP for PAPER); never straight back to live.
+- `halt`: the kill switch — no new order on any path; cancels still go through. It creates the
+  halt file `.livegate/HALTED` first (no data blocks needed: it holds on a full disk), then
+  records the halt in the ledger; when the ledger cannot be written the halt holds on the file
+  alone, *pending*, and is recorded by the first livegate process that can write the ledger
+  (a running trading loop's halt check, `livegate halt` again, at the latest `resume`).
+  Neither possible: `HaltNotEngaged` — trading is not halted.
+- `resume`: lifts it (and leaves EMERGENCY_STOP for PAPER); never straight back to live. It
+  records a pending halt first, then the resume, and removes the halt file; refused
+  (`ResumeRefused`, trading stays halted) while the ledger cannot record it.
 - `cancel_all`: every open order of the configured symbols cancelled on the venue, checked
   gone, and every order awaiting approval rejected.
 - `rollback`: halt, cancel all, PAPER — each step recorded, then a `rollback` summary.
@@ -17,45 +24,126 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from livegate.adapters.exchange.retry import Retry
 from livegate.config.workspace import Workspace
-from livegate.core.errors import LivegateError, OrderNotFound, UsageError, VenueRefused, VenueUnreachable
+from livegate.core.errors import LedgerError, LivegateError, OrderNotFound, TradingHalted, UsageError, VenueRefused, VenueUnreachable
+from livegate.ledger import queries
+from livegate.ledger.store import Ledger
 from livegate.services import approvals, mode_switch, modes
 from livegate.services.alerts import Alerter
 
 ORDERS_CANCELLED, ROLLBACK = "orders_cancelled", "rollback"
 LOCK_FILE = "live.lock"
 CANCEL_ROUNDS = 3  # fetch, cancel, look again: an order placed meanwhile is caught next round
+HALT_LOCK_WAIT_S = 5.0  # `halt` waits at most this long for the ledger's write lock (the halt file already holds)
 
 
-def halt(ws: Workspace, reason: str, by: str, key=None) -> int | None:
+class HaltNotEngaged(LivegateError):
+    """Neither the halt file nor the ledger took the halt: trading is NOT halted."""
+
+
+class ResumeRefused(TradingHalted):
+    """`resume` could not record the resume or remove the halt file: trading stays halted."""
+
+
+@dataclass(frozen=True)
+class HaltOutcome:
+    """What `halt` did. `event`: the ledger event of the halt in force (None while the ledger
+    cannot be written: the halt file holds it, pending). `already`: trading was halted before.
+    `appended`: `event` was written now. `halt_file`: the halt file is in place. The errors say
+    why the halt file or the ledger could not take it."""
+
+    event: int | None
+    already: bool
+    appended: bool
+    halt_file: bool
+    halt_file_error: str | None = None
+    ledger_error: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.event is None
+
+
+def halt(ws: Workspace, reason: str, by: str, key=None) -> HaltOutcome:
     """Turn the kill switch on: no new order may be placed on any path from the next check on.
-    Returns the event id, or None when trading was already halted."""
+    The halt file first (it holds when the ledger cannot be written), then the ledger. Raises
+    HaltNotEngaged when neither could take it."""
     reason = (reason or "").strip() or "manual halt"
-    if modes.halt_state(ws)["halted"]:
-        return None
-    event = mode_switch.append(ws, [(modes.HALTED, {"reason": reason})], by, key)[0]
-
-    Alerter(ws, key=key).emit("kill_switch", "critical", f"trading halted by {by}: {reason}", wait=False)
-    return event
+    created, file_error = False, None
+    try:
+        created = mode_switch.engage_halt_file(ws, reason, by)
+    except OSError as exc:
+        file_error = f"the halt file {ws.halt_file_path} could not be created ({mode_switch.describe_os_error(exc)})"
+    event, appended, ledger_error = None, False, None
+    try:
+        event, appended = mode_switch.record_halt(ws, reason, by, key, file_is_ours=created or file_error is not None,
+                                                  lock_wait_s=HALT_LOCK_WAIT_S)
+    except (LivegateError, OSError) as exc:
+        ledger_error = f"the ledger could not record the halt ({exc})"
+    if file_error and ledger_error:
+        raise HaltNotEngaged(f"the kill switch could NOT be engaged — trading is NOT halted: {file_error}, and {ledger_error}. "
+                             "Stop the bot another way now: stop its process, or remove the API key's trading permission "
+                             "at the exchange")
+    already = (file_error is None and not created) or (event is not None and not appended)
+    if not already:
+        note = "" if event is not None else " (held by the halt file; not yet in the ledger)"
+        Alerter(ws, key=key).emit("kill_switch", "critical", f"trading halted by {by}: {reason}{note}", wait=False)
+    return HaltOutcome(event, already, appended, file_error is None, file_error, ledger_error)
 
 
 def resume(ws: Workspace, by: str, key=None, reason: str = "") -> list[int]:
     """Lift the kill switch; a workspace in EMERGENCY_STOP goes to PAPER (a live mode needs the
-    guarded switch). Refused when trading is not halted. Returns the event ids."""
+    guarded switch). A halt only the halt file holds is recorded first; then the resume, with
+    the halt file removed in the same step. Refused when trading is not halted (UsageError), and
+    while the ledger cannot record the resume or the halt file cannot be removed (ResumeRefused:
+    trading stays halted). Returns the event ids."""
     reason = (reason or "").strip() or "resumed by the operator"
-    events: list[tuple[str, dict]] = []
-    if modes.halt_state(ws)["halted"]:
-        events.append((modes.RESUMED, {"reason": reason}))
-    if modes.current_mode(ws) == "EMERGENCY_STOP":
-        limits = modes.LIMITS[("PAPER", None)]
-        events.append((modes.MODE_CHANGED, {"from": "EMERGENCY_STOP", "to": "PAPER", "reason": reason,
-                                            "risk_per_trade": limits.risk_per_trade, "max_exposure": limits.max_exposure}))
-    if not events:
-        raise UsageError("trading is not halted; nothing to resume")
-    return mode_switch.append(ws, events, by, key)
+    try:
+        with Ledger.open(ws.ledger_path, key=key) as ledger:
+            late = mode_switch.record_pending(ledger, ws, recorded_by=f"livegate resume ({by})")
+            return ([late] if late is not None else []) + _resume_recorded(ledger, ws, by, reason)
+    except modes.HaltStateUnreadable as exc:
+        raise ResumeRefused(f"cannot resume: {exc}; trading stays halted") from None
+    except LedgerError as exc:
+        raise ResumeRefused(f"cannot resume: the ledger cannot record it ({exc}); trading stays halted. Free disk space or "
+                            "make the ledger writable, then run `livegate resume` again") from None
+    except OSError as exc:
+        raise ResumeRefused(f"cannot resume: the halt file {ws.halt_file_path} cannot be removed "
+                            f"({mode_switch.describe_os_error(exc)}); trading stays halted") from None
+
+
+def _resume_recorded(ledger: Ledger, ws: Workspace, by: str, reason: str) -> list[int]:
+    """The resume events appended and the halt file removed in one transaction; the halt file
+    is put back when the transaction fails (the ledger still says halted either way)."""
+    removed = None
+    try:
+        with ledger.locked():
+            events: list[tuple[str, dict]] = []
+            latest = queries.latest_event(ledger.conn, (modes.HALTED, modes.RESUMED))
+            if latest is not None and latest["kind"] == modes.HALTED:
+                events.append((modes.RESUMED, {"reason": reason}))
+            mode_event = queries.latest_event(ledger.conn, (modes.MODE_CHANGED,))
+            if mode_event is not None and mode_event["payload"].get("to") == "EMERGENCY_STOP":
+                limits = modes.LIMITS[("PAPER", None)]
+                events.append((modes.MODE_CHANGED, {"from": "EMERGENCY_STOP", "to": "PAPER", "reason": reason,
+                                                    "risk_per_trade": limits.risk_per_trade, "max_exposure": limits.max_exposure}))
+            if not events:
+                raise UsageError("trading is not halted; nothing to resume")
+            removed = modes.halt_file(ws)
+            mode_switch.clear_halt_file(ws)
+            ids = [e.id for e in ledger.append_many(events, actor=by)]
+    except BaseException:
+        if removed is not None:
+            try:
+                mode_switch.engage_halt_file(ws, removed.reason or "restored: the resume was not recorded", removed.by, removed.at)
+            except OSError:
+                pass  # the ledger still says halted
+        raise
+    return ids
 
 
 def _order_summary(order: dict, status: str) -> dict[str, Any]:
@@ -124,7 +212,8 @@ def rollback(ws: Workspace, by: str, reason: str, client: Any = None, key=None) 
     resume` lifts it). A failed cancel is raised after the mode is PAPER."""
     reason = (reason or "").strip() or "rollback"
     from_mode = modes.current_mode(ws)
-    summary: dict[str, Any] = {"reason": reason, "from_mode": from_mode, "halt_event": halt(ws, reason, by, key)}
+    halted = halt(ws, reason, by, key)
+    summary: dict[str, Any] = {"reason": reason, "from_mode": from_mode, "halt_event": None if halted.already else halted.event}
     error: LivegateError | None = None
     try:
         summary["cancelled"] = cancel_all(ws, client, by=by, key=key)

@@ -1,6 +1,8 @@
 """Switching the trading mode (seed 004): the guarded switch to a live mode (seed 003 Phase 3),
-the automatic stop to EMERGENCY_STOP, and appending the mode and kill-switch events. The
-state they change is read by `livegate.services.modes`.
+the automatic stop to EMERGENCY_STOP, appending the mode and kill-switch events, and the halt
+file (`.livegate/HALTED`: written before the ledger, so a halt holds when the ledger cannot be
+written; a halt only it holds is recorded by `record_pending_halt`). The state they change is
+read by `livegate.services.modes`.
 
 A switch to a live mode runs every pre-switch check (`switch_checks`: the micro-live gate, the
 risk configuration, the venue's credentials, open positions and orders, orders awaiting
@@ -8,20 +10,26 @@ approval) and is refused naming each failure, unless it lowers the risk of a liv
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from livegate.adapters.exchange.client import with_exchange_errors, workspace_exchange
 from livegate.adapters.exchange.markets import rules_from_market
 from livegate.config.environment import EXCHANGE_KEYS, load_env
 from livegate.config.loader import load_phase_specs, load_workspace_config
-from livegate.config.workspace import CONFIG_FILE, Workspace
+from livegate.config.workspace import CONFIG_FILE, HALT_FILE, STATE_DIR, Workspace
 from livegate.core import gate as rules
-from livegate.core.errors import ConfigError, GateClosed, LivegateError, UsageError
-from livegate.ledger.store import Ledger
+from livegate.core.errors import ConfigError, GateClosed, LedgerError, LivegateError, UsageError
+from livegate.core.redact import redact_text
+from livegate.ledger import queries
+from livegate.ledger.store import Ledger, default_actor, utc_now
 from livegate.services import approvals, gate
-from livegate.services.modes import LIMITS, LIVE_MODES, MODE_CHANGED, MODES, SCALED_LEVELS, current_mode, mode_label, mode_state
+from livegate.services.modes import HALTED, LIMITS, LIVE_MODES, MODE_CHANGED, MODES, RESUMED, SCALED_LEVELS, current_mode, halt_file, halt_pending, mode_label, mode_state
 
 # -- the guarded switch ------------------------------------------------------------------------
 
@@ -224,11 +232,200 @@ def append(ws: Workspace, items: list[tuple[str, dict]], by: str | None, key=Non
 
 def halt(ws: Workspace, reason: str, by: str = "livegate", key=None) -> int | None:
     """Stop all trading at once by switching to EMERGENCY_STOP with `reason` (automatic stops:
-    a reconciliation mismatch). Returns the event id, or None when the mode already was."""
+    a reconciliation mismatch). Returns the event id, or None when the mode already was. When
+    the ledger cannot record it, the halt file stops trading instead and a LedgerError says so."""
     before = current_mode(ws)
     if before == "EMERGENCY_STOP":
         return None
     limits = LIMITS[("EMERGENCY_STOP", None)]
     payload = {"from": before, "to": "EMERGENCY_STOP", "reason": reason,
                "risk_per_trade": limits.risk_per_trade, "max_exposure": limits.max_exposure}
-    return append(ws, [(MODE_CHANGED, payload)], by, key)[0]
+    try:
+        return append(ws, [(MODE_CHANGED, payload)], by, key)[0]
+    except LedgerError as exc:
+        try:
+            engage_halt_file(ws, f"EMERGENCY_STOP could not be recorded: {reason}", by)
+        except OSError as file_exc:
+            raise LedgerError(f"{exc}; the halt file could not be created either ({describe_os_error(file_exc)}): "
+                              "trading is NOT stopped — stop the bot by hand") from None
+        raise LedgerError(f"{exc}; trading is halted by the halt file {ws.halt_file_path} instead "
+                          "(`livegate resume` lifts it once the ledger can be written)") from None
+
+
+# -- the halt file: `.livegate/HALTED` ---------------------------------------------------------------
+
+HALT_LINK_CHARS = 200  # reason and name kept at most this long in a link's target (written on a full disk)
+
+
+def describe_os_error(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def engage_halt_file(ws: Workspace, reason: str, by: str | None, at: str | None = None) -> bool:
+    """Create the halt file (True), or leave the one already there (False): from then on no new
+    order on any path, whatever the ledger says. Made for a full disk, where a name still fits
+    but data may not: the content — one JSON line, reason, by, at — is written to a temporary
+    file and linked into place in one step; failing that (no space), the file is a symbolic
+    link whose target holds who and why (a short target lives in the inode); failing that, an
+    empty file (the reason is then in the command's output only). OSError when not even a name
+    can be created (a read-only mount, a permission)."""
+    final = ws.halt_file_path
+    try:
+        os.lstat(final)
+        return False
+    except FileNotFoundError:
+        pass
+    at, reason = at or utc_now(), redact_text(reason)  # as the ledger would keep it
+    created = _link_with_content(final, (json.dumps({"reason": reason, "by": by, "at": at}) + "\n").encode())
+    if created is None:
+        try:
+            os.symlink(json.dumps({"reason": reason[:HALT_LINK_CHARS], "by": (by or "")[:HALT_LINK_CHARS], "at": at}), final)
+            created = True
+        except FileExistsError:
+            created = False
+        except OSError:
+            try:
+                os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+                created = True
+            except FileExistsError:
+                created = False
+    _sync_dir(final.parent)
+    return created
+
+
+def _link_with_content(final: Path, body: bytes) -> bool | None:
+    """Write `body` to a temporary file and hard-link it as `final`: True when linked, False
+    when `final` appeared meanwhile, None when this could not be done (no space, no links)."""
+    tmp = final.with_name(f".{HALT_FILE}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        return None
+    try:
+        try:
+            _write_all(fd, body)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, final)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:
+        return None
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _write_all(fd: int, body: bytes) -> None:
+    view = memoryview(body)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _sync_dir(path: Path) -> None:
+    """Best effort: the new entry survives a power cut."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def clear_halt_file(ws: Workspace) -> bool:
+    """Remove the halt file: True when there was one. OSError when it cannot be removed."""
+    path = ws.halt_file_path
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    except IsADirectoryError:
+        os.rmdir(path)  # someone made a directory of that name: it halted trading just the same
+    except PermissionError:
+        if not path.is_dir() or path.is_symlink():
+            raise
+        os.rmdir(path)  # unlink(2) of a directory is EPERM on some systems
+    _sync_dir(path.parent)
+    return True
+
+
+def _latest_halt(ledger: Ledger) -> dict | None:
+    """The ledger's halt in force (its latest halt/resume event when that is a halt), or None."""
+    latest = queries.latest_event(ledger.conn, (HALTED, RESUMED))
+    return latest if latest is not None and latest["kind"] == HALTED else None
+
+
+def _pending_payload(ws: Workspace, recorded_by: str | None) -> tuple[dict, str] | None:
+    held = halt_file(ws)
+    if held is None:
+        return None
+    payload = {"reason": held.reason or f"halted by the halt file {STATE_DIR}/{HALT_FILE}, which names no reason "
+                                     "(made by hand, or written on a full disk)",
+               "halted_at": held.at, "recorded_late": True,
+               "recorded_by": recorded_by or f"{default_actor()} (process {os.getpid()})"}
+    return payload, held.by or "unknown"
+
+
+def record_halt(ws: Workspace, reason: str, by: str, key=None, *, file_is_ours: bool = True,
+                lock_wait_s: float = 30.0) -> tuple[int, bool]:
+    """Record the halt in force in the ledger, in one step under its write lock: (event id,
+    appended now). Already recorded: that event. Else the halt file's halt when it holds an
+    earlier one (`file_is_ours` False), else this one (`reason`, `by`). Raises LedgerError when
+    the ledger cannot be written (or its lock is not free within `lock_wait_s`)."""
+    with Ledger.open(ws.ledger_path, key=key, lock_wait_s=lock_wait_s) as ledger, ledger.locked():
+        recorded = _latest_halt(ledger)
+        if recorded is not None:
+            return recorded["id"], False
+        pending = None if file_is_ours else _pending_payload(ws, None)
+        payload, actor = pending or ({"reason": reason}, by)
+        return ledger.append(HALTED, payload, actor=actor).id, True
+
+
+def record_pending(ledger: Ledger, ws: Workspace, recorded_by: str | None = None) -> int | None:
+    """On an open ledger, in one transaction: record the halt the halt file holds and the
+    ledger does not (it could not be written when the halt was pulled). Its event id, or None
+    when there is nothing to record."""
+    with ledger.locked():
+        if _latest_halt(ledger) is not None:
+            return None
+        pending = _pending_payload(ws, recorded_by)
+        if pending is None:
+            return None
+        return ledger.append(HALTED, pending[0], actor=pending[1]).id
+
+
+def record_pending_halt(ws: Workspace, key: Any = None, *, recorded_by: str | None = None,
+                        lock_wait_s: float = 30.0) -> int | None:
+    """Record a pending halt (see `record_pending`); `lock_wait_s` bounds the wait for the
+    ledger's write lock. Raises LedgerError when the ledger cannot be written."""
+    with Ledger.open(ws.ledger_path, key=key, lock_wait_s=lock_wait_s) as ledger:
+        return record_pending(ledger, ws, recorded_by)
+
+
+PENDING_RETRY_S = 2.0  # a refusing halt rule tries to record a pending halt at most this often
+PENDING_LOCK_WAIT_S = 0.2
+_pending_tries: dict[Path, float] = {}
+
+
+def record_pending_soon(ws: Workspace) -> None:
+    """From the halt rule, when it refuses: record a pending halt if the ledger can take it now —
+    at most every PENDING_RETRY_S per workspace and process, waiting at most PENDING_LOCK_WAIT_S
+    for the ledger's lock. Never raises: the refusal stands either way."""
+    try:
+        if halt_pending(ws) is None:
+            return
+        now = time.monotonic()
+        if now - _pending_tries.get(ws.root, float("-inf")) < PENDING_RETRY_S:
+            return
+        _pending_tries[ws.root] = now
+        record_pending_halt(ws, lock_wait_s=PENDING_LOCK_WAIT_S)
+    except Exception:  # noqa: BLE001 - never raises: the refusal stands whatever went wrong here
+        pass  # still pending: the next try, another process or `livegate resume` records it

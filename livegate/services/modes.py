@@ -1,21 +1,37 @@
-"""Trading modes (seed 004) and the kill switch as the ledger records them, with their history
-(seed 003 Phase 1): the read side. Switching — the guarded switch to a live mode (seed 003
-Phase 3), the automatic stop, appending the events — is `livegate.services.mode_switch`.
+"""Trading modes (seed 004) and the kill switch as the ledger and the halt file record them,
+with their history (seed 003 Phase 1): the read side. Switching — the guarded switch to a live
+mode (seed 003 Phase 3), the automatic stop, appending the mode and kill-switch events, writing
+and clearing the halt file — is `livegate.services.mode_switch`.
 
-Both are read from the ledger every time they are needed: `halted_reason` runs before every
-order, so it reads through `queries.watched` (one read-only connection per ledger and thread)
-and re-reads the events only when the ledger's head moved — a halt written by another process
-is seen on the next call.
+Both are read every time they are needed: `halted_reason` runs before every order, so it reads
+the ledger through `queries.watched` (one read-only connection per ledger and thread) and
+re-reads the events only when the ledger's head moved — a halt written by another process is
+seen on the next call.
+
+The kill switch is on while the ledger's latest halt/resume event is a halt, *or* while the
+halt file `.livegate/HALTED` exists (one `lstat` per check). `livegate halt` creates the file
+before it writes the ledger, so a halt holds on a full disk or a read-only ledger; a halt the
+file holds but the ledger does not yet is *pending*, and is recorded as soon as a livegate
+process can write the ledger (`mode_switch.record_pending_halt`). Whether the file exists is
+the signal; its content (one JSON line: reason, by, at — written on a full disk, the same in a
+symbolic link's target) is best effort and may be missing. When whether it exists cannot be
+told (a permission error, a broken path), the answer is an error: every order path refuses.
 
 Events: `mode_changed` {from, to, reason, level?, risk_per_trade, max_exposure, checks?} ·
-`trading_halted` {reason} · `trading_resumed` {reason}."""
+`trading_halted` {reason, halted_at?, recorded_late?, recorded_by?} · `trading_resumed` {reason}."""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from livegate.config.workspace import Workspace
+from livegate.config.workspace import HALT_FILE, STATE_DIR, Workspace
+from livegate.core.errors import LedgerError
 from livegate.ledger import queries
 
 MODES = ("PAPER", "LIVE_MINIMAL", "LIVE_SCALED", "EMERGENCY_STOP")
@@ -49,50 +65,180 @@ def mode_label(mode: str, level: int | None = None) -> str:
     return f"{mode} level {level}" if level is not None else mode
 
 
+# -- the halt file: `.livegate/HALTED` ------------------------------------------------------------
+
+HALT_FILE_MAX_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class HaltFile:
+    """The halt file as found. `reason` and `by` are None when they could not be written (a full
+    disk leaves the file empty) or read; `at` is its own, else the file's modification time."""
+
+    reason: str | None
+    by: str | None
+    at: str
+
+    def since(self) -> str:
+        who = f" by {self.by}: {self.reason}" if self.by and self.reason else (
+            f" by {self.by}" if self.by else f": {self.reason}" if self.reason else "; it names no one and no reason")
+        return f"since {self.at[:19]}Z{who}"
+
+
+class HaltStateUnreadable(LedgerError):
+    """Whether trading is halted cannot be told (the halt file cannot be checked): no new order."""
+
+
+_halt_file_paths: dict[Path, str] = {}
+
+
+def halt_file_path(ws: Workspace) -> str:
+    """The halt file's path as a string, built once per workspace (this runs before every order)."""
+    path = _halt_file_paths.get(ws.root)
+    if path is None:
+        path = _halt_file_paths[ws.root] = str(ws.halt_file_path)
+    return path
+
+
+def halt_file(ws: Workspace) -> HaltFile | None:
+    """The halt file, or None when there is none: one `lstat` (any directory entry named
+    HALTED counts, even a dangling link). HaltStateUnreadable when whether it exists cannot be
+    told — a permission error, a path that is not a directory."""
+    path = halt_file_path(ws)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HaltStateUnreadable(f"cannot tell whether trading is halted: the halt file {path} cannot be checked "
+                                  f"({type(exc).__name__}: {exc.strerror})") from None
+    return _read_halt_file(path, st)
+
+
+def _read_halt_file(path: str, st: os.stat_result) -> HaltFile:
+    data: Any = None
+    try:
+        if stat.S_ISLNK(st.st_mode):  # written on a full disk: who and why are in the link's target
+            data = json.loads(os.readlink(path))
+        elif stat.S_ISREG(st.st_mode):  # never open a fifo or a device: a check must not block
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                raw = os.read(fd, HALT_FILE_MAX_BYTES)
+            finally:
+                os.close(fd)
+            data = json.loads(raw) if raw.strip() else None
+    except (OSError, ValueError):
+        data = None  # the name is the signal; an unreadable reason does not lift the halt
+    data = data if isinstance(data, dict) else {}
+
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        if not isinstance(value, str):
+            return None
+        return " ".join(value.split())[:500] or None
+
+    made = datetime.fromtimestamp(st.st_mtime, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return HaltFile(text("reason"), text("by"), text("at") or made)
+
+
 # -- reading: through the ledger's watched connection, re-read only when its head moved ---------
 
 @dataclass(frozen=True)
 class _State:
-    """The latest mode and halt/resume events of one ledger, and the halt sentence of both."""
+    """The latest mode and halt/resume events of one ledger and what they say: `switch` while
+    the kill switch is on in the ledger, `emergency` in EMERGENCY_STOP, `reason` both; `mode`."""
 
     mode_event: dict | None
     halt_event: dict | None
+    switch: str | None
+    emergency: str | None
     reason: str | None
+    mode: str
 
 
 def _read_state(conn) -> _State:
     mode_event = queries.latest_event(conn, (MODE_CHANGED,))
     halt_event = queries.latest_event(conn, (HALTED, RESUMED))
-    return _State(mode_event, halt_event, _halt_sentence(halt_event, mode_event))
-
-
-def _halt_sentence(halt_event: dict | None, mode_event: dict | None) -> str | None:
-    parts = []
+    switch = emergency = None
     if halt_event is not None and halt_event["kind"] == HALTED:
-        parts.append(f"trading is halted (since {halt_event['ts'][:19]}Z by {halt_event['actor']}: "
-                     f"{halt_event['payload'].get('reason', '')}); `livegate resume` lifts the halt")
+        p = halt_event["payload"]
+        switch = (f"trading is halted (since {(p.get('halted_at') or halt_event['ts'])[:19]}Z by {halt_event['actor']}: "
+                  f"{p.get('reason', '')}); `livegate resume` lifts the halt")
     if mode_event is not None and mode_event["payload"].get("to") == "EMERGENCY_STOP":
-        parts.append(f"trading is stopped (EMERGENCY_STOP since {mode_event['ts']}: {mode_event['payload'].get('reason', '')})")
-    return "; ".join(parts) or None
+        emergency = f"trading is stopped (EMERGENCY_STOP since {mode_event['ts']}: {mode_event['payload'].get('reason', '')})"
+    mode = mode_event["payload"].get("to", DEFAULT_MODE) if mode_event is not None else DEFAULT_MODE
+    return _State(mode_event, halt_event, switch, emergency, "; ".join(p for p in (switch, emergency) if p) or None, mode)
 
 
 def _state(ws: Workspace) -> _State:
     return queries.watched(ws.root, lambda: ws.ledger_path).derived(_read_state)
 
 
+def _held_sentence(held: HaltFile, note: str) -> str:
+    return f"trading is halted ({held.since()}; {note}); `livegate resume` lifts the halt"
+
+
 def halted_reason(ws: Workspace) -> str | None:
-    """Why no new order may be placed — the kill switch is on, or the mode is EMERGENCY_STOP —
-    or None. Read from the ledger on every call; a few microseconds when nothing changed."""
-    return _state(ws).reason
+    """Why no new order may be placed — the kill switch is on (in the ledger or by the halt
+    file), or the mode is EMERGENCY_STOP — or None. Read on every call: one `lstat` and, when
+    the ledger did not change, a few microseconds. Raises when it cannot be told (the caller
+    refuses); a halt file is enough to answer even when the ledger cannot be read."""
+    return halt_and_mode(ws)[0]
+
+
+def halt_and_mode(ws: Workspace) -> tuple[str | None, str]:
+    """(`halted_reason`, the current mode) in one read — what the halt rule asks before every
+    order. The mode is EMERGENCY_STOP when only the halt file could be read."""
+    held = halt_file(ws)
+    try:
+        state = _state(ws)
+    except Exception:  # noqa: BLE001 - whatever stops the ledger from being read, a halt file still answers
+        if held is None:
+            raise
+        return _held_sentence(held, f"held by the halt file {STATE_DIR}/{HALT_FILE}; the ledger cannot be read"), "EMERGENCY_STOP"
+    if held is None or state.switch:
+        return state.reason, state.mode
+    pending = _held_sentence(held, f"held by the halt file {STATE_DIR}/{HALT_FILE}, not yet in the ledger")
+    return "; ".join(p for p in (pending, state.emergency) if p), state.mode
+
+
+def halt_pending(ws: Workspace) -> HaltFile | None:
+    """The halt file when it holds a halt the ledger does not record yet (it could not be
+    written when the halt was pulled), else None."""
+    held = halt_file(ws)
+    if held is None or _state(ws).switch:
+        return None
+    return held
 
 
 def halt_state(ws: Workspace) -> dict[str, Any]:
-    """The kill switch: {halted, reason, by, at} of its latest halt or resume (halted False, the
-    rest None, when it was never used)."""
+    """The kill switch: {halted, reason, by, at, pending, halt_file} of the halt in force, else
+    of its latest resume (halted False, reason/by/at None, when it was never used). `pending`:
+    the halt is held by the halt file and not yet in the ledger."""
+    held = halt_file(ws)
     event = _state(ws).halt_event
+    on_file = held is not None
+    if held is not None and (event is None or event["kind"] != HALTED):
+        return {"halted": True, "reason": held.reason, "by": held.by, "at": held.at, "pending": True, "halt_file": True}
     if event is None:
-        return {"halted": False, "reason": None, "by": None, "at": None}
-    return {"halted": event["kind"] == HALTED, "reason": event["payload"].get("reason"), "by": event["actor"], "at": event["ts"]}
+        return {"halted": False, "reason": None, "by": None, "at": None, "pending": False, "halt_file": on_file}
+    return {"halted": event["kind"] == HALTED, "reason": event["payload"].get("reason"), "by": event["actor"],
+            "at": event["payload"].get("halted_at") or event["ts"], "pending": False, "halt_file": on_file}
+
+
+def halt_status(ws: Workspace) -> dict[str, Any]:
+    """What `livegate status` shows of the halt, never raising: {halted, reason, pending}. A
+    state that cannot be read shows as halted, with why — every order path treats it so."""
+    try:
+        reason = halted_reason(ws)
+    except Exception as exc:  # noqa: BLE001 - shown, never raised: an unreadable state counts as halted
+        return {"halted": True, "reason": f"cannot read whether trading is halted ({exc}): no new order is placed",
+                "pending": False}
+    try:
+        pending = reason is not None and halt_pending(ws) is not None
+    except Exception:  # noqa: BLE001 - the ledger cannot be read: what the halt file holds is not in it as far as we can tell
+        pending = True
+    return {"halted": reason is not None, "reason": reason, "pending": pending}
 
 
 def _history_entry(e: dict) -> dict:

@@ -20,9 +20,10 @@ from typing import Any
 
 from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.exchange.markets import rules_from_market
+from livegate.adapters.exchange.venue_calls import BREAKER_SLOT, breaker_feed, observe
 from livegate.adapters.execution.cex import CcxtExecutor, split_symbol
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS
-from livegate.config.environment import WorkspaceEnv, load_env
+from livegate.config.environment import WorkspaceEnv, flag_now, load_env
 from livegate.config.models import ExchangeSection, LiveTradingLimits, RiskLimitsFile
 from livegate.config.workspace import Effective, Workspace
 from livegate.core.breakers import CircuitBreakers
@@ -34,7 +35,7 @@ from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import Block, Order
 from livegate.core.portfolio import Portfolio
 from livegate.core.simulator import PaperExecutor
-from livegate.services import approvals, modes
+from livegate.services import approvals, mode_switch, modes
 
 Approve = Callable[[Order], Block | None]
 
@@ -68,17 +69,22 @@ SCRIPT_THROTTLES = {"max_trades_per_hour": 1_000_000, "max_trades_per_day": 1_00
 
 def order_refusal(ws: Workspace, purpose: Purpose) -> str | None:
     """The halt rule: why `purpose` may not place a new order now, or None. The kill switch
-    (`livegate halt`) and EMERGENCY_STOP stop every purpose that trades forward; a live
-    purpose also needs a live mode. Read from the ledger on every call. When the state cannot
-    be read, that is the answer: no new order."""
+    (`livegate halt`: the halt file `.livegate/HALTED` or the ledger) and EMERGENCY_STOP stop
+    every purpose that trades forward; a live purpose also needs a live mode and TRADING_HALTED
+    not true (the environment over `.env`). Read on every call: a few stat calls and, when the
+    ledger did not change, no query. When the state cannot be read, that is the answer: no new
+    order. A halt only the halt file holds is recorded in the ledger from here when it can be."""
     if not purpose.halts:
         return None
     try:
-        halted = modes.halted_reason(ws)
+        halted, mode = modes.halt_and_mode(ws)
         if halted:
+            mode_switch.record_pending_soon(ws)
             return halted
         if purpose.live:
-            mode = modes.current_mode(ws)
+            flag, where = flag_now(ws.root, "TRADING_HALTED")
+            if flag:
+                return f"TRADING_HALTED=true ({where}): no live orders; set it to false to trade"
             if mode not in modes.LIVE_MODES:
                 return f"the trading mode is {mode}: no live orders"
     except Exception as exc:  # noqa: BLE001 - an unreadable halt state refuses, it never allows
@@ -174,6 +180,7 @@ class VenueGateway:
     client: Any
     symbol: str
     balances: dict[str, float]  # the venue's total balances when it was built
+    calls: Any = None  # the client's observed venue calls (VenueCalls): latency, errors, rate limits
 
 
 def venue_gateway(purpose: Purpose, ws: Workspace, effective: Effective, env: WorkspaceEnv, journal: Journal, run: str, symbol: str,
@@ -181,6 +188,7 @@ def venue_gateway(purpose: Purpose, ws: Workspace, effective: Effective, env: Wo
     """A gateway on a real venue for scripted orders (testnet's script, the kill-switch drill):
     the ccxt executor behind it, the account from the venue's balances, throttles lifted."""
     client = client or workspace_exchange(effective.config.exchange, env)
+    calls = observe(client)  # every venue call feeds the API breakers
     executor = CcxtExecutor(client, journal, sleep=sleep or time.sleep, halt_check=lambda: order_refusal(ws, purpose))
     markets = executor.call(client.load_markets)
     if symbol not in markets:
@@ -190,4 +198,5 @@ def venue_gateway(purpose: Purpose, ws: Workspace, effective: Effective, env: Wo
     gateway = assemble_gateway(purpose, risk=effective.risk, executor=executor, account=Portfolio(cash=cash),
                                state=RiskState(peak_equity=cash, equity=cash), rules=rules_for([symbol], {}, effective.config.exchange, markets),
                                journal=journal, id_prefix=run, ws=ws, env=env, approve=approve, scripted=True)
-    return VenueGateway(gateway, executor, client, symbol, balances)
+    calls.listen(breaker_feed(gateway.breakers, gateway.on_trip), replay=True, slot=BREAKER_SLOT)
+    return VenueGateway(gateway, executor, client, symbol, balances, calls)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.services.alerts.thresholds import AlertLimits, Breach, ThresholdWatch, Vitals, alert_limits, evaluate
+from livegate.adapters.exchange.venue_calls import VenueCalls
+from livegate.services.alerts.thresholds import (
+    WEBSOCKET_NOT_USED,
+    AlertLimits,
+    Breach,
+    Reading,
+    ThresholdWatch,
+    Vitals,
+    alert_limits,
+    evaluate,
+    readings,
+    websocket_status,
+    with_venue,
+)
 
 LIMITS = AlertLimits()  # 5 %, 2000 ms, 3 %, 7 %
 
@@ -27,6 +40,9 @@ LIMITS = AlertLimits()  # 5 %, 2000 ms, 3 %, 7 %
     (Vitals(drawdown_pct=7.5), [("drawdown", "critical", "drawdown 7.50% > 7%")]),
     (Vitals(websocket_disconnects=1), [("websocket", "warning", "1 websocket disconnection in the window")]),
     (Vitals(rate_limit_warnings=3), [("rate_limit", "warning", "3 rate-limit warnings in the window")]),
+    (Vitals(rate_limit_warnings=0, websocket_disconnects=0, observer_errors=0), []),
+    (Vitals(observer_errors=1), [("observer", "warning", "1 venue-call observer error in the window: "
+                                                        "the API error-rate and latency breakers may not see every call")]),
 ])
 def test_evaluate(vitals, expected):
     assert evaluate(vitals, LIMITS) == [Breach(*e) for e in expected]
@@ -101,3 +117,48 @@ def test_check_sends_each_change_through_the_alerter():
         ("threshold_drawdown", "critical", "threshold breached: drawdown", "drawdown 8.00% > 7%"),
         ("threshold_drawdown", "critical", "back to normal: drawdown", "cleared; last: drawdown 9.00% > 7%"),
     ]
+
+
+def test_nothing_measured_is_never_shown_as_healthy():
+    assert Vitals().websocket == WEBSOCKET_NOT_USED == "not used (REST polling)"
+    assert readings(Vitals()) == [
+        Reading("trade_failure_rate", "trade failure rate", "not measured", "no order sent yet"),
+        Reading("latency", "API latency", "not measured", "no venue call timed"),
+        Reading("daily_loss", "daily loss", "not measured", "no equity yet"),
+        Reading("drawdown", "drawdown", "not measured", "no equity yet"),
+        Reading("websocket", "websocket disconnection", "not measured", "not used (REST polling)"),
+        Reading("rate_limit", "rate-limit warnings", "not measured", "no venue call observed"),
+        Reading("observer", "venue-call observer errors", "not measured", "no venue-call observer attached"),
+    ]
+    assert websocket_status() == {"measured": False, "reason": "not used (REST polling)"}
+
+
+def test_readings_say_breached_ok_or_not_measured():
+    vitals = Vitals(orders=20, orders_failed=2, latency_median_ms=120, latency_max_ms=900, daily_loss_pct=1.0,
+                    drawdown_pct=8.0, rate_limit_warnings=0, observer_errors=0)
+    got = {r.kind: (r.state, r.detail) for r in readings(vitals, LIMITS)}
+    assert got == {
+        "trade_failure_rate": ("breached", "trade failure rate 10.0% (2 of 20 orders) > 5%"),
+        "latency": ("ok", "median 120 ms, slowest 900 ms (limit 2000 ms)"),
+        "daily_loss": ("ok", "1.00% (limit 3%)"),
+        "drawdown": ("breached", "drawdown 8.00% > 7%"),
+        "websocket": ("not measured", "not used (REST polling)"),
+        "rate_limit": ("ok", "0 in the window"),
+        "observer": ("ok", "0 in the window"),
+    }
+    assert readings(Vitals(websocket_disconnects=0))[4] == Reading("websocket", "websocket disconnection", "ok",
+                                                                  "0 disconnections in the window")
+
+
+def test_with_venue_takes_the_observers_window():
+    now = [0.0]
+    calls = VenueCalls(clock=lambda: now[0])
+    for seconds in (0.1, 0.3, 2.5):
+        calls.record(True, seconds, status=200)
+    calls.record(False, 0.2, status=429, rate_limited=True)
+    vitals = with_venue(Vitals(orders=3), calls.vitals())
+    # median of 0.1, 0.2, 0.3, 2.5 s = (0.2 + 0.3) / 2
+    assert (vitals.orders, vitals.latency_median_ms, vitals.latency_max_ms) == (3, pytest.approx(250.0), pytest.approx(2500.0))
+    assert (vitals.rate_limit_warnings, vitals.observer_errors) == (1, 0)
+    assert [b.kind for b in evaluate(vitals, LIMITS)] == ["latency", "rate_limit"]
+    assert with_venue(Vitals(), None) == Vitals()

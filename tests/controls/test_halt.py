@@ -4,6 +4,7 @@ the same workspace is refused."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -113,9 +114,11 @@ def test_a_running_loop_stops_before_its_next_order(workspace):
     orders = [float(line.split()[1]) for line in lines if line.startswith("order ")]
     [stopped] = [float(line.split()[1]) for line in lines if line.startswith("stopped ")]
     assert "kill-switch drill" in lines[-1]
-    halted_at = epoch(events(workspace, modes.HALTED)[-1]["ts"])
+    with open(Workspace(workspace).halt_file_path, encoding="utf-8") as f:
+        halted_at = epoch(json.load(f)["at"])  # the halt file is written first: the halt holds from then
+    recorded_at = epoch(events(workspace, modes.HALTED)[-1]["ts"])
     assert orders and max(orders) < stopped  # nothing went out after the check that saw the halt
-    assert -0.05 < stopped - halted_at < 1.0, (halted_at, stopped)
+    assert -0.05 < stopped - halted_at < 1.0 and halted_at <= recorded_at, (halted_at, stopped, recorded_at)
 
 
 def test_a_second_live_process_is_refused_naming_the_holder(workspace):

@@ -35,8 +35,11 @@ class Account:
     def position_value(self, symbol: str) -> float:
         return self.held
 
-    def exposure(self) -> float:
+    def open_exposure(self) -> float:
         return self._exposure
+
+    def open_amount(self, symbol: str) -> float:
+        return self.held  # only its sign matters to the rules: something open, or nothing
 
     def open_positions(self) -> int:
         return self.positions

@@ -308,43 +308,45 @@ def test_executor_state_round_trip():
 
 
 # -- portfolio ---------------------------------------------------------------------------------------
-def fill(side, amount, price, fee, ts=T0, symbol=SYM):
-    return Fill("x", symbol, side, amount, price, fee, "taker", ts, price, 0.0, "model")
+def fill(side, amount, price, fee, ts=T0, symbol=SYM, order="x"):
+    return Fill(order, symbol, side, amount, price, fee, "taker", ts, price, 0.0, "model")
 
 
 def test_portfolio_buy_then_sell_round_trip():
     p = Portfolio(cash=10_000.0)
-    assert p.apply(fill(BUY, 2.0, 100.0, 0.2, ts=T0)) is None
+    assert p.apply(fill(BUY, 2.0, 100.0, 0.2, ts=T0)) == ()
     # 10000 − 200 − 0.2
     assert p.cash == pytest.approx(9799.8, rel=1e-12)
     assert p.position(SYM) == 2.0 and p.positions[SYM].entry_price == 100.0
     p.last_price[SYM] = 105.0
     assert p.equity() == pytest.approx(10_009.8, rel=1e-12)  # 9799.8 + 2 · 105
     assert p.unrealized(SYM) == pytest.approx(9.8, rel=1e-12)  # 210 − 200 − 0.2
-    trade = p.apply(fill(SELL, 2.0, 110.0, 0.22, ts=T0 + TF))
+    (trade,) = p.apply(fill(SELL, 2.0, 110.0, 0.22, ts=T0 + TF, order="s1"))  # flat: final at once
     # gross = 2 · 110 − 200 = 20; fee = 0.2 + 0.22 = 0.42; net = 19.58
     assert (trade.gross, trade.fee, trade.net) == (pytest.approx(20.0), pytest.approx(0.42), pytest.approx(19.58))
     assert (trade.entry_price, trade.exit_price, trade.amount) == (100.0, 110.0, 2.0)
-    assert (trade.opened_ms, trade.closed_ms, trade.side) == (T0, T0 + TF, "long")
+    assert (trade.opened_ms, trade.closed_ms, trade.side, trade.order_id, trade.fills) == (T0, T0 + TF, "long", "s1", 1)
     # 9799.8 + 220 − 0.22 = 10019.58 = 10000 + net
     assert p.cash == pytest.approx(10_019.58, rel=1e-12)
-    assert p.position(SYM) == 0.0 and SYM not in p.positions
+    assert p.position(SYM) == 0.0 and SYM not in p.positions and p.closing == {}
     assert p.fees_paid == pytest.approx(0.42, rel=1e-12)
 
 
 def test_portfolio_partial_sell_charges_entry_fee_pro_rata():
     p = Portfolio(cash=10_000.0)
     p.apply(fill(BUY, 4.0, 100.0, 0.4))
-    trade = p.apply(fill(SELL, 1.0, 120.0, 0.12, ts=T0 + TF))
+    assert p.apply(fill(SELL, 1.0, 120.0, 0.12, ts=T0 + TF, order="s1")) == ()  # not flat: in progress until s1 is done
+    trade = p.close_trade("s1")
     # a quarter sold: entry cost 400/4 = 100, entry fee 0.4/4 = 0.1
     # gross = 120 − 100 = 20; fee = 0.1 + 0.12 = 0.22; net = 19.78
     assert trade.gross == pytest.approx(20.0, rel=1e-12)
     assert trade.fee == pytest.approx(0.22, rel=1e-12)
     assert trade.net == pytest.approx(19.78, rel=1e-12)
+    assert p.close_trade("s1") is None  # closed once
     pos = p.positions[SYM]
     assert (pos.amount, pos.cost, pos.entry_fees) == (3.0, pytest.approx(300.0), pytest.approx(0.3))
     # the rest at 90: gross 3 · 90 − 300 = −30; fee 0.3 + 0.27 = 0.57; net −30.57
-    last = p.apply(fill(SELL, 3.0, 90.0, 0.27, ts=T0 + 2 * TF))
+    (last,) = p.apply(fill(SELL, 3.0, 90.0, 0.27, ts=T0 + 2 * TF, order="s2"))
     assert (last.gross, last.fee, last.net) == (pytest.approx(-30.0), pytest.approx(0.57), pytest.approx(-30.57))
     # all fees of both trades: 0.4 + 0.12 + 0.27 = 0.79 = 0.22 + 0.57
     assert p.fees_paid == pytest.approx(0.79, rel=1e-12)
@@ -356,7 +358,7 @@ def test_portfolio_average_entry_over_two_buys():
     p = Portfolio(cash=10_000.0)
     p.apply(fill(BUY, 1.0, 100.0, 0.1, ts=T0))
     p.apply(fill(BUY, 1.0, 110.0, 0.11, ts=T0 + TF))
-    trade = p.apply(fill(SELL, 2.0, 120.0, 0.24, ts=T0 + 2 * TF))
+    (trade,) = p.apply(fill(SELL, 2.0, 120.0, 0.24, ts=T0 + 2 * TF))
     # entry (100 + 110) / 2 = 105; gross 240 − 210 = 30; fee 0.1 + 0.11 + 0.24 = 0.45
     assert trade.entry_price == pytest.approx(105.0)
     assert (trade.gross, trade.fee, trade.net) == (pytest.approx(30.0), pytest.approx(0.45), pytest.approx(29.55))

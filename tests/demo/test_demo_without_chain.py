@@ -16,7 +16,7 @@ def test_the_demo_starts_without_a_chain_when_neither_anvil_nor_eth_tester_is_th
     for name in ("eth_tester", "eth"):
         monkeypatch.setitem(sys.modules, name, None)  # as if the chain-fallback extra were not installed
     said: list[str] = []
-    sandbox, info = start_sandbox(1.0, said.append)
+    sandbox, info = start_sandbox(said.append)
     try:
         assert sandbox.chain is None and info["rpc_url"] is None and info["exchange_url"].startswith("http://127.0.0.1:")
         assert len(said) == 1 and "No local chain" in said[0] and "goes on without the swap" in said[0]

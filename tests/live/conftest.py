@@ -52,10 +52,12 @@ def live_options(sandbox, **kwargs):
 def make_live_ws(workspace, sandbox, operator_key):
     """make(value=8.0, amount=None, stage=None, risk=None) -> a workspace on the fast sandbox with
     its own USDT-only key, the Flip strategy, live flags in .env, env/paper/testnet signed off
-    and the mode switched to LIVE_MINIMAL. `risk` overrides live_trading keys."""
+    and the mode switched to LIVE_MINIMAL. `risk` overrides live_trading keys, `breakers`
+    circuit_breakers keys."""
     from livegate.services import mode_switch
 
-    def make(value: float = 8.0, stage: dict | None = None, risk: dict | None = None, thresholds: dict | None = None):
+    def make(value: float = 8.0, stage: dict | None = None, risk: dict | None = None, thresholds: dict | None = None,
+             breakers: dict | None = None):
         n = next(_ids)
         pair = sandbox.add_key(f"live-key-{n}", f"live-secret-{n}-Zk", balances={"USDT": 5_000})
         ws = Workspace(workspace)
@@ -64,13 +66,14 @@ def make_live_ws(workspace, sandbox, operator_key):
         path = workspace / "livegate.yaml"
         data = yaml.safe_load(path.read_text())
         data["strategy"] = {"ref": "strategies/flip.py:Flip", "params": {"value": value}}
-        data["thresholds"] = {"micro-live": {"4.1a": stage or {"min_duration_hours": 0.05, "min_successful_trades": 4},
+        data["thresholds"] = {"micro-live": {"4.1a": stage or {"min_duration_hours": 0.05, "min_successful_trades": 2},
                                              "win_rate_gap_points": 100, "live_vs_paper_worse_pct": 1000, **(thresholds or {})}}
         path.write_text(yaml.safe_dump(data, sort_keys=False))
-        if risk:
+        if risk or breakers:
             rpath = workspace / "risk_limits.yaml"
             rdata = yaml.safe_load(rpath.read_text())
-            rdata["live_trading"].update(risk)
+            rdata["live_trading"].update(risk or {})
+            rdata["circuit_breakers"].update(breakers or {})
             rpath.write_text(yaml.safe_dump(rdata, sort_keys=False))
         env = (workspace / ".env").read_text()
         (workspace / ".env").write_text(set_env_values(env, {

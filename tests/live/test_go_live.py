@@ -26,6 +26,18 @@ def events(root, kind):
         conn.close()
 
 
+def venue_client_ids(sandbox, root) -> set[str]:
+    """The client order ids of every order the venue holds for this workspace's key (any state)."""
+    api_key = next(line.split("=", 1)[1] for line in (root / ".env").read_text().splitlines()
+                   if line.startswith("EXCHANGE_API_KEY="))
+
+    def read():
+        account = sandbox.venue.account_of(sandbox.venue.keys[api_key])
+        return {o.client_id for o in account.orders.values()}
+
+    return sandbox._on_loop(read)
+
+
 def run(root, sandbox, key, stage="4.1a", **options):
     return LiveRunner(Workspace(root), stage, key, live_options(sandbox, **options)).run()
 
@@ -37,7 +49,7 @@ def test_a_stage_runs_to_completion_passes_and_opens_the_next(live_ws, sandbox, 
     outcome = run(live_ws, sandbox, operator_key, max_seconds=3600)
     assert outcome.status == "completed", outcome.reason
     m = outcome.measures
-    assert m["min_successful_trades"] >= 4 and 0 < m["max_trade_value"] <= 10 and m["limits_enforced"]
+    assert m["min_successful_trades"] >= 2 and 0 < m["max_trade_value"] <= 10 and m["limits_enforced"]
     result = run_phase(PHASE, Workspace(live_ws), step="4.1a", extras={"measures": m}, key=operator_key)
     assert result.passed, [c.to_dict() for c in result.checks if c.verdict.value != "pass"]
     sent = [p["client_id"] for _, p in events(live_ws, "order_sending")]
@@ -152,3 +164,66 @@ def test_going_live_needs_the_live_mode_and_flags(live_ws, sandbox, operator_key
     mode_switch.set_mode(Workspace(live_ws), "PAPER", "back", by="Ann", key=operator_key)
     result = run_cli("-w", live_ws, "go-live", "--stage", "4.1a", "--yes")
     assert result.exit_code == 2 and "trading mode is PAPER" in result.output
+
+
+def test_a_stage_whose_every_order_is_refused_stops_as_stalled_and_fails(make_live_ws, sandbox, operator_key):
+    from livegate.phases.microlive.runner import go_live
+    from livegate.phases.microlive.stage import STALL_BARS
+
+    root = make_live_ws(value=12.0)  # every buy is above the $10 cap: refused on every bar, for ever
+    outcome, result = go_live(Workspace(root), "4.1a", operator_key, live_options(sandbox, max_seconds=3 * 3600))
+    assert outcome.status == "stalled" and f"{STALL_BARS} bars in a row" in outcome.reason
+    assert "stage_cap" in outcome.reason and outcome.measures["orders"] == 0
+    assert result is not None and not result.passed  # recorded as the stage's (failing) result
+    stopped = [p for _, p in events(root, "live_stopped")]
+    assert stopped[-1]["stall"]["bars"] == STALL_BARS and stopped[-1]["canceled"] == []
+    assert any("stalled" in p["message"] for _, p in events(root, "alert"))
+
+
+def test_a_slow_venue_in_go_live_trips_the_latency_breaker_and_no_order_follows(make_live_ws, sandbox, operator_key):
+    root = make_live_ws(stage={"min_duration_hours": 10, "min_successful_trades": 1000},
+                        risk={"consecutive_losses_halt": 1000, "max_trades_per_hour": 100, "max_trades_per_day": 1000,
+                              "min_seconds_between_trades": 0},
+                        breakers={"api_window": 10, "api_latency_seconds": 0.2})
+    first = run(root, sandbox, operator_key, max_seconds=300)  # a healthy venue: it trades
+    assert first.status == "paused" and first.measures["orders"] > 0
+    sandbox.set_fault(latency_ms=300)  # every answer of the venue now takes 0.3 s
+    try:
+        second = run(root, sandbox, operator_key, max_seconds=1200)
+    finally:
+        sandbox.clear_faults()
+    assert second.status == "paused"
+    trips = [(i, p) for i, p in events(root, "breaker_trip") if p["breaker"] == "api_latency"]
+    assert trips, "the venue's latency in go-live never reached the API latency breaker"
+    tripped_at = trips[0][0]
+    assert trips[0][1]["value"] >= 0.3
+    # nothing left once it tripped: an order already journaled when the trip came (its quote was
+    # the call that tripped it) is stopped right before it leaves — the venue never saw it
+    late = {p["client_id"] for i, p in events(root, "order_sending") if i > tripped_at}
+    assert late <= {p["client_id"] for i, p in events(root, "order_not_sent") if "circuit breaker" in p["reason"]}
+    assert not late & venue_client_ids(sandbox, root)
+    assert [p for i, p in events(root, "order_blocked") if i > tripped_at and any(
+        b[0] == "breaker:api_latency" for b in p["blocks"])]
+
+
+def test_with_half_of_every_order_filled_the_stage_ends_by_itself_with_its_dust_recorded(make_live_ws, sandbox, operator_key):
+    from livegate.phases.microlive.runner import go_live
+
+    root = make_live_ws(stage={"min_duration_hours": 0.5, "min_successful_trades": 3},
+                        risk={"consecutive_losses_halt": 1000, "max_trades_per_hour": 100, "max_trades_per_day": 1000,
+                              "min_seconds_between_trades": 0})
+    api_key = next(line.split("=", 1)[1] for line in (root / ".env").read_text().splitlines()
+                   if line.startswith("EXCHANGE_API_KEY="))
+    sandbox.set_fault(api_key, partial_fill=0.5)  # the venue fills half of each order, the rest expires
+    try:
+        outcome, result = go_live(Workspace(root), "4.1a", operator_key, live_options(sandbox, max_seconds=24 * 3600))
+    finally:
+        sandbox.clear_faults(api_key)
+    assert outcome.status in ("completed", "stalled"), outcome.reason  # never wedged until the time limit
+    assert result is not None  # a verdict, pass or fail
+    m = outcome.measures
+    assert m["fills"] >= m["orders_filled"] > 0 and m["closed_trades"] >= 1
+    dust = [p for _, p in events(root, "dust")]
+    assert dust and m["dust"] and all(p["value"] < p["min_notional"] for p in dust)
+    notional = [p for _, p in events(root, "order_blocked") if any(b[0] == "NOTIONAL" for b in p["blocks"])]
+    assert len(notional) < 30, "a holding too small to sell kept the strategy asking: the dust was not set aside"

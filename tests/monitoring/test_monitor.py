@@ -11,7 +11,7 @@ import pytest
 
 from tests.monitoring.conftest import expected_from_trades, ledger_events
 
-KEYS = {"generated_at", "workspace", "mode", "ledger", "run", "pnl", "drawdown", "performance", "breakers", "positions",
+KEYS = {"generated_at", "workspace", "mode", "ledger", "run", "pnl", "drawdown", "performance", "breakers", "positions", "dust",
         "recent_trades", "orders", "latency", "slippage", "alerts", "flags"}
 RULES = ["win_rate", "drawdown", "daily_loss", "losing_streak", "pnl", "failures", "slippage", "latency", "breakers", "alerts"]
 
@@ -35,6 +35,7 @@ def test_once_json_equals_what_the_trade_events_say(backtest_ws, run_cli):
     assert dd["limits"]["breaker_drawdown_pct"] == 15 and dd["limits"]["guardian_drawdown_pct"] == 10
     # the run closed flat: its checkpointed equity is the capital plus the realized P&L
     assert snap["positions"] == [] and pnl["unrealized"] == 0
+    assert snap["dust"] == {"positions": [], "value": 0.0, "events": 0}
     assert pnl["equity"] == pytest.approx(want["final_equity"])
     newest = sorted(trades, key=lambda t: t["closed_ms"])[::-1][:10]
     assert [t["net"] for t in snap["recent_trades"]] == [t["net"] for t in newest]

@@ -269,6 +269,23 @@ def test_freqtrade_reader_net_profit_fees_shorts_and_open_trades(tmp_path):
     assert facts["first_close"] == "2024-03-01T10:00:00Z" and facts["last_close"] == "2024-03-04T09:00:00Z"
 
 
+def test_freqtrade_rows_that_exited_in_parts_are_named(tmp_path):
+    """One trade per row — Freqtrade's unit and livegate's, except for a row that exited in parts
+    (position adjustment): Freqtrade leaves `amount` at what the last exit sold, so amount ×
+    open_rate falls short of `max_stake_amount`, everything bought."""
+    # bought 0.02 at 40,000 (max stake 800); sold 0.01 at 41,000, then the last 0.01 at 42,000
+    in_parts = ft_trade(7, "BTC/USDT", 0.01, 40_000, 42_000, 0.001, 0.001, close_date="2024-03-05 09:00:00")
+    in_parts["max_stake_amount"] = 800.0
+    # bought twice (DCA), 0.01 at 40,000 and 0.01 at 39,000, sold at once: amount 0.02 at 39,500 = 790 = max stake
+    dca = ft_trade(8, "BTC/USDT", 0.02, 39_500, 40_000, 0.001, 0.001, close_date="2024-03-06 09:00:00")
+    dca["max_stake_amount"] = 790.0
+    one = dict(FT_TRADES[0], max_stake_amount=400.0)  # 0.01 at 40,000: one entry, one exit
+    log, facts = import_trades(make_freqtrade_db(tmp_path / "ft.sqlite", [one, in_parts, dca]), CAPITAL)
+    assert len(log) == 3
+    (warning,) = facts["warnings"]
+    assert warning.startswith("1 closed trade exited in parts (trades id 7): each counts as one trade here")
+
+
 def test_freqtrade_close_value_from_profit_when_close_rate_is_missing(tmp_path):
     row = ft_trade(1, "BTC/USDT", 0.01, 40_000, 41_000, 0.001, 0.001, close_date="2024-03-01 10:00:00")
     row["close_rate"] = None  # the close value follows from open_trade_value and close_profit_abs: (400.4 + 9.19) / 0.999 = 410

@@ -165,6 +165,12 @@ def _clean(message: str, exchange: Any, venue: str) -> tuple[str, int | None]:
     return (message[:MAX_DETAIL] + "…" if len(message) > MAX_DETAIL else message), code
 
 
+def scrub(text: str, exchange: Any = None) -> str:
+    """`text` safe to keep or show: no signed query string, API key, secret or HTML, at most
+    MAX_DETAIL characters (`exchange`, the client, names the key and secret to mask)."""
+    return _clean(text, exchange, getattr(exchange, "id", None) or "exchange")[0]
+
+
 def _code_of_last_answer(exchange: Any, message: str) -> int | None:
     """ccxt matched some errors by message alone; the code is in the last answer if it was this one."""
     try:

@@ -20,7 +20,11 @@ class Retry:
     """Call `fn` up to `attempts` times, waiting `base_delay`, then twice as long each time (a
     429's Retry-After when it asks for longer). Every call's outcome and latency go to
     `on_call(ok, seconds)` (the breakers); `retries` and `rate_limited` count what happened.
-    When every attempt failed: VenueUnreachable, its message ending with `then`."""
+    When every attempt failed: VenueUnreachable, its message ending with `then`.
+
+    An error of `on_call` never replaces the call's outcome nor stops it: it is counted in
+    `on_call_errors`. A client observed by `venue_calls.observe` tells its listeners of every
+    request itself — leave `on_call` unset for it, or each call counts twice."""
 
     attempts: int = 5
     base_delay: float = 1.0
@@ -31,6 +35,7 @@ class Retry:
     then: str = "the run stopped at its last checkpoint — resume with `livegate paper-run --resume`"
     retries: int = 0
     rate_limited: int = 0
+    on_call_errors: int = 0
 
     def __call__(self, fn: Callable[[], Any]) -> Any:
         def attempt() -> Any:
@@ -38,11 +43,9 @@ class Retry:
             try:
                 out = fn()
             except Exception as exc:  # noqa: BLE001 - translated, then classified by `retryable`
-                if self.on_call:
-                    self.on_call(False, time.perf_counter() - t0)
+                self._tell(False, time.perf_counter() - t0)
                 raise translate_error(exc, venue=self.venue, exchange=self.client) from None
-            if self.on_call:
-                self.on_call(True, time.perf_counter() - t0)
+            self._tell(True, time.perf_counter() - t0)
             return out
 
         def count(err: Exception, retrying: bool) -> None:
@@ -58,6 +61,14 @@ class Retry:
         except RetriesExhausted as gave_up:
             last = None if gave_up.last is None else str(gave_up.last)
             raise VenueUnreachable(f"{self.venue} unreachable after {self.attempts} attempts ({last}); {self.then}") from None
+
+    def _tell(self, ok: bool, seconds: float) -> None:
+        if self.on_call is None:
+            return
+        try:
+            self.on_call(ok, seconds)
+        except Exception:  # noqa: BLE001 - the breakers' feed never breaks the call it times
+            self.on_call_errors += 1
 
 
 def retryable(err: Exception) -> bool:

@@ -58,6 +58,7 @@ class CcxtExecutor:
         self.attempts, self.base_delay, self.sleep = attempts, base_delay, sleep
         self.tracked: dict[str, Tracked] = {}
         self.sent: set[str] = set()  # client ids journaled as `order_sending` (this run, this process and before)
+        self.unsettled: list[Fill] = []  # fills a cancel found (journaled): the next `poll` hands them out
         self.lookups = 0  # how often a lost answer was resolved by asking the venue
         self.resends = 0
 
@@ -103,8 +104,8 @@ class CcxtExecutor:
         return self._update(tracked, answer)
 
     def poll(self, now_ms: int | None = None) -> list[Fill]:
-        """New fills of the open orders, from the venue."""
-        fills: list[Fill] = []
+        """New fills of the open orders, from the venue (and those a cancel found since the last poll)."""
+        fills, self.unsettled = self.unsettled, []
         for tracked in [t for t in self.tracked.values() if t.status in OPEN_STATES]:
             answer = self.call(lambda t=tracked: self.client.fetch_order(t.venue_id, t.order.symbol))
             fills += self._update(tracked, answer)
@@ -117,7 +118,7 @@ class CcxtExecutor:
 
     @property
     def pending(self) -> bool:
-        return any(t.status in OPEN_STATES for t in self.tracked.values())
+        return bool(self.unsettled) or any(t.status in OPEN_STATES for t in self.tracked.values())
 
     def on_bar(self, bar: Any, account: Any) -> tuple[list[Fill], list[Order]]:
         """Fills of open orders since the last look (from the venue; nothing is simulated)."""
@@ -128,14 +129,15 @@ class CcxtExecutor:
                 "lookups": self.lookups, "resends": self.resends}
 
     def cancel(self, client_id: str) -> Order:
-        """Cancel one of our orders; an order that filled meanwhile is reported as filled."""
+        """Cancel one of our orders; an order that filled meanwhile is reported as filled. Fills
+        found on the way are journaled and kept for the next `poll`, to be applied."""
         tracked = self.tracked[client_id]
         try:
             self.call(lambda: self.client.cancel_order(tracked.venue_id, tracked.order.symbol))
         except OrderNotFound:
             pass  # already closed: the next look says how
         answer = self.call(lambda: self.client.fetch_order(tracked.venue_id, tracked.order.symbol))
-        self._update(tracked, answer)
+        self.unsettled += self._update(tracked, answer)
         self.journal.emit("order_canceled", {"client_id": client_id, "venue_id": tracked.venue_id,
                                              "status": tracked.status, "filled": tracked.order.filled})
         return tracked.order

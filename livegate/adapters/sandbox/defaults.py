@@ -10,10 +10,11 @@ import numpy as np
 
 from livegate.adapters.marketdata.candles import Candles
 from livegate.adapters.marketdata.synthetic import generate
-from livegate.adapters.sandbox.market import BookShape, MarketSpec
+from livegate.adapters.sandbox.market import STEP, WALL, BookShape, MarketSpec
 from livegate.adapters.sandbox.venue import Venue
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT")  # their prices come from the seeded market model
+STEP_DAYS = 30  # a step clock's default markets last this many market days: a paper week and every stage
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,14 @@ def default_balances(specs: list[MarketSpec]) -> dict[str, float]:
 
 def build_venue(markets: list[MarketSpec] | None = None, *, speed: float = 1.0, history_bars: int = 1000,
                 seed: int = 0, default_keys: bool = True, book: BookShape | None = None, maker_fee: float = 0.001,
-                taker_fee: float = 0.001, **faults) -> Venue:
+                taker_fee: float = 0.001, clock: str = WALL, **faults) -> Venue:
     """A venue with `markets` (default: `default_markets`) and, unless `default_keys` is false,
-    the keys of DEFAULT_KEYS, each funded with `default_balances`. Fault knobs as in `Faults`."""
-    specs = list(markets) if markets is not None else default_markets(bars=history_bars + 20_000, seed=seed)
+    the keys of DEFAULT_KEYS, each funded with `default_balances`. `clock`: `wall` or `step`
+    (see `Clock`). Fault knobs as in `Faults`."""
+    ahead = STEP_DAYS * 1440 if clock == STEP else 20_000  # one-minute bars after the start
+    specs = list(markets) if markets is not None else default_markets(bars=history_bars + ahead, seed=seed)
     venue = Venue(specs, speed=speed, history_bars=history_bars, seed=seed, book=book, maker_fee=maker_fee,
-                  taker_fee=taker_fee, **faults)
+                  taker_fee=taker_fee, clock=clock, **faults)
     if default_keys:
         for name, pair in DEFAULT_KEYS.items():
             venue.add_key(pair.api_key, pair.secret, balances=default_balances(specs), **DEFAULT_KEY_FLAGS[name])

@@ -2,7 +2,7 @@
 `SandboxExchange`, the same server on its own event loop in a background thread.
 
 Unmodified ccxt talks to it once its URLs point here (`livegate.adapters.exchange.client.build_exchange`
-with `base_url`). A small admin API lives under `/_sandbox/` (state, faults, keys, clock)."""
+with `base_url`). A small admin API lives under `/_sandbox/` (state, faults, keys, clock, advance)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from livegate.adapters.sandbox.auth import LOOPBACK, verify_signed
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS, KeyPair, build_venue
 from livegate.adapters.sandbox.errors import TOO_MUCH_WEIGHT, ApiError, bad_request
 from livegate.adapters.sandbox.faults import Faults
-from livegate.adapters.sandbox.market import BookShape, MarketSpec
+from livegate.adapters.sandbox.market import WALL, BookShape, MarketSpec
 from livegate.adapters.sandbox.rest import NONE, ROUTES, TRADE, Call
-from livegate.adapters.sandbox.venue import WEIGHT_LIMIT_1M, Venue
+from livegate.adapters.sandbox.venue import SANDBOX_ID, WEIGHT_LIMIT_1M, Venue
 
 JSON = "application/json;charset=UTF-8"
 ADMIN = "/_sandbox/"
@@ -105,6 +105,7 @@ class SandboxServer:
             if route.security != NONE:
                 key = verify_signed(venue.keys.get(header_key or ""), header_key, raw_query, raw_body, params,
                                     server_ms, request.remote, route.security == TRADE)
+                venue.signed_request()
             status, body, headers = 200, route.handler(Call(venue, params, key, faults, server_ms)), {}
         except ApiError as err:
             status, body, headers = err.status, err.body(), err.headers
@@ -142,14 +143,15 @@ class SandboxServer:
     # -- admin -----------------------------------------------------------------------------------
 
     async def _admin(self, request: web.BaseRequest, action: str) -> web.Response:
-        """GET state · GET/POST/DELETE faults · POST keys · POST advance (JSON bodies)."""
+        """GET state · GET clock · GET/POST/DELETE faults · POST keys · POST advance {"ms": N} or
+        {"to": MARKET_MS} (JSON bodies)."""
         method = request.method
         try:
             body = await request.json() if request.body_exists else {}
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
         except ValueError as exc:
-            return _json(400, {"error": f"bad JSON body: {exc}"})
+            return _json(400, {"sandbox": SANDBOX_ID, "error": f"bad JSON body: {exc}"})
         api_key = body.pop("api_key", None) or request.query.get("api_key")
         try:
             if (action, method) == ("state", "GET"):
@@ -168,12 +170,24 @@ class SandboxServer:
                 else:
                     self.venue.set_key_flags(api_key, **body)
                 return _json(200, {"api_key": api_key})
+            if (action, method) == ("clock", "GET"):
+                return _json(200, self.venue.describe_clock())
             if (action, method) == ("advance", "POST"):
-                self.venue.clock.advance(float(body["ms"]))
+                self.venue.advance(ms=_number(body, "ms"), to=_number(body, "to"))
                 return _json(200, self.venue.state())
         except (TypeError, ValueError, KeyError) as exc:
-            return _json(400, {"error": f"{type(exc).__name__}: {exc}"})
-        return _json(404, {"error": f"no admin action {method} /_sandbox/{action}"})
+            return _json(400, {"sandbox": SANDBOX_ID, "error": str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"})
+        return _json(404, {"sandbox": SANDBOX_ID, "error": f"no admin action {method} /_sandbox/{action}"})
+
+
+def _number(body: dict, name: str) -> float | None:
+    """A number of an admin request's body, or None when absent."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} must be a number (got {value!r})")
+    return float(value)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -234,15 +248,17 @@ class SandboxExchange:
             client.create_order("BTC/USDT", "market", "buy", 0.001)
 
     `markets` default to BTC/USDT and ETH/USDT on generated paths; `speed` scales the market
-    clock (600: a 1m bar lasts 0.1 s); `history_bars` bars lie before the start. Fault knobs
-    (see `Faults`) may be given here, per key with `set_fault`, or through the admin API."""
+    clock (600: a 1m bar lasts 0.1 s); `clock="step"` instead holds market time still until it
+    is advanced (`advance`, or `POST /_sandbox/advance` — what a rehearsal's loop does bar by
+    bar); `history_bars` bars lie before the start. Fault knobs (see `Faults`) may be given
+    here, per key with `set_fault`, or through the admin API."""
 
     def __init__(self, markets: Sequence[MarketSpec] | None = None, *, speed: float = 1.0, history_bars: int = 1000,
                  seed: int = 0, default_keys: bool = True, book: BookShape | None = None, maker_fee: float = 0.001,
-                 taker_fee: float = 0.001, host: str = "127.0.0.1", port: int = 0, **faults):
+                 taker_fee: float = 0.001, host: str = "127.0.0.1", port: int = 0, clock: str = WALL, **faults):
         self.venue = build_venue(None if markets is None else list(markets), speed=speed, history_bars=history_bars,
                                  seed=seed, default_keys=default_keys, book=book, maker_fee=maker_fee,
-                                 taker_fee=taker_fee, **faults)
+                                 taker_fee=taker_fee, clock=clock, **faults)
         self.keys: dict[str, KeyPair] = dict(DEFAULT_KEYS) if default_keys else {}
         self.server = SandboxServer(self.venue, host, port)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -336,12 +352,17 @@ class SandboxExchange:
         self._on_loop(self.venue.faults.clear, api_key)
 
     def advance(self, ms: float) -> None:
-        """Move the market clock forward by `ms` milliseconds (resting orders match on next look)."""
-        self._on_loop(self.venue.clock.advance, ms)
+        """Move the market clock forward by `ms` milliseconds; resting orders the price crossed fill."""
+        self._on_loop(self.venue.advance, ms)
 
     def set_speed(self, speed: float) -> None:
-        """Change how fast the market clock runs from now on (no jump in market time)."""
+        """Change how fast a wall market clock runs from now on (no jump in market time); a step
+        clock has no speed (ValueError)."""
         self._on_loop(self.venue.clock.set_speed, speed)
+
+    def clock(self) -> dict:
+        """The market clock, as `GET /_sandbox/clock` shows it (mode, market time, bar length)."""
+        return self._on_loop(self.venue.describe_clock)
 
     def price(self, symbol: str) -> float:
         """The current price of `symbol` (`BTC/USDT` or `BTCUSDT`)."""

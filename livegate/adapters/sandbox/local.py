@@ -12,7 +12,7 @@ from typing import Any
 from livegate.adapters.chain import LocalChain
 from livegate.adapters.sandbox.defaults import DEFAULT_KEY_FLAGS, DEFAULT_KEYS
 from livegate.adapters.sandbox.exchange import SandboxExchange
-from livegate.adapters.sandbox.market import BookShape
+from livegate.adapters.sandbox.market import WALL, BookShape
 
 # A thin book, as on a real testnet: the best level holds a few dollars, so `livegate testnet`
 # can place an order larger than it (a partial fill) within small caps.
@@ -21,12 +21,13 @@ THIN_BOOK = BookShape(depth_ratio=1e-6, min_level_steps=5)
 
 class LocalSandbox:
     """Start with `start()` (or `with`), stop with `stop()`; `chain=False` runs the exchange only;
-    `markets` (MarketSpecs) replace the default BTC/USDT and ETH/USDT paths."""
+    `markets` (MarketSpecs) replace the default BTC/USDT and ETH/USDT paths; `clock="step"`
+    holds the exchange's market time still until a rehearsal advances it."""
 
     def __init__(self, *, port: int = 0, speed: float = 1.0, seed: int = 0, chain: bool = True,
-                 chain_backend: str | None = None, markets: list | None = None):
+                 chain_backend: str | None = None, markets: list | None = None, clock: str = WALL):
 
-        self.exchange = SandboxExchange(markets, speed=speed, seed=seed, port=port, book=THIN_BOOK)
+        self.exchange = SandboxExchange(markets, speed=speed, seed=seed, port=port, book=THIN_BOOK, clock=clock)
         self.chain = None
         if chain:
             self.chain = LocalChain(chain_backend)
@@ -66,7 +67,7 @@ def describe(exchange: Any, chain: Any = None) -> dict[str, Any]:
     are the trader's key (read + trade, no withdrawal)."""
     trader = DEFAULT_KEYS["trader"]
     out: dict[str, Any] = {
-        "exchange_url": exchange.url, "exchange_id": "binance",
+        "exchange_url": exchange.url, "exchange_id": "binance", "clock": exchange.venue.clock.mode,
         "api_key": trader.api_key, "secret": trader.secret,
         "keys": {name: {"api_key": pair.api_key, "secret": pair.secret, **_permissions(DEFAULT_KEY_FLAGS[name])}
                  for name, pair in DEFAULT_KEYS.items()},

@@ -30,25 +30,64 @@ def dec(x: Decimal) -> str:
     return f"{x:.8f}"
 
 
+WALL, STEP = "wall", "step"
+CLOCKS = (WALL, STEP)
+
+
 class Clock:
-    """The market's clock: `wall × speed` since start, plus whatever `advance()` added.
+    """The market's clock, in one of two modes.
 
-    With `speed=600` a one-minute bar lasts 0.1 s of wall time. The server's own clock (for
-    timestamps and recvWindow) is the wall clock plus the configured skew, not this one."""
+    `wall` (the default): `wall × speed` since start, plus whatever `advance()` added. With
+    `speed=600` a one-minute bar lasts 0.1 s of wall time; a busy machine makes its client miss
+    market time.
 
-    def __init__(self, speed: float = 1.0):
-        self.speed = float(speed)
-        self.start_ms = time.time() * 1000.0
+    `step`: market time stands still until `advance()` moves it — a rehearsal's trading loop
+    moves it one bar at a time when it is done with the last one, so a rehearsal gives the same
+    results on a busy machine as on an idle one. It starts at the last UTC midnight, so every
+    candle interval up to a day begins on a bar boundary, whatever the time of day.
+
+    Market time never goes back. The server's own clock (for timestamps and recvWindow) is the
+    wall clock plus the configured skew, not this one."""
+
+    def __init__(self, speed: float = 1.0, mode: str = WALL):
+        if mode not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)} (got {mode!r})")
+        self.mode = mode
+        self.speed = float(speed) if mode == WALL else 0.0
+        now = time.time() * 1000.0
+        self.start_ms = now // DAY_MS * DAY_MS if mode == STEP else now
         self.offset_ms = 0.0
 
+    @property
+    def step(self) -> bool:
+        return self.mode == STEP
+
     def market_ms(self) -> int:
+        if self.mode == STEP:
+            return int(self.start_ms + self.offset_ms)
         return int(self.start_ms + (time.time() * 1000.0 - self.start_ms) * self.speed + self.offset_ms)
 
     def advance(self, ms: float) -> None:
+        """Move market time forward by `ms` milliseconds."""
+        ms = float(ms)
+        if not math.isfinite(ms) or ms < 0:
+            raise ValueError(f"market time only moves forward: ms must be a finite number >= 0 (got {ms:g})")
         self.offset_ms += ms
 
+    def advance_to(self, market_ms: float) -> None:
+        """Move market time forward to `market_ms`; nothing when it is there or past already
+        (so a repeated request never moves it twice)."""
+        target = float(market_ms)
+        if not math.isfinite(target):
+            raise ValueError(f"market time must be a finite number of milliseconds (got {market_ms!r})")
+        now = self.market_ms()
+        if target > now:
+            self.offset_ms += target - now
+
     def set_speed(self, speed: float) -> None:
-        """Run at `speed` from now on, without a jump in market time."""
+        """Run at `speed` from now on, without a jump in market time (a wall clock only)."""
+        if self.mode == STEP:
+            raise ValueError("a step clock has no speed: market time moves only when it is advanced")
         now = time.time() * 1000.0
         self.offset_ms += (now - self.start_ms) * (self.speed - float(speed))
         self.speed = float(speed)

@@ -105,9 +105,10 @@ class _Resting:
 class Engine:
     """Orders, fills and balances for every account, matched against each market's price path."""
 
-    def __init__(self, markets: dict[str, Market], clock: Clock, server_ms: Callable[[], int],
+    def __init__(self, markets: dict[str, Market], clock: Clock, stamp_ms: Callable[[], int],
                  maker_fee: float = 0.001, taker_fee: float = 0.001):
-        self.markets, self.clock, self.server_ms = markets, clock, server_ms
+        # stamp_ms: the time orders and fills carry (the server's clock; market time on a step clock)
+        self.markets, self.clock, self.stamp_ms = markets, clock, stamp_ms
         self.maker_fee, self.taker_fee = maker_fee, taker_fee
         self.accounts: dict[str, Account] = {}
         now = clock.market_ms()
@@ -118,7 +119,7 @@ class Engine:
 
     def account(self, name: str) -> Account:
         if name not in self.accounts:
-            self.accounts[name] = Account(name, update_time=self.server_ms())
+            self.accounts[name] = Account(name, update_time=self.stamp_ms())
         return self.accounts[name]
 
     # -- the clock moves: resting orders the path crossed are filled ---------------------------
@@ -136,7 +137,7 @@ class Engine:
             book.last_ms = now
 
     def _match(self, book: _Resting, lo: float, hi: float) -> None:
-        ts = self.server_ms()
+        ts = self.stamp_ms()
         for heap, crossed in ((book.bids, lambda p: p >= lo), (book.asks, lambda p: p <= hi)):
             again = []
             while heap and crossed(heap[0][2].price):
@@ -180,7 +181,7 @@ class Engine:
             plan = self._cut(market, plan, (qty or sum(q for _, q in plan)) * faults.partial_fill)
         if qty is None:
             qty = round(sum(q for _, q in plan), 8)
-        ts = self.server_ms()
+        ts = self.stamp_ms()
         order = Order(next(self._order_ids), client_id, sid, side, type_, tif, price or 0.0, qty, quote_qty or 0.0,
                       account, ts, update_time=ts, partial=faults.partial_fill)
         fee = max(self.maker_fee, self.taker_fee) if type_ != "MARKET" else self.taker_fee
@@ -286,7 +287,7 @@ class Engine:
         order = self.find(account, symbol, order_id, client_id, missing=e.UNKNOWN_ORDER)
         if order.status not in OPEN:
             raise bad_request(*e.UNKNOWN_ORDER)
-        order.status, order.update_time = "CANCELED", self.server_ms()
+        order.status, order.update_time = "CANCELED", self.stamp_ms()
         self._release(order)
         account.open.get(symbol, {}).pop(order.order_id, None)
         return order

@@ -11,24 +11,37 @@ from dataclasses import replace
 from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
 from livegate.adapters.sandbox.errors import INVALID_SYMBOL, bad_request
 from livegate.adapters.sandbox.faults import FaultBoard, Faults
-from livegate.adapters.sandbox.market import BookShape, Clock, Market, MarketSpec, PricePath
+from livegate.adapters.sandbox.market import WALL, BookShape, Clock, Market, MarketSpec, PricePath
 from livegate.adapters.sandbox.matching import Account, Engine
+from livegate.core.timeparse import ms_to_iso as _iso
 
 WEIGHT_LIMIT_1M = 6000
+SANDBOX_ID = "livegate"  # the admin API's answer to "which venue is this?"
+STEP_REQUEST_MS = 100.0  # market time a signed request takes on a step clock
 
 
 class Venue:
-    """Markets, accounts, keys and faults of one emulated Binance spot venue."""
+    """Markets, accounts, keys and faults of one emulated Binance spot venue.
+
+    `clock` is `wall` (market time runs at `speed` × the wall clock) or `step` (market time
+    moves only when advanced: a rehearsal's loop moves it bar by bar). On a step clock, orders
+    and fills carry market time, and every signed request (an order, a cancel, an order or
+    account query) takes `request_ms` of market time, as its round trip to a venue would: an
+    order resting at a price the market has already crossed fills at the next look, as on a
+    wall clock — whatever the machine's load, since the requests, not the seconds, count."""
 
     def __init__(self, specs: Sequence[MarketSpec], *, speed: float = 1.0, history_bars: int = 1000, seed: int = 0,
-                 book: BookShape | None = None, maker_fee: float = 0.001, taker_fee: float = 0.001, **faults):
+                 book: BookShape | None = None, maker_fee: float = 0.001, taker_fee: float = 0.001, clock: str = WALL,
+                 request_ms: float = STEP_REQUEST_MS, **faults):
         if not specs:
             raise ValueError("the sandbox needs at least one market")
-        self.clock = Clock(speed)
+        self.clock = Clock(speed, clock)
+        self.request_ms = float(request_ms)
         self.faults = FaultBoard(seed, **faults)
         shape = book or BookShape()
         self.markets = {s.id: Market(s, PricePath(s.candles, self.clock.start_ms, history_bars), shape) for s in specs}
-        self.engine = Engine(self.markets, self.clock, self.server_ms, maker_fee, taker_fee)
+        stamp = self.clock.market_ms if self.clock.step else self.server_ms
+        self.engine = Engine(self.markets, self.clock, stamp, maker_fee, taker_fee)
         self.keys: dict[str, ApiKey] = {}
         self._minute, self._weight = 0, 0
 
@@ -79,10 +92,47 @@ class Venue:
         self._weight += weight
         return self._weight
 
+    def advance(self, ms: float | None = None, to: float | None = None) -> None:
+        """Move market time forward by `ms`, or to the market time `to`; resting orders the
+        price path crossed on the way fill at once, at their price. A step clock stops at the
+        end of the price paths (ValueError): past it, no bar would ever close again."""
+        if ms is not None and to is None:
+            target = self.clock.market_ms() + float(ms)
+        elif to is not None and ms is None:
+            target = float(to)
+        else:
+            raise ValueError("give either ms (how far) or to (which market time)")
+        if self.clock.step and target > self.ends_ms():
+            raise ValueError(f"the sandbox's market data ends at {_iso(self.ends_ms())} (market time): it cannot move past it; "
+                             "a longer rehearsal needs a new sandbox")
+        if ms is not None:
+            self.clock.advance(ms)
+        else:
+            self.clock.advance_to(target)
+        self.engine.sync()
+
+    def ends_ms(self) -> int:
+        """The market time at which the shortest price path ends."""
+        return min(m.path.t0 + m.path.n * m.path.tf for m in self.markets.values())
+
+    def signed_request(self) -> None:
+        """A signed request arrived: on a step clock, its round trip's market time passes first."""
+        if self.clock.step and self.request_ms > 0:
+            self.clock.advance(self.request_ms)
+
+    def describe_clock(self) -> dict:
+        """What GET /_sandbox/clock shows: `sandbox: livegate` says this is a livegate sandbox
+        (how a rehearsal recognises one), the clock's mode, market time and the bar length."""
+        return {"sandbox": SANDBOX_ID, "clock": self.clock.mode, "market_time": self.clock.market_ms(),
+                "speed": self.clock.speed, "bar_ms": min(m.path.tf for m in self.markets.values()),
+                "request_ms": self.request_ms if self.clock.step else 0.0, "ends_at": self.ends_ms(),
+                "server_time": self.server_ms()}
+
     def state(self) -> dict:
         """What the admin API shows: clocks, prices, keys (never secrets) and faults."""
         now = self.clock.market_ms()
         return {
+            "sandbox": SANDBOX_ID, "clock": self.clock.mode,
             "server_time": self.server_ms(), "market_time": now, "speed": self.clock.speed,
             "prices": {sid: m.round_price(m.path.price(now)) for sid, m in self.markets.items()},
             "bar_index": {sid: m.path.locate(now)[0] for sid, m in self.markets.items()},

@@ -12,6 +12,7 @@ checked after every bar; a breach halts trading, raises an alert and fails the s
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,24 +20,24 @@ from typing import Any
 
 from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.exchange.retry import Retry
+from livegate.adapters.exchange.venue_calls import BREAKER_SLOT, breaker_feed, observe
 from livegate.adapters.execution.cex import ALREADY_SENT, CcxtExecutor, split_symbol
 from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
 from livegate.core.errors import LivegateError, TradingHalted, UsageError
-from livegate.core.gateway import NullJournal
 from livegate.core.orders import Fill
 from livegate.ledger import queries
 from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.store import Ledger
 from livegate.phases import run_phase
 from livegate.phases.microlive.plugin import PHASE as MICRO_LIVE
-from livegate.phases.microlive.stage import baseline_from, kill_breaches, measure, stage_spec
+from livegate.phases.microlive.stage import StallWatch, baseline_from, kill_breaches, measure, stage_spec
 from livegate.phases.paper.feeds import LiveFeed
 from livegate.phases.paper.run import run_events
 from livegate.services import approvals, controls, gate, modes
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.journal import AlertingJournal
-from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits
+from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits, with_venue
 from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
@@ -56,7 +57,7 @@ class LiveOptions:
 class LiveOutcome:
     stage: str
     run: str
-    status: str  # completed | halted | killed | paused
+    status: str  # completed | halted | killed | stalled | paused
     reason: str
     measures: dict
     result: Any = None
@@ -129,6 +130,7 @@ class LiveRunner:
         spec = stage_spec(effective, self.stage)
         baseline = paper_baseline(ws)
         client = o.client or workspace_exchange(cfg.exchange, env)
+        self.calls = observe(client)  # every venue call feeds the API breakers and the alert vitals
         symbols = list(cfg.exchange.symbols)
         max_amount = env.max_trade_amount()
         with Ledger.open(ws.ledger_path, key=self.key) as ledger:
@@ -146,7 +148,8 @@ class LiveRunner:
             self.events = _kinds(ws, run)  # the stage so far (a resumed stage keeps its orders and trades)
             self.alerter = Alerter(ws, key=self.key)
             journal = AlertingJournal(WriteThroughJournal(ledger, run, kept=self.events), self.alerter)
-            executor = CcxtExecutor(client, journal, sleep=o.sleep, halt_check=lambda: order_refusal(ws, LIVE_STAGE))
+            self.engine = None
+            executor = CcxtExecutor(client, journal, sleep=o.sleep, halt_check=self._refusal)
             checkpoints = [p for k, p in self.events if k == "live_checkpoint"]
             saved = checkpoints[-1] if checkpoints else None
             markets = retry(client.load_markets)
@@ -163,6 +166,8 @@ class LiveRunner:
                                      limits=mode_tightened(ws, effective, started["capital"]))
             if saved is None:
                 engine.gateway.seq = 0
+            self.engine = engine
+            self.calls.listen(breaker_feed(engine.breakers, engine.gateway.on_trip, o.clock), replay=True, slot=BREAKER_SLOT)
             recovered = executor.recover(list(self.events))
             applied = catch_up(engine, self.events, int(o.clock() * 1000))  # the events hold what recover journaled
             self.decided_until = decided_until(self.events)
@@ -173,47 +178,85 @@ class LiveRunner:
             if saved:
                 feed.last = dict(saved["cursor"])
             journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws)})
-            return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
+            try:
+                return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
+            except LivegateError as exc:  # the venue gave up on us, the ledger failed: leave nothing working, then say why
+                left = self._stop(engine, executor)
+                with contextlib.suppress(LivegateError, OSError):
+                    journal.emit("live_stopped", {"reason": f"stopped by an error: {exc}", **left})
+                raise
+
+    def _refusal(self) -> str | None:
+        """Checked by the executor right before each order (and each resend) leaves: the halt,
+        the mode, `TRADING_HALTED`, and a circuit breaker tripped since the gateway decided (the
+        venue calls of that very order feed the API breakers)."""
+        reason = order_refusal(self.ws, LIVE_STAGE)
+        if reason is None and self.engine is not None and self.engine.breakers.tripped:
+            reason = "circuit breaker tripped: " + "; ".join(t.message for t in self.engine.breakers.tripped.values())
+        return reason
 
     def _loop(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome:
         o, ws = self.o, self.ws
         t0 = o.clock()
         watch, limits = ThresholdWatch(), alert_limits(ws)
         thresholds = {c.id: c.threshold for c in next(s for s in effective.specs if s.id == "micro-live").criteria}
+        stall, stalled = StallWatch(), None
         while True:
             halted = order_refusal(ws, LIVE_STAGE)
             if halted:
-                left = leave_nothing_resting(executor)
-                journal.emit("live_stopped", {"reason": halted, **left})
+                left = self._stop(engine, executor)
+                try:  # best effort: the ledger may be why trading halted (the halt file holds the halt)
+                    journal.emit("live_stopped", {"reason": halted, **left})
+                except (LivegateError, OSError):
+                    pass
                 return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
             bars = feed.poll()
             for bar in bars:
                 # a bar whose decisions went out before a crash is not decided again: the strategy
                 # sees it (its state stays whole), its orders already are at the venue
                 engine.on_bar(bar, trade=bar.ts + engine.tf > self.decided_until)
+                stalled = stall.on_bar(engine.asked, engine.accepted, engine.refusals)
             if executor.pending:
                 engine.gateway.settle(executor.poll(), int(o.clock() * 1000))
             if bars:
                 journal.emit("live_checkpoint", {"cursor": dict(feed.last), "state": engine.state_dict()})
             m = self._measure(run, spec, started, baseline, effective, max_amount)
             o.progress(m)
-            watch.check(vitals(self.events, engine), limits, alerter=Background(self.alerter))
+            watch.check(vitals(self.events, engine, self.calls), limits, alerter=Background(self.alerter))
             breaches = kill_breaches(m, thresholds, max(spec.min_trades, 10))
             if breaches:
                 reason = f"kill criteria at stage {self.stage}: " + "; ".join(breaches)
 
                 controls.halt(ws, reason, by="livegate", key=self.key)
-                executor.cancel_all()
+                self._stop(engine, executor)
                 journal.emit("alert", {"severity": "critical", "message": reason})
                 return LiveOutcome(self.stage, run, "killed", reason, m)
             if m["min_duration_hours"] >= spec.min_hours and m["min_successful_trades"] >= spec.min_trades:
-                journal.emit("live_stopped", {"reason": "stage complete", **leave_nothing_resting(executor)})
-                return LiveOutcome(self.stage, run, "completed", "stage duration and trades reached", m)
+                journal.emit("live_stopped", {"reason": "stage complete", **self._stop(engine, executor)})
+                return LiveOutcome(self.stage, run, "completed", "stage duration and trades reached", self._measure(
+                    run, spec, started, baseline, effective, max_amount))
+            if stalled is not None:
+                reason = f"stage {self.stage} stalled: {stalled.message}"
+                journal.emit("alert", {"severity": "critical", "message": reason})
+                journal.emit("live_stopped", {"reason": reason, "stall": stalled.to_dict(), **self._stop(engine, executor)})
+                return LiveOutcome(self.stage, run, "stalled", reason, self._measure(run, spec, started, baseline, effective,
+                                                                                   max_amount))
             if o.max_seconds is not None and o.clock() - t0 >= o.max_seconds:
                 journal.emit("live_stopped", {"reason": "paused (--max-hours reached); resume with go-live",
-                                              **leave_nothing_resting(executor)})
+                                              **self._stop(engine, executor)})
                 return LiveOutcome(self.stage, run, "paused", "time limit of this run reached", m)
             o.sleep(o.poll_s)
+
+    def _stop(self, engine: Any, executor: Any) -> dict:
+        """Leave nothing resting at the venue, then record the trades those cancels ended."""
+        left = leave_nothing_resting(executor)
+        try:
+            now_ms = int(self.o.clock() * 1000)
+            engine.gateway.settle(executor.poll(), now_ms)  # what filled before the cancel took
+            engine.gateway.finish_trades(now_ms)
+        except (LivegateError, OSError) as exc:
+            left = {**left, "finish_error": str(exc)}
+        return left
 
     def _measure(self, run, spec, started, baseline, effective, max_amount) -> dict:
         return measure(self.events, spec, started["started_ms"], int(self.o.clock() * 1000), baseline, effective.risk.live_trading,
@@ -243,15 +286,17 @@ class Background:
         self.alerter.emit(kind, severity, title, body, wait=False)
 
 
-def vitals(events: list[tuple[str, dict]], engine: Any):
-    """What the seed 000 §5.3 thresholds look at, from the run's events and the engine's state."""
+def vitals(events: list[tuple[str, dict]], engine: Any, calls: Any = None):
+    """What the seed 000 §5.3 thresholds look at, from the run's events, the engine's state and
+    the venue calls observed (latency, rate-limit warnings; None: not measured)."""
 
     orders = sum(1 for k, _ in events if k == "order_sending")
     failed = sum(1 for k, p in events if k == "order_not_placed" or (k == "order_rejected" and p.get("rule") != ALREADY_SENT))
     state = engine.state
     day_loss = 100.0 * state.day_loss / state.day_open_equity if state.day_open_equity > 0 else None
-    return Vitals(orders=orders, orders_failed=failed, daily_loss_pct=max(0.0, day_loss) if day_loss is not None else None,
-                  drawdown_pct=100.0 * state.drawdown)
+    measured = Vitals(orders=orders, orders_failed=failed,
+                      daily_loss_pct=max(0.0, day_loss) if day_loss is not None else None, drawdown_pct=100.0 * state.drawdown)
+    return with_venue(measured, calls.vitals() if calls is not None else None)
 
 
 def leave_nothing_resting(executor: Any) -> dict:
@@ -278,6 +323,7 @@ def catch_up(engine: Any, events: list[tuple[str, dict]], now_ms: int) -> int:
         if kind == "fill":
             settled[p["order_id"]] = settled.get(p["order_id"], 0) + 1
     replay, fresh = [], []
+    recorded = {p.get("order_id") for kind, p in after if kind == "trade"}
     for kind, p in after:
         if kind != "venue_fill":
             continue
@@ -288,12 +334,8 @@ def catch_up(engine: Any, events: list[tuple[str, dict]], now_ms: int) -> int:
         else:
             fresh.append(fill)
     gateway = engine.gateway
-    if replay:  # already in the ledger as fills and trades: the state catches up, the record is not repeated
-        journal, gateway.journal = gateway.journal, NullJournal()
-        try:
-            gateway.settle(replay, now_ms)
-        finally:
-            gateway.journal = journal
+    # already in the ledger as fills and trades: the state catches up, the record is not repeated
+    gateway.replay(replay, now_ms, recorded)
     if fresh:
         gateway.settle(fresh, now_ms)
     return len(replay) + len(fresh)
@@ -314,10 +356,11 @@ def _kinds(ws: Any, run: str) -> list[tuple[str, dict]]:
 
 
 def go_live(ws: Any, stage: str, key: Any, options: LiveOptions) -> tuple[LiveOutcome, Any]:
-    """`livegate go-live --stage`: run the stage, then record its result when it completed or a
-    kill criterion ended it (a halted or paused stage records none). Returns (outcome, result)."""
+    """`livegate go-live --stage`: run the stage, then record its result when it completed, a
+    kill criterion ended it or it stalled (a halted or paused stage records none). Returns
+    (outcome, result)."""
     outcome = LiveRunner(ws, stage, key, options).run()
     result = None
-    if outcome.status in ("completed", "killed"):
+    if outcome.status in ("completed", "killed", "stalled"):
         result = run_phase(MICRO_LIVE, ws, step=stage, extras={"measures": outcome.measures}, key=key)
     return outcome, result

@@ -1,11 +1,17 @@
 """What a micro-live stage is measured by, computed from the ledger events of its runs (pure:
 no I/O here). Seed 000 §4.1 (cap, duration, successful trades), seed 001 §4.3 (kill criteria:
 live more than 50 % worse than paper, unexpected loss, limits not enforced) and seed 002 (win
-rate within 5 points of paper)."""
+rate within 5 points of paper). Trades are the `trade` events: one per reducing order, all
+its fills together (`livegate.core.portfolio`), as in the paper run they are compared with.
+
+`StallWatch` tells a stage that makes no progress: the strategy keeps asking, nothing is
+accepted."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from livegate.core.errors import UsageError
@@ -66,10 +72,13 @@ def order_value(sending: dict) -> float:
 
 def measure(events: list[tuple[str, dict]], spec: StageSpec, started_ms: int, now_ms: int, baseline: Baseline,
             limits: Any, max_trade_amount: float | None) -> dict[str, Any]:
-    """Every stage and kill measurement from the stage's events ((kind, payload), ledger order)."""
+    """Every stage and kill measurement from the stage's events ((kind, payload), ledger order).
+    `min_successful_trades` is the closed trades (the trade unit), not orders or fills; `dust`
+    the holdings set aside as too small to sell (the latest `dust` event per symbol)."""
     sending = [p for k, p in events if k == "order_sending"]
     fills = [p for k, p in events if k == "venue_fill"]
     trades = [p for k, p in events if k == "trade"]
+    dust = {p["symbol"]: p for k, p in events if k == "dust"}
     values = [order_value(p) for p in sending]
     buys_over = [round(order_value(p), 2) for p in sending if p["side"] == "buy"
                  and order_value(p) > min(spec.cap, max_trade_amount or spec.cap) + 1e-6]
@@ -89,14 +98,16 @@ def measure(events: list[tuple[str, dict]], spec: StageSpec, started_ms: int, no
     return {
         "max_trade_value": max(values) if values else 0.0,
         "min_duration_hours": max(0.0, (now_ms - started_ms) / 3_600_000),
-        "min_successful_trades": len(filled_orders),
-        "orders": len(sending), "closed_trades": len(nets), "net_pnl": sum(nets),
+        "min_successful_trades": len(nets),
+        "orders": len(sending), "orders_filled": len(filled_orders), "fills": len(fills), "closed_trades": len(nets),
+        "net_pnl": sum(nets),
         "live_vs_paper_worse_pct": worse, "live_mean_trade_return": live_mean,
         "unexpected_loss_usd": unexpected,
         "limits_enforced": not buys_over, "orders_over_cap": buys_over,
         "win_rate_pct": win_rate, "win_rate_gap_points": gap,
         "baseline": {"win_rate_pct": baseline.win_rate_pct, "mean_trade_return": baseline.mean_trade_return,
                      "source": baseline.source},
+        "dust": [{"symbol": s, "amount": p["amount"], "value": p["value"], "at": p["at"]} for s, p in dust.items()],
     }
 
 
@@ -114,3 +125,77 @@ def kill_breaches(m: dict[str, Any], thresholds: dict[str, float], min_trades: i
         if m["win_rate_gap_points"] is not None and m["win_rate_gap_points"] > thresholds["win_rate_gap_points"]:
             out.append(f"win rate {m['win_rate_pct']:.0f} % is {m['win_rate_gap_points']:.0f} points from paper's")
     return out
+
+
+# -- no progress ------------------------------------------------------------------------------------
+
+STALL_BARS = 30  # the default N: bars in a row on which the strategy asked and nothing was accepted
+
+# Refusals that wait for something that passes by itself or that a person decides — a halt (the
+# loop stops on it anyway), a breaker's cooldown, the order throttles, the guardian's buy halts
+# (the day's loss, the drawdown), an approval, a decision replayed after a restart. They neither
+# count towards a stall nor end one. Every other refusal (the market's filters, dust, the caps,
+# funds, the venue's refusal, a rule not known here) counts: it would refuse the same ask again.
+WAITING_RULES = frozenset({"halted", "approval", "already_sent", "min_seconds_between_trades", "max_trades_per_hour",
+                           "max_trades_per_day", "daily_loss_halt_buys", "drawdown_halt_buys"})
+
+
+def waiting(rule: str) -> bool:
+    return rule in WAITING_RULES or rule.startswith("breaker:")
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A stage that makes no progress: `bars` bars in a row on which the strategy asked for
+    `asked` orders in all, not one accepted, refused by `refusals` (rule → how often)."""
+
+    bars: int
+    asked: int
+    refusals: dict[str, int]
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bars": self.bars, "asked": self.asked, "refusals": dict(self.refusals), "message": self.message}
+
+
+@dataclass
+class StallWatch:
+    """Fed once per bar with what the strategy asked and what was accepted (`on_bar`), it says
+    when a stage makes no progress: on `limit` bars in a row (default `STALL_BARS`) the
+    strategy asked for at least one order and the gateway accepted none. A bar with an accepted
+    order starts the count again; a bar without asks, or whose asks were only refused by rules
+    that wait (`WAITING_RULES`, the breakers), leaves it as it is. Pure: no I/O, no clock."""
+
+    limit: int = STALL_BARS
+    bars: int = 0  # bars in a row on which asks were refused
+    asked: int = 0  # asks on those bars
+    refusals: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
+            raise ValueError(f"the stall limit must be a whole number of bars >= 1 (got {self.limit!r})")
+
+    def on_bar(self, asked: int, accepted: int, refusals: Iterable[str] = ()) -> Stall | None:
+        """One bar: `asked` orders the strategy asked for, `accepted` of them accepted, the rules
+        that refused the others (`Engine.refusals`). Returns the Stall once the limit is reached
+        (and on every bar after, until an order is accepted), else None."""
+        if accepted > 0:
+            self.bars, self.asked = 0, 0
+            self.refusals.clear()
+            return None
+        if asked <= 0:
+            return None
+        rules = list(refusals)
+        counted = [r for r in rules if not waiting(r)]
+        if rules and not counted:
+            return None  # only rules that wait: neither progress nor a stall
+        self.bars += 1
+        self.asked += asked
+        self.refusals.update(counted)
+        return self.stall() if self.bars >= self.limit else None
+
+    def stall(self) -> Stall:
+        why = ", ".join(f"{rule} ×{n}" for rule, n in self.refusals.most_common()) or "no reason given"
+        message = (f"no progress: on {self.bars} bars in a row the strategy asked for an order ({self.asked} in all) and "
+                   f"none was accepted (refused by {why})")
+        return Stall(self.bars, self.asked, dict(self.refusals), message)

@@ -33,7 +33,7 @@ _NUMERIC = ("pnl_quote", "fee_quote", "qty", "entry_price", "exit_price")
 _TEXT = ("closed_at", "opened_at", "symbol", "side", "strategy")
 
 FREQTRADE_REQUIRED = ("id", "pair", "is_open", "close_date", "close_profit_abs", "fee_open", "fee_close", "amount", "open_rate")
-FREQTRADE_OPTIONAL = ("open_trade_value", "close_rate", "is_short", "stake_currency", "open_date", "strategy")
+FREQTRADE_OPTIONAL = ("open_trade_value", "close_rate", "is_short", "stake_currency", "open_date", "strategy", "max_stake_amount")
 
 
 
@@ -728,12 +728,22 @@ def _read_freqtrade(path: Path, name: str, capital: float):
     `close_profit_abs` is Freqtrade's realized profit, already net of both fees. The fees are
     fee_open × open value + fee_close × close value, the values being amount × rate (the open
     value from `open_trade_value`, which Freqtrade stores with the open fee included, when the
-    column is there). A short (`is_short = 1`) keeps its sign: its profit is what it is."""
+    column is there). A short (`is_short = 1`) keeps its sign: its profit is what it is.
+
+    The trade unit: a row is one trade, entry to flat — Freqtrade already adds an order's
+    partial fills into the order and the orders into the row, as livegate adds fills into one
+    trade per reducing order. The two differ only for a row that exited in parts (position
+    adjustment): livegate would count each exit order. Such a row is recognised by its stake:
+    Freqtrade leaves `amount` at what the last exit sold, so amount × open_rate falls short of
+    `max_stake_amount`, all that was bought. Its exit orders are in the `orders` table, which
+    this reader does not split; the facts warn, naming the rows, and their fees are estimated
+    from the last exit's amount."""
 
     wanted, rows = read_trades_table(path, name, tuple(FREQTRADE_REQUIRED), tuple(FREQTRADE_OPTIONAL))
 
     skipped: Counter[str] = Counter()
     closed, net, fee, symbol, side, opened, stakes, strategies = [], [], [], [], [], [], [], set()
+    in_parts: list[int] = []
     for raw in rows:
         row = dict(zip(wanted, raw))
         where = f"{name}: trades id={row['id']}"
@@ -757,6 +767,9 @@ def _read_freqtrade(path: Path, name: str, capital: float):
             if value <= 0:
                 raise UsageError(f"{where}, {column}: {_num(value)} must be > 0")
         sign = -1.0 if short else 1.0
+        max_stake = _db_number(row.get("max_stake_amount"), where, "max_stake_amount", nullable=True)
+        if max_stake is not None and amount * open_rate < max_stake * (1 - 1e-3):
+            in_parts.append(row["id"])
         open_trade_value = _db_number(row.get("open_trade_value"), where, "open_trade_value", nullable=True)
         open_value = open_trade_value / (1 + sign * fee_open) if open_trade_value else amount * open_rate
         close_rate = _db_number(row.get("close_rate"), where, "close_rate", nullable=True)
@@ -797,6 +810,11 @@ def _read_freqtrade(path: Path, name: str, capital: float):
              "warnings": []}
     if len(strategies) > 1:
         facts["warnings"].append(f"the database holds {len(strategies)} strategies ({', '.join(sorted(strategies))}); they are evaluated as one account")
+    if in_parts:
+        shown = ", ".join(str(i) for i in in_parts[:10]) + (f" and {len(in_parts) - 10} more" if len(in_parts) > 10 else "")
+        facts["warnings"].append(f"{len(in_parts)} closed trade{'s' if len(in_parts) > 1 else ''} exited in parts (trades id {shown}): "
+                                 "each counts as one trade here, where livegate's own runs count one trade per exit order, "
+                                 "and its fees are estimated from the amount of its last exit")
     return log, facts
 
 

@@ -51,6 +51,7 @@ def run_report(ws: Any, outcome: RunOutcome, key: Any, trials: int, stress_progr
         "bars": outcome.bars,
         "final_equity": engine.account.equity(),
         "open_positions": {s: p.amount for s, p in engine.account.positions.items()},
+        "dust": {s: p.amount for s, p in engine.account.dust.items()},  # too small to sell: kept, not an open position
         "fees_paid": engine.account.fees_paid,
         "orders": counts["events"].get("order_placed", 0),
         "fills": counts["events"].get("fill", 0),

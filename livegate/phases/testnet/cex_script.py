@@ -108,6 +108,7 @@ class CexScript:
         if not step.accepted or step.client_id not in self.executor.tracked:
             return
         order = self.executor.cancel(step.client_id)
+        self.gateway.settle(self.executor.poll(), int(self.clock() * 1000))  # fills the cancel found
         step.status, step.filled = order.status, order.filled
         step.note = "cancelled" if order.status == "canceled" else f"could not cancel: {order.status}"
 

@@ -153,13 +153,19 @@ def _recover(venue: Any, events: list[tuple[str, dict]], cash: float, journal: A
     venue (its new fills recorded and applied), and the run's resting orders are cancelled."""
     gateway = venue.gateway
     gateway.account = Portfolio(cash=cash)
-    for kind, p in events:  # already in the ledger: the account catches up, nothing is recorded or judged again
-        if kind == "venue_fill":
-            gateway.account.apply(Fill(**{n: p[n] for n in Fill.__slots__}))
+    recorded = [Fill(**{n: p[n] for n in Fill.__slots__}) for kind, p in events if kind == "venue_fill"]
+    now_ms = max((f.ts for f in recorded), default=0)
+    # already in the ledger: the account catches up, nothing is recorded or judged again (the
+    # script starts over: its earlier attempts' round trips are not losses in a row of this one)
+    gateway.replay(recorded, now_ms, {p.get("order_id") for kind, p in events if kind == "trade"}, breakers=False)
     found = venue.executor.recover(events)
     if found.fills:
         gateway.settle(found.fills, max(f.ts for f in found.fills))
     canceled = [o.client_id for o in venue.executor.cancel_all()]
+    late = venue.executor.poll()  # what filled before a cancel took
+    if late:
+        gateway.settle(late, max(f.ts for f in late))
+    gateway.finish_trades(max([now_ms] + [f.ts for f in found.fills + late]))
     out = {"orders": found.outcome, "fills_recovered": len(found.fills), "canceled": canceled}
     journal.emit("testnet_recovered", out)
     return out

@@ -1,16 +1,21 @@
 """The seed 000 §5.3 alert thresholds: trade failure rate > 5 %, latency > 2 s, daily loss > 3 %,
-drawdown > 7 %, websocket disconnection, rate-limit warnings.
+drawdown > 7 %, websocket disconnection, rate-limit warnings — and the venue-call observer
+that measures latency and rate limits failing.
 
 Pure: a running session passes what it measured over its recent window (`Vitals`) and the
 limits of `phases/production.yaml` (`AlertLimits`); out come the breaches. `ThresholdWatch`
 turns a stream of evaluations into alerts: once when a breach starts, again only if it gets
-more severe, once when it clears — never one alert per tick."""
+more severe, once when it clears — never one alert per tick. `readings` says, per threshold,
+whether it is breached, within its limit, or not measured (and why): a value nobody measured
+is never shown as healthy. livegate polls venues over REST and opens no websocket, so the
+websocket threshold reads `WEBSOCKET_NOT_USED`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from livegate.adapters.exchange.venue_calls import CallVitals
 from livegate.config.models import SEVERITIES
 
 RANK = {name: i for i, name in enumerate(SEVERITIES)}
@@ -21,7 +26,9 @@ TITLES = {
     "drawdown": "drawdown",
     "websocket": "websocket disconnection",
     "rate_limit": "rate-limit warnings",
+    "observer": "venue-call observer errors",
 }
+WEBSOCKET_NOT_USED = "not used (REST polling)"
 
 
 class Breach(NamedTuple):
@@ -54,16 +61,28 @@ def alert_limits(ws) -> AlertLimits:
 
 @dataclass(frozen=True)
 class Vitals:
-    """What a session measured over its recent window; None = not measured (never a breach)."""
+    """What a session measured over its recent window; None = not measured (never a breach,
+    never healthy either: `readings` says "not measured")."""
 
     orders: int = 0  # orders sent
     orders_failed: int = 0  # of them: rejected, errored or timed out
-    latency_median_ms: float | None = None  # venue API calls
+    latency_median_ms: float | None = None  # venue API calls (VenueCalls.vitals())
     latency_max_ms: float | None = None
     daily_loss_pct: float | None = None  # loss since the UTC day began, % of the day's opening equity; a gain is <= 0
     drawdown_pct: float | None = None  # below peak equity, %
-    websocket_disconnects: int = 0
-    rate_limit_warnings: int = 0  # 429s, "approaching the limit" headers, throttling
+    websocket_disconnects: int | None = None  # None while no websocket is used
+    websocket: str = WEBSOCKET_NOT_USED  # why there is no disconnection count (shown, never a silent 0)
+    rate_limit_warnings: int | None = None  # 429s and used-weight headers above the warning level (VenueCalls)
+    observer_errors: int | None = None  # errors of the venue-call observer or its listeners (the API breakers' feed)
+
+
+def with_venue(vitals: Vitals, venue: CallVitals | None) -> Vitals:
+    """`vitals` with what the venue-call observer measured (`VenueCalls.vitals()`): latency,
+    rate-limit warnings, its own errors. None (no observer) leaves them not measured."""
+    if venue is None:
+        return vitals
+    return replace(vitals, latency_median_ms=venue.latency_median_ms, latency_max_ms=venue.latency_max_ms,
+                   rate_limit_warnings=venue.rate_limit_warnings, observer_errors=venue.observer_errors)
 
 
 def check_trade_failure_rate(orders: int, failed: int, limit_pct: float) -> Breach | None:
@@ -97,9 +116,17 @@ def check_drawdown(drawdown_pct: float | None, limit_pct: float) -> Breach | Non
     return Breach("drawdown", "critical", f"drawdown {drawdown_pct:.2f}% > {limit_pct:g}%")
 
 
-def check_count(kind: str, count: int, what: str) -> Breach | None:
+def check_count(kind: str, count: int | None, what: str) -> Breach | None:
     """Any websocket disconnection or rate-limit warning in the window is worth a warning."""
-    return Breach(kind, "warning", f"{count} {what}{'' if count == 1 else 's'} in the window") if count > 0 else None
+    return Breach(kind, "warning", f"{count} {what}{'' if count == 1 else 's'} in the window") if count else None
+
+
+def check_observer(errors: int | None) -> Breach | None:
+    """The observer feeding the API breakers and these vitals failed: they may be blind."""
+    if not errors:
+        return None
+    return Breach("observer", "warning", f"{errors} venue-call observer error{'' if errors == 1 else 's'} in the window: "
+                                         "the API error-rate and latency breakers may not see every call")
 
 
 def evaluate(vitals: Vitals, limits: AlertLimits = AlertLimits()) -> list[Breach]:
@@ -111,8 +138,52 @@ def evaluate(vitals: Vitals, limits: AlertLimits = AlertLimits()) -> list[Breach
         check_drawdown(vitals.drawdown_pct, limits.drawdown_pct),
         check_count("websocket", vitals.websocket_disconnects, "websocket disconnection"),
         check_count("rate_limit", vitals.rate_limit_warnings, "rate-limit warning"),
+        check_observer(vitals.observer_errors),
     )
     return [b for b in found if b is not None]
+
+
+class Reading(NamedTuple):
+    """One threshold now: `state` is breached | ok | not measured."""
+
+    kind: str
+    title: str
+    state: str
+    detail: str
+
+
+def readings(vitals: Vitals, limits: AlertLimits = AlertLimits()) -> list[Reading]:
+    """Every threshold of `evaluate`, with its state — for `livegate status` and the monitor."""
+    breaches = {b.kind: b for b in evaluate(vitals, limits)}
+    v, lim = vitals, limits
+    measured: dict[str, str | None] = {
+        "trade_failure_rate": f"{v.orders_failed} of {v.orders} orders failed (limit {lim.trade_failure_rate_pct:g}%)"
+        if v.orders else None,
+        "latency": None if v.latency_median_ms is None else
+        f"median {v.latency_median_ms:.0f} ms, slowest {max(v.latency_max_ms or 0.0, v.latency_median_ms):.0f} ms "
+        f"(limit {lim.latency_ms:g} ms)",
+        "daily_loss": None if v.daily_loss_pct is None else f"{v.daily_loss_pct:.2f}% (limit {lim.daily_loss_pct:g}%)",
+        "drawdown": None if v.drawdown_pct is None else f"{v.drawdown_pct:.2f}% (limit {lim.drawdown_pct:g}%)",
+        "websocket": None if v.websocket_disconnects is None else f"{v.websocket_disconnects} disconnections in the window",
+        "rate_limit": None if v.rate_limit_warnings is None else f"{v.rate_limit_warnings} in the window",
+        "observer": None if v.observer_errors is None else f"{v.observer_errors} in the window",
+    }
+    why_not = {"trade_failure_rate": "no order sent yet", "latency": "no venue call timed", "daily_loss": "no equity yet", "drawdown": "no equity yet",
+               "websocket": v.websocket, "rate_limit": "no venue call observed", "observer": "no venue-call observer attached"}
+    out = []
+    for kind, title in TITLES.items():
+        if kind in breaches:
+            out.append(Reading(kind, title, "breached", breaches[kind].message))
+        elif measured[kind] is None:
+            out.append(Reading(kind, title, "not measured", why_not[kind]))
+        else:
+            out.append(Reading(kind, title, "ok", str(measured[kind])))
+    return out
+
+
+def websocket_status() -> dict[str, object]:
+    """What status and monitor show for the websocket threshold: livegate opens none."""
+    return {"measured": False, "reason": WEBSOCKET_NOT_USED}
 
 
 class Change(NamedTuple):

@@ -104,6 +104,7 @@ def body(s: dict[str, Any]):
         _lines("Orders & latency", [("placed / filled", f"{orders['placed']} / {orders['filled']}"), ("blocked", str(orders["blocked"])),
                                     ("failed", f"{orders['failures']} ({pct(orders['failure_rate_pct'], 1)})"),
                                     ("order ack", order_lat), ("venue calls", venue_lat),
+                                    ("websocket", s["latency"].get("websocket", {}).get("reason") or "not measured"),
                                     ("alerts", f"{s['alerts']['count']} ({s['alerts']['critical']} critical)")]),
     )
     flags = _table("Flags (seed 002)", ["Rule", "Flag", "Detail"],
@@ -111,9 +112,12 @@ def body(s: dict[str, Any]):
     breakers = _table("Circuit breakers", ["Breaker", "State", "Trips", "Last trip"],
                       [[b["breaker"], _styled(b["state"], "bold red" if b["state"] == "tripped" else "green"), b["trips"],
                         b["message"] or ""] for b in s["breakers"]], "")
-    positions = _table("Open positions", ["Symbol", "Amount", "Entry", "Last", "Unrealized"],
-                       [[p["symbol"], f"{p['amount']:g}", money(p["entry_price"]), money(p["last_price"]), money(p["unrealized"])]
-                        for p in s["positions"]], "none")
+    rows = [[p["symbol"], f"{p['amount']:g}", money(p["entry_price"]), money(p["last_price"]), money(p["unrealized"])]
+            for p in s["positions"]]
+    rows += [[_styled(f"{p['symbol']} (dust)", "dim"), f"{p['amount']:g}", money(p["entry_price"]), money(p["last_price"]),
+              money(p["unrealized"])] for p in s["dust"]["positions"]]
+    title = "Open positions" + (" · dust: too small to sell, kept out of trading" if s["dust"]["positions"] else "")
+    positions = _table(title, ["Symbol", "Amount", "Entry", "Last", "Unrealized"], rows, "none")
     trades = _table(f"Recent trades (last {len(s['recent_trades'])})", ["Closed (UTC)", "Symbol", "Entry", "Exit", "Net"],
                     [[t["closed_at"], t["symbol"], money(t["entry_price"]), money(t["exit_price"]), money(t["net"])]
                      for t in s["recent_trades"]], "none yet")

@@ -78,10 +78,16 @@ def families(snap: dict[str, Any]) -> Iterator[Any]:
     yield failures
     yield _one(GaugeMetricFamily, "realized_pnl", "Realized P&L of the run (sum of net trade P&L), quote currency.", pnl["realized"], labels)
     if pnl["unrealized"] is not None:
-        yield _one(GaugeMetricFamily, "unrealized_pnl", "Unrealized P&L of open positions at the latest checkpoint, quote currency.",
-                     pnl["unrealized"], labels)
+        yield _one(GaugeMetricFamily, "unrealized_pnl",
+                   "Unrealized P&L of what is held (open positions and dust) at the latest checkpoint, quote currency.",
+                   pnl["unrealized"], labels)
     yield _one(GaugeMetricFamily, "equity", "Equity of the run, quote currency.", pnl["equity"], labels)
-    yield _one(GaugeMetricFamily, "open_positions", "Open positions at the latest checkpoint.", float(len(snap["positions"])), labels)
+    yield _one(GaugeMetricFamily, "open_positions", "Open positions at the latest checkpoint (dust is not one).", float(len(snap["positions"])),
+               labels)
+    yield _one(GaugeMetricFamily, "dust_positions", "Holdings too small to sell (below the market's minimum order) at the latest checkpoint.",
+               float(len(snap["dust"]["positions"])), labels)
+    yield _one(GaugeMetricFamily, "dust_value", "Value of the dust at the latest checkpoint's prices, quote currency.",
+               snap["dust"]["value"], labels)
     if perf["win_rate_pct"] is not None:
         yield _one(GaugeMetricFamily, "win_rate_ratio", "Share of closed trades with net P&L > 0.", perf["win_rate_pct"] / 100, labels)
     drawdown = GaugeMetricFamily(f"{PREFIX}_drawdown_ratio", "Drawdown from peak equity: current and max, trade level or marked to market.",

@@ -3,9 +3,10 @@
 `snapshot(ws)` only reads. The run watched is the latest micro-live stage, else the latest
 paper run (`run.why` says which). Realized P&L, win rate, drawdown and streaks come from the
 run's `trade` events (SPEC §10 definitions: trades in close order, E_0 = the run's capital,
-E_k = E_0 + cumulative net); positions, unrealized P&L and mark-to-market drawdown from its
-latest checkpoint; breaker states from its trips and re-arms; latency from what the ledger
-timed (see `latency`). Percentages (`*_pct`) are in percent: 3.5 means 3.5 %."""
+E_k = E_0 + cumulative net; one trade per reducing order, all its fills); positions, dust
+(holdings too small to sell), unrealized P&L and mark-to-market drawdown from its latest
+checkpoint; breaker states from its trips and re-arms; latency from what the ledger timed (see
+`latency`). Percentages (`*_pct`) are in percent: 3.5 means 3.5 %."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from livegate.core.redact import redact
 from livegate.core.timeparse import ms_to_iso
 from livegate.ledger import queries
 from livegate.services import modes
+from livegate.services.alerts.thresholds import websocket_status
 from livegate.services.monitoring.flags import evaluate_flags
 from livegate.services.monitoring.runs import LIVE, RunData, latest_run, ts_seconds
 
@@ -103,12 +105,13 @@ def trade_row(t: dict) -> dict[str, Any]:
 
 # -- checkpoint --------------------------------------------------------------------------------
 
-def positions_of(state: dict | None) -> list[dict[str, Any]]:
-    """Open positions of a checkpointed engine, marked at its last prices."""
+def positions_of(state: dict | None, book: str = "positions") -> list[dict[str, Any]]:
+    """Open positions of a checkpointed engine (`book="dust"`: its dust, holdings too small to
+    sell), marked at its last prices."""
     account = (state or {}).get("account") or {}
     prices = account.get("last_price") or {}
     out = []
-    for symbol, (amount, cost, entry_fees, opened_ms) in sorted((account.get("positions") or {}).items()):
+    for symbol, (amount, cost, entry_fees, opened_ms) in sorted((account.get(book) or {}).items()):
         if amount <= 0:
             continue
         entry = cost / amount
@@ -119,10 +122,11 @@ def positions_of(state: dict | None) -> list[dict[str, Any]]:
 
 
 def marked_equity(state: dict | None) -> float | None:
+    """Cash plus everything held (open positions and dust) at the checkpoint's last prices."""
     account = (state or {}).get("account")
     if not account:
         return None
-    return float(account["cash"]) + sum(p["value"] for p in positions_of(state))
+    return float(account["cash"]) + sum(p["value"] for p in positions_of(state) + positions_of(state, "dust"))
 
 
 # -- breakers, orders, latency, slippage ----------------------------------------------------------
@@ -211,7 +215,7 @@ def latency(data: RunData) -> dict[str, Any]:
         backtest = (data.start["payload"].get("plan") or {}).get("kind") == "backtest"
         venue = {"measured": False, "count": 0, "reason": "a backtest calls no venue" if backtest
                  else "no venue call in the latest checkpoint's API breaker window"}
-    return {"order_ack": order_ack, "venue_calls": venue}
+    return {"order_ack": order_ack, "venue_calls": venue, "websocket": websocket_status()}
 
 
 def slippage(data: RunData) -> dict[str, Any]:
@@ -260,12 +264,13 @@ def summarize(data: RunData | None, risk: Any, mode: dict[str, Any], head: dict[
     if head.get("last_event_at"):
         out["ledger"]["last_event_age_s"] = max(0.0, now_s - ts_seconds(head["last_event_at"]))
     if data is None:
-        out.update(run=None, pnl=None, drawdown={"limits": limits}, performance=None, breakers=[], positions=[], recent_trades=[],
-                   orders=None, latency=None, slippage=None, alerts=None)
+        out.update(run=None, pnl=None, drawdown={"limits": limits}, performance=None, breakers=[], positions=[], dust=None,
+                   recent_trades=[], orders=None, latency=None, slippage=None, alerts=None)
         out["flags"] = evaluate_flags(out, risk)
         return out
     stats = trade_stats(data.trades, data.capital)
     positions = positions_of(data.checkpoint)
+    dust = positions_of(data.checkpoint, "dust")
     equity = marked_equity(data.checkpoint)
     risk_state = (data.checkpoint or {}).get("risk") or {}
     peak = float(risk_state.get("peak_equity") or 0.0)
@@ -274,7 +279,8 @@ def summarize(data: RunData | None, risk: Any, mode: dict[str, Any], head: dict[
     alerts = data.of("alert")
     out.update(
         run=run_info(data),
-        pnl={"realized": stats["realized_pnl"], "unrealized": sum((p["unrealized"] for p in positions), 0.0) if data.checkpoint else None,
+        pnl={"realized": stats["realized_pnl"],
+             "unrealized": sum((p["unrealized"] for p in positions + dust), 0.0) if data.checkpoint else None,
              "equity": equity if equity is not None else data.capital + stats["realized_pnl"],
              "equity_source": "checkpoint (marked to market)" if equity is not None else "capital + realized P&L (no checkpoint yet)",
              "fees": stats["fees"], "return_pct": stats["return_pct"], "capital": data.capital},
@@ -284,6 +290,7 @@ def summarize(data: RunData | None, risk: Any, mode: dict[str, Any], head: dict[
                                            "current_losing_streak", "worst_day_loss_pct")},
         breakers=breaker_states(data, BREAKERS),
         positions=positions,
+        dust={"positions": dust, "value": sum((p["value"] for p in dust), 0.0), "events": int(data.counts.get("dust", 0))},
         recent_trades=[trade_row(t) for t in closed_in_order(data.trades)[-RECENT_TRADES:][::-1]],
         orders=order_counts(data),
         latency=latency(data),
