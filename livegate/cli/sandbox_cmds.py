@@ -52,18 +52,19 @@ def serve(
     ws = workspace_from(ctx).require() if write_config else None
     sandbox = LocalSandbox(port=port, speed=1.0 if speed is None else speed, seed=seed, chain=chain,
                            chain_backend=chain_backend, clock=clock)
-    _stop_on_sigterm()
+    stop = _Stop()
     try:
         info = sandbox.start()
         written = []
         if ws is not None:
             written = write_workspace(ws, info)
+        stop.serving = True  # from here a SIGTERM or Ctrl-C stops serving, wherever it lands
         if as_json:
             sys.stdout.write(json.dumps(info, separators=(",", ":")) + "\n")
             sys.stdout.flush()
         else:
             _show(info, written)
-        _wait()
+        stop.wait()
     finally:
         sandbox.stop()
     if not as_json:
@@ -71,25 +72,31 @@ def serve(
     raise typer.Exit(EXIT_OK)
 
 
-def _stop_on_sigterm() -> None:
-    import signal
+class _Stop:
+    """SIGTERM and Ctrl-C: while starting, they interrupt (KeyboardInterrupt, exit 130); once
+    serving, they only ask `wait` to return, so a signal that lands between printing the URLs
+    and waiting still ends in a clean stop (exit 0)."""
 
-    def stop(signum, frame):
-        raise KeyboardInterrupt
+    def __init__(self) -> None:
+        import signal
 
-    try:
-        signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread
-        pass
+        self.serving = self.requested = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                signal.signal(signum, self._on_signal)
+            except ValueError:  # not the main thread
+                pass
 
+    def _on_signal(self, signum, frame) -> None:
+        if not self.serving:
+            raise KeyboardInterrupt
+        self.requested = True
 
-def _wait() -> None:
-    import threading
+    def wait(self) -> None:
+        import time
 
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not self.requested:
+            time.sleep(0.2)
 
 
 def _show(info: dict, written: list) -> None:
