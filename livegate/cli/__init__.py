@@ -91,6 +91,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("ledger_cmds", "The operator's Ed25519 signing key."),
     "config": ("config_cmds", "Configuration helpers: the JSON Schema and the reference of the config files."),
     "check-config": ("config_cmds", "Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."),
+    "gateway": ("gateway_cmds", "The Binance-compatible gateway your own bot trades through (`bot: external`): its key."),
     "sandbox": ("sandbox_cmds", "The local exchange and chain for offline rehearsals."),
     "demo": ("demo_cmds", "Rehearse the whole protocol offline in about a minute and a half, on the local exchange and chain."),
 }

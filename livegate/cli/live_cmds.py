@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import typer
 
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS
@@ -25,7 +28,10 @@ def go_live(
                                                                         "moving it bar by bar, so the stage's hours pass in seconds with the same trades on a busy machine. "
                                                                         "Refused (exit 2) unless exchange.base_url is a livegate sandbox on this machine."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve this run's orders without asking (under approve_each they are still recorded as approved by you)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
+    gateway_port: int = typer.Option(0, "--gateway-port", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
+    gateway_host: str = typer.Option("127.0.0.1", "--gateway-host", help="bot: external — the address the gateway listens on. Anything but this machine "
+                                                                          "(127.0.0.1, ::1) lets other machines try your gateway key: a warning is printed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end (bot: external — and first, one line with the gateway's URL and key)."),
 ) -> None:
     """Phase 4 — trade real money at one graduated stage (seed 000 §4.1: $10 / 24 h / 3 trades,
     $50 / 24 h / 5, $100 / 48 h / 10, $500 / 72 h / 20), through the order gateway: risk
@@ -51,7 +57,13 @@ def go_live(
     market = follow_sandbox_clock(exchange, sandbox_clock, "go-live")
     options = LiveOptions(ask=(lambda approval: True) if yes else ask_in_terminal,
                           max_seconds=None if max_hours is None else max_hours * 3600,
-                          progress=(lambda m: None) if as_json else _Progress().update)
+                          progress=(lambda m: None) if as_json else _Progress().update,
+                          gateway_host=gateway_host, gateway_port=gateway_port,
+                          on_gateway=_gateway_json if as_json else _gateway_text)
+    options.stop_requested = _stop_on_signal()
+    if gateway_host not in ("127.0.0.1", "::1", "localhost"):
+        d.console(stderr=True).print(f"[bold yellow]warning:[/] the bot gateway will listen on {gateway_host}, reachable from other "
+                                     "machines: anyone who has the gateway key there can trade within the stage's limits")
     if market is not None:
         bar_ms = TIMEFRAME_MS[exchange.timeframe]
         market.start_on_bar(bar_ms)
@@ -68,6 +80,32 @@ def go_live(
     if outcome.status == "halted":
         raise typer.Exit(EXIT_HALTED)
     raise typer.Exit(EXIT_OK if result is not None and result.passed else (EXIT_OK if outcome.status == "paused" else EXIT_CRITERIA))
+
+
+def _stop_on_signal():
+    """SIGTERM (a service manager stopping livegate) pauses the stage at the loop's next turn —
+    its resting orders cancelled, resumable with the same command — instead of killing it
+    mid-step. Returns the loop's question "was a stop asked for?"."""
+    import signal
+
+    asked = []
+    try:
+        signal.signal(signal.SIGTERM, lambda signum, frame: asked.append(signum))
+    except ValueError:  # not the main thread
+        pass
+    return lambda: bool(asked)
+
+
+def _gateway_json(info: dict) -> None:
+    """The first stdout line under --json: how the bot reaches the gateway (as `sandbox serve --json`)."""
+    sys.stdout.write(json.dumps(info, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def _gateway_text(info: dict) -> None:
+    err = d.console(stderr=True)
+    err.print(f"Gateway for your bot: [bold]{info['gateway_url']}[/] → {info['venue']} ({', '.join(info['symbols'])}), stage {info['step']}")
+    err.print("  Point your bot's Binance REST URL there and sign with the key of `livegate gateway key`.", highlight=False)
 
 
 class _Progress:

@@ -10,6 +10,7 @@ from livegate.cli import EXIT_OK, workspace_from
 from livegate.cli import display as d
 from livegate.cli.prompts import confirm
 from livegate.config.workspace import Workspace, scaffold
+from livegate.core.errors import UsageError
 from livegate.ledger.keys import load_private
 from livegate.services import gate
 from livegate.services.status import ladder_report
@@ -22,16 +23,22 @@ def init(
     ctx: typer.Context,
     directory: Path = typer.Argument(None, help="Where to create the workspace (default: --workspace or the current directory).", show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite existing config files (the ledger is never overwritten)."),
+    bot: str = typer.Option("builtin", "--bot", help="builtin: livegate's strategy trades. external: your own bot trades through "
+                                                     "livegate's Binance-compatible gateway (`livegate gateway key`)."),
 ) -> None:
     """Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."""
 
+    if bot not in ("builtin", "external"):
+        raise UsageError(f"--bot must be builtin or external (got {bot!r})")
     ws = Workspace(directory) if directory is not None else workspace_from(ctx)
-    written = scaffold(ws.root, force=force)
+    written = scaffold(ws.root, force=force, bot=bot)
     d.out(f"Created workspace [bold]{ws.root}[/]:")
     for path in written:
         d.out(f"  {path.relative_to(ws.root)}")
     d.out("Next: copy .env.example to .env and fill it in, create your signing key with "
           "`livegate keys init`, then run `livegate validate`.")
+    if bot == "external":
+        d.out("Your bot trades through livegate's gateway: `livegate gateway key` gives it its key.")
 
 
 @app.command()

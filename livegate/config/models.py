@@ -204,6 +204,9 @@ class WorkspaceConfig(_Strict):
     capital: CapitalSection = Field(default_factory=CapitalSection)
     exchange: ExchangeSection = Field(default_factory=ExchangeSection)
     chain: ChainSection = Field(default_factory=ChainSection)
+    bot: Literal["builtin", "external"] = Field("builtin", description="builtin: livegate trades `strategy:`. external: your own bot "
+                                                                      "(Freqtrade, a ccxt script, any language) trades through livegate's "
+                                                                      "Binance-compatible gateway; `strategy:` is not used.")
     strategy: StrategySection = Field(default_factory=StrategySection)
     approvals: ApprovalsSection = Field(default_factory=ApprovalsSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)

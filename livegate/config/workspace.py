@@ -187,8 +187,9 @@ def resolve_workspace(path: str | os.PathLike | None) -> Workspace:
     return Workspace(Path(path or os.environ.get("LIVEGATE_WORKSPACE") or ".").expanduser())
 
 
-def scaffold(root: Path, force: bool = False) -> list[Path]:
+def scaffold(root: Path, force: bool = False, bot: str = "builtin") -> list[Path]:
     """Create a workspace at `root`. Refuses to overwrite any existing file unless `force`.
+    `bot`: builtin (livegate's strategy trades) or external (the trader's bot, through the gateway).
 
     Writes the config files first into memory-checked targets, then the ledger; on any
     failure nothing that this call created is left behind."""
@@ -221,6 +222,9 @@ def scaffold(root: Path, force: bool = False) -> list[Path]:
         for target, source in sources.items():
             shutil.copyfile(source, target)
             written.append(target)
+        if bot != "builtin":
+            text = ws.config_path.read_text(encoding="utf-8")
+            ws.config_path.write_text(text.replace("\nbot: builtin\n", f"\nbot: {bot}\n", 1), encoding="utf-8")
         written.append(_write_gitignore(root / ".gitignore"))
         if not ws.ledger_path.exists():
             Ledger.create(ws.ledger_path)

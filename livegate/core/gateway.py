@@ -80,9 +80,12 @@ class OrderGateway:
         self.fill_count = 0  # fills settled so far (the engine re-marks equity when it moves)
         self.trades: list[Trade] = []
 
-    def submit(self, intent: OrderIntent, now_ms: int, origin: str = "strategy") -> Decision:
+    def submit(self, intent: OrderIntent, now_ms: int, origin: str = "strategy", client_id: str | None = None) -> Decision:
+        """Decide on `intent` and, accepted, place it. `client_id`: the id a bot gave its order
+        (the gateway keeps it, so the bot finds its order at the venue); else one derived from
+        the intent. Either way an id already sent is never sent again."""
         decision = Decision(intent)
-        client_id = self._intent_id(intent, now_ms, origin)
+        client_id = client_id or self._intent_id(intent, now_ms, origin)
         blocks = decision.blocks
         reason = self.halt_check() if self.halt_check else None
         if reason:

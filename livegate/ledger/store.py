@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,12 +85,15 @@ class Ledger:
         self.key = key
         self.clock = clock
         try:
-            conn = sqlite3.connect(str(path), timeout=lock_wait_s)
+            # one process may write from several threads (the live loop, a bot's orders through the
+            # gateway): `_write` makes each append whole, whichever thread it comes from
+            conn = sqlite3.connect(str(path), timeout=lock_wait_s, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path}: cannot open the ledger ({exc})") from None
         self.db = Database(conn)
+        self._write = threading.RLock()
         try:
             _migrations().apply(self.db)
         except sqlite3.DatabaseError as exc:
@@ -130,10 +134,16 @@ class Ledger:
         """One transaction holding the write lock from its start: what is read through `conn`
         and what is appended inside the block are one step (two deciders cannot both win). A
         ledger that cannot be written (read-only, a full disk, locked too long) is a LedgerError."""
+        with self._write:
+            with self._transaction():
+                yield self
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         try:
             with self.db.atomic():
                 self.db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")  # take the write lock now
-                yield self
+                yield
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: could not write the ledger ({exc})") from None
 
@@ -145,6 +155,10 @@ class Ledger:
     def append_many(self, items: list[tuple[str, dict[str, Any]]], actor: str | None = None, sign: bool = False) -> list[Event]:
         """Append several events in one transaction (all or nothing); the head is updated and
         signed once, after the last."""
+        with self._write:
+            return self._append_many(items, actor, sign)
+
+    def _append_many(self, items: list[tuple[str, dict[str, Any]]], actor: str | None, sign: bool) -> list[Event]:
         if sign and self.key is None:
             raise LedgerError("this event must be signed but no operator key is loaded")
         actor = actor or default_actor()

@@ -22,7 +22,7 @@ EXAMPLE_PAPER = (REPO / "phases" / "paper.yaml").read_text(encoding="utf-8")
 
 WS, RISK, PHASE = "livegate.yaml", "risk_limits.yaml", "phases/paper.yaml"
 KIND = {WS: "workspace", RISK: "risk", PHASE: "phase"}
-WS_TOP_KEYS = "alerts, approvals, capital, chain, exchange, profile, strategy, testnet, thresholds, workspace"
+WS_TOP_KEYS = "alerts, approvals, bot, capital, chain, exchange, profile, strategy, testnet, thresholds, workspace"
 
 
 def sub(text: str, old: str, new: str) -> str:

@@ -130,7 +130,7 @@ def test_kind_override_for_an_oddly_named_file(tmp_path, run_cli):
     # the same file read as another kind fails on that kind's rules
     result = run_cli("check-config", "--kind", "workspace", "prod-limits.yml")
     assert result.exit_code == 2
-    assert "prod-limits.yml:3 live_trading: unknown key; allowed here: alerts, approvals, capital" in result.output
+    assert "prod-limits.yml:3 live_trading: unknown key; allowed here: alerts, approvals, bot, capital" in result.output
 
 
 def test_kind_override_for_a_phase_outside_phases_dir(tmp_path, run_cli):
@@ -196,7 +196,7 @@ def test_schema_all_kinds(run_cli):
     schemas = json.loads(result.stdout)
     assert set(schemas) == {"workspace", "risk", "phase"}
     assert set(schemas["workspace"]["properties"]) == {
-        "workspace", "profile", "capital", "exchange", "chain", "strategy", "approvals", "alerts", "testnet", "thresholds",
+        "workspace", "profile", "capital", "exchange", "chain", "bot", "strategy", "approvals", "alerts", "testnet", "thresholds",
     }
     assert schemas["workspace"]["additionalProperties"] is False  # extra="forbid"
     assert {"id", "number", "criteria"} <= set(schemas["phase"]["required"])

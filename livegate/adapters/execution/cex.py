@@ -46,6 +46,7 @@ class Tracked:
     reference: float
     trades: set[str] = field(default_factory=set)
     status: str = "open"
+    info: dict = field(default_factory=dict)  # the venue's own answer when the order was placed
 
 
 class CcxtExecutor:
@@ -97,7 +98,7 @@ class CcxtExecutor:
         answer = self._send(order)
         if isinstance(answer, Block):
             return answer
-        tracked = Tracked(order, str(answer["id"]), reference)
+        tracked = Tracked(order, str(answer["id"]), reference, info=dict(answer.get("info") or {}))
         self.tracked[order.client_id] = tracked
         self.journal.emit("order_acknowledged", {"client_id": order.client_id, "venue_id": tracked.venue_id,
                                                  "status": answer.get("status"), "lookups": self.lookups})

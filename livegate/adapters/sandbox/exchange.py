@@ -24,6 +24,7 @@ from livegate.adapters.sandbox.faults import Faults
 from livegate.adapters.sandbox.market import WALL, BookShape, MarketSpec
 from livegate.adapters.sandbox.rest import NONE, ROUTES, TRADE, Call
 from livegate.adapters.sandbox.venue import SANDBOX_ID, WEIGHT_LIMIT_1M, Venue
+from livegate.adapters.serving import ServerThread
 
 JSON = "application/json;charset=UTF-8"
 ADMIN = "/_sandbox/"
@@ -190,15 +191,6 @@ def _number(body: dict, name: str) -> float | None:
     return float(value)
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when it is installed (ccxt depends on it), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
 def parse_params(query: str, body: str) -> tuple[dict[str, str], int]:
     """Form-encoded query string and body as one dict, and how many pairs were sent."""
     params: dict[str, str] = {}
@@ -261,8 +253,7 @@ class SandboxExchange:
                                  taker_fee=taker_fee, clock=clock, **faults)
         self.keys: dict[str, KeyPair] = dict(DEFAULT_KEYS) if default_keys else {}
         self.server = SandboxServer(self.venue, host, port)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = ServerThread(self.server, "livegate-sandbox")
 
     @property
     def url(self) -> str:
@@ -272,43 +263,22 @@ class SandboxExchange:
 
     def start(self) -> str:
         """Start serving in a background thread; returns the base URL (http://127.0.0.1:PORT)."""
-        if self._thread is not None:
+        if self._serving.thread is not None:
             return self.url
-        ready: dict[str, Any] = {}
-        started = threading.Event()
-
-        def run() -> None:
-            loop = new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                ready["url"] = loop.run_until_complete(self.server.start())
-            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
-                ready["error"] = exc
-                started.set()
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.server.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="livegate-sandbox", daemon=True)
-        self._thread.start()
-        started.wait()
-        if "error" in ready:
-            self._thread = None
-            raise ready["error"]
-        return ready["url"]
+        return self._serving.start()
 
     def stop(self) -> None:
         """Stop serving and join the thread (hanging answers are released at once)."""
-        if self._thread is None or self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._thread, self._loop = None, None
+        self._serving.stop()
         self.server.url = None
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._serving.loop
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        return self._serving.thread
 
     def __enter__(self) -> SandboxExchange:
         self.start()

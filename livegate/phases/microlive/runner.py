@@ -13,6 +13,7 @@ checked after every bar; a breach halts trading, raises an alert and fails the s
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.exchange.retry import Retry
 from livegate.adapters.exchange.venue_calls import BREAKER_SLOT, breaker_feed, observe
 from livegate.adapters.execution.cex import ALREADY_SENT, CcxtExecutor, split_symbol
+from livegate.adapters.gateway.server import GatewayServer, GatewayThread
+from livegate.adapters.sandbox.auth import LOOPBACK
 from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
 from livegate.core.errors import LivegateError, TradingHalted, UsageError
@@ -38,6 +41,7 @@ from livegate.services import approvals, controls, gate, modes
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.journal import AlertingJournal
 from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits, with_venue
+from livegate.services.bot_gateway import BotDesk, ExternalBot, load_bot_key, symbol_ids
 from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
@@ -51,6 +55,10 @@ class LiveOptions:
     market_clock: Callable[[], int] | None = None  # an accelerated sandbox's clock
     max_seconds: float | None = None  # stop (resumably) after this long: rehearsals and tests
     progress: Callable[[dict], None] = lambda report: None
+    gateway_host: str = "127.0.0.1"  # `bot: external`: where the bot's gateway listens
+    gateway_port: int = 0  # 0: a free port
+    on_gateway: Callable[[dict], None] = lambda info: None  # told how the bot reaches the gateway, once it listens
+    stop_requested: Callable[[], bool] = lambda: False  # the operator asked to stop (SIGTERM, Ctrl-C): pause resumably
 
 
 @dataclass
@@ -117,6 +125,10 @@ def paper_baseline(ws: Any):
 class LiveRunner:
     def __init__(self, ws: Any, stage: str, key: Any, options: LiveOptions):
         self.ws, self.stage, self.key, self.o = ws, stage, key, options
+        self.lock = threading.RLock()  # the engine's: the loop holds it, and so does every order of an external bot
+        self.closed = False  # the stage stopped: an external bot's orders are refused from then on
+        self.external = False  # bot: external — the trader's bot trades through the gateway
+        self.halted_for: str | None = None  # external: the halt the loop is waiting out (serving reads and cancels)
 
     def run(self) -> LiveOutcome:
         snap = gate.snapshot(self.ws)
@@ -157,7 +169,8 @@ class LiveRunner:
             if missing:
                 raise UsageError(f"{client.id} has no market {', '.join(missing)}")
             rules = rules_for(symbols, {}, cfg.exchange, markets)
-            strategy = load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)
+            external = self.external = cfg.bot == "external"
+            strategy = ExternalBot() if external else load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)
             approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=cfg.approvals.expiry_seconds,
                                               ask=o.ask, context=f"go-live {self.stage}", sleep=o.sleep)
             engine = assemble_engine(LIVE_STAGE, effective, strategy, rules, journal, run, ws=ws, env=env, executor=executor,
@@ -177,14 +190,38 @@ class LiveRunner:
                             market_clock=o.market_clock)
             if saved:
                 feed.last = dict(saved["cursor"])
-            journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws)})
+            journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws),
+                                          "bot": cfg.bot})
+            server = self._serve_bot(engine, client, markets, symbols, journal) if external else None
             try:
                 return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
             except LivegateError as exc:  # the venue gave up on us, the ledger failed: leave nothing working, then say why
-                left = self._stop(engine, executor)
-                with contextlib.suppress(LivegateError, OSError):
-                    journal.emit("live_stopped", {"reason": f"stopped by an error: {exc}", **left})
+                with self.lock:
+                    left = self._stop(engine, executor)
+                    with contextlib.suppress(LivegateError, OSError):
+                        journal.emit("live_stopped", {"reason": f"stopped by an error: {exc}", **left})
                 raise
+            finally:
+                if server is not None:
+                    server.stop()
+
+    def _serve_bot(self, engine: Any, client: Any, markets: dict, symbols: list[str], journal: Any) -> Any:
+        """`bot: external`: the Binance-compatible gateway the trader's bot sends its orders to,
+        for as long as the stage runs. Its orders take the engine's own gateway."""
+        key = load_bot_key(self.ws.state_dir)
+        if key is None:
+            raise UsageError("bot: external needs a gateway key for your bot: run `livegate gateway key` first")
+        host = self.o.gateway_host
+        desk = BotDesk(engine.gateway, client, symbol_ids(markets, symbols), self.o.clock, self.lock,
+                       is_open=lambda: not self.closed)
+        server = GatewayThread(GatewayServer(desk, {key.api_key: key.api_key_object(loopback_only=host in LOOPBACK)},
+                                             host=host, port=self.o.gateway_port))
+        url = server.start()
+        info = {"gateway_url": url, "api_key": key.api_key, "secret": key.secret, "step": self.stage,
+                "venue": client.id, "symbols": sorted(symbol_ids(markets, symbols))}
+        journal.emit("gateway_started", {"gateway_url": url, "key_id": key.key_id, "venue": client.id})
+        self.o.on_gateway(info)
+        return server
 
     def _refusal(self) -> str | None:
         """Checked by the executor right before each order (and each resend) leaves: the halt,
@@ -196,56 +233,77 @@ class LiveRunner:
         return reason
 
     def _loop(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome:
-        o, ws = self.o, self.ws
-        t0 = o.clock()
-        watch, limits = ThresholdWatch(), alert_limits(ws)
-        thresholds = {c.id: c.threshold for c in next(s for s in effective.specs if s.id == "micro-live").criteria}
-        stall, stalled = StallWatch(), None
+        o = self.o
+        self.t0 = o.clock()
+        self.watch, self.limits = ThresholdWatch(), alert_limits(self.ws)
+        self.thresholds = {c.id: c.threshold for c in next(s for s in effective.specs if s.id == "micro-live").criteria}
+        self.stall = StallWatch()
         while True:
-            halted = order_refusal(ws, LIVE_STAGE)
-            if halted:
-                left = self._stop(engine, executor)
-                try:  # best effort: the ledger may be why trading halted (the halt file holds the halt)
-                    journal.emit("live_stopped", {"reason": halted, **left})
-                except (LivegateError, OSError):
-                    pass
-                return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
-            bars = feed.poll()
-            for bar in bars:
-                # a bar whose decisions went out before a crash is not decided again: the strategy
-                # sees it (its state stays whole), its orders already are at the venue
-                engine.on_bar(bar, trade=bar.ts + engine.tf > self.decided_until)
-                stalled = stall.on_bar(engine.asked, engine.accepted, engine.refusals)
-            if executor.pending:
-                engine.gateway.settle(executor.poll(), int(o.clock() * 1000))
-            if bars:
-                journal.emit("live_checkpoint", {"cursor": dict(feed.last), "state": engine.state_dict()})
-            m = self._measure(run, spec, started, baseline, effective, max_amount)
-            o.progress(m)
-            watch.check(vitals(self.events, engine, self.calls), limits, alerter=Background(self.alerter))
-            breaches = kill_breaches(m, thresholds, max(spec.min_trades, 10))
-            if breaches:
-                reason = f"kill criteria at stage {self.stage}: " + "; ".join(breaches)
-
-                controls.halt(ws, reason, by="livegate", key=self.key)
-                self._stop(engine, executor)
-                journal.emit("alert", {"severity": "critical", "message": reason})
-                return LiveOutcome(self.stage, run, "killed", reason, m)
-            if m["min_duration_hours"] >= spec.min_hours and m["min_successful_trades"] >= spec.min_trades:
-                journal.emit("live_stopped", {"reason": "stage complete", **self._stop(engine, executor)})
-                return LiveOutcome(self.stage, run, "completed", "stage duration and trades reached", self._measure(
-                    run, spec, started, baseline, effective, max_amount))
-            if stalled is not None:
-                reason = f"stage {self.stage} stalled: {stalled.message}"
-                journal.emit("alert", {"severity": "critical", "message": reason})
-                journal.emit("live_stopped", {"reason": reason, "stall": stalled.to_dict(), **self._stop(engine, executor)})
-                return LiveOutcome(self.stage, run, "stalled", reason, self._measure(run, spec, started, baseline, effective,
-                                                                                   max_amount))
-            if o.max_seconds is not None and o.clock() - t0 >= o.max_seconds:
-                journal.emit("live_stopped", {"reason": "paused (--max-hours reached); resume with go-live",
-                                              **self._stop(engine, executor)})
-                return LiveOutcome(self.stage, run, "paused", "time limit of this run reached", m)
+            with self.lock:  # an external bot's orders wait for the step; none is taken once the stage stopped
+                outcome = self._step(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
+                if outcome is not None:
+                    self.closed = True
+                    return outcome
             o.sleep(o.poll_s)
+
+    def _step(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome | None:
+        """One turn of the loop: the halt, new bars, fills, the checkpoint, the measures, the kill
+        criteria, completion, a stall, the time limit. An outcome ends the stage."""
+        o, ws = self.o, self.ws
+        halted = order_refusal(ws, LIVE_STAGE)
+        if halted and self.external:
+            # the bot stays connected: its new orders are refused (the gateway reads the halt at
+            # every order), its reads and cancels pass; nothing of the stage is left resting
+            if self.halted_for != halted:
+                journal.emit("live_halted", {"reason": halted, **self._stop(engine, executor)})
+                self.halted_for = halted
+        elif halted:
+            left = self._stop(engine, executor)
+            try:  # best effort: the ledger may be why trading halted (the halt file holds the halt)
+                journal.emit("live_stopped", {"reason": halted, **left})
+            except (LivegateError, OSError):
+                pass
+            return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
+        bars = feed.poll()
+        stalled = None
+        for bar in bars:
+            # a bar whose decisions went out before a crash is not decided again: the strategy
+            # sees it (its state stays whole), its orders already are at the venue
+            engine.on_bar(bar, trade=bar.ts + engine.tf > self.decided_until)
+            stalled = self.stall.on_bar(engine.asked, engine.accepted, engine.refusals)
+        if executor.pending:
+            engine.gateway.settle(executor.poll(), int(o.clock() * 1000))
+        if bars:
+            journal.emit("live_checkpoint", {"cursor": dict(feed.last), "state": engine.state_dict()})
+        m = self._measure(run, spec, started, baseline, effective, max_amount)
+        o.progress(m)
+        self.watch.check(vitals(self.events, engine, self.calls), self.limits, alerter=Background(self.alerter))
+        breaches = kill_breaches(m, self.thresholds, max(spec.min_trades, 10))
+        if breaches:
+            reason = f"kill criteria at stage {self.stage}: " + "; ".join(breaches)
+            controls.halt(ws, reason, by="livegate", key=self.key)
+            self._stop(engine, executor)
+            journal.emit("alert", {"severity": "critical", "message": reason})
+            return LiveOutcome(self.stage, run, "killed", reason, m)
+        if halted is None and self.halted_for is not None:
+            journal.emit("live_resumed", {"stage": self.stage})
+            self.halted_for = None
+        if not halted and m["min_duration_hours"] >= spec.min_hours and m["min_successful_trades"] >= spec.min_trades:
+            journal.emit("live_stopped", {"reason": "stage complete", **self._stop(engine, executor)})
+            return LiveOutcome(self.stage, run, "completed", "stage duration and trades reached", self._measure(
+                run, spec, started, baseline, effective, max_amount))
+        if stalled is not None:
+            reason = f"stage {self.stage} stalled: {stalled.message}"
+            journal.emit("alert", {"severity": "critical", "message": reason})
+            journal.emit("live_stopped", {"reason": reason, "stall": stalled.to_dict(), **self._stop(engine, executor)})
+            return LiveOutcome(self.stage, run, "stalled", reason, self._measure(run, spec, started, baseline, effective,
+                                                                               max_amount))
+        asked = o.stop_requested()
+        if asked or (o.max_seconds is not None and o.clock() - self.t0 >= o.max_seconds):
+            why = "stopped by the operator" if asked else "time limit of this run reached"
+            journal.emit("live_stopped", {"reason": f"paused ({why}); resume with go-live", **self._stop(engine, executor)})
+            return LiveOutcome(self.stage, run, "paused", why, m)
+        return None
 
     def _stop(self, engine: Any, executor: Any) -> dict:
         """Leave nothing resting at the venue, then record the trades those cancels ended."""

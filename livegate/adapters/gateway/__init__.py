@@ -1,0 +1,1 @@
+"""The Binance-compatible gateway a trader's own bot trades through (see server.py)."""

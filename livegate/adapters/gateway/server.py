@@ -1,0 +1,156 @@
+"""The gateway a trader's own bot talks to: Binance spot's REST API on 127.0.0.1, in front of
+the real venue. The bot signs with a gateway key livegate issued; livegate holds the only real
+exchange key and re-signs what it forwards.
+
+- `POST /api/v3/order` never reaches the venue from here: it goes to `desk.place` (livegate's one
+  order gateway — halt, breakers, guardian, caps, approvals, exactly-once journaling).
+- Cancels go to `desk.cancel` / `desk.cancel_open` (they pass while trading is halted).
+- The other routes of the surface are reads, forwarded by `desk.forward` (re-signed when SIGNED).
+- Anything that can move money another way — withdrawals, transfers, sub-accounts, margin,
+  futures, OCO and other order lists, cancel-replace — is refused with 403 before any check,
+  whatever the real key could do. Unknown routes get 404.
+
+Errors are Binance's bodies and codes (`{"code": -2010, "msg": ...}`); a malformed or wrongly
+signed request is answered here and nothing is forwarded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from livegate.adapters.sandbox.auth import ApiKey, verify_signed
+from livegate.adapters.sandbox.errors import ApiError, bad_request
+from livegate.adapters.sandbox.exchange import parse_params
+from livegate.adapters.serving import ServerThread
+
+NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"
+JSON = "application/json;charset=UTF-8"
+SIGNING = ("timestamp", "recvWindow", "signature")  # the bot's own signing: replaced when forwarded
+
+# The surface a spot bot needs (the local sandbox emulates the same), and each route's security.
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v3/ping"): NONE, ("GET", "/api/v3/time"): NONE, ("GET", "/api/v3/exchangeInfo"): NONE,
+    ("GET", "/api/v3/depth"): NONE, ("GET", "/api/v3/trades"): NONE, ("GET", "/api/v3/klines"): NONE,
+    ("GET", "/api/v3/ticker/price"): NONE, ("GET", "/api/v3/ticker/24hr"): NONE, ("GET", "/api/v3/ticker"): NONE,
+    ("GET", "/api/v3/ticker/bookTicker"): NONE, ("GET", "/api/v3/avgPrice"): NONE,
+    ("POST", "/api/v3/order"): TRADE, ("GET", "/api/v3/order"): USER_DATA, ("DELETE", "/api/v3/order"): TRADE,
+    ("GET", "/api/v3/openOrders"): USER_DATA, ("DELETE", "/api/v3/openOrders"): TRADE,
+    ("GET", "/api/v3/allOrders"): USER_DATA, ("GET", "/api/v3/account"): USER_DATA,
+    ("GET", "/api/v3/myTrades"): USER_DATA,
+}
+PLACE, CANCEL, CANCEL_OPEN = ("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"), ("DELETE", "/api/v3/openOrders")
+
+# Never through the gateway: every other way to move or lever money. `/sapi/` holds withdrawals,
+# transfers, sub-accounts and margin; the others are futures, options and portfolio margin.
+FORBIDDEN_PREFIXES = ("/sapi/", "/wapi/", "/fapi/", "/dapi/", "/papi/", "/eapi/", "/vapi/", "/api/v1/")
+FORBIDDEN_V3 = ("/api/v3/order/oco", "/api/v3/orderList", "/api/v3/order/cancelReplace", "/api/v3/sor/",
+                "/api/v3/order/amend")
+FORBIDDEN_MSG = ("livegate: withdrawals, transfers, sub-accounts, margin, futures, order lists and cancel-replace "
+                 "are never allowed through the gateway")
+
+
+class Desk(Protocol):
+    """What the gateway hands requests to (livegate's services): parameters are the bot's,
+    without its signing (`timestamp`, `recvWindow`, `signature`). Each returns the JSON body,
+    or raises ApiError with Binance's status and code."""
+
+    def place(self, params: dict[str, str]) -> Any: ...
+
+    def cancel(self, params: dict[str, str]) -> Any: ...
+
+    def cancel_open(self, params: dict[str, str]) -> Any: ...
+
+    def forward(self, method: str, path: str, params: dict[str, str], signed: bool) -> Any: ...
+
+    def server_ms(self) -> int: ...
+
+    def refused(self, method: str, path: str, status: int, code: int) -> None: ...
+
+
+def forbidden(path: str) -> bool:
+    return path.startswith(FORBIDDEN_PREFIXES) or path.startswith(FORBIDDEN_V3)
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body, separators=(",", ":")).encode(),
+                        headers={"Content-Type": JSON, **(headers or {})})
+
+
+class GatewayServer:
+    """The HTTP face of a Desk. `keys`: the gateway keys a bot may sign with (api key → ApiKey)."""
+
+    def __init__(self, desk: Desk, keys: dict[str, ApiKey], host: str = "127.0.0.1", port: int = 0):
+        self.desk, self.keys, self.host, self.port = desk, keys, host, port
+        self.url: str | None = None
+        self.internal_errors: list[str] = []
+        self._runner: web.BaseRunner | None = None
+
+    async def start(self) -> str:
+        self._runner = web.ServerRunner(web.Server(self._dispatch, access_log=None), shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{self.port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        method, path = request.method, request.path
+        desk = self.desk
+        if forbidden(path):
+            desk.refused(method, path, 403, -2015)
+            return _json(403, {"code": -2015, "msg": FORBIDDEN_MSG})
+        security = ROUTES.get((method, path))
+        if security is None:
+            desk.refused(method, path, 404, 0)
+            return web.Response(status=404, text="Not Found")
+        try:
+            raw_query = request.rel_url.raw_query_string
+            raw_body = await request.text() if request.body_exists else ""
+            params, count = parse_params(raw_query, raw_body)
+            if len(params) != count:
+                raise bad_request(-1101, "Duplicate values for a parameter detected.")
+            if security != NONE:
+                header_key = request.headers.get("X-MBX-APIKEY")
+                verify_signed(self.keys.get(header_key or ""), header_key, raw_query, raw_body, params,
+                              desk.server_ms(), request.remote, security == TRADE)
+                params = {k: v for k, v in params.items() if k not in SIGNING}
+            handler = self._handler(method, path, security != NONE)
+            body = await asyncio.get_running_loop().run_in_executor(None, handler, params)
+            return _json(200, body)
+        except ApiError as err:
+            desk.refused(method, path, err.status, err.code)
+            return _json(err.status, err.body(), err.headers)
+        except Exception as exc:  # noqa: BLE001 - answered like Binance's -1000; kept (without parameters)
+            self.internal_errors.append(f"{method} {path}: {type(exc).__name__}")
+            return _json(500, {"code": -1000, "msg": "An unknown error occurred while processing the request."})
+
+    def _handler(self, method: str, path: str, signed: bool) -> Callable[[dict[str, str]], Any]:
+        desk = self.desk
+        if (method, path) == PLACE:
+            return desk.place
+        if (method, path) == CANCEL:
+            return desk.cancel
+        if (method, path) == CANCEL_OPEN:
+            return desk.cancel_open
+        return lambda params: desk.forward(method, path, params, signed)
+
+
+class GatewayThread(ServerThread):
+    """A GatewayServer on its own event loop in a background thread: `start()` → its URL, `stop()`."""
+
+    def __init__(self, server: GatewayServer):
+        super().__init__(server, "livegate-gateway")

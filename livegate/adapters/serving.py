@@ -1,0 +1,68 @@
+"""An asyncio HTTP server (the local sandbox, the bot gateway) on its own event loop in a
+background thread, so the synchronous rest of livegate can start it, use it and stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Protocol
+
+
+class AsyncServer(Protocol):
+    async def start(self) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when it is installed (ccxt depends on it), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+class ServerThread:
+    """`start()` runs `server.start()` on a new loop in a daemon thread and returns its URL (an
+    error starting it is raised here); `stop()` stops the loop, then `server.stop()`, and joins."""
+
+    def __init__(self, server: AsyncServer, name: str):
+        self.server, self.name = server, name
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        outcome: dict[str, Any] = {}
+        started = threading.Event()
+
+        def run() -> None:
+            loop = new_event_loop()
+            asyncio.set_event_loop(loop)
+            self.loop = loop
+            try:
+                outcome["url"] = loop.run_until_complete(self.server.start())
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                outcome["error"] = exc
+                started.set()
+                loop.close()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.server.stop())
+            loop.close()
+
+        self.thread = threading.Thread(target=run, name=self.name, daemon=True)
+        self.thread.start()
+        started.wait()
+        if "error" in outcome:
+            self.thread, self.loop = None, None
+            raise outcome["error"]
+        return str(outcome["url"])
+
+    def stop(self) -> None:
+        if self.thread is None or self.loop is None:
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.thread, self.loop = None, None

@@ -1,0 +1,258 @@
+"""A trader's own bot behind livegate: its orders through the one order gateway, its reads and
+cancels forwarded to the venue with livegate's key, its fills recorded as they happen.
+
+`BotDesk` is what the HTTP gateway (`adapters/gateway/server.py`) hands requests to. Every order
+the bot sends becomes an `OrderIntent` submitted to the same `OrderGateway` livegate's own
+strategy uses — halt and mode, breakers, risk guardian, stage cap, MAX_TRADE_AMOUNT, approvals,
+the id journaled before the order is sent and never sent twice — with the bot's
+`newClientOrderId` kept as the venue's client order id, so the bot finds its own order. A
+refusal reaches the bot as Binance's rejected-order error (400, -2010) whose message starts
+with `livegate:` and names the rule. Cancels and reads are never refused for a halt.
+
+All access to the order gateway, the executor and the ccxt client goes through one lock: the
+live loop (bars, fills, checkpoints) holds it too, so the bot's orders and the loop never
+interleave inside the engine."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from livegate.adapters.gateway.upstream import forward, venue_error
+from livegate.adapters.sandbox.auth import ApiKey
+from livegate.adapters.sandbox.errors import ApiError, bad_request, mandatory
+from livegate.core.errors import LivegateError, UsageError, VenueUnreachable
+from livegate.core.orders import BUY, LIMIT, MARKET, SELL, OrderIntent
+from livegate.core.redact import register_secret
+
+ORIGIN = "bot"
+DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
+SUPPORTED = {"MARKET": MARKET, "LIMIT": LIMIT}
+KNOWN_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+KEYS_FILE = "gateway-keys.json"
+
+
+# -- the bot's key -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BotKey:
+    api_key: str
+    secret: str
+
+    @property
+    def key_id(self) -> str:
+        """A name for the key that gives nothing of it away (ledger, status)."""
+        return hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
+
+    def api_key_object(self, loopback_only: bool) -> ApiKey:
+        return ApiKey(self.api_key, self.secret, account="bot", ip_restrict=loopback_only)
+
+
+def keys_path(state_dir: Path) -> Path:
+    return state_dir / KEYS_FILE
+
+
+def load_bot_key(state_dir: Path) -> BotKey | None:
+    """The workspace's gateway key (`.livegate/gateway-keys.json`, outside the ledger), or None."""
+    path = keys_path(state_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        key = BotKey(str(data["api_key"]), str(data["secret"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a gateway key file ({type(exc).__name__}); `livegate gateway key --new` writes a new one") from None
+    register_secret(key.api_key)
+    register_secret(key.secret)
+    return key
+
+
+def issue_bot_key(state_dir: Path) -> BotKey:
+    """A new gateway key and secret, written with owner-only permissions (replacing any other)."""
+    key = BotKey("lg" + secrets.token_hex(31), secrets.token_hex(32))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = keys_path(state_dir)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"api_key": key.api_key, "secret": key.secret, "created_ms": int(time.time() * 1000)}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    register_secret(key.api_key)
+    register_secret(key.secret)
+    return key
+
+
+# -- the desk ------------------------------------------------------------------------------------
+
+def _decimal(params: dict[str, str], name: str) -> float | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not DECIMAL.match(raw):
+        raise bad_request(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{DECIMAL.pattern}'.")
+    value = float(raw)
+    if not math.isfinite(value) or value > 1e15:
+        raise bad_request(-1013, "Invalid quantity." if name != "price" else "Invalid price.")
+    if value <= 0:
+        raise bad_request(-1013, "Invalid price." if name == "price" else "Invalid quantity.")
+    return value
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    symbol: str  # ccxt's (BTC/USDT)
+    side: str
+    type: str
+    amount: float | None
+    quote_amount: float | None
+    price: float | None
+    client_id: str | None
+
+
+class BotDesk:
+    """The gateway's side inside livegate. `gateway`: the OrderGateway (its executor the ccxt
+    executor on `client`); `symbols`: the venue's symbol ids the bot may trade → ccxt symbols;
+    `clock()`: seconds (the ledger's clock); `lock`: shared with the loop that owns the engine."""
+
+    def __init__(self, gateway: Any, client: Any, symbols: dict[str, str], clock: Callable[[], float],
+                 lock: threading.RLock, is_open: Callable[[], bool] = lambda: True,
+                 on_refused: Callable[[dict], None] | None = None):
+        self.gateway, self.client, self.symbols, self.clock, self.lock = gateway, client, symbols, clock, lock
+        self.executor = gateway.executor
+        self.is_open, self.on_refused = is_open, on_refused
+        self.refusals = 0  # requests answered with an error here (counted, never forwarded)
+
+    # -- Desk protocol ---------------------------------------------------------------------------
+
+    def server_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    def refused(self, method: str, path: str, status: int, code: int) -> None:
+        self.refusals += 1
+        if self.on_refused is not None:
+            self.on_refused({"method": method, "path": path, "status": status, "code": code})
+
+    def place(self, params: dict[str, str]) -> Any:
+        order = self.parse(params)
+        intent = OrderIntent(order.symbol, order.side, amount=order.amount, quote_amount=order.quote_amount,
+                             type=order.type, price=order.price, reason="bot order")
+        with self.lock:
+            if not self.is_open():
+                raise bad_request(-2010, "livegate: the stage has stopped; no order is taken until it runs again")
+            try:
+                decision = self.gateway.submit(intent, int(self.clock() * 1000), origin=ORIGIN, client_id=order.client_id)
+            except VenueUnreachable as exc:
+                raise ApiError(503, -1001, f"livegate: {exc}") from None
+            except LivegateError as exc:
+                raise ApiError(503, -1001, f"livegate: the order was not sent: {exc}") from None
+            if not decision.accepted:
+                raise bad_request(-2010, "livegate: " + "; ".join(f"{b.rule}: {b.message}" for b in decision.blocks))
+            tracked = self.executor.tracked.get(decision.order.client_id)
+            return dict(tracked.info) if tracked is not None and tracked.info else self._order(params["symbol"], decision.order.client_id)
+
+    def cancel(self, params: dict[str, str]) -> Any:
+        return self._cancel("/api/v3/order", params)
+
+    def cancel_open(self, params: dict[str, str]) -> Any:
+        return self._cancel("/api/v3/openOrders", params)
+
+    def _cancel(self, path: str, params: dict[str, str]) -> Any:
+        """A cancel, forwarded whatever the halt says; then the fills it revealed are applied."""
+        self._symbol(params)
+        with self.lock:
+            answer = forward(self.client, "DELETE", path, params, True)
+            self._settle()
+            return answer
+
+    def forward(self, method: str, path: str, params: dict[str, str], signed: bool) -> Any:
+        with self.lock:
+            return forward(self.client, method, path, params, signed)
+
+    # -- parts -----------------------------------------------------------------------------------
+
+    def parse(self, params: dict[str, str]) -> NewOrder:
+        """A new order's parameters as Binance checks them; what the gateway does not place
+        (protective and other order types, IOC/FOK) is refused naming why."""
+        symbol = self._symbol(params)
+        for name in ("side", "type"):
+            if not params.get(name):
+                raise mandatory(name)
+        side, type_ = params["side"], params["type"]
+        if side not in ("BUY", "SELL"):
+            raise bad_request(-1117, "Invalid side.")
+        if type_ not in KNOWN_TYPES:
+            raise bad_request(-1116, "Invalid orderType.")
+        if type_ not in SUPPORTED:
+            raise bad_request(-1014, f"livegate: {type_} orders are not placed through the gateway yet (MARKET and LIMIT GTC are)")
+        price, qty, quote = _decimal(params, "price"), _decimal(params, "quantity"), _decimal(params, "quoteOrderQty")
+        tif = params.get("timeInForce")
+        if type_ == "MARKET":
+            for name, value in (("price", price), ("timeInForce", tif)):
+                if value is not None:
+                    raise bad_request(-1106, f"Parameter '{name}' sent when not required.")
+            if (qty is None) == (quote is None):
+                raise bad_request(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
+                                  if qty is None else "Parameter 'quoteOrderQty' sent when not required.")
+        else:
+            if price is None:
+                raise mandatory("price")
+            if qty is None:
+                raise mandatory("quantity")
+            if tif is None:
+                raise mandatory("timeInForce")
+            if tif not in ("GTC", "IOC", "FOK"):
+                raise bad_request(-1115, "Invalid timeInForce.")
+            if tif != "GTC":
+                raise bad_request(-1014, f"livegate: timeInForce {tif} is not placed through the gateway yet (GTC is)")
+        client_id = params.get("newClientOrderId") or None
+        if client_id is not None and not CLIENT_ID.match(client_id):
+            raise bad_request(-1100, f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{CLIENT_ID.pattern}'.")
+        return NewOrder(symbol, BUY if side == "BUY" else SELL, SUPPORTED[type_], qty, quote, price, client_id)
+
+    def _symbol(self, params: dict[str, str]) -> str:
+        raw = params.get("symbol")
+        if not raw:
+            raise mandatory("symbol")
+        symbol = self.symbols.get(raw)
+        if symbol is None:
+            raise bad_request(-1121, "Invalid symbol.")
+        return symbol
+
+    def _order(self, symbol_id: str, client_id: str) -> Any:
+        try:
+            return self.client.request("order", ["private"], "GET", {"symbol": symbol_id, "origClientOrderId": client_id})
+        except Exception as exc:  # noqa: BLE001 - the venue's answer, as the bot would get it
+            raise venue_error(self.client, exc) from None
+
+    def _settle(self) -> None:
+        """The fills a cancel revealed (or any since the last poll), recorded and applied now."""
+        if self.executor.pending:
+            self.gateway.settle(self.executor.poll(), int(self.clock() * 1000))
+
+
+def symbol_ids(markets: dict[str, dict], symbols: list[str]) -> dict[str, str]:
+    """The venue's ids (BTCUSDT) of the configured ccxt symbols (BTC/USDT)."""
+    return {str(markets[s]["id"]): s for s in symbols if s in markets}
+
+
+class ExternalBot:
+    """The strategy of a `bot: external` workspace: it decides nothing — the bot's orders come
+    through the gateway — while the engine still marks equity, runs the breakers and settles fills."""
+
+    name = "external bot"
+
+    def on_bar(self, bar: Any, ctx: Any) -> None:
+        return None

@@ -1,0 +1,274 @@
+"""`bot: external`: the trader's own bot — real ccxt, sync and async, and raw signed REST —
+trades a go-live stage through livegate's Binance-compatible gateway. Its orders take the one
+order gateway (caps, halt, exactly-once journaling), its reads and cancels pass through with
+livegate's key, and the sandbox exchange's own record is compared with the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import queue
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import ccxt
+import pytest
+
+from livegate.adapters.exchange.client import build_exchange
+from livegate.config.workspace import Workspace
+from livegate.phases.microlive.runner import LiveRunner
+from livegate.services import controls
+from livegate.services.bot_gateway import issue_bot_key
+from tests.live.conftest import live_options
+
+LONG_STAGE = {"min_duration_hours": 1000, "min_successful_trades": 1000}  # ends only when the test says so
+LOOSE = {"consecutive_losses_halt": 1000, "max_trades_per_hour": 100, "max_trades_per_day": 1000, "min_seconds_between_trades": 0}
+
+
+def events(root, kind):
+    conn = sqlite3.connect(root / ".livegate" / "ledger.db")
+    try:
+        return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM events WHERE kind = ? ORDER BY id", (kind,))]
+    finally:
+        conn.close()
+
+
+def venue_orders(sandbox, root):
+    """{client id: (side, status, executed qty)} of every order the sandbox holds for the workspace's real key."""
+    api_key = next(line.split("=", 1)[1] for line in (root / ".env").read_text().splitlines() if line.startswith("EXCHANGE_API_KEY="))
+
+    def read():
+        account = sandbox.venue.account_of(sandbox.venue.keys[api_key])
+        return {o.client_id: (o.side, o.status, o.executed) for o in account.orders.values()}
+
+    return sandbox._on_loop(read)
+
+
+class Stage:
+    """go-live of an external-bot workspace in a background thread; `info` is what it printed
+    for the bot (URL, key, secret)."""
+
+    def __init__(self, root, sandbox, operator_key, **options):
+        self.root = root
+        infos: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
+        opts = live_options(sandbox, max_seconds=options.pop("max_seconds", None), on_gateway=infos.put,
+                            stop_requested=self.stopping.is_set, **options)
+        self.outcome = None
+        self.error: BaseException | None = None
+
+        def run():
+            try:
+                self.outcome = LiveRunner(Workspace(root), "4.1a", operator_key, opts).run()
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                self.error = exc
+                infos.put(None)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        self.info = infos.get(timeout=60)
+        assert self.info is not None, self.error
+
+    def bot(self, asynchronous=False):
+        return build_exchange("binance", testnet=False, base_url=self.info["gateway_url"], api_key=self.info["api_key"],
+                              secret=self.info["secret"], rate_limit_ms=0, asynchronous=asynchronous)
+
+    def stop(self):
+        self.stopping.set()  # as SIGTERM does for `livegate go-live`
+        self.thread.join(30)
+        assert not self.thread.is_alive() and self.outcome is not None and self.outcome.status == "paused", self.error
+
+
+@pytest.fixture
+def bot_ws(make_live_ws):
+    root = make_live_ws(stage=LONG_STAGE, risk=LOOSE, bot="external")
+    issue_bot_key(Workspace(root).state_dir)
+    return root
+
+
+def signed(info, method, path, params):
+    query = urllib.parse.urlencode({**params, "timestamp": int(time.time() * 1000)})
+    query += "&signature=" + hmac.new(info["secret"].encode(), query.encode(), hashlib.sha256).hexdigest()
+    request = urllib.request.Request(f"{info['gateway_url']}{path}?{query}", method=method, headers={"X-MBX-APIKEY": info["api_key"]})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}") if err.headers.get("Content-Type", "").startswith("application/json") else {}
+
+
+def test_a_ccxt_bot_trades_through_the_gateway_and_the_venue_record_matches_the_ledger(bot_ws, sandbox, operator_key):
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        assert stage.info["step"] == "4.1a" and stage.info["gateway_url"].startswith("http://127.0.0.1:")
+        bot = stage.bot()
+        bot.load_markets()
+        price = bot.fetch_ticker("BTC/USDT")["last"]
+        amount = round(8.0 / price, 5)
+        bought = bot.create_order("BTC/USDT", "market", "buy", amount, params={"newClientOrderId": "mybot-buy-1"})
+        assert bought["clientOrderId"] == "mybot-buy-1" and bought["status"] == "closed" and bought["filled"] == pytest.approx(amount)
+        assert bot.fetch_order(bought["id"], "BTC/USDT")["status"] == "closed"  # reads pass through
+        assert bot.fetch_balance()["total"]["BTC"] == pytest.approx(amount)
+        with pytest.raises(ccxt.InvalidOrder, match=r"livegate: .*stage_cap"):  # $25 > the $10 cap of 4.1a
+            bot.create_order("BTC/USDT", "market", "buy", round(25.0 / price, 5))
+        with pytest.raises(ccxt.InvalidOrder, match="already_sent"):  # the same client id again: never sent twice
+            bot.create_order("BTC/USDT", "market", "buy", amount, params={"newClientOrderId": "mybot-buy-1"})
+        sold = bot.create_order("BTC/USDT", "market", "sell", amount, params={"newClientOrderId": "mybot-sell-1"})
+        assert sold["status"] == "closed"
+        resting = bot.create_order("BTC/USDT", "limit", "buy", amount, round(price * 0.8, 2), params={"newClientOrderId": "mybot-rest-1"})
+        assert bot.cancel_order(resting["id"], "BTC/USDT")["status"] == "canceled"
+        time.sleep(0.3)
+    finally:
+        stage.stop()
+    venue = venue_orders(sandbox, bot_ws)
+    assert set(venue) == {"mybot-buy-1", "mybot-sell-1", "mybot-rest-1"}  # nothing else reached the venue, nothing twice
+    sent = [p["client_id"] for p in events(bot_ws, "order_sending")]
+    assert sorted(sent) == sorted(venue) and all(p["origin"] == "bot" for p in events(bot_ws, "order_sending"))
+    fills = events(bot_ws, "venue_fill")
+    assert {f["order_id"] for f in fills} == {"mybot-buy-1", "mybot-sell-1"}
+    assert sum(f["amount"] for f in fills if f["order_id"] == "mybot-buy-1") == pytest.approx(venue["mybot-buy-1"][2])
+    assert [t["order_id"] for t in events(bot_ws, "trade")] == ["mybot-sell-1"]  # one round trip, in the stage's trades
+    blocked = events(bot_ws, "order_blocked")
+    assert any(b[0] == "stage_cap" for p in blocked for b in p["blocks"])
+    ledger_text = (bot_ws / ".livegate" / "ledger.db").read_bytes()
+    assert stage.info["secret"].encode() not in ledger_text and stage.info["api_key"].encode() not in ledger_text
+
+
+def test_async_ccxt_and_raw_rest_and_what_is_never_let_through(bot_ws, sandbox, operator_key):
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        async def trade():
+            bot = stage.bot(asynchronous=True)
+            try:
+                await bot.load_markets()
+                price = (await bot.fetch_ticker("BTC/USDT"))["last"]
+                order = await bot.create_order("BTC/USDT", "market", "buy", round(8.0 / price, 5))
+                return order, await bot.fetch_open_orders("BTC/USDT")
+            finally:
+                await bot.close()
+
+        order, still_open = asyncio.run(trade())
+        assert order["status"] == "closed" and still_open == []
+        info = stage.info
+        for path in ("/sapi/v1/capital/withdraw/apply", "/sapi/v1/asset/transfer", "/sapi/v1/margin/loan", "/api/v3/order/oco"):
+            status, body = signed(info, "POST", path, {"coin": "BTC", "amount": "1"})
+            assert status == 403 and body["msg"].startswith("livegate:"), (path, status, body)
+        assert signed(info, "GET", "/api/v3/nowhere", {})[0] == 404
+        bad = dict(info, secret="0" * 64)
+        assert signed(bad, "GET", "/api/v3/account", {}) == (400, {"code": -1022, "msg": "Signature for this request is not valid."})
+        assert signed(info, "POST", "/api/v3/order", {"symbol": "NOPEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"})[1]["code"] == -1121
+        for raw in ("NaN", "-1", "1e5", "99999999999999999999999"):
+            status, body = signed(info, "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": raw})
+            assert status == 400 and body["code"] in (-1100, -1013), (raw, body)
+        status, account = signed(info, "GET", "/api/v3/account", {})
+        assert status == 200 and any(b["asset"] == "USDT" for b in account["balances"])
+        # halted: a new order is refused at once, a cancel still passes
+        price = float(json.loads(urllib.request.urlopen(f"{info['gateway_url']}/api/v3/ticker/price?symbol=BTCUSDT").read())["price"])
+        status, resting = signed(info, "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                                                                 "quantity": f"{8.0 / price:.5f}", "price": f"{price * 0.9:.2f}"})
+        assert status == 200 and resting["status"] == "NEW", resting
+        controls.halt(Workspace(bot_ws), "drill", by="test")
+        status, body = signed(info, "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.0001"})
+        assert status == 400 and body["code"] == -2010 and body["msg"].startswith("livegate: halted")
+        status, canceled = signed(info, "DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": resting["orderId"]})
+        # the cancel reaches the venue (never refused for the halt): it cancels the order, or the
+        # venue says it is gone already — the stage cancels its own resting orders when halted
+        assert (status == 200 and canceled["status"] == "CANCELED") or (status, canceled.get("code")) == (400, -2011), canceled
+        assert signed(info, "GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}) == (200, [])
+    finally:
+        stage.stop()
+    venue = venue_orders(sandbox, bot_ws)
+    assert len(venue) == 2 and sorted(s for s, *_ in venue.values()) == ["BUY", "BUY"]  # the refused ones never reached it
+    assert [status for _, status, _ in venue.values()].count("CANCELED") == 1  # nothing left resting
+
+
+def test_binance_connector_trades_through_the_gateway_by_base_url(bot_ws, sandbox, operator_key):
+    from binance.error import ClientError
+    from binance.spot import Spot
+
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        spot = Spot(api_key=stage.info["api_key"], api_secret=stage.info["secret"], base_url=stage.info["gateway_url"])
+        assert spot.time()["serverTime"] > 0 and spot.exchange_info(symbol="BTCUSDT")["symbols"][0]["symbol"] == "BTCUSDT"
+        price = float(spot.ticker_price("BTCUSDT")["price"])
+        order = spot.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quoteOrderQty=8, newClientOrderId="conn-buy-1")
+        assert order["clientOrderId"] == "conn-buy-1" and order["status"] == "FILLED"
+        assert spot.get_order("BTCUSDT", origClientOrderId="conn-buy-1")["status"] == "FILLED"
+        assert [t["orderId"] for t in spot.my_trades("BTCUSDT")] == [order["orderId"]] * len(spot.my_trades("BTCUSDT"))
+        with pytest.raises(ClientError) as refused:  # above the stage's cap
+            spot.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=f"{30 / price:.5f}")
+        assert refused.value.status_code == 400 and refused.value.error_code == -2010
+        assert refused.value.error_message.startswith("livegate: ") and "stage_cap" in refused.value.error_message
+    finally:
+        stage.stop()
+    assert set(venue_orders(sandbox, bot_ws)) == {"conn-buy-1"}
+
+
+BOT_LOOP = r"""
+import sys, time
+from livegate.adapters.exchange.client import build_exchange
+url, key, secret = sys.argv[1:4]
+bot = build_exchange("binance", testnet=False, base_url=url, api_key=key, secret=secret, rate_limit_ms=0)
+bot.load_markets()
+amount = round(6.0 / bot.fetch_ticker("BTC/USDT")["last"], 5)
+n = 0
+while True:
+    side = "buy" if n % 2 == 0 else "sell"
+    try:
+        bot.create_order("BTC/USDT", "market", side, amount, params={"newClientOrderId": f"loop-{n}"})
+        print("placed", n, flush=True)
+    except Exception as exc:
+        print("refused", n, str(exc)[:160], flush=True)
+    n += 1
+    time.sleep(0.02)
+"""
+
+
+def test_a_bot_in_another_process_is_stopped_by_livegate_halt_from_a_third(bot_ws, sandbox, operator_key, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "bot.py"
+    script.write_text(BOT_LOOP)
+    stage = Stage(bot_ws, sandbox, operator_key)
+    bot = subprocess.Popen([sys.executable, str(script), stage.info["gateway_url"], stage.info["api_key"], stage.info["secret"]],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = bot.stdout.readline()
+        assert first.startswith("placed"), (first, bot.stderr.read() if bot.poll() is not None else "")
+        halt = subprocess.run([sys.executable, "-m", "livegate", "-w", str(bot_ws), "halt", "--reason", "drill", "--by", "ops"],
+                              capture_output=True, text=True, timeout=60)
+        assert halt.returncode == 0, halt.stdout + halt.stderr
+        after_halt = set(venue_orders(sandbox, bot_ws))
+        time.sleep(1.5)  # the bot keeps asking
+        assert set(venue_orders(sandbox, bot_ws)) == after_halt  # 0 new orders reached the venue after the halt returned
+    finally:
+        bot.kill()
+        out, _ = bot.communicate(timeout=10)
+        stage.stop()
+    refused = [line for line in out.splitlines() if line.startswith("refused")]
+    assert refused and all("livegate: halted" in line for line in refused[-3:])
+
+
+def test_the_readmes_plain_ccxt_recipe_works_unmodified(bot_ws, sandbox, operator_key):
+    """The README's snippet: plain ccxt, its REST URLs rewritten to the gateway, nothing of livegate imported."""
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        port = stage.info["gateway_url"].rsplit(":", 1)[1]
+        bot = ccxt.binance({"apiKey": stage.info["api_key"], "secret": stage.info["secret"],
+                            "options": {"fetchCurrencies": False, "fetchMargins": False, "fetchMarkets": {"types": ["spot"]}}})
+        for name in list(bot.urls["api"]):
+            url = bot.urls["api"][name]
+            if isinstance(url, str) and url.startswith("https://api.binance.com"):
+                bot.urls["api"][name] = url.replace("https://api.binance.com", f"http://127.0.0.1:{port}")
+        order = bot.create_order("BTC/USDT", "market", "buy", 0.0002)
+        assert order["status"] == "closed" and bot.fetch_balance()["total"]["BTC"] == pytest.approx(0.0002)
+    finally:
+        stage.stop()
+    assert len(venue_orders(sandbox, bot_ws)) == 1
