@@ -41,6 +41,9 @@ CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 SUPPORTED = {"MARKET": MARKET, "LIMIT": LIMIT}
 KNOWN_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 KEYS_FILE = "gateway-keys.json"
+BOT_WEIGHT_SHARE = 0.8  # the bot's requests stop (429 from the gateway) once the venue reports this share of its minute's weight
+MARKET_DATA_TTL_S = 1.0  # public market data is served from the gateway's cache for this long
+SLOW_MARKET_DATA = {"/api/v3/exchangeInfo": 60.0}  # what changes rarely is kept longer
 
 
 # -- the bot's key -------------------------------------------------------------------------------
@@ -129,11 +132,13 @@ class BotDesk:
 
     def __init__(self, gateway: Any, client: Any, symbols: dict[str, str], clock: Callable[[], float],
                  lock: threading.RLock, is_open: Callable[[], bool] = lambda: True,
-                 on_refused: Callable[[dict], None] | None = None):
+                 on_refused: Callable[[dict], None] | None = None, busy_for: Callable[[], float | None] = lambda: None):
         self.gateway, self.client, self.symbols, self.clock, self.lock = gateway, client, symbols, clock, lock
         self.executor = gateway.executor
-        self.is_open, self.on_refused = is_open, on_refused
+        self.is_open, self.on_refused, self.busy_for = is_open, on_refused, busy_for
         self.refusals = 0  # requests answered with an error here (counted, never forwarded)
+        self.cache: dict[tuple, tuple[float, Any]] = {}  # public market data: (path, params) → (until, body)
+        self.cache_hits = 0
 
     # -- Desk protocol ---------------------------------------------------------------------------
 
@@ -147,12 +152,14 @@ class BotDesk:
 
     def place(self, params: dict[str, str]) -> Any:
         order = self.parse(params)
+        self._spare_the_key()
         intent = OrderIntent(order.symbol, order.side, amount=order.amount, quote_amount=order.quote_amount,
                              type=order.type, price=order.price, reason="bot order")
         with self.lock:
             if not self.is_open():
                 raise bad_request(-2010, "livegate: the stage has stopped; no order is taken until it runs again")
             try:
+                self._know_price(order.symbol)
                 decision = self.gateway.submit(intent, int(self.clock() * 1000), origin=ORIGIN, client_id=order.client_id)
             except VenueUnreachable as exc:
                 raise ApiError(503, -1001, f"livegate: {exc}") from None
@@ -178,8 +185,24 @@ class BotDesk:
             return answer
 
     def forward(self, method: str, path: str, params: dict[str, str], signed: bool) -> Any:
+        """A read: public market data from the cache while it is fresh (many bots, one venue
+        weight), everything else from the venue — unless the venue's minute of request weight is
+        nearly used up, when the bot gets a 429 from here rather than the real key a ban there."""
+        key = (path, tuple(sorted(params.items()))) if not signed and method == "GET" else None
+        now = time.monotonic()
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None and hit[0] > now:
+                self.cache_hits += 1
+                return hit[1]
+        self._spare_the_key()
         with self.lock:
-            return forward(self.client, method, path, params, signed)
+            body = forward(self.client, method, path, params, signed)
+        if key is not None:
+            if len(self.cache) > 1000:
+                self.cache = {k: v for k, v in self.cache.items() if v[0] > now}
+            self.cache[key] = (now + SLOW_MARKET_DATA.get(path, MARKET_DATA_TTL_S), body)
+        return body
 
     # -- parts -----------------------------------------------------------------------------------
 
@@ -221,6 +244,23 @@ class BotDesk:
         if client_id is not None and not CLIENT_ID.match(client_id):
             raise bad_request(-1100, f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{CLIENT_ID.pattern}'.")
         return NewOrder(symbol, BUY if side == "BUY" else SELL, SUPPORTED[type_], qty, quote, price, client_id)
+
+    def _know_price(self, symbol: str) -> None:
+        """The guardian values an order at the account's last price of its symbol: before the
+        loop's first bar of it, that is the venue's last trade price."""
+        prices = self.gateway.account.last_price
+        if symbol not in prices:
+            try:
+                prices[symbol] = float(self.client.fetch_ticker(symbol)["last"])
+            except Exception as exc:  # noqa: BLE001 - the venue's answer, as the bot would get it
+                raise venue_error(self.client, exc) from None
+
+    def _spare_the_key(self) -> None:
+        wait = self.busy_for()
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, -1003, f"livegate: the venue's request weight for this minute is nearly used up; retry after {seconds} s",
+                           {"Retry-After": str(seconds)})
 
     def _symbol(self, params: dict[str, str]) -> str:
         raw = params.get("symbol")

@@ -272,3 +272,54 @@ def test_the_readmes_plain_ccxt_recipe_works_unmodified(bot_ws, sandbox, operato
     finally:
         stage.stop()
     assert len(venue_orders(sandbox, bot_ws)) == 1
+
+
+def test_market_data_is_served_from_the_cache_for_a_moment(bot_ws, sandbox, operator_key):
+    stage = Stage(bot_ws, sandbox, operator_key)
+    url = f"{stage.info['gateway_url']}/api/v3/depth?symbol=BTCUSDT&limit=5"
+    try:
+        first = json.loads(urllib.request.urlopen(url, timeout=10).read())
+        sandbox.set_fault(error_rate=1.0, error_status=502, routes=("GET /api/v3/depth",))  # the venue's book is down now
+        try:
+            assert json.loads(urllib.request.urlopen(url, timeout=10).read()) == first  # many bots, one venue request
+            time.sleep(1.2)  # past the cache's second: the venue is asked again, and its failure reaches the bot
+            with pytest.raises(urllib.error.HTTPError) as down:
+                urllib.request.urlopen(url, timeout=10)
+            assert down.value.code == 503 and json.loads(down.value.read())["code"] == -1001
+        finally:
+            sandbox.clear_faults()
+    finally:
+        stage.stop()
+
+
+def test_near_the_venues_weight_limit_the_gateway_answers_429_itself_and_cancels_still_pass():
+    from livegate.adapters.exchange.venue_calls import VenueCalls
+    from livegate.adapters.sandbox.errors import ApiError
+    from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, BotDesk
+
+    calls = VenueCalls(weight_limit_1m=1000)
+    minute_start = (time.time() // 60) * 60
+    calls.record(True, 0.01, used_weight=900)  # the venue said: 900 of 1000 used this minute
+    assert calls.busy_for(BOT_WEIGHT_SHARE, now=minute_start + 15.5) == pytest.approx(44.5)
+    assert calls.busy_for(BOT_WEIGHT_SHARE, now=minute_start + 75) is None  # a new minute: its weight starts again
+    calls.record(True, 0.01, used_weight=100)
+    assert calls.busy_for(BOT_WEIGHT_SHARE) is None
+
+    class Gateway:
+        executor = type("E", (), {"pending": False})()
+
+    forwarded = []
+
+    class Client:
+        def request(self, path, api, method, params):
+            forwarded.append((method, path))
+            return {}
+
+    desk = BotDesk(Gateway(), Client(), {"BTCUSDT": "BTC/USDT"}, time.time, threading.RLock(), busy_for=lambda: 12.3)
+    for call in (lambda: desk.forward("GET", "/api/v3/account", {}, True),
+                 lambda: desk.place({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"})):
+        with pytest.raises(ApiError) as refused:
+            call()
+        assert (refused.value.status, refused.value.code, refused.value.headers) == (429, -1003, {"Retry-After": "13"})
+    desk.cancel({"symbol": "BTCUSDT", "orderId": "7"})  # a cancel is never held back
+    assert forwarded == [("DELETE", "order")]

@@ -121,6 +121,7 @@ class VenueCalls:
         self.observer_errors = 0
         self.last_observer_error: str | None = None
         self.used_weight_1m: int | None = None
+        self.used_weight_minute: int | None = None  # the wall-clock minute (epoch // 60) that reading is of
         self.replaced: dict[str, Any] = {}  # the client's own instance attributes observe() replaced
 
     # -- the limit ------------------------------------------------------------------------------
@@ -136,6 +137,16 @@ class VenueCalls:
         if self._venue_limit:
             return "the venue's exchangeInfo"
         return f"default (Binance spot, {DEFAULT_WEIGHT_LIMIT_1M}/min)"
+
+    def busy_for(self, share: float, now: float | None = None) -> float | None:
+        """Seconds until the venue's minute of request weight starts again, when the weight it
+        last reported for the current minute is `share` of its limit or more; else None. (Binance
+        counts weight per clock minute.)"""
+        now = time.time() if now is None else now
+        used, minute = self.used_weight_1m, self.used_weight_minute
+        if used is None or minute != int(now // 60) or used < share * self.weight_limit_1m:
+            return None
+        return 60.0 - now % 60.0
 
     def learn_limits(self, rate_limits: Any) -> None:
         """Take the venue's REQUEST_WEIGHT limit per minute from exchangeInfo's `rateLimits`."""
@@ -185,6 +196,7 @@ class VenueCalls:
                 self.weight_warnings += warn
                 if used_weight is not None:
                     self.used_weight_1m = used_weight
+                    self.used_weight_minute = int(time.time() // 60)
         except Exception as exc:  # noqa: BLE001 - the observer never breaks a call
             self.fault(exc)
         self._notify(ok, seconds)

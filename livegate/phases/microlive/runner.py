@@ -41,7 +41,7 @@ from livegate.services import approvals, controls, gate, modes
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.journal import AlertingJournal
 from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits, with_venue
-from livegate.services.bot_gateway import BotDesk, ExternalBot, load_bot_key, symbol_ids
+from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, BotDesk, ExternalBot, load_bot_key, symbol_ids
 from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
@@ -213,7 +213,7 @@ class LiveRunner:
             raise UsageError("bot: external needs a gateway key for your bot: run `livegate gateway key` first")
         host = self.o.gateway_host
         desk = BotDesk(engine.gateway, client, symbol_ids(markets, symbols), self.o.clock, self.lock,
-                       is_open=lambda: not self.closed)
+                       is_open=lambda: not self.closed, busy_for=lambda: self.calls.busy_for(BOT_WEIGHT_SHARE))
         server = GatewayThread(GatewayServer(desk, {key.api_key: key.api_key_object(loopback_only=host in LOOPBACK)},
                                              host=host, port=self.o.gateway_port))
         url = server.start()
