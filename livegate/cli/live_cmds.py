@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS
 from livegate.adapters.sandbox.rehearsal import follow_sandbox_clock
 from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.bot_output import gateway_json, gateway_text, stop_on_signal
 from livegate.cli.prompts import ask_in_terminal
 from livegate.ledger.keys import try_load_private
 from livegate.phases.microlive import runner
@@ -59,8 +57,8 @@ def go_live(
                           max_seconds=None if max_hours is None else max_hours * 3600,
                           progress=(lambda m: None) if as_json else _Progress().update,
                           gateway_host=gateway_host, gateway_port=gateway_port,
-                          on_gateway=_gateway_json if as_json else _gateway_text)
-    options.stop_requested = _stop_on_signal()
+                          on_gateway=gateway_json if as_json else gateway_text)
+    options.stop_requested = stop_on_signal()
     if gateway_host not in ("127.0.0.1", "::1", "localhost"):
         d.console(stderr=True).print(f"[bold yellow]warning:[/] the bot gateway will listen on {gateway_host}, reachable from other "
                                      "machines: anyone who has the gateway key there can trade within the stage's limits")
@@ -80,32 +78,6 @@ def go_live(
     if outcome.status == "halted":
         raise typer.Exit(EXIT_HALTED)
     raise typer.Exit(EXIT_OK if result is not None and result.passed else (EXIT_OK if outcome.status == "paused" else EXIT_CRITERIA))
-
-
-def _stop_on_signal():
-    """SIGTERM (a service manager stopping livegate) pauses the stage at the loop's next turn —
-    its resting orders cancelled, resumable with the same command — instead of killing it
-    mid-step. Returns the loop's question "was a stop asked for?"."""
-    import signal
-
-    asked = []
-    try:
-        signal.signal(signal.SIGTERM, lambda signum, frame: asked.append(signum))
-    except ValueError:  # not the main thread
-        pass
-    return lambda: bool(asked)
-
-
-def _gateway_json(info: dict) -> None:
-    """The first stdout line under --json: how the bot reaches the gateway (as `sandbox serve --json`)."""
-    sys.stdout.write(json.dumps(info, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def _gateway_text(info: dict) -> None:
-    err = d.console(stderr=True)
-    err.print(f"Gateway for your bot: [bold]{info['gateway_url']}[/] → {info['venue']} ({', '.join(info['symbols'])}), stage {info['step']}")
-    err.print("  Point your bot's Binance REST URL there and sign with the key of `livegate gateway key`.", highlight=False)
 
 
 class _Progress:

@@ -8,7 +8,9 @@ import typer
 
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.bot_output import gateway_json, gateway_text, stop_on_signal
 from livegate.cli.prompts import ask_in_terminal
+from livegate.core.errors import UsageError
 from livegate.ledger.keys import try_load_private
 from livegate.phases.testnet.runner import TestnetOptions, run_testnet
 
@@ -20,7 +22,11 @@ def testnet(
     ctx: typer.Context,
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve the script's own orders without asking (recorded as approved by you)."),
     by: str = typer.Option(None, "--by", help="Who approves (default: workspace.operator, else your user name).", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    hours: float = typer.Option(None, "--hours", min=0.0, help="bot: external — after the script, your bot trades on the exchange's sandbox "
+                                                             "through livegate's gateway for this many hours; its fill rate and slippage are measured.",
+                                show_default=False),
+    gateway_port: int = typer.Option(0, "--gateway-port", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (bot: external — first, one line with the gateway's URL and key)."),
 ) -> None:
     """Phase 3 — real orders on the exchange's sandbox and a swap on the test chain.
 
@@ -33,8 +39,15 @@ def testnet(
     Needs the paper phase signed off. Exit 0 when every criterion passes, 1 otherwise."""
 
     ws = workspace_from(ctx).require()
+    external = ws.effective.config.bot == "external"
+    if external and not hours:
+        raise UsageError("bot: external — give your bot its session on the exchange's sandbox: `livegate testnet --hours H`")
+    if hours and not external:
+        raise UsageError("--hours is your own bot's session through the gateway: set `bot: external` in livegate.yaml")
     ask = (lambda approval: True) if yes else ask_in_terminal
-    options = TestnetOptions(ask=ask, by=by, progress=(lambda text: None) if as_json else _progress)
+    options = TestnetOptions(ask=ask, by=by, progress=(lambda text: None) if as_json else _progress, bot_hours=hours or 0.0,
+                             gateway_port=gateway_port, on_gateway=gateway_json if as_json else gateway_text,
+                             stop_requested=stop_on_signal())
     result, extras = run_testnet(ws, try_load_private(), options)
     report = {"step": "testnet", "counts_as_phase_result": True, **result.to_dict(),
               "cex": extras.get("cex"), "dex": extras.get("dex"), "approvals": extras.get("approvals"),

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from livegate.core.breakers import CircuitBreakers, Trip
 from livegate.core.fills import MarketRules
 from livegate.core.guardian import RiskGuardian, RiskState
-from livegate.core.orders import BUY, LIMIT, MARKET, SELL, Block, Fill, Order, OrderIntent, Trade
+from livegate.core.orders import BUY, LIMIT, MARKET, PROTECTIVE, SELL, Block, Fill, Order, OrderIntent, Trade
 from livegate.core.portfolio import Portfolio
 
 
@@ -140,10 +140,18 @@ class OrderGateway:
         if rules is None or ref is None:
             blocks.append(Block("unknown_symbol", f"{intent.symbol!r} is not a configured symbol with a price"))
             return None
-        if intent.side not in (BUY, SELL) or intent.type not in (MARKET, LIMIT):
+        protective = intent.type in PROTECTIVE
+        if intent.side not in (BUY, SELL) or not (intent.type in (MARKET, LIMIT) or protective):
             blocks.append(Block("invalid", f"side must be buy/sell and type market/limit (got {intent.side!r}, {intent.type!r})"))
             return None
-        if intent.type == LIMIT and not _positive(intent.price):
+        if protective and not getattr(self.executor, "protective", False):
+            blocks.append(Block("invalid", f"{intent.type} orders wait at a venue: this executor does not place them"))
+            return None
+        if protective and (intent.side != SELL or not _positive(intent.stop_price)):
+            blocks.append(Block("invalid", "a protective order (stop-loss / take-profit limit) is a sell that reduces a position, "
+                                           f"with a positive stop price (got {intent.side!r}, stop {intent.stop_price!r})"))
+            return None
+        if intent.type != MARKET and not _positive(intent.price):
             blocks.append(Block("invalid", f"a limit order needs a positive price (got {intent.price!r})"))
             return None
         for name in ("amount", "quote_amount"):
@@ -151,7 +159,7 @@ class OrderGateway:
             if value is not None and not _positive(value):
                 blocks.append(Block("invalid", f"{name} must be a positive number (got {value!r})"))
                 return None
-        price = rules.round_price(intent.price) if intent.type == LIMIT and intent.price is not None else None  # checked > 0 above
+        price = rules.round_price(intent.price) if intent.type != MARKET and intent.price is not None else None  # checked > 0 above
         if price is not None and price <= 0:
             blocks.append(Block("PRICE_FILTER", f"limit price {intent.price!r} rounds to {price} on the tick {rules.tick:g}"))
             return None
@@ -180,7 +188,7 @@ class OrderGateway:
             approved = None
             reduce_only = True
         if not blocks:
-            refusal = rules.check(amount, px, is_limit=intent.type == LIMIT)
+            refusal = rules.check(amount, px, is_limit=intent.type != MARKET)
             if refusal is not None and intent.side == SELL and rules.is_dust(held, ref) and self.check_dust(intent.symbol, now_ms):
                 refusal = Block("dust", f"the {intent.symbol} holding of {held:g} (worth {held * ref:,.2f}) is dust: below the "
                                         f"market's minimum order ({rules.min_notional:g}); it is kept, not sold")
@@ -188,8 +196,9 @@ class OrderGateway:
                 blocks.append(refusal)
         if blocks:
             return None
+        stop = rules.round_price(intent.stop_price) if protective and intent.stop_price is not None else None
         return Order("", intent.symbol, intent.side, intent.type, amount, price, now_ms, origin, reduce_only,
-                     quote_value=approved)
+                     quote_value=approved, stop_price=stop)
 
     def settle(self, fills: list[Fill], now_ms: int) -> list[Trade]:
         """Apply fills to the account; report fills, closed trades, dust and breaker trips.

@@ -9,6 +9,10 @@ from typing import Any, NamedTuple
 
 BUY, SELL = "buy", "sell"
 MARKET, LIMIT = "market", "limit"
+# Protective orders: a sell that waits at the venue until the last price reaches its stop price,
+# then becomes a limit order at its price (Binance's STOP_LOSS_LIMIT and TAKE_PROFIT_LIMIT).
+STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT = "stop_loss_limit", "take_profit_limit"
+PROTECTIVE = (STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT)
 
 
 class Bar(NamedTuple):
@@ -40,6 +44,7 @@ class OrderIntent:
     sentiment: float | None = None
     leverage: float = 1.0
     reason: str = ""
+    stop_price: float | None = None  # a protective order's trigger (PROTECTIVE types)
 
 
 @dataclass(slots=True)
@@ -58,6 +63,7 @@ class Order:
     filled: float = 0.0
     status: str = "open"  # open | filled | canceled | rejected
     quote_value: float | None = None  # a buy: the value the risk guardian approved; no executor spends more
+    stop_price: float | None = None  # a protective order's trigger price
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

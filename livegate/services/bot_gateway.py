@@ -28,17 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from livegate.adapters.gateway.server import GatewayServer, GatewayThread
 from livegate.adapters.gateway.upstream import forward, venue_error
-from livegate.adapters.sandbox.auth import ApiKey
+from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
 from livegate.adapters.sandbox.errors import ApiError, bad_request, mandatory
 from livegate.core.errors import LivegateError, UsageError, VenueUnreachable
-from livegate.core.orders import BUY, LIMIT, MARKET, SELL, OrderIntent
+from livegate.core.orders import BUY, LIMIT, MARKET, SELL, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT, OrderIntent
 from livegate.core.redact import register_secret
 
 ORIGIN = "bot"
 DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-SUPPORTED = {"MARKET": MARKET, "LIMIT": LIMIT}
+SUPPORTED = {"MARKET": MARKET, "LIMIT": LIMIT, "STOP_LOSS_LIMIT": STOP_LOSS_LIMIT, "TAKE_PROFIT_LIMIT": TAKE_PROFIT_LIMIT}
 KNOWN_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 KEYS_FILE = "gateway-keys.json"
 BOT_WEIGHT_SHARE = 0.8  # the bot's requests stop (429 from the gateway) once the venue reports this share of its minute's weight
@@ -123,6 +124,7 @@ class NewOrder:
     quote_amount: float | None
     price: float | None
     client_id: str | None
+    stop_price: float | None = None
 
 
 class BotDesk:
@@ -154,7 +156,7 @@ class BotDesk:
         order = self.parse(params)
         self._spare_the_key()
         intent = OrderIntent(order.symbol, order.side, amount=order.amount, quote_amount=order.quote_amount,
-                             type=order.type, price=order.price, reason="bot order")
+                             type=order.type, price=order.price, reason="bot order", stop_price=order.stop_price)
         with self.lock:
             if not self.is_open():
                 raise bad_request(-2010, "livegate: the stage has stopped; no order is taken until it runs again")
@@ -219,9 +221,18 @@ class BotDesk:
         if type_ not in KNOWN_TYPES:
             raise bad_request(-1116, "Invalid orderType.")
         if type_ not in SUPPORTED:
-            raise bad_request(-1014, f"livegate: {type_} orders are not placed through the gateway yet (MARKET and LIMIT GTC are)")
+            raise bad_request(-1014, f"livegate: {type_} orders are not placed through the gateway "
+                                     "(MARKET, LIMIT, STOP_LOSS_LIMIT and TAKE_PROFIT_LIMIT are)")
         price, qty, quote = _decimal(params, "price"), _decimal(params, "quantity"), _decimal(params, "quoteOrderQty")
+        stop = _decimal(params, "stopPrice")
         tif = params.get("timeInForce")
+        if type_ in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+            if stop is None:
+                raise mandatory("stopPrice")
+            if side != "SELL":
+                raise bad_request(-2010, f"livegate: a {type_} through the gateway protects a position: a SELL that reduces it")
+        elif stop is not None:
+            raise bad_request(-1106, "Parameter 'stopPrice' sent when not required.")
         if type_ == "MARKET":
             for name, value in (("price", price), ("timeInForce", tif)):
                 if value is not None:
@@ -243,7 +254,7 @@ class BotDesk:
         client_id = params.get("newClientOrderId") or None
         if client_id is not None and not CLIENT_ID.match(client_id):
             raise bad_request(-1100, f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{CLIENT_ID.pattern}'.")
-        return NewOrder(symbol, BUY if side == "BUY" else SELL, SUPPORTED[type_], qty, quote, price, client_id)
+        return NewOrder(symbol, BUY if side == "BUY" else SELL, SUPPORTED[type_], qty, quote, price, client_id, stop)
 
     def _know_price(self, symbol: str) -> None:
         """The guardian values an order at the account's last price of its symbol: before the
@@ -296,3 +307,35 @@ class ExternalBot:
 
     def on_bar(self, bar: Any, ctx: Any) -> None:
         return None
+
+
+@dataclass
+class Served:
+    """A running bot gateway: stop it with `stop()`; `info` is what the bot needs to reach it."""
+
+    thread: Any
+    desk: BotDesk
+    info: dict
+
+    def stop(self) -> None:
+        self.thread.stop()
+
+
+def serve_bot(state_dir: Path, gateway: Any, client: Any, symbols: list[str], *, step: str, clock: Callable[[], float],
+              lock: threading.RLock, journal: Any, host: str = "127.0.0.1", port: int = 0,
+              is_open: Callable[[], bool] = lambda: True, busy_for: Callable[[], float | None] = lambda: None) -> Served:
+    """Start the Binance-compatible gateway for the workspace's own bot in front of `gateway` (an
+    OrderGateway whose executor trades on `client`), for the ccxt `symbols`. The bot signs with
+    the workspace's gateway key (`livegate gateway key`); `gateway_started` is journaled (the
+    URL and the key's id, never the key)."""
+    key = load_bot_key(state_dir)
+    if key is None:
+        raise UsageError("bot: external needs a gateway key for your bot: run `livegate gateway key` first")
+    ids = symbol_ids(client.markets, symbols)
+    desk = BotDesk(gateway, client, ids, clock, lock, is_open=is_open, busy_for=busy_for)
+    thread = GatewayThread(GatewayServer(desk, {key.api_key: key.api_key_object(loopback_only=host in LOOPBACK)}, host=host, port=port))
+    url = thread.start()
+    journal.emit("gateway_started", {"gateway_url": url, "key_id": key.key_id, "venue": client.id, "step": step})
+    info = {"gateway_url": url, "api_key": key.api_key, "secret": key.secret, "step": step, "venue": client.id,
+            "symbols": sorted(ids)}
+    return Served(thread, desk, info)

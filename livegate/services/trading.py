@@ -184,9 +184,11 @@ class VenueGateway:
 
 
 def venue_gateway(purpose: Purpose, ws: Workspace, effective: Effective, env: WorkspaceEnv, journal: Journal, run: str, symbol: str,
-                  approve: Approve | None, *, client: Any = None, sleep: Callable[[float], None] | None = None) -> VenueGateway:
+                  approve: Approve | None, *, client: Any = None, sleep: Callable[[float], None] | None = None,
+                  scripted: bool = True) -> VenueGateway:
     """A gateway on a real venue for scripted orders (testnet's script, the kill-switch drill):
-    the ccxt executor behind it, the account from the venue's balances, throttles lifted."""
+    the ccxt executor behind it, the account from the venue's balances, throttles lifted
+    (`scripted=False`: kept — a trader's own bot trading on the testnet)."""
     client = client or workspace_exchange(effective.config.exchange, env)
     calls = observe(client)  # every venue call feeds the API breakers
     executor = CcxtExecutor(client, journal, sleep=sleep or time.sleep, halt_check=lambda: order_refusal(ws, purpose))
@@ -197,6 +199,6 @@ def venue_gateway(purpose: Purpose, ws: Workspace, effective: Effective, env: Wo
     cash = balances.get(split_symbol(symbol)[1], 0.0)
     gateway = assemble_gateway(purpose, risk=effective.risk, executor=executor, account=Portfolio(cash=cash),
                                state=RiskState(peak_equity=cash, equity=cash), rules=rules_for([symbol], {}, effective.config.exchange, markets),
-                               journal=journal, id_prefix=run, ws=ws, env=env, approve=approve, scripted=True)
+                               journal=journal, id_prefix=run, ws=ws, env=env, approve=approve, scripted=scripted)
     calls.listen(breaker_feed(gateway.breakers, gateway.on_trip), replay=True, slot=BREAKER_SLOT)
     return VenueGateway(gateway, executor, client, symbol, balances, calls)

@@ -323,3 +323,63 @@ def test_near_the_venues_weight_limit_the_gateway_answers_429_itself_and_cancels
         assert (refused.value.status, refused.value.code, refused.value.headers) == (429, -1003, {"Retry-After": "13"})
     desk.cancel({"symbol": "BTCUSDT", "orderId": "7"})  # a cancel is never held back
     assert forwarded == [("DELETE", "order")]
+
+
+def test_the_bot_streams_its_own_order_updates_with_a_listen_key_from_the_gateway(bot_ws, sandbox, operator_key):
+    import aiohttp
+    from binance.error import ClientError
+    from binance.spot import Spot
+
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        spot = Spot(api_key=stage.info["api_key"], api_secret=stage.info["secret"], base_url=stage.info["gateway_url"])
+        listen_key = spot.new_listen_key()["listenKey"]  # the venue's, fetched with livegate's key: read-only
+        assert len(listen_key) == 60 and spot.renew_listen_key(listen_key) == {}
+        with pytest.raises(ClientError) as stranger:
+            Spot(api_key="not-a-gateway-key", base_url=stage.info["gateway_url"]).new_listen_key()
+        assert (stranger.value.status_code, stranger.value.error_code) == (401, -2015)
+
+        async def order_and_listen():
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(f"{sandbox.url.replace('http', 'ws', 1)}/ws/{listen_key}") as ws:
+                    await asyncio.to_thread(spot.new_order, symbol="BTCUSDT", side="BUY", type="MARKET", quoteOrderQty=8,
+                                            newClientOrderId="streamed-1")
+                    seen = []
+                    while not any(e.get("e") == "executionReport" and e.get("X") == "FILLED" for e in seen):
+                        seen.append(json.loads((await asyncio.wait_for(ws.receive(), 10)).data))
+                    return seen
+
+        reports = [e for e in asyncio.run(order_and_listen()) if e.get("e") == "executionReport"]
+        assert reports[-1]["c"] == "streamed-1" and reports[-1]["X"] == "FILLED"
+        assert spot.close_listen_key(listen_key) == {}
+    finally:
+        stage.stop()
+
+
+def test_protective_orders_pass_as_sells_that_reduce_the_position(bot_ws, sandbox, operator_key):
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        bot = stage.bot()
+        bot.load_markets()
+        price = bot.fetch_ticker("BTC/USDT")["last"]
+        amount = round(8.0 / price, 5)
+        bot.create_order("BTC/USDT", "market", "buy", amount, params={"newClientOrderId": "prot-entry"})
+        held = bot.fetch_balance()["free"]["BTC"]
+        stop = bot.create_order("BTC/USDT", "STOP_LOSS_LIMIT", "sell", held, round(price * 0.90, 2),
+                                params={"stopPrice": round(price * 0.92, 2), "newClientOrderId": "prot-stop"})
+        assert stop["status"] == "open" and stop["clientOrderId"] == "prot-stop"
+        assert float(stop["info"]["stopPrice"]) == pytest.approx(round(price * 0.92, 2))
+        assert bot.cancel_order(stop["id"], "BTC/USDT")["status"] == "canceled"
+        profit = bot.create_order("BTC/USDT", "TAKE_PROFIT_LIMIT", "sell", held, round(price * 1.10, 2),
+                                  params={"stopPrice": round(price * 1.08, 2), "newClientOrderId": "prot-take"})
+        assert profit["status"] == "open"
+        with pytest.raises(ccxt.InvalidOrder, match="livegate: .*SELL that reduces it"):  # a stop-entry buy is not protection
+            bot.create_order("BTC/USDT", "STOP_LOSS_LIMIT", "buy", amount, round(price * 1.10, 2),
+                             params={"stopPrice": round(price * 1.08, 2)})
+    finally:
+        stage.stop()
+    sent = {p["client_id"]: p for p in events(bot_ws, "order_sending")}
+    assert sent["prot-stop"]["type"] == "stop_loss_limit" and sent["prot-stop"]["stop_price"] == pytest.approx(round(price * 0.92, 2))
+    assert sent["prot-take"]["reduce_only"] is True
+    venue = venue_orders(sandbox, bot_ws)
+    assert venue["prot-stop"][1] == "CANCELED" and venue["prot-take"][1] == "CANCELED"  # the stage's stop left nothing resting

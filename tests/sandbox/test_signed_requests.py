@@ -130,7 +130,12 @@ def test_order_parameter_errors(raw, trader, sandbox):
             "price": f"{sandbox.price('BTC/USDT') * 0.8:.2f}"}
     cases = [
         ({"timeInForce": None}, -1102), ({"side": "UP"}, -1117), ({"type": "ICEBERG"}, -1116),
-        ({"type": "STOP_LOSS"}, -1014), ({"quantity": "1e-3"}, -1100), ({"quantity": "0.000000001"}, -1111),
+        ({"type": "STOP_LOSS_LIMIT"}, -1102), ({"stopPrice": "100.00"}, -1106),
+        ({"type": "STOP_LOSS_LIMIT", "stopPrice": "100.00", "timeInForce": None}, -1102),
+        ({"type": "STOP_LOSS_LIMIT", "stopPrice": "100.001"}, -1013), ({"type": "STOP_LOSS_LIMIT", "stopPrice": "100.00"}, None),
+        ({"type": "STOP_LOSS", "stopPrice": "100.00"}, -1106),
+        ({"type": "TAKE_PROFIT", "stopPrice": "100000.00", "price": None, "timeInForce": None}, None),
+        ({"quantity": "1e-3"}, -1100), ({"quantity": "0.000000001"}, -1111),
         ({"price": "12.345"}, -1013), ({"newClientOrderId": "has space"}, -1100), ({"timeInForce": "GTX"}, -1115),
         ({"type": "MARKET", "timeInForce": None, "price": None}, None), ({"type": "MARKET", "timeInForce": None}, -1106),
         ({"type": "LIMIT_MAKER", "timeInForce": None}, None),

@@ -20,7 +20,7 @@ from livegate.adapters.exchange.client import translate_error
 from livegate.adapters.exchange.retry import Retry, retryable
 from livegate.core.errors import ExchangeAuthError, InsufficientFundsError, LivegateError, OrderNotFound, OrderRejected, VenueRefused, VenueUnreachable
 from livegate.core.fills import slippage_bps
-from livegate.core.orders import BUY, LIMIT, Block, Fill, Order
+from livegate.core.orders import BUY, MARKET, Block, Fill, Order
 from livegate.core.retry import Backoff
 
 OPEN_STATES = ("open",)
@@ -52,6 +52,8 @@ class Tracked:
 class CcxtExecutor:
     """`place` / `poll` / `cancel` / `cancel_all` / `open_orders` on a ccxt client. `journal`
     must write through (each event durable before the next call goes out)."""
+
+    protective = True  # places stop-loss / take-profit limit orders (the venue holds them until triggered)
 
     def __init__(self, client: Any, journal: Any, *, attempts: int = 4, base_delay: float = 0.5,
                  halt_check: Callable[[], str | None], sleep: Callable[[float], None] = time.sleep):
@@ -86,7 +88,7 @@ class CcxtExecutor:
             self.journal.emit("order_not_resent", {"client_id": order.client_id,
                                                    "reason": "this intent was already sent (a replayed decision)"})
             return Block(ALREADY_SENT, f"order {order.client_id} was already sent; it is never sent twice")
-        reference = order.price if order.type == LIMIT and order.price else self.quote(order.symbol, order.side)
+        reference = order.price if order.type != MARKET and order.price else self.quote(order.symbol, order.side)
         self.journal.emit("order_sending", {**order.to_dict(), "reference": reference})
         self.sent.add(order.client_id)
         # A halt written after the gateway looked but before this order is on record still stops
@@ -208,9 +210,12 @@ class CcxtExecutor:
                     self.journal.emit("order_not_sent", {"client_id": order.client_id, "reason": reason})
                     return Block("halted", reason)
                 self.resends += 1
+            params: dict[str, Any] = {"clientOrderId": order.client_id}
+            if order.stop_price is not None:  # a protective order: Binance's STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT
+                params["stopPrice"] = order.stop_price
             try:
-                return client.create_order(order.symbol, order.type, order.side, order.amount, order.price,
-                                           {"clientOrderId": order.client_id})
+                return client.create_order(order.symbol, order.type.upper() if order.stop_price is not None else order.type,
+                                           order.side, order.amount, order.price, params)
             except Exception as exc:  # noqa: BLE001 - classified below
                 err = _translated(exc, client)
                 refusal = _refusal(err)

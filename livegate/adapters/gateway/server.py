@@ -23,12 +23,12 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from livegate.adapters.sandbox.auth import ApiKey, verify_signed
+from livegate.adapters.sandbox.auth import ApiKey, verify_key, verify_signed
 from livegate.adapters.sandbox.errors import ApiError, bad_request
 from livegate.adapters.sandbox.exchange import parse_params
 from livegate.adapters.serving import ServerThread
 
-NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"
+NONE, USER_DATA, TRADE, USER_STREAM = "NONE", "USER_DATA", "TRADE", "USER_STREAM"
 JSON = "application/json;charset=UTF-8"
 SIGNING = ("timestamp", "recvWindow", "signature")  # the bot's own signing: replaced when forwarded
 
@@ -42,6 +42,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v3/openOrders"): USER_DATA, ("DELETE", "/api/v3/openOrders"): TRADE,
     ("GET", "/api/v3/allOrders"): USER_DATA, ("GET", "/api/v3/account"): USER_DATA,
     ("GET", "/api/v3/myTrades"): USER_DATA,
+    # the listen key of the account's order-update stream: read-only, the key header only
+    ("POST", "/api/v3/userDataStream"): USER_STREAM, ("PUT", "/api/v3/userDataStream"): USER_STREAM,
+    ("DELETE", "/api/v3/userDataStream"): USER_STREAM,
 }
 PLACE, CANCEL, CANCEL_OPEN = ("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"), ("DELETE", "/api/v3/openOrders")
 
@@ -123,12 +126,14 @@ class GatewayServer:
             params, count = parse_params(raw_query, raw_body)
             if len(params) != count:
                 raise bad_request(-1101, "Duplicate values for a parameter detected.")
-            if security != NONE:
-                header_key = request.headers.get("X-MBX-APIKEY")
+            header_key = request.headers.get("X-MBX-APIKEY")
+            if security == USER_STREAM:
+                verify_key(self.keys.get(header_key or ""), header_key, request.remote)
+            elif security != NONE:
                 verify_signed(self.keys.get(header_key or ""), header_key, raw_query, raw_body, params,
                               desk.server_ms(), request.remote, security == TRADE)
                 params = {k: v for k, v in params.items() if k not in SIGNING}
-            handler = self._handler(method, path, security != NONE)
+            handler = self._handler(method, path, security in (USER_DATA, TRADE))
             body = await asyncio.get_running_loop().run_in_executor(None, handler, params)
             return _json(200, body)
         except ApiError as err:

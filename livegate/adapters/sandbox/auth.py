@@ -1,5 +1,6 @@
 """API keys and Binance's SIGNED-request rules: X-MBX-APIKEY header, HMAC-SHA256 hex signature
-over the query string followed by the body, `timestamp` within `recvWindow` of the server clock."""
+over the query string followed by the body, `timestamp` within `recvWindow` of the server clock;
+USER_STREAM requests send the key alone."""
 
 from __future__ import annotations
 
@@ -71,6 +72,15 @@ def _int_param(params: dict, name: str, default: int | None = None) -> int:
         return int(float(value)) if name == "recvWindow" else int(value)
     except ValueError:
         raise mandatory(name) from None
+
+
+def verify_key(key: ApiKey | None, header_key: str | None, remote: str | None) -> ApiKey:
+    """Check a USER_STREAM request (the API key header, no signature) as Binance does."""
+    if not header_key:
+        raise ApiError(401, *e.BAD_KEY_FORMAT)
+    if key is None or (key.ip_restrict and remote not in key.allowed_ips):
+        raise ApiError(401, *e.REJECTED_KEY)
+    return key
 
 
 def verify_signed(key: ApiKey | None, header_key: str | None, raw_query: str, raw_body: str, params: dict,

@@ -43,6 +43,7 @@ INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."
 DUPLICATE_ORDER = "Duplicate order sent."
 NO_SUCH_ORDER = (-2013, "Order does not exist.")
 UNKNOWN_ORDER = (-2011, "Unknown order sent.")
+NO_LISTEN_KEY = (-1125, "This listenKey does not exist.")
 REJECTED_KEY = (-2015, "Invalid API-key, IP, or permissions for action.")
 BAD_KEY_FORMAT = (-2014, "API-key format invalid.")
 BAD_SIGNATURE = (-1022, "Signature for this request is not valid.")

@@ -1,5 +1,6 @@
 """The local Binance spot emulator on 127.0.0.1: `SandboxServer` (aiohttp, async) and
-`SandboxExchange`, the same server on its own event loop in a background thread.
+`SandboxExchange`, the same server on its own event loop in a background thread. The same port
+serves Binance's websocket streams (`/ws/...`, `/stream?streams=...`, see `streams`).
 
 Unmodified ccxt talks to it once its URLs point here (`livegate.adapters.exchange.client.build_exchange`
 with `base_url`). A small admin API lives under `/_sandbox/` (state, faults, keys, clock, advance)."""
@@ -17,12 +18,13 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from livegate.adapters.exchange.client import build_exchange
-from livegate.adapters.sandbox.auth import LOOPBACK, verify_signed
+from livegate.adapters.sandbox.auth import LOOPBACK, verify_key, verify_signed
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS, KeyPair, build_venue
 from livegate.adapters.sandbox.errors import TOO_MUCH_WEIGHT, ApiError, bad_request
 from livegate.adapters.sandbox.faults import Faults
 from livegate.adapters.sandbox.market import WALL, BookShape, MarketSpec
-from livegate.adapters.sandbox.rest import NONE, ROUTES, TRADE, Call
+from livegate.adapters.sandbox.rest import NONE, ROUTES, TRADE, USER_STREAM, Call
+from livegate.adapters.sandbox.streams import StreamHub, is_stream_path
 from livegate.adapters.sandbox.venue import SANDBOX_ID, WEIGHT_LIMIT_1M, Venue
 from livegate.adapters.serving import ServerThread
 
@@ -39,7 +41,8 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.
 
 
 class SandboxServer:
-    """The HTTP face of a `Venue`: Binance's REST routes, its auth and error rules, the faults."""
+    """The HTTP face of a `Venue`: Binance's REST routes, its auth and error rules, the faults,
+    and its websocket streams."""
 
     def __init__(self, venue: Venue, host: str = "127.0.0.1", port: int = 0):
         self.venue, self.host, self.port = venue, host, port
@@ -47,6 +50,7 @@ class SandboxServer:
         self._runner: web.BaseRunner | None = None
         self.internal_errors: list[str] = []
         self._stopping: asyncio.Event | None = None
+        self.streams = StreamHub(venue)
 
     async def start(self) -> str:
         """Listen on `host:port` (port 0: a free one); returns the base URL."""
@@ -60,6 +64,7 @@ class SandboxServer:
         self.port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
         self.venue.engine.sync()
+        await self.streams.start()
         self.url = f"http://{self.host}:{self.port}"
         return self.url
 
@@ -67,6 +72,7 @@ class SandboxServer:
         """Release hanging answers and close the listener."""
         if self._stopping is not None:
             self._stopping.set()
+        await self.streams.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -80,6 +86,8 @@ class SandboxServer:
         path = request.path
         if path.startswith(ADMIN):
             return await self._admin(request, path[len(ADMIN):])
+        if is_stream_path(path):
+            return await self.streams.handle(request)
         if faults.testnet and path.startswith("/sapi/"):
             return web.Response(status=404, text="Not Found")
         route = ROUTES.get((request.method, path))
@@ -103,7 +111,9 @@ class SandboxServer:
             if len(params) != count:
                 raise bad_request(-1101, "Duplicate values for a parameter detected.")
             key = None
-            if route.security != NONE:
+            if route.security == USER_STREAM:
+                key = verify_key(venue.keys.get(header_key or ""), header_key, request.remote)
+            elif route.security != NONE:
                 key = verify_signed(venue.keys.get(header_key or ""), header_key, raw_query, raw_body, params,
                                     server_ms, request.remote, route.security == TRADE)
                 venue.signed_request()

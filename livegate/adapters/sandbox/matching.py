@@ -1,8 +1,10 @@
 """The matching engine: accounts with free/locked balances, orders that take from the synthetic
-book or rest until the price path crosses them, fills with fees charged in the quote asset."""
+book or rest until the price path crosses them, stop orders that wait for the last price to
+reach their stop price, fills with fees charged in the quote asset."""
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections.abc import Callable
@@ -16,6 +18,12 @@ from livegate.adapters.sandbox.market import Clock, Market
 OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})
 MAX_WALK_LEVELS = 5000
 DUST = 1e-12
+# Stop orders: the ones that trigger when the last price rises to the stop price (the others when
+# it falls to it), and the ones that become a market order when triggered (the others a limit).
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+MARKET_STOPS = frozenset({"STOP_LOSS", "TAKE_PROFIT"})
+STOP_WOULD_TRIGGER = "Stop price would trigger immediately."
+NOT_WORKING = -1  # an untriggered stop order's workingTime
 
 
 @dataclass(eq=False, slots=True)
@@ -37,10 +45,17 @@ class Order:
     update_time: int = 0
     locked: float = 0.0
     partial: float | None = None
+    stop_price: float = 0.0
+    working_time: int = 0
+    rises: bool = False  # a stop order that triggers when the price rises to its stop price
 
     @property
     def remaining(self) -> float:
         return self.orig_qty - self.executed
+
+    @property
+    def is_stop(self) -> bool:
+        return self.stop_price > 0
 
 
 @dataclass(slots=True)
@@ -64,6 +79,7 @@ class Account:
     name: str
     balances: dict[str, list[float]] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
+    history: dict[str, list[Order]] = field(default_factory=dict)  # by symbol, ascending orderId
     by_client: dict[tuple[str, str], Order] = field(default_factory=dict)
     open: dict[str, dict[int, Order]] = field(default_factory=dict)
     trades: dict[str, list[Trade]] = field(default_factory=dict)
@@ -100,6 +116,7 @@ class _Resting:
     last_ms: int
     bids: list = field(default_factory=list)
     asks: list = field(default_factory=list)
+    stops: list[Order] = field(default_factory=list)  # untriggered stop orders
 
 
 class Engine:
@@ -116,6 +133,12 @@ class Engine:
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._seq = itertools.count()
+        # called with (order, execution type, trade or None) on every change of an order
+        self.listeners: list[Callable[[Order, str, Trade | None], None]] = []
+
+    def _report(self, order: Order, execution: str, trade: Trade | None = None) -> None:
+        for listener in self.listeners:
+            listener(order, execution, trade)
 
     def account(self, name: str) -> Account:
         if name not in self.accounts:
@@ -131,9 +154,12 @@ class Engine:
         for book in books:
             if now <= book.last_ms:
                 continue
-            if book.bids or book.asks:
+            if book.bids or book.asks or book.stops:
                 lo, hi = book.market.path.range(book.last_ms, now)
-                self._match(book, lo, hi)
+                if book.bids or book.asks:
+                    self._match(book, lo, hi)
+                if book.stops:
+                    self._trigger(book, lo, hi)
             book.last_ms = now
 
     def _match(self, book: _Resting, lo: float, hi: float) -> None:
@@ -148,17 +174,49 @@ class Engine:
                 qty = order.remaining
                 if order.partial:
                     qty = min(qty, max(book.market.step, book.market.floor_qty(order.orig_qty * order.partial)))
-                self._fill(order, book.market, order.price, qty, maker=True, ts=ts)
+                trade = self._fill(order, book.market, order.price, qty, maker=True, ts=ts)
                 if self._finish(order, rests=True):
                     again.append(entry)
+                if self.listeners:
+                    self._report(order, "TRADE", trade)
             for entry in again:
                 heapq.heappush(heap, entry)
+
+    def _trigger(self, book: _Resting, lo: float, hi: float) -> None:
+        """Stop orders whose stop price the path reached: a market stop fills at once at the stop
+        price; a limit stop becomes a limit order placed at that moment, taking at the stop price
+        when its limit crosses it, else resting (matched from the next look on)."""
+        ts, market, waiting = self.stamp_ms(), book.market, []
+        for order in book.stops:
+            if order.status not in OPEN:
+                continue
+            if not (hi >= order.stop_price if order.rises else lo <= order.stop_price):
+                waiting.append(order)
+                continue
+            order.working_time = order.update_time = ts
+            buy, stop = order.side == "BUY", order.stop_price
+            takes = order.type in MARKET_STOPS or (order.price >= stop if buy else order.price <= stop)
+            trade = None
+            if takes:
+                qty = order.remaining
+                if order.partial:
+                    qty = min(qty, max(market.step, market.floor_qty(order.orig_qty * order.partial)))
+                trade = self._fill(order, market, stop, qty, maker=False, ts=ts)
+            rests = order.type not in MARKET_STOPS and order.tif == "GTC"
+            if self._finish(order, rests=rests):
+                heap = book.bids if buy else book.asks
+                heapq.heappush(heap, (-order.price if buy else order.price, next(self._seq), order))
+            if self.listeners:
+                self._report(order, "TRADE" if trade else "EXPIRED" if order.status == "EXPIRED" else "NEW", trade)
+        book.stops = waiting
 
     # -- new orders ----------------------------------------------------------------------------
 
     def place(self, account: Account, market: Market, side: str, type_: str, tif: str, price: float | None,
-              qty: float | None, quote_qty: float | None, client_id: str, faults: Faults) -> tuple[Order, list[Trade]]:
-        """Place an order (already validated against the filters); returns it and its fills."""
+              qty: float | None, quote_qty: float | None, client_id: str, faults: Faults,
+              stop_price: float | None = None) -> tuple[Order, list[Trade]]:
+        """Place an order (already validated against the filters); returns it and its fills. A
+        stop order (`stop_price`) waits, its balance locked, until the last price reaches it."""
         if faults.reject_orders:
             raise order_rejected("This action is disabled on this account.")
         sid = market.spec.id
@@ -167,7 +225,15 @@ class Engine:
             raise order_rejected(e.DUPLICATE_ORDER)
         self.sync(sid)
         now, buy = self.clock.market_ms(), side == "BUY"
-        if type_ == "MARKET":
+        rises = False
+        if stop_price is not None:
+            # STOP_LOSS BUY and TAKE_PROFIT SELL wait for the price to rise to the stop, the others to fall
+            rises = buy == type_.startswith("STOP_LOSS")
+            last = market.round_price(market.path.price(now))
+            if (stop_price <= last) if rises else (stop_price >= last):
+                raise order_rejected(STOP_WOULD_TRIGGER)
+            plan = []
+        elif type_ == "MARKET":
             plan = self._walk(market, now, buy, qty, quote_qty, None)
         else:
             bid, ask = market.best(now)
@@ -183,20 +249,34 @@ class Engine:
             qty = round(sum(q for _, q in plan), 8)
         ts = self.stamp_ms()
         order = Order(next(self._order_ids), client_id, sid, side, type_, tif, price or 0.0, qty, quote_qty or 0.0,
-                      account, ts, update_time=ts, partial=faults.partial_fill)
+                      account, ts, update_time=ts, partial=faults.partial_fill, stop_price=stop_price or 0.0,
+                      working_time=ts if stop_price is None else NOT_WORKING, rises=rises)
         fee = max(self.maker_fee, self.taker_fee) if type_ != "MARKET" else self.taker_fee
         if buy:
-            order.locked = (price * qty if type_ != "MARKET" else sum(p * q for p, q in plan)) * (1 + fee)
+            if type_ == "MARKET":
+                order.locked = sum(p * q for p, q in plan) * (1 + fee)
+            else:
+                order.locked = (price if type_ not in MARKET_STOPS else stop_price) * qty * (1 + fee)
             account.lock(market.spec.quote, order.locked)
         else:
             order.locked = qty
             account.lock(market.spec.base, qty)
         trades = [self._fill(order, market, p, q, maker=False, ts=ts) for p, q in plan]
-        if self._finish(order, rests=type_ != "MARKET" and tif == "GTC"):
+        if stop_price is not None:
+            account.open.setdefault(sid, {})[order.order_id] = order
+            self._resting[sid].stops.append(order)
+        elif self._finish(order, rests=type_ != "MARKET" and tif == "GTC"):
             heap = self._resting[sid].bids if buy else self._resting[sid].asks
             heapq.heappush(heap, (-order.price if buy else order.price, next(self._seq), order))
         account.orders[order.order_id] = order
+        account.history.setdefault(sid, []).append(order)
         account.by_client[(sid, client_id)] = order
+        if self.listeners:
+            self._report(order, "NEW")
+            for trade in trades:
+                self._report(order, "TRADE", trade)
+            if order.status == "EXPIRED":
+                self._report(order, "EXPIRED")
         return order, trades
 
     def _walk(self, market: Market, now: int, buy: bool, qty: float | None, quote_qty: float | None,
@@ -290,6 +370,8 @@ class Engine:
         order.status, order.update_time = "CANCELED", self.stamp_ms()
         self._release(order)
         account.open.get(symbol, {}).pop(order.order_id, None)
+        if self.listeners:
+            self._report(order, "CANCELED")
         return order
 
     def cancel_all(self, account: Account, symbol: str) -> list[Order]:
@@ -303,6 +385,19 @@ class Engine:
         self.sync(symbol)
         books = [account.open.get(symbol, {})] if symbol else list(account.open.values())
         return sorted((o for book in books for o in book.values()), key=lambda o: o.order_id)
+
+    def all_orders(self, account: Account, symbol: str, order_id: int | None, start: int | None, end: int | None,
+                   limit: int) -> list[Order]:
+        """Binance's allOrders: from `order_id` on (the first `limit`), or by order time
+        (the first `limit` from `start`, else the latest), or the latest `limit`; ascending."""
+        self.sync(symbol)
+        orders = account.history.get(symbol, [])
+        if order_id is not None:
+            orders = orders[bisect.bisect_left(orders, order_id, key=lambda o: o.order_id):]
+        if start is not None or end is not None:
+            hi = end if end is not None else 2**62
+            orders = [o for o in orders if (start or 0) <= o.time <= hi]
+        return orders[:limit] if order_id is not None or start is not None else orders[-limit:]
 
     def my_trades(self, account: Account, symbol: str, order_id: int | None, start: int | None, end: int | None,
                   from_id: int | None, limit: int) -> list[Trade]:

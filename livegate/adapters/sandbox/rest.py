@@ -1,5 +1,6 @@
 """Binance spot REST endpoints: parameters in, Binance-shaped JSON out. Each route has a
-security type (NONE, USER_DATA, TRADE) and a request weight, as in Binance's documentation."""
+security type (NONE, USER_STREAM, USER_DATA, TRADE) and a request weight, as in Binance's
+documentation."""
 
 from __future__ import annotations
 
@@ -14,16 +15,17 @@ from livegate.adapters.sandbox.auth import ApiKey
 from livegate.adapters.sandbox.errors import bad_request, illegal, mandatory, not_required
 from livegate.adapters.sandbox.faults import Faults
 from livegate.adapters.sandbox.market import DAY_MS, INTERVALS_MS, Market, fmt
-from livegate.adapters.sandbox.matching import Order, Trade
+from livegate.adapters.sandbox.matching import MARKET_STOPS, NOT_WORKING, STOP_TYPES, Order, Trade
 from livegate.adapters.sandbox.venue import WEIGHT_LIMIT_1M, Venue
 
-NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"
+NONE, USER_STREAM, USER_DATA, TRADE = "NONE", "USER_STREAM", "USER_DATA", "TRADE"
 DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 DECIMAL_RANGE = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 CLIENT_ID_RANGE = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
-ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
-KNOWN_TYPES = ORDER_TYPES + ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+LIMIT_TYPES = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})  # timeInForce mandatory
+MAX_LOOKUP_MS = 86_400_000  # allOrders: at most 24 hours between startTime and endTime
 
 
 @dataclass(slots=True)
@@ -217,9 +219,10 @@ def _order_common(order: Order) -> dict:
 
 
 def order_json(order: Order) -> dict:
-    """An order as GET /api/v3/order shows it."""
-    return {**_order_common(order), "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": order.time,
-            "updateTime": order.update_time, "isWorking": True, "workingTime": order.time}
+    """An order as GET /api/v3/order shows it (an untriggered stop: not working, workingTime -1)."""
+    return {**_order_common(order), "stopPrice": fmt(order.stop_price), "icebergQty": "0.00000000",
+            "time": order.time, "updateTime": order.update_time, "isWorking": order.working_time != NOT_WORKING,
+            "workingTime": order.working_time}
 
 
 def _fill_json(trade: Trade) -> dict:
@@ -237,12 +240,16 @@ def _parse_order(call: Call) -> tuple:
     side, type_ = params["side"], params["type"]
     if side not in ("BUY", "SELL"):
         raise bad_request(-1117, "Invalid side.")
-    if type_ not in KNOWN_TYPES:
-        raise bad_request(-1116, "Invalid orderType.")
     if type_ not in ORDER_TYPES:
-        raise bad_request(-1014, "Unsupported order combination.")
+        raise bad_request(-1116, "Invalid orderType.")
     price, qty, quote_qty = _decimal(params, "price"), _decimal(params, "quantity"), _decimal(params, "quoteOrderQty")
+    stop = _decimal(params, "stopPrice")
     tif = params.get("timeInForce")
+    if type_ in STOP_TYPES:
+        if stop is None:
+            raise mandatory("stopPrice")
+    elif stop is not None:
+        raise not_required("stopPrice")
     if type_ == "MARKET":
         for name, value in (("price", price), ("timeInForce", tif)):
             if value is not None:
@@ -250,30 +257,43 @@ def _parse_order(call: Call) -> tuple:
         if (qty is None) == (quote_qty is None):
             raise bad_request(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
                               if qty is None else "Parameter 'quoteOrderQty' sent when not required.")
+    elif type_ in MARKET_STOPS:
+        for name, value in (("price", price), ("timeInForce", tif), ("quoteOrderQty", quote_qty)):
+            if value is not None:
+                raise not_required(name)
+        if qty is None:
+            raise mandatory("quantity")
     else:
         if price is None:
             raise mandatory("price")
         if qty is None:
             raise mandatory("quantity")
-        if type_ == "LIMIT" and tif is None:
+        if quote_qty is not None:
+            raise not_required("quoteOrderQty")
+        if type_ in LIMIT_TYPES and tif is None:
             raise mandatory("timeInForce")
         if type_ == "LIMIT_MAKER" and tif is not None:
             raise not_required("timeInForce")
         if tif is not None and tif not in ("GTC", "IOC", "FOK"):
             raise bad_request(-1115, "Invalid timeInForce.")
-    for name, value in (("price", price), ("quantity", qty), ("quoteOrderQty", quote_qty)):
+    for name, value in (("price", price), ("stopPrice", stop), ("quantity", qty), ("quoteOrderQty", quote_qty)):
         if value is not None and value <= 0:
-            raise bad_request(-1013, "Invalid price." if name == "price" else "Invalid quantity.")
+            raise bad_request(-1013, "Invalid price." if name in ("price", "stopPrice") else "Invalid quantity.")
     client_id = params.get("newClientOrderId")
     if client_id is not None and not CLIENT_ID_RE.match(client_id):
         raise illegal("newClientOrderId", CLIENT_ID_RANGE)
+    spec = market.spec
     if type_ == "MARKET":
         reference = Decimal(repr(market.path.price(call.venue.clock.market_ms())))
-        notional = quote_qty if quote_qty is not None else qty * reference
+        spec.check_filters(None, qty, quote_qty if quote_qty is not None else qty * reference, True)
+    elif type_ in MARKET_STOPS:
+        spec.check_filters(stop, qty, qty * stop, True)
     else:
-        notional = price * qty
-    market.spec.check_filters(price, qty, notional, type_ == "MARKET")
-    return market, side, type_, tif or "GTC", _float(price), _float(qty), _float(quote_qty), client_id
+        spec.check_filters(price, qty, price * qty, False)
+        if stop is not None:
+            spec.check_filters(stop, None, price * qty, False)
+    return (market, side, type_, tif or "GTC", _float(price), _float(qty), _float(quote_qty), client_id,
+            _float(stop))
 
 
 def _float(value: Decimal | None) -> float | None:
@@ -288,18 +308,20 @@ def _new_client_id() -> str:
 
 
 def new_order(call: Call):
-    market, side, type_, tif, price, qty, quote_qty, client_id = _parse_order(call)
+    market, side, type_, tif, price, qty, quote_qty, client_id, stop = _parse_order(call)
     kind = call.params.get("newOrderRespType") or ("FULL" if type_ in ("MARKET", "LIMIT") else "ACK")
     if kind not in ("ACK", "RESULT", "FULL"):
         raise illegal("newOrderRespType", "ACK, RESULT, FULL")
     account = call.venue.account_of(call.key)
     order, fills = call.venue.engine.place(account, market, side, type_, tif, price, qty, quote_qty,
-                                           client_id or _new_client_id(), call.faults)
+                                           client_id or _new_client_id(), call.faults, stop)
     ack = {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1, "clientOrderId": order.client_id,
            "transactTime": order.time}
     if kind == "ACK":
         return ack
-    result = {**ack, **_order_common(order), "workingTime": order.time}
+    result = {**ack, **_order_common(order), "workingTime": order.working_time}
+    if order.is_stop:
+        result["stopPrice"] = fmt(order.stop_price)
     if kind == "FULL":
         result["fills"] = [_fill_json(t) for t in fills]
     return result
@@ -338,6 +360,20 @@ def open_orders(call: Call):
     if symbol:
         call.venue.market(symbol)
     return [order_json(o) for o in call.venue.engine.open_orders(call.venue.account_of(call.key), symbol)]
+
+
+def all_orders(call: Call):
+    params = call.params
+    if not params.get("symbol"):
+        raise mandatory("symbol")
+    market = call.venue.market(params.get("symbol"))
+    start, end = _int(params, "startTime"), _int(params, "endTime")
+    if start is not None and end is not None and end - start > MAX_LOOKUP_MS:
+        raise bad_request(-1127, "More than 24 hours between startTime and endTime.")
+    limit = min(max(_int(params, "limit", 500), 1), 1000)
+    orders = call.venue.engine.all_orders(call.venue.account_of(call.key), market.spec.id, _int(params, "orderId"),
+                                          start, end, limit)
+    return [order_json(o) for o in orders]
 
 
 def cancel_open_orders(call: Call):
@@ -380,6 +416,22 @@ def my_trades(call: Call):
     } for t in trades]
 
 
+# -- user data stream (USER_STREAM: the API key, no signature) -----------------------------------
+
+def new_listen_key(call: Call):
+    return {"listenKey": call.venue.listen_keys.open(call.key.account, call.server_ms)}
+
+
+def keep_alive_listen_key(call: Call):
+    call.venue.listen_keys.keep_alive(call.params.get("listenKey"), call.server_ms)
+    return {}
+
+
+def close_listen_key(call: Call):
+    call.venue.listen_keys.close(call.params.get("listenKey"), call.server_ms)
+    return {}
+
+
 def api_restrictions(call: Call):
     return call.key.restrictions()
 
@@ -414,9 +466,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v3/order"): Route(get_order, USER_DATA, _w(4)),
     ("DELETE", "/api/v3/order"): Route(cancel_order, TRADE, _w(1)),
     ("GET", "/api/v3/openOrders"): Route(open_orders, USER_DATA, lambda p: _many(p, 6, 80)),
+    ("GET", "/api/v3/allOrders"): Route(all_orders, USER_DATA, _w(20)),
     ("DELETE", "/api/v3/openOrders"): Route(cancel_open_orders, TRADE, _w(1)),
     ("GET", "/api/v3/account"): Route(account, USER_DATA, _w(20)),
     ("GET", "/api/v3/myTrades"): Route(my_trades, USER_DATA, _w(20)),
+    ("POST", "/api/v3/userDataStream"): Route(new_listen_key, USER_STREAM, _w(2)),
+    ("PUT", "/api/v3/userDataStream"): Route(keep_alive_listen_key, USER_STREAM, _w(2)),
+    ("DELETE", "/api/v3/userDataStream"): Route(close_listen_key, USER_STREAM, _w(2)),
     ("GET", "/sapi/v1/account/apiRestrictions"): Route(api_restrictions, USER_DATA, _w(1)),
     ("GET", "/sapi/v1/asset/tradeFee"): Route(trade_fee, USER_DATA, _w(1)),
     ("GET", "/sapi/v1/system/status"): Route(system_status, NONE, _w(1)),

@@ -3,13 +3,15 @@ fault knobs and the request-weight counter. No HTTP here."""
 
 from __future__ import annotations
 
+import secrets
+import string
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
-from livegate.adapters.sandbox.errors import INVALID_SYMBOL, bad_request
+from livegate.adapters.sandbox.errors import INVALID_SYMBOL, NO_LISTEN_KEY, bad_request, mandatory
 from livegate.adapters.sandbox.faults import FaultBoard, Faults
 from livegate.adapters.sandbox.market import WALL, BookShape, Clock, Market, MarketSpec, PricePath
 from livegate.adapters.sandbox.matching import Account, Engine
@@ -18,6 +20,48 @@ from livegate.core.timeparse import ms_to_iso as _iso
 WEIGHT_LIMIT_1M = 6000
 SANDBOX_ID = "livegate"  # the admin API's answer to "which venue is this?"
 STEP_REQUEST_MS = 100.0  # market time a signed request takes on a step clock
+LISTEN_KEY_TTL_MS = 60 * 60_000
+LISTEN_KEY_CHARS = string.ascii_letters + string.digits
+LISTEN_KEY_LENGTH = 60
+
+
+class ListenKeys:
+    """User data stream keys: one per account, valid for 60 minutes (server time) after it is
+    created or kept alive; asking for one again returns the active one, kept alive."""
+
+    def __init__(self):
+        self._expiry: dict[str, tuple[str, int]] = {}  # listenKey -> (account, expires at)
+        self._of_account: dict[str, str] = {}
+
+    def open(self, account: str, now: int) -> str:
+        key = self._of_account.get(account)
+        if key is None or self.account(key, now) is None:
+            key = "".join(secrets.choice(LISTEN_KEY_CHARS) for _ in range(LISTEN_KEY_LENGTH))
+            self._of_account[account] = key
+        self._expiry[key] = (account, now + LISTEN_KEY_TTL_MS)
+        return key
+
+    def account(self, key: str | None, now: int) -> str | None:
+        """The account of an active `key`, or None."""
+        entry = self._expiry.get(key or "")
+        return entry[0] if entry is not None and entry[1] > now else None
+
+    def _active(self, key: str | None, now: int) -> tuple[str, str]:
+        if not key:
+            raise mandatory("listenKey")
+        account = self.account(key, now)
+        if account is None:
+            raise bad_request(*NO_LISTEN_KEY)
+        return key, account
+
+    def keep_alive(self, key: str | None, now: int) -> None:
+        key, account = self._active(key, now)
+        self._expiry[key] = (account, now + LISTEN_KEY_TTL_MS)
+
+    def close(self, key: str | None, now: int) -> None:
+        key, account = self._active(key, now)
+        del self._expiry[key]
+        self._of_account.pop(account, None)
 
 
 class Venue:
@@ -43,6 +87,8 @@ class Venue:
         stamp = self.clock.market_ms if self.clock.step else self.server_ms
         self.engine = Engine(self.markets, self.clock, stamp, maker_fee, taker_fee)
         self.keys: dict[str, ApiKey] = {}
+        self.listen_keys = ListenKeys()
+        self.advanced: list[Callable[[], None]] = []  # called after market time was moved on purpose
         self._minute, self._weight = 0, 0
 
     def server_ms(self, faults: Faults | None = None) -> int:
@@ -110,6 +156,8 @@ class Venue:
         else:
             self.clock.advance_to(target)
         self.engine.sync()
+        for listener in self.advanced:
+            listener()
 
     def ends_ms(self) -> int:
         """The market time at which the shortest price path ends."""

@@ -23,8 +23,6 @@ from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.exchange.retry import Retry
 from livegate.adapters.exchange.venue_calls import BREAKER_SLOT, breaker_feed, observe
 from livegate.adapters.execution.cex import ALREADY_SENT, CcxtExecutor, split_symbol
-from livegate.adapters.gateway.server import GatewayServer, GatewayThread
-from livegate.adapters.sandbox.auth import LOOPBACK
 from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
 from livegate.core.errors import LivegateError, TradingHalted, UsageError
@@ -41,7 +39,7 @@ from livegate.services import approvals, controls, gate, modes
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.journal import AlertingJournal
 from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits, with_venue
-from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, BotDesk, ExternalBot, load_bot_key, symbol_ids
+from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, ExternalBot, serve_bot
 from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
@@ -192,7 +190,7 @@ class LiveRunner:
                 feed.last = dict(saved["cursor"])
             journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws),
                                           "bot": cfg.bot})
-            server = self._serve_bot(engine, client, markets, symbols, journal) if external else None
+            server = self._serve_bot(engine, client, symbols, journal) if external else None
             try:
                 return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
             except LivegateError as exc:  # the venue gave up on us, the ledger failed: leave nothing working, then say why
@@ -205,23 +203,15 @@ class LiveRunner:
                 if server is not None:
                     server.stop()
 
-    def _serve_bot(self, engine: Any, client: Any, markets: dict, symbols: list[str], journal: Any) -> Any:
+    def _serve_bot(self, engine: Any, client: Any, symbols: list[str], journal: Any) -> Any:
         """`bot: external`: the Binance-compatible gateway the trader's bot sends its orders to,
         for as long as the stage runs. Its orders take the engine's own gateway."""
-        key = load_bot_key(self.ws.state_dir)
-        if key is None:
-            raise UsageError("bot: external needs a gateway key for your bot: run `livegate gateway key` first")
-        host = self.o.gateway_host
-        desk = BotDesk(engine.gateway, client, symbol_ids(markets, symbols), self.o.clock, self.lock,
-                       is_open=lambda: not self.closed, busy_for=lambda: self.calls.busy_for(BOT_WEIGHT_SHARE))
-        server = GatewayThread(GatewayServer(desk, {key.api_key: key.api_key_object(loopback_only=host in LOOPBACK)},
-                                             host=host, port=self.o.gateway_port))
-        url = server.start()
-        info = {"gateway_url": url, "api_key": key.api_key, "secret": key.secret, "step": self.stage,
-                "venue": client.id, "symbols": sorted(symbol_ids(markets, symbols))}
-        journal.emit("gateway_started", {"gateway_url": url, "key_id": key.key_id, "venue": client.id})
-        self.o.on_gateway(info)
-        return server
+        o = self.o
+        served = serve_bot(self.ws.state_dir, engine.gateway, client, symbols, step=self.stage, clock=o.clock, lock=self.lock,
+                           journal=journal, host=o.gateway_host, port=o.gateway_port, is_open=lambda: not self.closed,
+                           busy_for=lambda: self.calls.busy_for(BOT_WEIGHT_SHARE))
+        o.on_gateway(served.info)
+        return served
 
     def _refusal(self) -> str | None:
         """Checked by the executor right before each order (and each resend) leaves: the halt,

@@ -62,6 +62,32 @@ check_dex_gas_used_ratio = _dex(lambda d: Measurement(d["gas_ratio"], evidence={
 check_dex_slippage_pct = _dex(lambda d: Measurement(d["slippage_pct"], evidence={k: d.get(k) for k in ("quoted_out", "min_out", "amount_out")}))
 
 
+BOT_OFF = "bot: builtin — no bot of your own trades through the gateway"
+
+
+def _bot(measure: Callable[[dict], Measurement]):
+    def check(ctx: PhaseContext) -> Measurement:
+        if not ctx.extras.get("bot_external"):
+            return Measurement(None, message=BOT_OFF, verdict=Verdict.SKIP)
+        cex: Any = ctx.extras.get("cex") or {}
+        if "error" in cex:
+            return Measurement(None, message=cex["error"], verdict=Verdict.ERROR)
+        data = cex.get("bot")
+        if not data:
+            return Measurement(None, message="your bot's session did not run", verdict=Verdict.ERROR)
+        if not data["market_orders"]:
+            return Measurement(None, evidence=data, message="your bot sent no MARKET order through the gateway", verdict=Verdict.FAIL)
+        return measure(data)
+
+    return check
+
+
+check_bot_fill_rate_pct = _bot(lambda d: Measurement(d["fill_rate_pct"], evidence=d,
+                                                     message=f"{d['market_filled']} of {d['market_orders']} MARKET orders filled"))
+check_bot_slippage_pct = _bot(lambda d: Measurement(d["worst_slippage_pct"], evidence={"fills": d["fills"]})
+                              if d["worst_slippage_pct"] is not None else Measurement(None, message="no fills to measure", verdict=Verdict.FAIL))
+
+
 def check_approvals_behave(ctx: PhaseContext) -> Measurement:
     data = ctx.extras.get("approvals")
     if data is None or "error" in data:
@@ -76,6 +102,8 @@ class TestnetPhase:
         "cex_fill_rate_pct": check_cex_fill_rate_pct,
         "cex_slippage_pct": check_cex_slippage_pct,
         "cex_balances_reconciled": check_cex_balances_reconciled,
+        "bot_fill_rate_pct": check_bot_fill_rate_pct,
+        "bot_slippage_pct": check_bot_slippage_pct,
         "dex_tx_confirmed": check_dex_tx_confirmed,
         "dex_gas_used_ratio": check_dex_gas_used_ratio,
         "dex_slippage_pct": check_dex_slippage_pct,

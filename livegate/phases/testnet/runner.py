@@ -11,6 +11,7 @@ balances with the balances at the start of the run plus every recorded fill."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.execution.cex import balance_changes, split_symbol
 from livegate.config.environment import load_env
 from livegate.core.errors import LivegateError, TradingHalted
+from livegate.core.fills import slippage_bps
 from livegate.core.orders import Fill
 from livegate.core.portfolio import Portfolio
 from livegate.ledger import queries
@@ -33,6 +35,7 @@ from livegate.phases.testnet.plugin import PHASE
 from livegate.services import approvals, gate, mode_switch, modes
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.journal import AlertingJournal
+from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, serve_bot
 from livegate.services.trading import SCRIPT_THROTTLES, TESTNET, venue_gateway
 
 
@@ -44,6 +47,12 @@ class TestnetOptions:
     progress: Callable[[str], None] = lambda text: None
     client: Any = None  # a ccxt client to use instead of building one (tests)
     extras: dict = field(default_factory=dict)
+    bot_hours: float = 0.0  # bot: external — how long the trader's bot trades through the gateway after the script
+    clock: Callable[[], float] = field(default=lambda: time.time())
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 0
+    on_gateway: Callable[[dict], None] = lambda info: None  # told how the bot reaches the gateway, once it listens
+    stop_requested: Callable[[], bool] = lambda: False  # end the bot's session early (SIGTERM)
 
 
 def _sides(effective: Any) -> tuple[bool, bool]:
@@ -68,7 +77,7 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=effective.config.approvals.expiry_seconds,
                                       ask=options.ask, context="livegate testnet", sleep=options.sleep)
     extras = options.extras
-    extras.update(cex_enabled=cex_on, dex_enabled=dex_on)
+    extras.update(cex_enabled=cex_on, dex_enabled=dex_on, bot_external=effective.config.bot == "external")
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         unfinished = _unfinished_run(ws)
         run = unfinished or f"lgt{_next_run(ws)}"
@@ -135,6 +144,10 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions, eve
     guardian = venue.gateway.guardian
     value = min(cfg.testnet.order_value, guardian.max_trade_amount or cfg.testnet.order_value)  # a larger order is refused
     steps = CexScript(venue.gateway, venue.executor, symbol, value, sleep=options.sleep, progress=options.progress).run()
+    bot = None
+    if cfg.bot == "external":
+        options.progress(f"your bot's session through the gateway ({options.bot_hours:g} h)")
+        bot = bot_session(ws, effective, env, journal, run, approve, client, options)
     check = reconcile_run(ws, venue, run, before)
     if not check["ok"]:
         check["halted"] = mode_switch.halt(ws, check["reason"]) is not None
@@ -144,7 +157,57 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions, eve
                                            "fills": check["fills_checked"]})
     return {"symbol": symbol, "exchange": venue.client.id, **summarize(steps), "reconciliation": check,
             "exempt_throttles": sorted(SCRIPT_THROTTLES), "lookups": venue.executor.lookups,
-            "resends": venue.executor.resends, "base": base, "quote": quote, "recovered": recovered}
+            "resends": venue.executor.resends, "base": base, "quote": quote, "recovered": recovered, "bot": bot}
+
+
+def bot_session(ws, effective, env, journal, run, approve, client, options: TestnetOptions) -> dict:
+    """`bot: external`: after the script, the trader's own bot trades on the exchange's sandbox
+    through the gateway for `options.bot_hours` (throttles kept: the stage's rules, not the
+    script's), its fills recorded as they come. Then its resting orders are cancelled and its
+    orders measured: the fill rate of its MARKET orders, the worst slippage of its fills against
+    the price quoted when each order was sent."""
+    cfg = effective.config
+    venue = venue_gateway(TESTNET, ws, effective, env, journal, run, cfg.testnet.symbol or cfg.exchange.symbols[0], approve,
+                          client=client, sleep=options.sleep, scripted=False)
+    lock = threading.RLock()
+    open_ = [True]
+    served = serve_bot(ws.state_dir, venue.gateway, client, list(cfg.exchange.symbols), step="testnet", clock=options.clock,
+                       lock=lock, journal=journal, host=options.gateway_host, port=options.gateway_port,
+                       is_open=lambda: open_[0], busy_for=lambda: venue.calls.busy_for(BOT_WEIGHT_SHARE))
+    options.on_gateway(served.info)
+    end = options.clock() + options.bot_hours * 3600
+    try:
+        while options.clock() < end and not options.stop_requested():
+            with lock:
+                if venue.executor.pending:
+                    venue.gateway.settle(venue.executor.poll(), int(options.clock() * 1000))
+            options.sleep(1.0)
+    finally:
+        with lock:
+            open_[0] = False
+            canceled = [o.client_id for o in venue.executor.cancel_all()]
+            venue.gateway.settle(venue.executor.poll(), int(options.clock() * 1000))
+            venue.gateway.finish_trades(int(options.clock() * 1000))
+        served.stop()
+    out = {**bot_measures(_events(ws, run)), "canceled": canceled, "refused_requests": served.desk.refusals}
+    journal.emit("bot_session", out)
+    return out
+
+
+def bot_measures(events: list[tuple[str, dict]]) -> dict:
+    """The bot's orders of a run (`origin: bot`): the share of its MARKET orders that filled,
+    and the worst slippage of any of its fills against the order's quoted reference, percent."""
+    sent = {p["client_id"]: p for k, p in events if k == "order_sending" and p.get("origin") == "bot"}
+    fills = [p for k, p in events if k == "venue_fill" and p["order_id"] in sent]
+    filled: dict[str, float] = {}
+    for f in fills:
+        filled[f["order_id"]] = filled.get(f["order_id"], 0.0) + float(f["amount"])
+    market = [cid for cid, p in sent.items() if p["type"] == "market"]
+    done = [cid for cid in market if filled.get(cid, 0.0) >= float(sent[cid]["amount"]) - 1e-12]
+    slips = [slippage_bps(f["side"], float(f["price"]), float(sent[f["order_id"]]["reference"])) / 100 for f in fills]
+    return {"orders": len(sent), "market_orders": len(market), "market_filled": len(done),
+            "fill_rate_pct": 100.0 * len(done) / len(market) if market else None,
+            "fills": len(fills), "worst_slippage_pct": max(slips) if slips else None}
 
 
 def _recover(venue: Any, events: list[tuple[str, dict]], cash: float, journal: Any) -> dict:
