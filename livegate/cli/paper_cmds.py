@@ -7,12 +7,13 @@ import typer
 from livegate.adapters.sandbox.rehearsal import follow_sandbox_clock
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
+from livegate.cli.bot_output import gateway_json, gateway_text
 from livegate.cli.paper_display import NEXT_LINE, show_criteria, stress_bar
 from livegate.core.errors import UsageError
 from livegate.core.timeparse import iso_to_ms
 from livegate.ledger.keys import try_load_private
 from livegate.phases.paper.report import run_report
-from livegate.phases.paper.run import BACKTEST, FORWARD, PaperRunner, RunPlan, unfinished_run
+from livegate.phases.paper.run import BACKTEST, FORWARD, BotOptions, PaperRunner, RunPlan, unfinished_run
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -35,10 +36,15 @@ def paper_run(
     sandbox_clock: bool = typer.Option(False, "--sandbox-clock", help="Rehearsal only, forward runs: follow the market clock of the local sandbox "
                                                                         "(`livegate sandbox serve --clock step`), moving it bar by bar, so the days pass in minutes "
                                                                         "with the same result on a busy machine. Refused (exit 2) unless exchange.base_url is a livegate sandbox on this machine."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar)."),
+    gateway_port: int = typer.Option(0, "--gateway-port", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar; bot: external — first, one line with the gateway's URL and key)."),
 ) -> None:
     """Run the configured strategy through the risk guardian on simulated fills (fees, slippage,
     exchange filters), then evaluate it against the paper criteria.
+
+    With `bot: external`, your own bot trades instead, through livegate's gateway: its orders
+    are filled by the same simulation, its account and orders are the paper ones, and its trades
+    are evaluated.
 
     `--days N` alone is a forward run on live market data (public endpoints, no keys): it needs
     the env phase signed off and becomes the paper phase result. `--replay` and `--since` are
@@ -56,7 +62,8 @@ def paper_run(
         raise UsageError("--sandbox-clock is for forward runs: a backtest (--replay, --since) runs at full speed anyway")
     market = follow_sandbox_clock(ws.effective.config.exchange, sandbox_clock, "paper-run") if kind == FORWARD else None
     progress = _Progress(as_json)
-    runner = PaperRunner(ws, plan, key=try_load_private(), progress=progress.update)
+    runner = PaperRunner(ws, plan, key=try_load_private(), progress=progress.update,
+                         bot=BotOptions(port=gateway_port, on_gateway=gateway_json if as_json else gateway_text))
     if market is not None:  # the run's clock and waits are the sandbox's market time
         runner.clock, runner.sleep, runner.market_clock = market.now, market.sleep, market.market_ms
     _sigterm_stops_cleanly()

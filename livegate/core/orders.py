@@ -66,7 +66,10 @@ class Order:
     stop_price: float | None = None  # a protective order's trigger price
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        out = {name: getattr(self, name) for name in self.__slots__}
+        if out["stop_price"] is None:  # only a protective order has one
+            del out["stop_price"]
+        return out
 
 
 @dataclass(slots=True)

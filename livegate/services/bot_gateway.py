@@ -323,7 +323,8 @@ class Served:
 
 def serve_bot(state_dir: Path, gateway: Any, client: Any, symbols: list[str], *, step: str, clock: Callable[[], float],
               lock: threading.RLock, journal: Any, host: str = "127.0.0.1", port: int = 0,
-              is_open: Callable[[], bool] = lambda: True, busy_for: Callable[[], float | None] = lambda: None) -> Served:
+              is_open: Callable[[], bool] = lambda: True, busy_for: Callable[[], float | None] = lambda: None,
+              desk_class: type[BotDesk] = BotDesk) -> Served:
     """Start the Binance-compatible gateway for the workspace's own bot in front of `gateway` (an
     OrderGateway whose executor trades on `client`), for the ccxt `symbols`. The bot signs with
     the workspace's gateway key (`livegate gateway key`); `gateway_started` is journaled (the
@@ -332,10 +333,193 @@ def serve_bot(state_dir: Path, gateway: Any, client: Any, symbols: list[str], *,
     if key is None:
         raise UsageError("bot: external needs a gateway key for your bot: run `livegate gateway key` first")
     ids = symbol_ids(client.markets, symbols)
-    desk = BotDesk(gateway, client, ids, clock, lock, is_open=is_open, busy_for=busy_for)
+    desk = desk_class(gateway, client, ids, clock, lock, is_open=is_open, busy_for=busy_for)
     thread = GatewayThread(GatewayServer(desk, {key.api_key: key.api_key_object(loopback_only=host in LOOPBACK)}, host=host, port=port))
     url = thread.start()
     journal.emit("gateway_started", {"gateway_url": url, "key_id": key.key_id, "venue": client.id, "step": step})
     info = {"gateway_url": url, "api_key": key.api_key, "secret": key.secret, "step": step, "venue": client.id,
             "symbols": sorted(ids)}
     return Served(thread, desk, info)
+
+
+# -- paper: the bot's orders filled by the paper simulator ---------------------------------------
+
+def _num(value: float) -> str:
+    return f"{value:.8f}"
+
+
+@dataclass
+class PaperOrder:
+    order_id: int
+    symbol_id: str
+    order: Any  # the core Order (the simulator updates `filled` and `status`)
+    time_ms: int
+    quote_filled: float = 0.0
+    update_ms: int = 0
+
+
+class PaperDesk(BotDesk):
+    """`bot: external` in a paper run: the bot's orders go through the same order gateway, and
+    the paper simulator fills them from the live market (book walk, fees, the exchange's
+    filters). The bot's account, orders and trades are answered here, from the paper account —
+    never from the venue, where nothing is traded; market data is the venue's."""
+
+    ACCOUNT_ROUTES = {"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/myTrades"}
+
+    def __init__(self, gateway: Any, client: Any, symbols: dict[str, str], clock: Callable[[], float], lock: threading.RLock,
+                 **kwargs: Any):
+        super().__init__(gateway, client, symbols, clock, lock, **kwargs)
+        self.orders: dict[str, PaperOrder] = {}  # by client id
+        self.by_id: dict[int, PaperOrder] = {}
+        self.trades: list[dict] = []
+        self._ids = iter(range(1, 1 << 62))
+        self._trade_ids = iter(range(1, 1 << 62))
+        self.journal = gateway.journal
+        gateway.journal = self  # every `fill` the gateway records passes here first
+
+    # the gateway's journal: fills of the bot's orders become its trades, then go on as before
+    def emit(self, kind: str, payload: dict) -> None:
+        if kind == "fill" and payload.get("order_id") in self.orders:
+            self._trade(payload)
+        self.journal.emit(kind, payload)
+
+    def __getattr__(self, name: str) -> Any:  # commit, discard, run_id … of the paper journal
+        journal = self.__dict__.get("journal")
+        if journal is None:
+            raise AttributeError(name)
+        return getattr(journal, name)
+
+    def place(self, params: dict[str, str]) -> Any:
+        order = self.parse(params)
+        if order.type not in (MARKET, LIMIT):
+            raise bad_request(-1014, f"livegate: {params['type']} orders wait at a venue; the paper run simulates MARKET and LIMIT")
+        intent = OrderIntent(order.symbol, order.side, amount=order.amount, quote_amount=order.quote_amount,
+                             type=order.type, price=order.price, reason="bot order")
+        now = int(self.clock() * 1000)
+        client_id = order.client_id or f"paper{now}{len(self.orders)}"
+        with self.lock:
+            if not self.is_open():
+                raise bad_request(-2010, "livegate: the paper run has stopped; no order is taken")
+            if client_id in self.orders:
+                raise bad_request(-2010, "Duplicate order sent.")
+            self._know_price(order.symbol)
+            paper = PaperOrder(next(self._ids), params["symbol"], None, now, update_ms=now)
+            self.orders[client_id] = paper  # before submit: its fills are recorded as they come
+            decision = self.gateway.submit(intent, now, origin=ORIGIN, client_id=client_id)
+            if not decision.accepted:
+                del self.orders[client_id]
+                raise bad_request(-2010, "livegate: " + "; ".join(f"{b.rule}: {b.message}" for b in decision.blocks))
+            paper.order = decision.order
+            self.by_id[paper.order_id] = paper
+            body = self._order_json(paper)
+            body["transactTime"] = now
+            body["fills"] = [{"price": t["price"], "qty": t["qty"], "commission": t["commission"],
+                              "commissionAsset": t["commissionAsset"], "tradeId": t["id"]}
+                             for t in self.trades if t["orderId"] == paper.order_id]
+            return body
+
+    def cancel(self, params: dict[str, str]) -> Any:
+        self._symbol(params)
+        with self.lock:
+            paper = self._find(params)
+            if paper.order.status != "open":
+                raise bad_request(-2011, "Unknown order sent.")
+            self._cancel([paper])
+            return self._order_json(paper)
+
+    def cancel_open(self, params: dict[str, str]) -> Any:
+        self._symbol(params)
+        with self.lock:
+            mine = [p for p in self.orders.values() if p.symbol_id == params["symbol"] and p.order and p.order.status == "open"]
+            if not mine:
+                raise bad_request(-2011, "Unknown order sent.")
+            self._cancel(mine)
+            return [self._order_json(p) for p in mine]
+
+    def forward(self, method: str, path: str, params: dict[str, str], signed: bool) -> Any:
+        if path not in self.ACCOUNT_ROUTES:
+            return super().forward(method, path, params, signed)  # market data: the venue's
+        with self.lock:
+            if path == "/api/v3/account":
+                return self._account()
+            symbol_id = params.get("symbol")
+            if path != "/api/v3/openOrders" or symbol_id:
+                self._symbol(params)
+            if path == "/api/v3/order":
+                return self._order_json(self._find(params))
+            if path == "/api/v3/myTrades":
+                wanted = int(params["orderId"]) if params.get("orderId") else None
+                return [t for t in self.trades if t["symbol"] == symbol_id and (wanted is None or t["orderId"] == wanted)]
+            mine = [p for p in self.by_id.values() if symbol_id in (None, p.symbol_id)]
+            if path == "/api/v3/openOrders":
+                mine = [p for p in mine if p.order.status == "open"]
+            return [self._order_json(p) for p in sorted(mine, key=lambda p: p.order_id)]
+
+    # -- parts -----------------------------------------------------------------------------------
+
+    def _find(self, params: dict[str, str]) -> PaperOrder:
+        paper = None
+        if params.get("orderId"):
+            try:
+                paper = self.by_id.get(int(params["orderId"]))
+            except ValueError:
+                raise bad_request(-1100, "Illegal characters found in parameter 'orderId'; legal range is '^[0-9]{1,20}$'.") from None
+        elif params.get("origClientOrderId"):
+            paper = self.orders.get(params["origClientOrderId"])
+        else:
+            raise bad_request(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        if paper is None or paper.order is None or paper.symbol_id != params.get("symbol"):
+            raise bad_request(-2013, "Order does not exist.")
+        return paper
+
+    def _cancel(self, papers: list[PaperOrder]) -> None:
+        executor, now = self.executor, int(self.clock() * 1000)
+        gone = {p.order.client_id for p in papers}
+        executor.pending = [o for o in executor.pending if o.client_id not in gone]
+        for paper in papers:
+            paper.order.status, paper.update_ms = "canceled", now
+            executor.reference.pop(paper.order.client_id, None)
+            self.journal.emit("order_canceled", {"client_id": paper.order.client_id, "reason": "canceled by the bot"})
+        self.gateway.finish_trades(now)
+
+    def _trade(self, fill: dict) -> None:
+        paper = self.orders[fill["order_id"]]
+        amount, price = float(fill["amount"]), float(fill["price"])
+        paper.quote_filled += amount * price
+        paper.update_ms = int(fill["ts"])
+        self.trades.append({"symbol": paper.symbol_id, "id": next(self._trade_ids), "orderId": paper.order_id, "orderListId": -1,
+                            "price": _num(price), "qty": _num(amount), "quoteQty": _num(amount * price),
+                            "commission": _num(float(fill["fee"])), "commissionAsset": self._quote(paper.symbol_id),
+                            "time": int(fill["ts"]), "isBuyer": fill["side"] == BUY, "isMaker": fill["liquidity"] == "maker",
+                            "isBestMatch": True})
+
+    def _quote(self, symbol_id: str) -> str:
+        return self.symbols[symbol_id].split("/")[1]
+
+    def _order_json(self, paper: PaperOrder) -> dict:
+        o = paper.order
+        status = {"open": "PARTIALLY_FILLED" if o.filled > 0 else "NEW", "filled": "FILLED", "canceled": "CANCELED",
+                  "rejected": "REJECTED"}.get(o.status, "NEW")
+        return {"symbol": paper.symbol_id, "orderId": paper.order_id, "orderListId": -1, "clientOrderId": o.client_id,
+                "price": _num(o.price or 0.0), "origQty": _num(o.amount), "executedQty": _num(o.filled),
+                "cummulativeQuoteQty": _num(paper.quote_filled), "status": status,
+                "timeInForce": "GTC", "type": o.type.upper(), "side": o.side.upper(), "stopPrice": _num(0.0),
+                "icebergQty": _num(0.0), "time": paper.time_ms, "updateTime": paper.update_ms, "isWorking": True,
+                "workingTime": paper.time_ms, "origQuoteOrderQty": _num(0.0), "selfTradePreventionMode": "NONE"}
+
+    def _account(self) -> dict:
+        account, executor = self.gateway.account, self.executor
+        quote_assets = {self._quote(s) for s in self.symbols}
+        balances: dict[str, list[float]] = {q: [0.0, 0.0] for q in quote_assets}
+        reserved = executor._reserved() if hasattr(executor, "_reserved") else 0.0
+        for q in quote_assets:
+            balances[q] = [max(0.0, account.cash - reserved), reserved]
+        for symbol, pos in list(account.positions.items()) + [(s, d) for s, d in getattr(account, "dust", {}).items()]:
+            base = symbol.split("/")[0]
+            free, locked = balances.setdefault(base, [0.0, 0.0])
+            balances[base] = [free + float(getattr(pos, "amount", 0.0)), locked]
+        return {"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
+                "canTrade": True, "canWithdraw": False, "canDeposit": False, "brokered": False,
+                "requireSelfTradePrevention": False, "preventSor": False, "updateTime": int(self.clock() * 1000),
+                "accountType": "SPOT", "permissions": ["SPOT"], "uid": 0,
+                "balances": [{"asset": a, "free": _num(f), "locked": _num(lk)} for a, (f, lk) in sorted(balances.items())]}

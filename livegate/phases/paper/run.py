@@ -6,6 +6,7 @@ events and a checkpoint of the engine, so `--resume` continues from the last one
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from livegate.ledger.run_journal import LedgerJournal
 from livegate.ledger.store import Ledger
 from livegate.phases.paper.feeds import DAY_MS, LiveFeed, Retry, fetch_history, first_days, merged_bars
 from livegate.services import gate, trading
+from livegate.services.bot_gateway import ExternalBot, PaperDesk, serve_bot
 from livegate.services.trading import assemble_engine, order_refusal, rules_for
 
 BACKTEST, FORWARD = "backtest", "forward"
@@ -151,14 +153,25 @@ def run_counts(ws, run_id: str) -> dict[str, Any]:
 
 
 # -- the run ------------------------------------------------------------------------------------
+@dataclass
+class BotOptions:
+    """bot: external — where the gateway for the trader's own bot listens, and who is told its URL."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    on_gateway: Callable[[dict], None] = lambda info: None
+
+
 class PaperRunner:
     """One paper run from start (or resume) to completion. `clock`/`sleep` are injectable so
     tests can drive a 7-day forward run with freezegun; `client` overrides the ccxt client."""
 
     def __init__(self, ws, plan: RunPlan, *, key=None, clock: Callable[[], float] = lambda: time.time(),
                  sleep: Callable[[float], None] = time.sleep, progress: Callable[[Progress], None] | None = None,
-                 client: Any = None, checkpoint_bars: int = CHECKPOINT_BARS, market_clock: Callable[[], int] | None = None):
+                 client: Any = None, checkpoint_bars: int = CHECKPOINT_BARS, market_clock: Callable[[], int] | None = None,
+                 bot: BotOptions | None = None):
         self.ws, self.plan, self.key = ws, plan, key
+        self.bot = bot or BotOptions()  # bot: external — the gateway the trader's bot trades through
         self.clock, self.sleep, self.progress = clock, sleep, progress
         self.client = client
         self.checkpoint_bars = checkpoint_bars
@@ -181,7 +194,11 @@ class PaperRunner:
             self.plan = plan = RunPlan(p["kind"], p["days"], p["replay"], p["since_ms"], p["symbols"], resume=True)
         if plan.kind == FORWARD:
             gate.require_open(gate.snapshot(ws), "paper")
-        strategy = load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)
+        external = cfg.bot == "external"
+        if external and plan.kind != FORWARD:
+            raise UsageError("bot: external — your bot's paper trading is a forward run on live data (`paper-run --days N`); "
+                             "a backtest has no bot to ask")
+        strategy = ExternalBot() if external else load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)
         t0 = time.perf_counter()
         with Ledger.open(ws.ledger_path, key=self.key) as ledger:
             if plan.kind == BACKTEST:
@@ -340,20 +357,30 @@ class PaperRunner:
         end_ms = started_ms + int(plan.days * DAY_MS)
         total_days = plan.days
         finished = bool(saved and saved.get("final"))  # only the evaluation was lost
+        lock, served = threading.RLock(), None
+        if cfg.bot == "external" and not finished:
+            closed = [False]
+            served = serve_bot(self.ws.state_dir, engine.gateway, client, symbols, step="paper", clock=self.clock, lock=lock,
+                               journal=journal, host=self.bot.host, port=self.bot.port, is_open=lambda: not closed[0],
+                               desk_class=PaperDesk)
+            self.bot.on_gateway(served.info)
         try:
             while not finished:
-                halted = order_refusal(self.ws, trading.PAPER)  # read fresh: a halt from any terminal stops the run here
-                if halted:
-                    self._stop(ledger, journal, f"trading halted: {halted}", engine)
-                    raise TradingHalted(f"{halted}; {HALT_HINT}")
-                now_ms = int(self.clock() * 1000)
-                for bar in feed.poll():
-                    stale = bar.ts + engine.tf < now_ms - engine.tf  # closed more than a bar before this poll: missed while down
-                    engine.on_bar(bar, trade=not stale)
-                finished = now_ms >= end_ms
-                journal.commit({"cursor": dict(feed.last), "state": engine.state_dict(), "final": finished},
-                               extra=[("paper_run_completed", {"bars": engine.bars, "equity": engine.account.equity()})] if finished else ())
-                self._progress(min(total_days, (now_ms - started_ms) / DAY_MS), total_days, engine)
+                with lock:  # the bot's requests wait for this turn of the loop
+                    halted = order_refusal(self.ws, trading.PAPER)  # read fresh: a halt from any terminal stops the run here
+                    if halted:
+                        self._stop(ledger, journal, f"trading halted: {halted}", engine)
+                        raise TradingHalted(f"{halted}; {HALT_HINT}")
+                    now_ms = int(self.clock() * 1000)
+                    for bar in feed.poll():
+                        stale = bar.ts + engine.tf < now_ms - engine.tf  # closed more than a bar before this poll: missed while down
+                        engine.on_bar(bar, trade=not stale)
+                    finished = now_ms >= end_ms
+                    journal.commit({"cursor": dict(feed.last), "state": engine.state_dict(), "final": finished},
+                                   extra=[("paper_run_completed", {"bars": engine.bars, "equity": engine.account.equity()})] if finished else ())
+                    self._progress(min(total_days, (now_ms - started_ms) / DAY_MS), total_days, engine)
+                    if finished and served is not None:
+                        closed[0] = True  # the run is over: the bot's next order is refused
                 if not finished:
                     feed.wait_next()
         except (StrategyError, VenueUnreachable) as exc:
@@ -362,6 +389,9 @@ class PaperRunner:
         except KeyboardInterrupt:
             self._stop(ledger, journal, "interrupted", engine)
             raise Interrupted(RESUME_HINT) from None
+        finally:
+            if served is not None:
+                served.stop()
         data = saved_start["data"] if saved_start else data
         return RunOutcome(run_id, plan, data, engine, journal.seconds, time.perf_counter() - t0, engine.bars)
 
