@@ -23,6 +23,7 @@ import re
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,8 @@ class BotDesk:
         self.executor = gateway.executor
         self.is_open, self.on_refused, self.busy_for = is_open, on_refused, busy_for
         self.refusals = 0  # requests answered with an error here (counted, never forwarded)
+        self._refused: Counter[str] = Counter()  # since the last `take_refusals`: "status code" → how many
+        self._refused_lock = threading.Lock()
         self.cache: dict[tuple, tuple[float, Any]] = {}  # public market data: (path, params) → (until, body)
         self.cache_hits = 0
 
@@ -148,9 +151,17 @@ class BotDesk:
         return int(time.time() * 1000)
 
     def refused(self, method: str, path: str, status: int, code: int) -> None:
-        self.refusals += 1
+        with self._refused_lock:
+            self.refusals += 1
+            self._refused[f"{status} {code}"] += 1
         if self.on_refused is not None:
             self.on_refused({"method": method, "path": path, "status": status, "code": code})
+
+    def take_refusals(self) -> dict[str, int]:
+        """The refusals counted since the last call (by HTTP status and Binance code), and reset."""
+        with self._refused_lock:
+            taken, self._refused = dict(self._refused), Counter()
+        return taken
 
     def place(self, params: dict[str, str]) -> Any:
         order = self.parse(params)
@@ -319,6 +330,13 @@ class Served:
 
     def stop(self) -> None:
         self.thread.stop()
+
+    def record_refusals(self, journal: Any) -> None:
+        """Journal how many of the bot's requests the gateway refused since the last call, by
+        status and code (`gateway_refused`) — counted, never their content."""
+        counts = self.desk.take_refusals()
+        if counts:
+            journal.emit("gateway_refused", {"counts": counts, "total": sum(counts.values())})
 
 
 def serve_bot(state_dir: Path, gateway: Any, client: Any, symbols: list[str], *, step: str, clock: Callable[[], float],

@@ -44,7 +44,8 @@ def live_options(sandbox, **kwargs):
     from livegate.phases.microlive.runner import LiveOptions
 
     market_ms = sandbox.venue.clock.market_ms
-    return LiveOptions(ask=lambda a: True, clock=lambda: market_ms() / 1000, market_clock=market_ms,
+    kwargs.setdefault("ask", lambda a: True)
+    return LiveOptions(clock=lambda: market_ms() / 1000, market_clock=market_ms,
                        sleep=lambda s: time.sleep(min(s / SPEED, 0.05)), poll_s=1.0, **kwargs)
 
 
@@ -57,7 +58,7 @@ def make_live_ws(workspace, sandbox, operator_key):
     from livegate.services import mode_switch
 
     def make(value: float = 8.0, stage: dict | None = None, risk: dict | None = None, thresholds: dict | None = None,
-             breakers: dict | None = None, bot: str = "builtin"):
+             breakers: dict | None = None, bot: str = "builtin", config: dict | None = None):
         n = next(_ids)
         pair = sandbox.add_key(f"live-key-{n}", f"live-secret-{n}-Zk", balances={"USDT": 5_000})
         ws = Workspace(workspace)
@@ -67,6 +68,7 @@ def make_live_ws(workspace, sandbox, operator_key):
         data = yaml.safe_load(path.read_text())
         data["strategy"] = {"ref": "strategies/flip.py:Flip", "params": {"value": value}}
         data["bot"] = bot
+        data.update(config or {})
         data["thresholds"] = {"micro-live": {"4.1a": stage or {"min_duration_hours": 0.05, "min_successful_trades": 2},
                                              "win_rate_gap_points": 100, "live_vs_paper_worse_pct": 1000, **(thresholds or {})}}
         path.write_text(yaml.safe_dump(data, sort_keys=False))

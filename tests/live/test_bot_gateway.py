@@ -185,6 +185,13 @@ def test_async_ccxt_and_raw_rest_and_what_is_never_let_through(bot_ws, sandbox, 
         stage.stop()
     venue = venue_orders(sandbox, bot_ws)
     assert len(venue) == 2 and sorted(s for s, *_ in venue.values()) == ["BUY", "BUY"]  # the refused ones never reached it
+    refused = events(bot_ws, "gateway_refused")  # counted in the ledger by status and code, nothing of the requests
+    totals: dict = {}
+    for p in refused:
+        for code, n in p["counts"].items():
+            totals[code] = totals.get(code, 0) + n
+    assert totals["403 -2015"] == 4 and totals["404 0"] == 1 and totals["400 -1022"] == 1 and totals["400 -1121"] == 1
+    assert sum(totals.values()) >= 12 and set(refused[0]) == {"counts", "total", "run"}
     assert [status for _, status, _ in venue.values()].count("CANCELED") == 1  # nothing left resting
 
 
@@ -383,3 +390,25 @@ def test_protective_orders_pass_as_sells_that_reduce_the_position(bot_ws, sandbo
     assert sent["prot-take"]["reduce_only"] is True
     venue = venue_orders(sandbox, bot_ws)
     assert venue["prot-stop"][1] == "CANCELED" and venue["prot-take"][1] == "CANCELED"  # the stage's stop left nothing resting
+
+
+def test_an_order_awaiting_approval_is_held_and_an_expired_one_answers_the_bot(make_live_ws, sandbox, operator_key):
+    root = make_live_ws(stage=LONG_STAGE, risk=LOOSE, bot="external", config={"approvals": {"expiry_seconds": 2}})
+    issue_bot_key(Workspace(root).state_dir)
+    env = root / ".env"
+    env.write_text(env.read_text().replace("EXECUTION_APPROVAL_MODE=auto", "EXECUTION_APPROVAL_MODE=approve_each"))
+    stage = Stage(root, sandbox, operator_key, ask=lambda approval: None)  # nobody approves here
+    try:
+        bot = stage.bot()
+        bot.load_markets()
+        t0 = time.monotonic()
+        with pytest.raises(ccxt.InvalidOrder, match="livegate: approval: expired after 2 s"):
+            bot.create_order("BTC/USDT", "market", "buy", round(8.0 / bot.fetch_ticker("BTC/USDT")["last"], 5),
+                             params={"newClientOrderId": "waits-1"})
+        assert time.monotonic() - t0 >= 1.9  # the request was held until the approval expired
+    finally:
+        stage.stop()
+    assert "waits-1" not in venue_orders(sandbox, root)
+    [requested] = events(root, "approval_requested")
+    decided = events(root, "approval_decided")
+    assert requested["id"] == decided[-1]["id"] and decided[-1]["decision"] == "expired"

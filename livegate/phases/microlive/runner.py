@@ -127,6 +127,7 @@ class LiveRunner:
         self.closed = False  # the stage stopped: an external bot's orders are refused from then on
         self.external = False  # bot: external — the trader's bot trades through the gateway
         self.halted_for: str | None = None  # external: the halt the loop is waiting out (serving reads and cancels)
+        self.served: Any = None  # external: the bot's gateway
 
     def run(self) -> LiveOutcome:
         snap = gate.snapshot(self.ws)
@@ -190,7 +191,7 @@ class LiveRunner:
                 feed.last = dict(saved["cursor"])
             journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws),
                                           "bot": cfg.bot})
-            server = self._serve_bot(engine, client, symbols, journal) if external else None
+            server = self.served = self._serve_bot(engine, client, symbols, journal) if external else None
             try:
                 return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
             except LivegateError as exc:  # the venue gave up on us, the ledger failed: leave nothing working, then say why
@@ -202,6 +203,8 @@ class LiveRunner:
             finally:
                 if server is not None:
                     server.stop()
+                    with contextlib.suppress(LivegateError, OSError):
+                        server.record_refusals(journal)
 
     def _serve_bot(self, engine: Any, client: Any, symbols: list[str], journal: Any) -> Any:
         """`bot: external`: the Binance-compatible gateway the trader's bot sends its orders to,
@@ -254,6 +257,8 @@ class LiveRunner:
             except (LivegateError, OSError):
                 pass
             return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
+        if self.served is not None:
+            self.served.record_refusals(journal)
         bars = feed.poll()
         stalled = None
         for bar in bars:

@@ -376,6 +376,8 @@ class PaperRunner:
                         stale = bar.ts + engine.tf < now_ms - engine.tf  # closed more than a bar before this poll: missed while down
                         engine.on_bar(bar, trade=not stale)
                     finished = now_ms >= end_ms
+                    if served is not None:
+                        served.record_refusals(journal)
                     journal.commit({"cursor": dict(feed.last), "state": engine.state_dict(), "final": finished},
                                    extra=[("paper_run_completed", {"bars": engine.bars, "equity": engine.account.equity()})] if finished else ())
                     self._progress(min(total_days, (now_ms - started_ms) / DAY_MS), total_days, engine)

@@ -181,6 +181,7 @@ def bot_session(ws, effective, env, journal, run, approve, client, options: Test
             with lock:
                 if venue.executor.pending:
                     venue.gateway.settle(venue.executor.poll(), int(options.clock() * 1000))
+                served.record_refusals(journal)
             options.sleep(1.0)
     finally:
         with lock:
@@ -189,6 +190,7 @@ def bot_session(ws, effective, env, journal, run, approve, client, options: Test
             venue.gateway.settle(venue.executor.poll(), int(options.clock() * 1000))
             venue.gateway.finish_trades(int(options.clock() * 1000))
         served.stop()
+        served.record_refusals(journal)
     out = {**bot_measures(_events(ws, run)), "canceled": canceled, "refused_requests": served.desk.refusals}
     journal.emit("bot_session", out)
     return out
