@@ -412,3 +412,28 @@ def test_an_order_awaiting_approval_is_held_and_an_expired_one_answers_the_bot(m
     [requested] = events(root, "approval_requested")
     decided = events(root, "approval_decided")
     assert requested["id"] == decided[-1]["id"] and decided[-1]["decision"] == "expired"
+
+
+def test_go_live_json_prints_how_to_reach_the_gateway_first(bot_ws, sandbox):
+    """The CLI as a trader runs it: the first stdout line tells the bot where to go; the report follows at the end."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "livegate", "-w", str(bot_ws), "go-live", "--stage", "4.1a", "--json", "--yes",
+                             "--max-hours", "0.002"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert {"gateway_url", "api_key", "secret", "step", "venue"} <= set(info) and info["step"] == "4.1a"
+        bot = build_exchange("binance", testnet=False, base_url=info["gateway_url"], api_key=info["api_key"],
+                             secret=info["secret"], rate_limit_ms=0)
+        price = bot.fetch_ticker("BTC/USDT")["last"]
+        assert bot.create_order("BTC/USDT", "market", "buy", round(8.0 / price, 5), params={"newClientOrderId": "cli-1"})["status"] == "closed"
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    report = json.loads(out)
+    assert report["status"] == "paused" and report["measures"]["orders"] == 1
+    assert info["secret"] not in out and info["secret"] not in err  # shown once, on the line meant for the bot
+    assert "cli-1" in venue_orders(sandbox, bot_ws)
