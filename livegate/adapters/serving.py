@@ -4,6 +4,7 @@ background thread, so the synchronous rest of livegate can start it, use it and 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from typing import Any, Protocol
 
@@ -12,6 +13,20 @@ class AsyncServer(Protocol):
     async def start(self) -> str: ...
 
     async def stop(self) -> None: ...
+
+
+async def listen(handler: Any, host: str, port: int) -> tuple[Any, int]:
+    """aiohttp's low-level server (no router or middleware on the hot path) for `handler` on
+    `host:port` (0: a free port); returns its runner (to `cleanup()`) and the port."""
+    from aiohttp import web
+
+    runner = web.ServerRunner(web.Server(handler, access_log=None), shutdown_timeout=1.0)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    await web.SockSite(runner, sock).start()
+    return runner, sock.getsockname()[1]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -3,6 +3,7 @@ manager's SIGTERM ends its session cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -16,10 +17,8 @@ def stop_on_signal():
     import signal
 
     asked = []
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to install
         signal.signal(signal.SIGTERM, lambda signum, frame: asked.append(signum))
-    except ValueError:  # not the main thread
-        pass
     return lambda: bool(asked)
 
 

@@ -19,13 +19,13 @@ import hashlib
 import json
 import math
 import os
-import re
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +33,14 @@ from livegate.adapters.gateway.server import GatewayServer, GatewayThread
 from livegate.adapters.gateway.upstream import forward, venue_error
 from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
 from livegate.adapters.sandbox.errors import ApiError, bad_request, mandatory
+from livegate.adapters.sandbox.rest import order_params
 from livegate.core.errors import LivegateError, UsageError, VenueUnreachable
 from livegate.core.orders import BUY, LIMIT, MARKET, SELL, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT, OrderIntent
 from livegate.core.redact import register_secret
 
 ORIGIN = "bot"
-DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
-CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 SUPPORTED = {"MARKET": MARKET, "LIMIT": LIMIT, "STOP_LOSS_LIMIT": STOP_LOSS_LIMIT, "TAKE_PROFIT_LIMIT": TAKE_PROFIT_LIMIT}
-KNOWN_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+MAX_DECIMAL = Decimal("1e15")  # no market trades or prices more than this
 KEYS_FILE = "gateway-keys.json"
 BOT_WEIGHT_SHARE = 0.8  # the bot's requests stop (429 from the gateway) once the venue reports this share of its minute's weight
 MARKET_DATA_TTL_S = 1.0  # public market data is served from the gateway's cache for this long
@@ -102,18 +101,14 @@ def issue_bot_key(state_dir: Path) -> BotKey:
 
 # -- the desk ------------------------------------------------------------------------------------
 
-def _decimal(params: dict[str, str], name: str) -> float | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
+def _bounded(name: str, value: Decimal | None) -> float | None:
+    """A checked decimal as the float the order gateway takes; one too large for any market is
+    refused here (Binance's filters would; the gateway checks a venue's own filters later)."""
+    if value is None:
         return None
-    if not DECIMAL.match(raw):
-        raise bad_request(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{DECIMAL.pattern}'.")
-    value = float(raw)
-    if not math.isfinite(value) or value > 1e15:
-        raise bad_request(-1013, "Invalid quantity." if name != "price" else "Invalid price.")
-    if value <= 0:
-        raise bad_request(-1013, "Invalid price." if name == "price" else "Invalid quantity.")
-    return value
+    if value > MAX_DECIMAL:
+        raise bad_request(-1013, "Invalid price." if name in ("price", "stopPrice") else "Invalid quantity.")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -135,10 +130,10 @@ class BotDesk:
 
     def __init__(self, gateway: Any, client: Any, symbols: dict[str, str], clock: Callable[[], float],
                  lock: threading.RLock, is_open: Callable[[], bool] = lambda: True,
-                 on_refused: Callable[[dict], None] | None = None, busy_for: Callable[[], float | None] = lambda: None):
+                 busy_for: Callable[[], float | None] = lambda: None):
         self.gateway, self.client, self.symbols, self.clock, self.lock = gateway, client, symbols, clock, lock
         self.executor = gateway.executor
-        self.is_open, self.on_refused, self.busy_for = is_open, on_refused, busy_for
+        self.is_open, self.busy_for = is_open, busy_for
         self.refusals = 0  # requests answered with an error here (counted, never forwarded)
         self._refused: Counter[str] = Counter()  # since the last `take_refusals`: "status code" → how many
         self._refused_lock = threading.Lock()
@@ -154,8 +149,6 @@ class BotDesk:
         with self._refused_lock:
             self.refusals += 1
             self._refused[f"{status} {code}"] += 1
-        if self.on_refused is not None:
-            self.on_refused({"method": method, "path": path, "status": status, "code": code})
 
     def take_refusals(self) -> dict[str, int]:
         """The refusals counted since the last call (by HTTP status and Binance code), and reset."""
@@ -220,52 +213,20 @@ class BotDesk:
     # -- parts -----------------------------------------------------------------------------------
 
     def parse(self, params: dict[str, str]) -> NewOrder:
-        """A new order's parameters as Binance checks them; what the gateway does not place
-        (protective and other order types, IOC/FOK) is refused naming why."""
+        """A new order's parameters as Binance checks them (the emulator's rulebook), then what the
+        gateway does not place — other order types, IOC/FOK, a protective buy — refused naming why."""
         symbol = self._symbol(params)
-        for name in ("side", "type"):
-            if not params.get(name):
-                raise mandatory(name)
-        side, type_ = params["side"], params["type"]
-        if side not in ("BUY", "SELL"):
-            raise bad_request(-1117, "Invalid side.")
-        if type_ not in KNOWN_TYPES:
-            raise bad_request(-1116, "Invalid orderType.")
-        if type_ not in SUPPORTED:
-            raise bad_request(-1014, f"livegate: {type_} orders are not placed through the gateway "
+        p = order_params(params)
+        if p.type not in SUPPORTED:
+            raise bad_request(-1014, f"livegate: {p.type} orders are not placed through the gateway "
                                      "(MARKET, LIMIT, STOP_LOSS_LIMIT and TAKE_PROFIT_LIMIT are)")
-        price, qty, quote = _decimal(params, "price"), _decimal(params, "quantity"), _decimal(params, "quoteOrderQty")
-        stop = _decimal(params, "stopPrice")
-        tif = params.get("timeInForce")
-        if type_ in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
-            if stop is None:
-                raise mandatory("stopPrice")
-            if side != "SELL":
-                raise bad_request(-2010, f"livegate: a {type_} through the gateway protects a position: a SELL that reduces it")
-        elif stop is not None:
-            raise bad_request(-1106, "Parameter 'stopPrice' sent when not required.")
-        if type_ == "MARKET":
-            for name, value in (("price", price), ("timeInForce", tif)):
-                if value is not None:
-                    raise bad_request(-1106, f"Parameter '{name}' sent when not required.")
-            if (qty is None) == (quote is None):
-                raise bad_request(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
-                                  if qty is None else "Parameter 'quoteOrderQty' sent when not required.")
-        else:
-            if price is None:
-                raise mandatory("price")
-            if qty is None:
-                raise mandatory("quantity")
-            if tif is None:
-                raise mandatory("timeInForce")
-            if tif not in ("GTC", "IOC", "FOK"):
-                raise bad_request(-1115, "Invalid timeInForce.")
-            if tif != "GTC":
-                raise bad_request(-1014, f"livegate: timeInForce {tif} is not placed through the gateway yet (GTC is)")
-        client_id = params.get("newClientOrderId") or None
-        if client_id is not None and not CLIENT_ID.match(client_id):
-            raise bad_request(-1100, f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{CLIENT_ID.pattern}'.")
-        return NewOrder(symbol, BUY if side == "BUY" else SELL, SUPPORTED[type_], qty, quote, price, client_id, stop)
+        if p.type in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") and p.side != "SELL":
+            raise bad_request(-2010, f"livegate: a {p.type} through the gateway protects a position: a SELL that reduces it")
+        if p.tif not in (None, "GTC"):
+            raise bad_request(-1014, f"livegate: timeInForce {p.tif} is not placed through the gateway yet (GTC is)")
+        price, qty, quote, stop = (_bounded(name, value) for name, value in
+                                   (("price", p.price), ("quantity", p.qty), ("quoteOrderQty", p.quote_qty), ("stopPrice", p.stop)))
+        return NewOrder(symbol, BUY if p.side == "BUY" else SELL, SUPPORTED[p.type], qty, quote, price, p.client_id or None, stop)
 
     def _know_price(self, symbol: str) -> None:
         """The guardian values an order at the account's last price of its symbol: before the

@@ -4,6 +4,8 @@ walked up to micro-live with a fresh USDT-only key, a strategy that trades every
 from __future__ import annotations
 
 import itertools
+import json
+import sqlite3
 import time
 
 import pytest
@@ -38,6 +40,15 @@ class Flip:
 def sandbox_options():
     """The `sandbox` of the go-live tests: accelerated (SPEED), a thin book, one per module."""
     return {"speed": SPEED, "history_bars": 600, "seed": 9, "book": THIN_BOOK, "share": "module"}
+
+
+def events(root, kind):
+    """The payloads of the workspace ledger's `kind` events, in order, read with plain sqlite3."""
+    conn = sqlite3.connect(root / ".livegate" / "ledger.db")
+    try:
+        return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM events WHERE kind = ? ORDER BY id", (kind,))]
+    finally:
+        conn.close()
 
 
 def live_options(sandbox, **kwargs):

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import queue
-import sqlite3
 import threading
 import time
 import urllib.error
@@ -25,18 +24,10 @@ from livegate.config.workspace import Workspace
 from livegate.phases.microlive.runner import LiveRunner
 from livegate.services import controls
 from livegate.services.bot_gateway import issue_bot_key
-from tests.live.conftest import live_options
+from tests.live.conftest import events, live_options
 
 LONG_STAGE = {"min_duration_hours": 1000, "min_successful_trades": 1000}  # ends only when the test says so
 LOOSE = {"consecutive_losses_halt": 1000, "max_trades_per_hour": 100, "max_trades_per_day": 1000, "min_seconds_between_trades": 0}
-
-
-def events(root, kind):
-    conn = sqlite3.connect(root / ".livegate" / "ledger.db")
-    try:
-        return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM events WHERE kind = ? ORDER BY id", (kind,))]
-    finally:
-        conn.close()
 
 
 def venue_orders(sandbox, root):

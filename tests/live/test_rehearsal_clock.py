@@ -5,7 +5,6 @@ flag refused for any other venue — and the same trades on a machine whose ever
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 import yaml
@@ -15,7 +14,7 @@ from livegate.adapters.sandbox.exchange import SandboxExchange
 from livegate.adapters.sandbox.local import THIN_BOOK, describe
 from livegate.config.workspace import Workspace
 from livegate.services import mode_switch
-from tests.live.conftest import FLIP
+from tests.live.conftest import FLIP, events
 from tests.protocol_helpers import sign_off
 from tests.sandbox.load import busy_cores, still_busy
 
@@ -29,14 +28,6 @@ GO_LIVE = ("go-live", "--stage", "4.1a", "--sandbox-clock", "--yes", "--json")
 def sandbox_options():
     """A step clock: market time moves only when the go-live loop moves it."""
     return {**STEP_OPTIONS, "share": "module"}
-
-
-def events(root, kind):
-    conn = sqlite3.connect(root / ".livegate" / "ledger.db")
-    try:
-        return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM events WHERE kind = ? ORDER BY id", (kind,))]
-    finally:
-        conn.close()
 
 
 def live_workspace(root, sandbox, key, run_cli, name: str, stage: dict | None = None):

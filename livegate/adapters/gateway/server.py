@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,7 +25,7 @@ from aiohttp import web
 from livegate.adapters.sandbox.auth import ApiKey, verify_key, verify_signed
 from livegate.adapters.sandbox.errors import ApiError, bad_request
 from livegate.adapters.sandbox.exchange import parse_params
-from livegate.adapters.serving import ServerThread
+from livegate.adapters.serving import ServerThread, listen
 
 NONE, USER_DATA, TRADE, USER_STREAM = "NONE", "USER_DATA", "TRADE", "USER_STREAM"
 JSON = "application/json;charset=UTF-8"
@@ -94,13 +93,7 @@ class GatewayServer:
         self._runner: web.BaseRunner | None = None
 
     async def start(self) -> str:
-        self._runner = web.ServerRunner(web.Server(self._dispatch, access_log=None), shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await listen(self._dispatch, self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{self.port}"
         return self.url

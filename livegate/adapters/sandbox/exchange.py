@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,7 +25,7 @@ from livegate.adapters.sandbox.market import WALL, BookShape, MarketSpec
 from livegate.adapters.sandbox.rest import NONE, ROUTES, TRADE, USER_STREAM, Call
 from livegate.adapters.sandbox.streams import StreamHub, is_stream_path
 from livegate.adapters.sandbox.venue import SANDBOX_ID, WEIGHT_LIMIT_1M, Venue
-from livegate.adapters.serving import ServerThread
+from livegate.adapters.serving import ServerThread, listen
 
 JSON = "application/json;charset=UTF-8"
 ADMIN = "/_sandbox/"
@@ -55,14 +54,7 @@ class SandboxServer:
     async def start(self) -> str:
         """Listen on `host:port` (port 0: a free one); returns the base URL."""
         self._stopping = asyncio.Event()
-        # The low-level server: no router or middleware machinery on the hot path.
-        self._runner = web.ServerRunner(web.Server(self._dispatch, access_log=None), shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await listen(self._dispatch, self.host, self.port)
         self.venue.engine.sync()
         await self.streams.start()
         self.url = f"http://{self.host}:{self.port}"

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from livegate.adapters.sandbox.auth import ApiKey
 from livegate.adapters.sandbox.errors import bad_request, illegal, mandatory, not_required
@@ -230,10 +231,23 @@ def _fill_json(trade: Trade) -> dict:
             "commissionAsset": trade.commission_asset, "tradeId": trade.id}
 
 
-def _parse_order(call: Call) -> tuple:
-    """Validate a new order's parameters and filters; returns what the engine needs."""
-    params = call.params
-    market = call.venue.market(params.get("symbol"))
+class OrderParams(NamedTuple):
+    """A new order's parameters, checked as Binance checks them before any filter."""
+
+    side: str  # BUY | SELL
+    type: str  # one of ORDER_TYPES
+    tif: str | None
+    price: Decimal | None
+    qty: Decimal | None
+    quote_qty: Decimal | None
+    stop: Decimal | None
+    client_id: str | None
+
+
+def order_params(params: dict) -> OrderParams:
+    """The parameter rules of POST /api/v3/order (mandatory, not required, legal values, > 0,
+    the client id's range): the emulator's and livegate's bot gateway's one rulebook. Raises
+    Binance's error."""
     for name in ("side", "type"):
         if not params.get(name):
             raise mandatory(name)
@@ -282,6 +296,14 @@ def _parse_order(call: Call) -> tuple:
     client_id = params.get("newClientOrderId")
     if client_id is not None and not CLIENT_ID_RE.match(client_id):
         raise illegal("newClientOrderId", CLIENT_ID_RANGE)
+    return OrderParams(side, type_, tif, price, qty, quote_qty, stop, client_id)
+
+
+def _parse_order(call: Call) -> tuple:
+    """Validate a new order's parameters and filters; returns what the engine needs."""
+    params = call.params
+    market = call.venue.market(params.get("symbol"))
+    side, type_, tif, price, qty, quote_qty, stop, client_id = order_params(params)
     spec = market.spec
     if type_ == "MARKET":
         reference = Decimal(repr(market.path.price(call.venue.clock.market_ms())))

@@ -191,7 +191,7 @@ class LiveRunner:
                 feed.last = dict(saved["cursor"])
             journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws),
                                           "bot": cfg.bot})
-            server = self.served = self._serve_bot(engine, client, symbols, journal) if external else None
+            self.served = self._serve_bot(engine, client, symbols, journal) if external else None
             try:
                 return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
             except LivegateError as exc:  # the venue gave up on us, the ledger failed: leave nothing working, then say why
@@ -201,10 +201,10 @@ class LiveRunner:
                         journal.emit("live_stopped", {"reason": f"stopped by an error: {exc}", **left})
                 raise
             finally:
-                if server is not None:
-                    server.stop()
+                if self.served is not None:
+                    self.served.stop()
                     with contextlib.suppress(LivegateError, OSError):
-                        server.record_refusals(journal)
+                        self.served.record_refusals(journal)
 
     def _serve_bot(self, engine: Any, client: Any, symbols: list[str], journal: Any) -> Any:
         """`bot: external`: the Binance-compatible gateway the trader's bot sends its orders to,
@@ -252,10 +252,9 @@ class LiveRunner:
                 self.halted_for = halted
         elif halted:
             left = self._stop(engine, executor)
-            try:  # best effort: the ledger may be why trading halted (the halt file holds the halt)
+            # best effort: the ledger may be why trading halted (the halt file holds the halt)
+            with contextlib.suppress(LivegateError, OSError):
                 journal.emit("live_stopped", {"reason": halted, **left})
-            except (LivegateError, OSError):
-                pass
             return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
         if self.served is not None:
             self.served.record_refusals(journal)
