@@ -5,6 +5,10 @@ ccxt executor, the venue's fills recorded), one at a time for the added latency 
 target p99 <= 2 ms added) and with several bots at once for the throughput (target >= 500
 orders/s on this 2-core machine). Printed side by side with the targets, in one run.
 
+Three processes, as in use: the venue (the local sandbox exchange), livegate with its gateway
+(this process) and the bots (aiohttp clients signing their own requests). The venue is asked
+without a rate limit, so that the figures are the gateway's own.
+
     python benchmarks/bench_bot_gateway.py [--orders 300] [--bots 8] [--seconds 5]
 """
 
@@ -14,7 +18,10 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -71,18 +78,55 @@ async def _many(url: str, key: str, secret: str, qty: str, bots: int, seconds: f
     return done
 
 
+def _venue() -> None:
+    """The venue's process: a sandbox exchange with two funded keys; its facts on stdout, then
+    serving until stdin closes."""
+    from livegate.adapters.sandbox.exchange import SandboxExchange
+
+    with SandboxExchange(speed=1.0) as sandbox:
+        keys = {name: sandbox.add_key(f"bench-{name}", f"bench-{name}-secret", balances={"USDT": 1e9, "BTC": 1e3})
+                for name in ("direct", "gated")}
+        from livegate.adapters.sandbox.local import describe
+
+        print(json.dumps({"describe": describe(sandbox), "price": sandbox.price("BTC/USDT"),
+                          **{name: [k.api_key, k.secret] for name, k in keys.items()}}), flush=True)
+        sys.stdin.read()
+
+
+def _bots(args: argparse.Namespace) -> None:
+    """The bots' process: one run of orders against `--url`; the figures on stdout as JSON."""
+    if args.mode == "latency":
+        out: object = asyncio.run(_one_by_one(args.url, args.key, args.secret, args.qty, args.orders))
+    else:
+        out = asyncio.run(_many(args.url, args.key, args.secret, args.qty, args.bots, args.seconds)) / args.seconds
+    print(json.dumps(out))
+
+
+def _run_bots(mode: str, url: str, key: list[str], qty: str, args: argparse.Namespace) -> object:
+    cmd = [sys.executable, __file__, "--role", "bots", "--mode", mode, "--url", url, "--key", key[0], "--secret", key[1],
+           "--qty", qty, "--orders", str(args.orders), "--bots", str(args.bots), "--seconds", str(args.seconds)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the bots failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--bots", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
+    for hidden in ("--role", "--mode", "--url", "--key", "--secret", "--qty"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.role == "venue":
+        return _venue()
+    if args.role == "bots":
+        return _bots(args)
 
     from livegate.adapters.exchange.client import workspace_exchange
     from livegate.adapters.gateway.server import GatewayServer, GatewayThread
     from livegate.adapters.sandbox.configure import set_env_values, write_workspace
-    from livegate.adapters.sandbox.exchange import SandboxExchange
-    from livegate.adapters.sandbox.local import describe
     from livegate.config.environment import load_env
     from livegate.config.workspace import Workspace, scaffold
     from livegate.ledger.journal import WriteThroughJournal
@@ -90,40 +134,47 @@ def main() -> None:
     from livegate.services.bot_gateway import BotDesk, issue_bot_key, symbol_ids
     from livegate.services.trading import TESTNET, venue_gateway
 
-    with tempfile.TemporaryDirectory() as tmp, SandboxExchange(speed=1.0) as sandbox:
-        root = Path(tmp) / "ws"
-        scaffold(root, bot="external")
-        ws = Workspace(root)
-        write_workspace(ws, describe(sandbox))
-        direct = sandbox.add_key("bench-direct", "bench-direct-secret", balances={"USDT": 1e9, "BTC": 1e3})
-        gated = sandbox.add_key("bench-gated", "bench-gated-secret", balances={"USDT": 1e9, "BTC": 1e3})
-        env_text = ws.env_path.read_text()
-        ws.env_path.write_text(set_env_values(env_text, {"EXCHANGE_API_KEY": gated.api_key, "EXCHANGE_API_SECRET": gated.secret,
-                                                         "EXECUTION_APPROVAL_MODE": "auto", "MAX_TRADE_AMOUNT": "1000"}))
-        import yaml
+    venue_proc = subprocess.Popen([sys.executable, __file__, "--role", "venue"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        facts = json.loads(venue_proc.stdout.readline())
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "ws"
+            scaffold(root, bot="external")
+            ws = Workspace(root)
+            write_workspace(ws, facts["describe"])
+            direct, gated = facts["direct"], facts["gated"]
+            env_text = ws.env_path.read_text()
+            ws.env_path.write_text(set_env_values(env_text, {"EXCHANGE_API_KEY": gated[0], "EXCHANGE_API_SECRET": gated[1],
+                                                             "EXECUTION_APPROVAL_MODE": "auto", "MAX_TRADE_AMOUNT": "1000"}))
+            import yaml
 
-        risk = yaml.safe_load(ws.risk_path.read_text())  # every round trip pays two fees: no loss breaker in a benchmark
-        risk["live_trading"].update({"consecutive_losses_halt": 10**9, "max_daily_loss": 1e9, "max_weekly_loss": 1e9})
-        risk["circuit_breakers"].update({"min_win_rate": 0.0, "daily_loss_pct": 1.0, "weekly_loss_pct": 1.0})
-        ws.risk_path.write_text(yaml.safe_dump(risk, sort_keys=False))
-        price = sandbox.price("BTC/USDT")
-        qty = f"{12.0 / price:.5f}"  # about 12 USDT: above the minimum notional, well inside every cap
-        bot = issue_bot_key(ws.state_dir)
-        effective, env = ws.effective, load_env(root)
-        client = workspace_exchange(effective.config.exchange, env, rate_limit_ms=0)
-        with Ledger.open(ws.ledger_path) as ledger:
-            venue = venue_gateway(TESTNET, ws, effective, env, WriteThroughJournal(ledger, "bench"), "bench", "BTC/USDT",
-                                  None, client=client)
-            desk = BotDesk(venue.gateway, client, symbol_ids(client.markets, ["BTC/USDT"]), time.time, threading.RLock())
-            server = GatewayThread(GatewayServer(desk, {bot.api_key: bot.api_key_object(loopback_only=True)}))
-            url = server.start()
-            try:
-                straight = asyncio.run(_one_by_one(sandbox.url, direct.api_key, direct.secret, qty, args.orders))
-                through = asyncio.run(_one_by_one(url, bot.api_key, bot.secret, qty, args.orders))
-                rate_direct = asyncio.run(_many(sandbox.url, direct.api_key, direct.secret, qty, args.bots, args.seconds)) / args.seconds
-                rate_gated = asyncio.run(_many(url, bot.api_key, bot.secret, qty, args.bots, args.seconds)) / args.seconds
-            finally:
-                server.stop()
+            risk = yaml.safe_load(ws.risk_path.read_text())  # every round trip pays two fees: no loss breaker in a benchmark
+            risk["live_trading"].update({"consecutive_losses_halt": 10**9, "max_daily_loss": 1e9, "max_weekly_loss": 1e9})
+            risk["circuit_breakers"].update({"min_win_rate": 0.0, "daily_loss_pct": 1.0, "weekly_loss_pct": 1.0})
+            ws.risk_path.write_text(yaml.safe_dump(risk, sort_keys=False))
+            qty = f"{12.0 / facts['price']:.5f}"  # about 12 USDT: above the minimum notional, well inside every cap
+            venue_url = facts["describe"]["exchange_url"]
+            bot = issue_bot_key(ws.state_dir)
+            effective, env = ws.effective, load_env(root)
+            client = workspace_exchange(effective.config.exchange, env, rate_limit_ms=0)
+            with Ledger.open(ws.ledger_path) as ledger:
+                ledger.checkpoint_in_background()  # as serve_bot does
+                venue = venue_gateway(TESTNET, ws, effective, env, WriteThroughJournal(ledger, "bench"), "bench", "BTC/USDT",
+                                      None, client=client)
+                desk = BotDesk(venue.gateway, client, symbol_ids(client.markets, ["BTC/USDT"]), time.time, threading.RLock())
+                server = GatewayThread(GatewayServer(desk, {bot.api_key: bot.api_key_object(loopback_only=True)}))
+                url = server.start()
+                gate = [bot.api_key, bot.secret]
+                try:
+                    straight = _run_bots("latency", venue_url, direct, qty, args)
+                    through = _run_bots("latency", url, gate, qty, args)
+                    rate_direct = _run_bots("rate", venue_url, direct, qty, args)
+                    rate_gated = _run_bots("rate", url, gate, qty, args)
+                finally:
+                    server.stop()
+    finally:
+        venue_proc.stdin.close()
+        venue_proc.wait(timeout=30)
     ms = lambda values, q: 1000 * _percentile(values, q)  # noqa: E731
     print(f"{args.orders} MARKET orders one at a time; then {args.bots} bots for {args.seconds:g} s")
     print(f"{'':28}{'straight to the venue':>24}{'through the gateway':>22}{'added':>10}{'target':>12}")

@@ -56,9 +56,22 @@ def read_text(path: Path, name: str) -> str:
     return text
 
 
+def _refuse_aliases(text: str, name: str) -> None:
+    """Anchors and aliases (`&name`, `*name`) are refused: a few lines of them expand to gigabytes
+    (the "billion laughs"), and livegate's files never need them. One pass over the parser's
+    events, before anything is built."""
+    if "&" not in text and "*" not in text:
+        return
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ConfigError(f"{name}:{event.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed "
+                              "in livegate's files; write the values out")
+
+
 def parse_yaml(text: str, name: str) -> Any:
-    """Parse one YAML document; syntax errors become `name:line: ...`."""
+    """Parse one YAML document; syntax errors become `name:line: ...`. Anchors and aliases are refused."""
     try:
+        _refuse_aliases(text, name)
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

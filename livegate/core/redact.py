@@ -28,10 +28,23 @@ def is_secret_name(name: str) -> bool:
     return not upper.startswith("ALLOW_") and "PUBLIC" not in upper and bool(SECRET_NAME.search(name))
 
 
+_seen: tuple[dict[Any, Any] | None, int, list[str]] = (None, -1, [])  # (the environment scanned, len(_extra), its values)
+
+
 def secret_values() -> list[str]:
-    values = {v for k, v in os.environ.items() if is_secret_name(k) and v and len(v) >= 4}
-    values |= _extra
-    return sorted(values, key=len, reverse=True)
+    """Every secret value to mask, longest first. The environment is scanned again whenever it
+    differs from the last scan (a dict comparison in C: ledger appends ask on every event)."""
+    global _seen
+    raw = getattr(os.environ, "_data", None)  # CPython's own copy of the environment
+    env, extra, values = _seen
+    if raw is not None and env == raw and extra == len(_extra):
+        return values
+    found = {v for k, v in os.environ.items() if is_secret_name(k) and v and len(v) >= 4}
+    found |= _extra
+    values = sorted(found, key=len, reverse=True)
+    if raw is not None:
+        _seen = (dict(raw), len(_extra), values)
+    return values
 
 
 def redact_text(text: str) -> str:

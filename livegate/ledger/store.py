@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import sqlite3
 import threading
@@ -84,6 +85,12 @@ class Ledger:
         self.path = path
         self.key = key
         self.clock = clock
+        self.actor = default_actor()  # who writes: the process's user, asked once
+        self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
+        self._soon: list[tuple[list[tuple[str, dict[str, Any]]], Callable[[list[Event]], None] | None]] = []
+        self._soon_wake = threading.Event()
+        self._soon_thread: threading.Thread | None = None
+        self._closing = False
         try:
             # one process may write from several threads (the live loop, a bot's orders through the
             # gateway): `_write` makes each append whole, whichever thread it comes from
@@ -116,7 +123,54 @@ class Ledger:
         return cls(path, key=key, lock_wait_s=lock_wait_s)
 
     def close(self) -> None:
+        """Write what `append_soon` still holds, stop the background threads, close. A ledger
+        that cannot take those events any more is a LedgerError (after closing)."""
+        failed = None
+        if self._soon_thread is not None:
+            self._closing = True
+            self._soon_wake.set()
+            self._soon_thread.join()
+            self._soon_thread = None
+        try:
+            with self._write:
+                self._write_soon()
+        except LedgerError as exc:
+            failed = exc
+        if self._checkpointer is not None:
+            stop, thread = self._checkpointer
+            stop.set()
+            thread.join()
+            self._checkpointer = None
         self.db.close()
+        if failed is not None:
+            raise failed
+
+    def checkpoint_in_background(self, every_s: float = 1.0) -> None:
+        """Copy the write-ahead log into the ledger file from a background thread, every
+        `every_s`, instead of inside whichever append fills the log (SQLite's default). That copy
+        syncs the file to disk and takes milliseconds: a process that writes on every order (the
+        bot gateway) keeps it off its orders. Durability is unchanged (each append is in the log
+        when it returns); a crash leaves the log, which the next open reads. Stops at `close`."""
+        if self._checkpointer is not None:
+            return
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        stop = threading.Event()
+        path = str(self.path)
+
+        def run() -> None:
+            conn = sqlite3.connect(path, timeout=1.0)
+            try:
+                while not stop.wait(every_s):
+                    with contextlib.suppress(sqlite3.Error):  # busy or locked now: the next round copies it
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                conn.close()
+
+        thread = threading.Thread(target=run, name="livegate-ledger-checkpoint", daemon=True)
+        thread.start()
+        self._checkpointer = (stop, thread)
 
     def __enter__(self) -> Ledger:
         return self
@@ -135,6 +189,7 @@ class Ledger:
         and what is appended inside the block are one step (two deciders cannot both win). A
         ledger that cannot be written (read-only, a full disk, locked too long) is a LedgerError."""
         with self._write:
+            self._write_soon()
             with self._transaction():
                 yield self
 
@@ -156,12 +211,58 @@ class Ledger:
         """Append several events in one transaction (all or nothing); the head is updated and
         signed once, after the last."""
         with self._write:
-            return self._append_many(items, actor, sign)
+            if not self._soon:
+                return self._append_many(items, actor, sign)
+            return self._write_soon(items, actor, sign)
 
-    def _append_many(self, items: list[tuple[str, dict[str, Any]]], actor: str | None, sign: bool) -> list[Event]:
+    def append_soon(self, items: list[tuple[str, dict[str, Any]]], on_written: Callable[[list[Event]], None] | None = None) -> None:
+        """Append `items` shortly, from a background thread, in one transaction with whatever
+        else is waiting — and always before anything appended after this call (`append`,
+        `append_many`, `locked` write what waits first, in the same transaction; `close` writes
+        it last). For what follows an order's answer on a busy path: the bot gets its answer
+        without waiting for the disk, and a crash before the write loses nothing a restart does
+        not find again at the venue. `on_written(events)` is called once they are in."""
+        with self._write:
+            self._soon.append((list(items), on_written))
+            if self._soon_thread is None:
+                self._soon_thread = threading.Thread(target=self._soon_writer, name="livegate-ledger-writer", daemon=True)
+                self._soon_thread.start()
+        self._soon_wake.set()
+
+    def _soon_writer(self) -> None:
+        while not self._closing:
+            self._soon_wake.wait(1.0)
+            self._soon_wake.clear()
+            try:
+                with self._write:
+                    self._write_soon()
+            except LedgerError:  # kept waiting: the next append (or `close`) tries again and reports it
+                self._soon_wake.wait(0.5)
+
+    def _write_soon(self, items: list[tuple[str, dict[str, Any]]] = (), actor: str | None = None, sign: bool = False) -> list[Event]:
+        """(Holding `_write`.) What `append_soon` holds, then `items`, in one transaction;
+        returns the events of `items`. Nothing is dropped when it fails."""
+        waiting, self._soon = self._soon, []
+        if not waiting and not items:
+            return []
+        batch = [item for group, _ in waiting for item in group]
+        try:  # one transaction: what waited (this process's own events), then `items` as asked
+            written = self._append_many(batch + list(items), actor, sign, mine=len(batch))
+        except BaseException:
+            self._soon = waiting + self._soon
+            raise
+        at = 0
+        for group, on_written in waiting:
+            if on_written is not None:
+                on_written(written[at:at + len(group)])
+            at += len(group)
+        return written[len(batch):]
+
+    def _append_many(self, items: list[tuple[str, dict[str, Any]]], actor: str | None, sign: bool, mine: int = 0) -> list[Event]:
+        """`items` in one transaction; the first `mine` are written unsigned, by the process's user."""
         if sign and self.key is None:
             raise LedgerError("this event must be signed but no operator key is loaded")
-        actor = actor or default_actor()
+        asked = actor or self.actor
         db = self.db
         events: list[Event] = []
         try:
@@ -171,10 +272,11 @@ class Ledger:
                 last_id, prev = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
                 rows = []
                 secrets = secret_values()
-                for kind, payload in items:
+                for i, (kind, payload) in enumerate(items):
                     clean = redact(payload, secrets)
                     event_id, ts = last_id + 1, self.clock()
-                    if sign:
+                    actor = asked if i >= mine else self.actor
+                    if sign and i >= mine:
                         clean = dict(clean, key_id=self.key.key_id)
                         clean["signature"] = self.key.sign(signoff_message(canonical_json(clean), prev))
                     record = event_record(prev, ts, kind, actor, canonical_json(clean))

@@ -15,6 +15,7 @@ interleave inside the engine."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -45,6 +46,7 @@ KEYS_FILE = "gateway-keys.json"
 BOT_WEIGHT_SHARE = 0.8  # the bot's requests stop (429 from the gateway) once the venue reports this share of its minute's weight
 MARKET_DATA_TTL_S = 1.0  # public market data is served from the gateway's cache for this long
 SLOW_MARKET_DATA = {"/api/v3/exchangeInfo": 60.0}  # what changes rarely is kept longer
+QUOTE_MAX_AGE_S = 0.5  # a market order's reference price (its slippage is measured from it): the touch at most this old
 
 
 # -- the bot's key -------------------------------------------------------------------------------
@@ -139,6 +141,8 @@ class BotDesk:
         self._refused_lock = threading.Lock()
         self.cache: dict[tuple, tuple[float, Any]] = {}  # public market data: (path, params) → (until, body)
         self.cache_hits = 0
+        if hasattr(self.executor, "quote_max_age_s"):  # a bot orders faster than books need asking
+            self.executor.quote_max_age_s = QUOTE_MAX_AGE_S
 
     # -- Desk protocol ---------------------------------------------------------------------------
 
@@ -166,7 +170,8 @@ class BotDesk:
                 raise bad_request(-2010, "livegate: the stage has stopped; no order is taken until it runs again")
             try:
                 self._know_price(order.symbol)
-                decision = self.gateway.submit(intent, int(self.clock() * 1000), origin=ORIGIN, client_id=order.client_id)
+                with self._grouped():  # the order's events in two ledger writes: before it is sent; after its answer, without waiting
+                    decision = self.gateway.submit(intent, int(self.clock() * 1000), origin=ORIGIN, client_id=order.client_id)
             except VenueUnreachable as exc:
                 raise ApiError(503, -1001, f"livegate: {exc}") from None
             except LivegateError as exc:
@@ -237,6 +242,10 @@ class BotDesk:
                 prices[symbol] = float(self.client.fetch_ticker(symbol)["last"])
             except Exception as exc:  # noqa: BLE001 - the venue's answer, as the bot would get it
                 raise venue_error(self.client, exc) from None
+
+    def _grouped(self) -> Any:
+        grouped = getattr(self.gateway.journal, "grouped", None)
+        return grouped(wait_at_end=False) if grouped is not None else contextlib.nullcontext()
 
     def _spare_the_key(self) -> None:
         wait = self.busy_for()
@@ -312,6 +321,9 @@ def serve_bot(state_dir: Path, gateway: Any, client: Any, symbols: list[str], *,
     if key is None:
         raise UsageError("bot: external needs a gateway key for your bot: run `livegate gateway key` first")
     ids = symbol_ids(client.markets, symbols)
+    ledger = getattr(journal, "ledger", None)  # the ledger the bot's orders are journaled to
+    if hasattr(ledger, "checkpoint_in_background"):  # its file syncs off the orders' path
+        ledger.checkpoint_in_background()
     desk = desk_class(gateway, client, ids, clock, lock, is_open=is_open, busy_for=busy_for)
     thread = GatewayThread(GatewayServer(desk, {key.api_key: key.api_key_object(loopback_only=host in LOOPBACK)}, host=host, port=port))
     url = thread.start()

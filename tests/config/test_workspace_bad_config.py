@@ -4,7 +4,9 @@ no traceback, and nothing written — the ledger's bytes, mtime and event count 
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,19 @@ def test_signoff_refuses_a_broken_config_before_writing(workspace, run_cli, oper
     line = break_file(workspace / "risk_limits.yaml", "max_trades_per_hour: 5", "max_trades_per_hour: 500")
     result = run_refused(run_cli, workspace, "signoff", "env", "--by", "alice", "--yes")
     assert f"risk_limits.yaml:{line} live_trading.max_trades_per_hour: must be <= max_trades_per_day (20) (got 500)" in result.output
+
+
+BOMB = "".join(f"l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]\n" for n in range(1, 10))
+
+
+@pytest.mark.parametrize("command", [("check-config",), ("status",), ("validate", "--yes")])
+def test_a_yaml_alias_bomb_is_refused_at_once_naming_its_line(workspace, run_cli, command):
+    config = workspace / "livegate.yaml"
+    text = config.read_text(encoding="utf-8")
+    bombed = text + "bomb_base: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + BOMB  # 9**10 strings expanded
+    config.write_text(bombed, encoding="utf-8")
+    started = time.monotonic()
+    result = run_refused(run_cli, workspace, *command)
+    assert time.monotonic() - started < 5.0  # refused before anything is expanded (a bomb would take minutes and gigabytes)
+    line = line_in(bombed, "bomb_base:")
+    assert re.search(rf"livegate\.yaml:{line}:? YAML anchors and aliases", result.output), result.output

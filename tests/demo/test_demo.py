@@ -16,13 +16,14 @@ REQUEST_MS = 100  # the market time a signed request takes on the sandbox's step
 
 # What every run of the demo gives, idle or loaded (a deterministic rehearsal): per stage, the
 # successful trades and the market hours it took. If you change the demo's market, strategy or
-# thresholds (livegate/demo.py) or how a stage is measured, run `livegate demo --json` once and
-# update these from its ledger (`phase_result` of each stage).
+# thresholds (livegate/demo.py), how a stage is measured or how many requests an order makes
+# (each takes market time on the step clock), run `livegate demo --json` once and update these
+# from its ledger (`phase_result` of each stage).
 EXPECTED_STAGES = {
-    "4.1a": {"min_successful_trades": 3, "min_duration_hours": 4.0003},
-    "4.1b": {"min_successful_trades": 5, "min_duration_hours": 12.7506},
-    "4.1c": {"min_successful_trades": 10, "min_duration_hours": 13.0011},
-    "4.1d": {"min_successful_trades": 20, "min_duration_hours": 35.2522},
+    "4.1a": {"min_successful_trades": 3, "min_duration_hours": 4.0002},
+    "4.1b": {"min_successful_trades": 5, "min_duration_hours": 12.7503},
+    "4.1c": {"min_successful_trades": 10, "min_duration_hours": 13.0006},
+    "4.1d": {"min_successful_trades": 20, "min_duration_hours": 35.2511},
 }
 
 

@@ -197,3 +197,28 @@ def test_a_halt_pulled_between_a_lost_attempt_and_its_resend_stops_the_resend(sa
     assert executor.resends == 0 and executor.lookups == 1
     assert venue_orders(sandbox, key, "cid-halted-resend") == []
     assert kinds(ledger) == ["order_sending", "order_not_sent"]
+
+
+def test_a_new_orders_fills_come_from_its_answer_and_equal_the_venues_own_trades(sandbox, key, ledger):
+    sandbox.set_fault(key.api_key, error_rate=1.0, routes=("GET /api/v3/myTrades",))  # asked, the trade list would fail
+    executor = executor_for(sandbox, key, ledger)
+    order = market_buy("cid-answer", 0.003)
+    fills = executor.place(order, 0)
+    [venue_order] = venue_orders(sandbox, key, "cid-answer")
+    account = sandbox.venue.account_of(sandbox.venue.keys[key.api_key])
+    trades = sandbox._on_loop(lambda: [t for t in account.trades.get("BTCUSDT", []) if t.order_id == venue_order.order_id])
+    recorded = [p for kind, p in _events(ledger.path) if kind == "venue_fill"]
+    assert trades and len(fills) == len(trades)
+    assert [(r["venue_trade"], r["price"], r["amount"], r["fee_cost"], r["fee_currency"], r["ts"], r["liquidity"]) for r in recorded] == [
+        (str(t.id), t.price, t.qty, round(t.commission, 8), t.commission_asset, t.time, "taker") for t in trades]  # 8 decimals on the wire
+    assert order.status == "filled" and order.filled == pytest.approx(sum(t.qty for t in trades))
+
+
+def test_a_resting_orders_later_fills_are_asked_of_the_venue_once_each(sandbox, key, ledger):
+    executor = executor_for(sandbox, key, ledger)
+    book = executor.client.fetch_order_book("BTC/USDT", 5)
+    order = Order("cid-rest", "BTC/USDT", BUY, "limit", 0.001, round(book["bids"][0][0] * 0.5, 2), int(time.time() * 1000), origin="test")
+    assert executor.place(order, 0) == [] and executor.open_orders() == [order]
+    executor.cancel("cid-rest")
+    assert executor.open_orders() == [] and executor.poll() == []
+    assert [k for k in kinds(ledger) if k.startswith("order_")] == ["order_sending", "order_acknowledged", "order_done", "order_canceled"]

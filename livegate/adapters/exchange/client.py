@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from livegate.adapters.exchange.transport import PooledSession
 from livegate.core import errors
 from livegate.core.redact import redact_text
 
@@ -53,6 +54,8 @@ def build_exchange(exchange_id: str, *, testnet: bool, base_url: str | None = No
         config["password"] = password
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
+    if not asynchronous:
+        config["session"] = PooledSession()  # requests' per-request overhead is as large as a local round trip
     client = cls(config)
     if testnet:
         if "test" not in client.urls:

@@ -4,8 +4,9 @@ Exactly once: every order carries the gateway's client order id (a function of t
 journaled (`order_sending`) before it is sent, and an id the run's ledger already shows as sent
 is never sent again (a resumed run that replays a bar asks with the same id). When the answer is lost — a timeout, a 5xx, a 429, a
 dropped connection — the executor asks the venue for that client id before sending again, so
-an order is never doubled. Fills always come from the venue (`fetch_my_trades` of the order),
-with the fee in the currency the venue charged it in; `balance_changes` adds them up so the
+an order is never doubled. Fills always come from the venue — the trades its answer to a new
+order carries when they account for all of it, else `fetch_my_trades` of the order — with the
+fee in the currency the venue charged it in; `balance_changes` adds them up so the
 caller can reconcile the venue's balances against the ledger."""
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from livegate.adapters.exchange.client import translate_error
 from livegate.adapters.exchange.retry import Retry, retryable
 from livegate.core.errors import ExchangeAuthError, InsufficientFundsError, LivegateError, OrderNotFound, OrderRejected, VenueRefused, VenueUnreachable
 from livegate.core.fills import slippage_bps
-from livegate.core.orders import BUY, MARKET, Block, Fill, Order
+from livegate.core.orders import BUY, MARKET, SELL, Block, Fill, Order
 from livegate.core.retry import Backoff
 
 OPEN_STATES = ("open",)
+KEEP_CLOSED = 10_000  # closed orders kept in memory (the ledger keeps them all)
 ALREADY_SENT = "already_sent"  # the Block rule of an intent replayed after a restart
 
 
@@ -51,7 +53,8 @@ class Tracked:
 
 class CcxtExecutor:
     """`place` / `poll` / `cancel` / `cancel_all` / `open_orders` on a ccxt client. `journal`
-    must write through (each event durable before the next call goes out)."""
+    must write through: each event durable before the next call goes out, or — a journal that
+    groups events — when its `flush()` is called, which happens before every order is sent."""
 
     protective = True  # places stop-loss / take-profit limit orders (the venue holds them until triggered)
 
@@ -59,11 +62,14 @@ class CcxtExecutor:
                  halt_check: Callable[[], str | None], sleep: Callable[[float], None] = time.sleep):
         self.client, self.journal, self.halt_check = client, journal, halt_check
         self.attempts, self.base_delay, self.sleep = attempts, base_delay, sleep
-        self.tracked: dict[str, Tracked] = {}
+        self.tracked: dict[str, Tracked] = {}  # acknowledged orders: every open one and the latest KEEP_CLOSED closed
+        self._open: dict[str, Tracked] = {}  # the open ones
         self.sent: set[str] = set()  # client ids journaled as `order_sending` (this run, this process and before)
         self.unsettled: list[Fill] = []  # fills a cancel found (journaled): the next `poll` hands them out
         self.lookups = 0  # how often a lost answer was resolved by asking the venue
         self.resends = 0
+        self.quote_max_age_s = 0.0  # > 0: a book top this recent is the reference again (orders faster than books)
+        self._quotes: dict[tuple[str, str], tuple[float, float]] = {}  # (symbol, side) → (monotonic time, price)
 
     def _retry(self) -> Retry:
         return Retry(attempts=self.attempts, base_delay=self.base_delay, sleep=self.sleep, venue=self.client.id,
@@ -76,8 +82,17 @@ class CcxtExecutor:
     # -- the Executor protocol ------------------------------------------------------------------
 
     def quote(self, symbol: str, side: str) -> float:
-        """The price an order would be compared with: best ask for a buy, best bid for a sell."""
+        """The price an order would be compared with: best ask for a buy, best bid for a sell —
+        from the venue's book now, or one at most `quote_max_age_s` old."""
+        now = time.monotonic()
+        if self.quote_max_age_s > 0:
+            seen = self._quotes.get((symbol, side))
+            if seen is not None and now - seen[0] <= self.quote_max_age_s:
+                return seen[1]
         book = self.call(lambda: self.client.fetch_order_book(symbol, 5))
+        for book_side, levels in ((BUY, book["asks"]), (SELL, book["bids"])):
+            if levels:
+                self._quotes[(symbol, book_side)] = (now, float(levels[0][0]))
         levels = book["asks"] if side == BUY else book["bids"]
         if not levels:
             raise VenueRefused(f"{self.client.id}: the {symbol} book has no {'asks' if side == BUY else 'bids'}")
@@ -90,6 +105,7 @@ class CcxtExecutor:
             return Block(ALREADY_SENT, f"order {order.client_id} was already sent; it is never sent twice")
         reference = order.price if order.type != MARKET and order.price else self.quote(order.symbol, order.side)
         self.journal.emit("order_sending", {**order.to_dict(), "reference": reference})
+        self._durable()
         self.sent.add(order.client_id)
         # A halt written after the gateway looked but before this order is on record still stops
         # it: whatever is in the ledger before `order_sending` is seen here, the rest comes after.
@@ -102,33 +118,40 @@ class CcxtExecutor:
             return answer
         tracked = Tracked(order, str(answer["id"]), reference, info=dict(answer.get("info") or {}))
         self.tracked[order.client_id] = tracked
+        self._index(tracked)  # open until its answer says otherwise
         self.journal.emit("order_acknowledged", {"client_id": order.client_id, "venue_id": tracked.venue_id,
                                                  "status": answer.get("status"), "lookups": self.lookups})
         return self._update(tracked, answer)
 
+    def _durable(self) -> None:
+        """Everything journaled so far on disk: a journal that groups events (`flush`) writes them now."""
+        flush = getattr(self.journal, "flush", None)
+        if flush is not None:
+            flush()
+
     def poll(self, now_ms: int | None = None) -> list[Fill]:
         """New fills of the open orders, from the venue (and those a cancel found since the last poll)."""
         fills, self.unsettled = self.unsettled, []
-        for tracked in [t for t in self.tracked.values() if t.status in OPEN_STATES]:
+        for tracked in list(self._open.values()):
             answer = self.call(lambda t=tracked: self.client.fetch_order(t.venue_id, t.order.symbol))
             fills += self._update(tracked, answer)
         return fills
 
     def open_orders(self) -> list[Order]:
-        return [t.order for t in self.tracked.values() if t.status in OPEN_STATES]
+        return [t.order for t in self._open.values()]
 
     # -- what the engine asks of an executor ------------------------------------------------------
 
     @property
     def pending(self) -> bool:
-        return bool(self.unsettled) or any(t.status in OPEN_STATES for t in self.tracked.values())
+        return bool(self.unsettled) or bool(self._open)
 
     def on_bar(self, bar: Any, account: Any) -> tuple[list[Fill], list[Order]]:
         """Fills of open orders since the last look (from the venue; nothing is simulated)."""
         return self.poll(), []
 
     def to_dict(self) -> dict:
-        return {"open": {cid: t.venue_id for cid, t in self.tracked.items() if t.status in OPEN_STATES},
+        return {"open": {cid: t.venue_id for cid, t in self._open.items()},
                 "lookups": self.lookups, "resends": self.resends}
 
     def cancel(self, client_id: str) -> Order:
@@ -146,8 +169,7 @@ class CcxtExecutor:
         return tracked.order
 
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
-        return [self.cancel(cid) for cid, t in list(self.tracked.items())
-                if t.status in OPEN_STATES and (symbol is None or t.order.symbol == symbol)]
+        return [self.cancel(cid) for cid, t in list(self._open.items()) if symbol is None or t.order.symbol == symbol]
 
     # -- after a crash ---------------------------------------------------------------------------
 
@@ -195,6 +217,7 @@ class CcxtExecutor:
             order.filled = sum(f["amount"] for f in known)
             tracked = Tracked(order, str(answer["id"]), float(payload["reference"]), {f["venue_trade"] for f in known})
             self.tracked[cid] = tracked
+            self._index(tracked)
             found.fills += self._update(tracked, answer)
         return found
 
@@ -247,7 +270,9 @@ class CcxtExecutor:
         filled = float(answer.get("filled") or 0.0)
         fills: list[Fill] = []
         if filled > order.filled + 1e-15:
-            trades = self.call(lambda: self.client.fetch_my_trades(order.symbol, params={"orderId": tracked.venue_id}))
+            trades = _answered_trades(tracked, answer, filled)
+            if trades is None:
+                trades = self.call(lambda: self.client.fetch_my_trades(order.symbol, params={"orderId": tracked.venue_id}))
             for trade in trades:
                 if str(trade.get("order")) != tracked.venue_id or str(trade["id"]) in tracked.trades:
                     continue
@@ -264,7 +289,36 @@ class CcxtExecutor:
         if was in OPEN_STATES and tracked.status not in OPEN_STATES:  # final: a restart need not ask about it again
             self.journal.emit("order_done", {"client_id": order.client_id, "venue_id": tracked.venue_id,
                                              "status": tracked.status, "filled": order.filled})
+        self._index(tracked)
         return fills
+
+    def _index(self, tracked: Tracked) -> None:
+        """Keep `_open` to the open orders, and `tracked` from growing without end in a long run."""
+        cid = tracked.order.client_id
+        if tracked.status in OPEN_STATES:
+            self._open[cid] = tracked
+            return
+        self._open.pop(cid, None)
+        if len(self.tracked) > len(self._open) + KEEP_CLOSED + KEEP_CLOSED // 10:
+            excess = len(self.tracked) - len(self._open) - KEEP_CLOSED
+            for old in [c for c, t in self.tracked.items() if c not in self._open][:excess]:
+                del self.tracked[old]
+
+
+def _answered_trades(tracked: Tracked, answer: dict, filled: float) -> list[dict] | None:
+    """The trades a new order's own answer carries (Binance's FULL response: `fills`, each with its
+    trade id, price, amount and fee), when they account for everything filled so far; else None
+    and the venue's trade list is asked. They are the taker side of the order's placement, at the
+    time the venue gives the order."""
+    trades = answer.get("trades") or []
+    if not trades or any(not t.get("id") or t.get("price") is None or t.get("amount") is None for t in trades):
+        return None
+    seen = tracked.order.filled + sum(float(t["amount"]) for t in trades if str(t["id"]) not in tracked.trades)
+    if abs(seen - filled) > 1e-9 * max(1.0, filled):
+        return None
+    at = answer.get("timestamp")
+    return [{**t, "order": t.get("order") or tracked.venue_id, "timestamp": t.get("timestamp") or at,
+             "takerOrMaker": t.get("takerOrMaker") or "taker"} for t in trades]
 
 
 def _fill(tracked: Tracked, trade: dict) -> tuple[Fill, str, float]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from livegate.adapters.serving import ServerThread, listen
 NONE, USER_DATA, TRADE, USER_STREAM = "NONE", "USER_DATA", "TRADE", "USER_STREAM"
 JSON = "application/json;charset=UTF-8"
 SIGNING = ("timestamp", "recvWindow", "signature")  # the bot's own signing: replaced when forwarded
+READ_THREADS = 4
 
 # The surface a spot bot needs (the local sandbox emulates the same), and each route's security.
 ROUTES: dict[tuple[str, str], str] = {
@@ -91,6 +93,10 @@ class GatewayServer:
         self.url: str | None = None
         self.internal_errors: list[str] = []
         self._runner: web.BaseRunner | None = None
+        # Orders and cancels take the engine one at a time: one thread for them (threads queueing
+        # on one lock only trade the GIL back and forth); reads have a few of their own.
+        self._orders = ThreadPoolExecutor(1, thread_name_prefix="livegate-gateway-orders")
+        self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="livegate-gateway-reads")
 
     async def start(self) -> str:
         self._runner, self.port = await listen(self._dispatch, self.host, self.port)
@@ -102,6 +108,8 @@ class GatewayServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        for pool in (self._orders, self._reads):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         method, path = request.method, request.path
@@ -127,7 +135,8 @@ class GatewayServer:
                               desk.server_ms(), request.remote, security == TRADE)
                 params = {k: v for k, v in params.items() if k not in SIGNING}
             handler = self._handler(method, path, security in (USER_DATA, TRADE))
-            body = await asyncio.get_running_loop().run_in_executor(None, handler, params)
+            pool = self._orders if (method, path) in (PLACE, CANCEL, CANCEL_OPEN) else self._reads
+            body = await asyncio.get_running_loop().run_in_executor(pool, handler, params)
             return _json(200, body)
         except ApiError as err:
             desk.refused(method, path, err.status, err.code)
