@@ -6,9 +6,10 @@ the chain are the local sandbox; its market clock is a step clock that the paper
 micro-live stages move one bar at a time, as soon as they are done with the last one — the
 public `--sandbox-clock` rehearsal (a micro-live day lasts seconds, and a busy machine makes the
 demo slower, never different);
-the paper and micro-live thresholds are loosened so a simple EMA strategy can pass on a random
-market — `livegate status` flags each looser threshold; validate fails once on purpose (an
-empty ALLOW_EXCHANGES) to show the gate refusing, then the demo fixes it."""
+a few paper and micro-live thresholds are loosened, never past their floors, so a simple EMA
+strategy can pass on a trending random market — `livegate status` flags each looser threshold;
+validate fails once on purpose (an empty ALLOW_EXCHANGES) to show the gate refusing, then the
+demo fixes it."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from livegate.core.protocol import PHASE_ORDER
 from livegate.core.results import CheckResult, PhaseResult
 from livegate.ledger import queries
 from livegate.ledger.keys import init_key, key_dir, load_public, try_load_private
-from livegate.ledger.verify import verify_ledger
+from livegate.ledger.verify import verify_at
 from livegate.phases import registry, run_phase
 from livegate.phases.microlive.runner import LiveOptions, LiveRunner
 from livegate.phases.paper.report import run_report
@@ -43,11 +44,11 @@ from livegate.services.monitoring.html import render_html
 from livegate.services.monitoring.report import report_data
 
 PAPER_DAYS = 8.0
-DRIFT_PER_DAY = 0.03  # the demo market trends up 3 % a day under its noise
-DEMO_BARS = 21_000
+DRIFT_PER_DAY = 0.05  # the demo market trends up 5 % a day under its noise
+DEMO_BARS = 30_000
 DEMO_BALANCE = {"USDT": 10_000.0}
 STAGES = ("4.1a", "4.1b", "4.1c", "4.1d")
-STAGE_MAX_DAYS = 4  # market days a stage may take before the demo gives up on it
+STAGE_MAX_DAYS = 6  # market days a stage may take before the demo gives up on it
 
 DEMO_STRATEGY = '''"""The demo's strategy: long when the close is above its EMA, out after `hold` bars."""
 
@@ -75,15 +76,12 @@ class DemoTrend:
         return []
 '''
 
-# Loosened for the rehearsal (a random market): shown as looser in `livegate status`.
+# Loosened for the rehearsal, never past a floor (phases/*.yaml): shown as looser in `livegate status`.
+# $8 orders on $10,000 return a hundredth of a percent, of which fees take a third; a trending
+# market wins two trades in three; a stage of a few trades is noisy against paper's figures.
 DEMO_THRESHOLDS = {
-    "paper": {"sharpe": -100, "profit_factor": 0, "total_return_pct": -100, "fee_drag_pct": 100000,
-              "win_rate_pct": [0, 100], "worst_trade_pct": -100, "max_drawdown_pct": 50, "bootstrap_sharpe_low": -1000,
-              "ruin_prob_50_pct": 100, "oos_sharpe": -1000, "regime_breakdown_positive": 0, "psr": 0, "dsr": 0},
-    "micro-live": {"live_vs_paper_worse_pct": 100000, "win_rate_gap_points": 100, "unexpected_loss_usd": 50,
-                   # compressed durations (market hours; the seeds' minimum trades stay)
-                   "4.1a": {"min_duration_hours": 2}, "4.1b": {"min_duration_hours": 2},
-                   "4.1c": {"min_duration_hours": 4}, "4.1d": {"min_duration_hours": 6}},
+    "paper": {"total_return_pct": 0, "fee_drag_pct": 50, "win_rate_pct": [30, 80]},
+    "micro-live": {"live_vs_paper_worse_pct": 100, "win_rate_gap_points": 30},  # the seeds' hours and trades stay
 }
 
 
@@ -123,7 +121,7 @@ def configure(ws: Any, info: dict, alert_url: str) -> None:
     data = yaml.safe_load(ws.config_path.read_text())
     data["workspace"]["name"] = "livegate-demo"
     data["workspace"]["operator"] = "demo operator"
-    data["exchange"]["timeframe"] = "15m"
+    data["exchange"]["timeframe"] = "1h"
     (ws.strategies_dir / "demo_trend.py").write_text(DEMO_STRATEGY)
     data["strategy"] = {"ref": "strategies/demo_trend.py:DemoTrend", "params": {"period": 20, "hold": 4, "order_value": 8.0}}
     data["testnet"]["order_value"] = 8.0
@@ -315,5 +313,4 @@ def _write_report(ws: Any) -> Path:
 
 
 def _verify(ws: Any) -> bool:
-    with queries.reading(ws.ledger_path) as conn:
-        return verify_ledger(conn, load_public()).ok
+    return verify_at(ws.ledger_path, load_public()).ok

@@ -33,6 +33,9 @@ def isolation(tmp_path, monkeypatch):
     from livegate.cli import prompts
 
     monkeypatch.setattr(prompts, "PROMPTER", prompts.ScriptedPrompter([]))
+    from livegate.core import redact
+
+    redact._extra.clear()  # secrets a process registered belong to that process: each test starts with none
     yield
 
 

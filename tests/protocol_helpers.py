@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from livegate.config.environment import load_env
 from livegate.config.workspace import Workspace
 from livegate.phases import Measurement, criteria_for, run_phase
 from livegate.services import gate
+from livegate.services.exchange_key import KEY_CHECK, key_evidence
 
 
 def passing(criterion):
@@ -28,6 +30,8 @@ def sign_off(ws_root: Path, key, *steps: str) -> None:
         class Passing:
             id = spec.id
             checks = {c.id: (lambda ctx, c=c: Measurement(passing(c))) for c in criteria_for(spec, step)}
+            if step == "env":  # as validate records it: the exchange key the sign-off binds
+                checks[KEY_CHECK] = lambda ctx: Measurement(True, evidence=key_evidence(load_env(ws.root), ws.effective.config.exchange.id))
 
         result = run_phase(Passing(), ws, step=step, key=key)
         assert result.passed, [c.to_dict() for c in result.checks]

@@ -55,7 +55,9 @@ def _notify(url: str, title: str, body: str, notify_type: str, timeout: float) -
 
 def attempt(url: str, title: str, body: str, severity: str, timeout: float) -> tuple[str, bool] | None:
     """`_notify` in a thread of its own, waited for at most `timeout` seconds (a plugin that
-    ignores its socket timeouts must not hold trading up); any exception is a failure."""
+    ignores its socket timeouts must not hold trading up); any exception is a failure.
+    The reason is apprise's (or the exception's) own words, which may quote the URL or part of
+    a password (`p...d`): never show it without `services.alerts.dispatch._scrub`."""
     box: dict[str, Any] = {}
 
     def run() -> None:

@@ -69,6 +69,12 @@ def fmt_value(value) -> str:
     return str(value)
 
 
+def verdict_line(report: dict) -> str:
+    """A phase report's verdict, and whether it was recorded as the step's result (`--check`: not)."""
+    where = f"recorded as the {report['step']} phase result" if report["recorded"] else "check only: nothing was recorded"
+    return f"Verdict: {styled(report['verdict'])} — {where}."
+
+
 def criteria_table(title: str, checks: list[dict]) -> None:
     """A phase's criteria: measured value, threshold, verdict and note, one row each."""
     table(title, ["Criterion", "Measured", "Threshold", "Verdict", "Note"],

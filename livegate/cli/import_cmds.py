@@ -8,10 +8,10 @@ from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
 from livegate.cli.paper_display import NEXT_LINE, show_criteria, stress_bar
 from livegate.config.strategy import load_strategy
-from livegate.core.errors import UsageError
+from livegate.core.errors import GateClosed, UsageError
 from livegate.ledger.keys import try_load_private
 from livegate.phases.paper.evaluate import PendingStress
-from livegate.phases.paper.importers import FORMATS, import_trades
+from livegate.phases.paper.importers import FORMATS, import_trades, require_forward_dry_run
 from livegate.phases.paper.report import evaluate_with_stress, evaluation_report
 from livegate.services import gate
 
@@ -25,24 +25,29 @@ PAPER_RESULT_LINE = "These imported trades, stated to come from a forward dry ru
 @app.command("paper-import")
 def paper_import(
     ctx: typer.Context,
-    file: str = typer.Argument(..., metavar="FILE", help="The trade log: CSV or JSONL (SPEC §10 columns), or a Freqtrade dry-run SQLite database.", show_default=False),
+    file: str = typer.Argument(..., metavar="FILE", show_default=False,
+                               help="The trade log: CSV or JSONL (SPEC §10 columns), a Freqtrade dry-run SQLite database or a Freqtrade backtest result (.json/.zip)."),
     capital: float = typer.Option(..., "--capital", help="Starting capital C in the trades' quote currency (> 0); returns, drawdowns and ruin are relative to it.", show_default=False),
-    fmt: str = typer.Option(None, "--format", help="csv, jsonl or freqtrade (default: detected from the file).", show_default=False),
+    fmt: str = typer.Option(None, "--format", help="csv, jsonl, freqtrade or freqtrade-backtest (default: detected from the file).", show_default=False),
     pnl_is_net: bool = typer.Option(False, "--pnl-is-net", help="pnl_quote already has the fees taken off (default: it is before fees)."),
     trials: int = typer.Option(1, "--trials", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
     as_paper_result: bool = typer.Option(False, "--as-paper-result", help="The trades come from a forward dry run on live market data: "
-                                         "record them as the paper phase result (needs the paper gate open)."),
+                                         "record them as the paper phase result (needs the paper gate open; every trade must "
+                                         "have closed after the env sign-off; never a backtest file)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar)."),
 ) -> None:
-    """Evaluate another bot's closed trades (CSV, JSONL, Freqtrade dry-run database) against the
-    paper criteria: metrics, statistics, guardian drills and the stress test.
+    """Evaluate another bot's closed trades (CSV, JSONL, Freqtrade dry-run database, Freqtrade
+    backtest result) against the paper criteria: metrics, statistics, guardian drills and the
+    stress test.
 
     The result is kept in the ledger as research evidence (kind `import`) and never counts as
     the paper phase result, unless `--as-paper-result` states that the trades come from a
-    forward dry run on live data; that needs the paper gate open (env signed off). The stress
-    test needs a strategy: it runs the workspace's configured strategy, not the imported bot.
-    Exit 0 when every criterion passes, 1 otherwise."""
+    forward dry run on live data; that needs the paper gate open (env signed off), refuses a
+    backtest file and refuses the whole file when any trade closed before the env sign-off
+    (exit 2, nothing recorded). The stress test needs a strategy: it runs the workspace's
+    configured strategy, not the imported bot. Exit 0 when every criterion passes, 1 otherwise."""
     import math
+    import time
     from pathlib import Path
 
     if not (math.isfinite(capital) and capital > 0):
@@ -53,12 +58,21 @@ def paper_import(
             raise UsageError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
     ws = workspace_from(ctx).require()
     effective = ws.effective
+    env_signed_at = None
     if as_paper_result:
-        gate.require_open(gate.snapshot(ws, effective=effective), "paper")
+        snap = gate.snapshot(ws, effective=effective)
+        gate.require_open(snap, "paper")
+        env = snap.state.records.get("env")
+        env_signed_at = env.signed_at if env is not None else None
+        if env_signed_at is None:  # an open paper gate has a signed env step: fail closed if not
+            raise GateClosed("paper", ["env has no sign-off in the ledger"])
     cfg = effective.config
     # The stress test does not depend on the file: it starts now, alongside the reading.
     with PendingStress(ws, effective, lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)) as pending:
         log, facts = import_trades(Path(file), capital, fmt, pnl_is_net)
+        if env_signed_at is not None:
+            require_forward_dry_run(log, facts, env_signed_at, int(time.time() * 1000))
+            facts["env_signed_off_at"] = env_signed_at
         quote = cfg.capital.quote
         if facts.get("quote_currency") and facts["quote_currency"] != quote.upper():
             facts["warnings"].append(f"the trades are in {facts['quote_currency']}, the workspace's capital in {quote}: "

@@ -1,4 +1,4 @@
-"""ledger verify | export | show, keys init | show."""
+"""ledger verify | export | show | anchor, keys init | show | rotate."""
 
 from __future__ import annotations
 
@@ -6,19 +6,31 @@ from pathlib import Path
 
 import typer
 
-from livegate.cli import EXIT_CRITERIA, workspace_from
+from livegate.cli import EXIT_CRITERIA, prompts, workspace_from
 from livegate.cli import display as d
 from livegate.core.errors import KeyMissing, UsageError
 from livegate.core.redact import redact
 from livegate.ledger import queries
+from livegate.ledger.anchor import Anchor, add_witness, anchor_file, anchors_of, check
 from livegate.ledger.export import export_events, summarize
-from livegate.ledger.keys import PRIVATE_FILE, PUBLIC_FILE, init_key, key_dir, load_public
-from livegate.ledger.verify import verify_ledger
+from livegate.ledger.keys import (
+    PRIVATE_FILE,
+    PUBLIC_FILE,
+    finish_rotation,
+    init_key,
+    key_dir,
+    load_private,
+    load_public,
+    prepare_rotation,
+    try_load_private,
+)
+from livegate.ledger.store import Ledger
+from livegate.ledger.verify import verify_at
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
-ledger_app = typer.Typer(help="The tamper-evident ledger: verify, export, show.", no_args_is_help=True)
-keys_app = typer.Typer(help="The operator's Ed25519 signing key.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The tamper-evident ledger: verify, export, show, anchor.", no_args_is_help=True)
+keys_app = typer.Typer(help="The operator's Ed25519 signing key: init, show, rotate.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(keys_app, name="keys")
 
@@ -35,20 +47,68 @@ def ledger_verify(
     public = load_public(pubkey) if pubkey else load_public()
     if pubkey and public is None:
         raise KeyMissing(f"no public key at {pubkey}")
-    with queries.reading(ws.ledger_path) as conn:
-        report = verify_ledger(conn, public)
+    report = verify_at(ws.ledger_path, public)
     if as_json:
         d.emit_json(report.to_dict())
     elif report.ok:
         d.out(f"[green]Ledger verified[/]: {report.events} events, hash chain intact, {report.signatures_checked} signature(s) valid.")
         for note in report.notes:
             d.out(f"  note: {note}")
+        for warning in report.warnings:
+            d.out(f"  [yellow]warning[/]: {warning}")
     else:
         first = f"first bad event: #{report.first_bad}" if report.first_bad else "see below"
         d.out(f"[bold red]Ledger does NOT verify[/] ({first}).")
         for problem in report.problems:
             d.out(f"  - {problem}")
+        for warning in report.warnings:
+            d.out(f"  [yellow]warning[/]: {warning}")
     if not report.ok:
+        raise typer.Exit(EXIT_CRITERIA)
+
+
+@ledger_app.command("anchor")
+def ledger_anchor(
+    ctx: typer.Context,
+    witness: Path = typer.Option(None, "--witness", help="Also keep every signed head in this directory (a git repository gets one commit per head; push it wherever you like).", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show and check the anchors: the ledger's head as recorded outside the workspace (next to
+    the operator key, and in any witness). Exit 1 when the ledger is behind or differs from one."""
+
+    ws = workspace_from(ctx)
+    keys = key_dir()
+    if witness is not None:
+        if not witness.is_dir():
+            raise UsageError(f"--witness {witness}: not a directory")
+        add_witness(keys, ws.ledger_path, witness)
+        with Ledger.open(ws.ledger_path, key=try_load_private()) as ledger:  # copy the current head there now
+            ledger.append("witness_added", {"witness": str(witness.resolve())})
+            ledger.copy_to_witnesses()
+            problems = list(ledger.anchor_problems)
+        for problem in problems:
+            d.out(f"[red]{problem}[/]")
+    found = anchors_of(keys, ws.ledger_path)  # read before the ledger: an append lands there first
+    rows = []
+    with queries.reading(ws.ledger_path) as conn:
+        for anchor in found:
+            if isinstance(anchor, Anchor):
+                problem = check(conn, anchor)
+                rows.append({"where": anchor.where, "event": anchor.last_id, "hash": anchor.last_hash,
+                             "recorded_at": anchor.at, "ok": problem is None, "problem": problem})
+            else:
+                rows.append({"where": None, "event": None, "hash": None, "recorded_at": None, "ok": False, "problem": str(anchor)})
+        last = queries.head(conn)["last_event_id"]
+    ok = all(row["ok"] for row in rows)
+    if as_json:
+        d.emit_json({"ok": ok, "ledger_ends_at": last, "anchors": rows, "anchor_file": str(anchor_file(keys, ws.ledger_path))})
+    elif not rows:
+        d.out(f"No anchor for this workspace in {keys} yet: one is written at the next append on this machine.")
+    else:
+        d.table(f"Anchors of {ws.ledger_path} (ledger ends at #{last})", ["Where", "Event", "Recorded (UTC)", "Check"],
+                [[row["where"] or "-", f"#{row['event']}" if row["event"] else "-", (row["recorded_at"] or "-")[:19],
+                  "[green]ok[/]" if row["ok"] else f"[red]{row['problem']}[/]"] for row in rows])
+    if not ok:
         raise typer.Exit(EXIT_CRITERIA)
 
 
@@ -103,8 +163,37 @@ def keys_init(
     """Create the operator's Ed25519 signing key outside the workspace (private key mode 0600)."""
 
     target = directory or key_dir()
-    key = init_key(target, workspace_root=workspace_from(ctx).root, force=force)
+    ws = workspace_from(ctx)
+    in_workspace = ws.config_path.is_file() or ws.state_dir.is_dir()
+    key = init_key(target, workspace_root=ws.root if in_workspace else None, force=force)
     d.out(f"Created operator key {key.key_id} at {target / PRIVATE_FILE} (mode 0600). Back it up; never copy it into a workspace.")
+    if directory is None and ws.ledger_path.is_file():  # in a workspace: pin the key there now (operator-keys.txt)
+        try:
+            Ledger.open(ws.ledger_path, key=key).close()
+        except KeyMissing as exc:
+            d.out(f"[bold yellow]warning[/]: {exc}. A replaced key is not a rotation: use `livegate keys rotate` with the old key.")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    ctx: typer.Context,
+    by: str = typer.Option(..., "--by", help="Who rotates the key (recorded)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Replace the operator key: the old key signs the hand-over to a new one in this workspace's
+    ledger, operator-keys.txt gains the new key, and the old key is kept as operator.key.<id>.old."""
+
+    ws = workspace_from(ctx)
+    old = load_private()
+    if not prompts.confirm(f"Rotate operator key {old.key_id} for {ws.root}?", yes):
+        d.out("Nothing rotated.")
+        return
+    new = prepare_rotation(key_dir())  # kept beside the old key until the ledger records the hand-over
+    with Ledger.open(ws.ledger_path, key=old) as ledger:
+        event = ledger.rotate_key(new, by=by.strip() or "operator")
+    finish_rotation(key_dir(), old, new)
+    d.out(f"Rotated operator key {old.key_id} → {new.key_id} (event #{event.id}); commit operator-keys.txt. "
+          f"The old key is kept as {PRIVATE_FILE}.{old.key_id}.old in {key_dir()}.")
 
 
 @keys_app.command("show")

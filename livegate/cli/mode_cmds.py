@@ -78,7 +78,10 @@ def mode_set(
 ) -> None:
     """Change the trading mode. A live mode is refused — every reason listed — unless the gate to
     micro-live is open, the risk config loads, the exchange accepts the credentials and no position
-    or order is open; then the operator types REAL MONEY."""
+    or order is open; then the operator types REAL MONEY. Modes go up one rung at a time (exit 3
+    otherwise, nothing written): EMERGENCY_STOP only to PAPER; LIVE_MINIMAL after testnet is signed
+    off; LIVE_SCALED after stage 4.1d, one level at a time, levels 2 and 3 each after a signed
+    `livegate scale --to` step taken at the level below. Less risk is never held up."""
 
     ws = workspace_from(ctx).require()
     live = mode.upper() in LIVE_MODES

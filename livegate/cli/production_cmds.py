@@ -56,7 +56,9 @@ def scale(
     """Change the capital level after production (seed 001 §5.1, seed 002): up by at most +50 %
     per step, after the minimum days at the current level with its live results meeting the
     rules (positive P&L, Sharpe, win rate, drawdown — `limits` in phases/production.yaml); down
-    at once. Every step is signed with your key. Refusals name every rule not met (exit 2)."""
+    at once. Every step is signed with your key. Refusals name every rule not met (exit 2).
+    The days are counted on the ledger's clock, from the level's first event to the ledger's
+    latest; a computer clock reading earlier than the ledger is refused (exit 3)."""
 
     ws = workspace_from(ctx).require()
     key = load_private()

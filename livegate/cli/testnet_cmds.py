@@ -27,6 +27,8 @@ def testnet(
                                 show_default=False),
     gateway_port: int = typer.Option(0, "--gateway-port", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (bot: external — first, one line with the gateway's URL and key)."),
+    check: bool = typer.Option(False, "--check", help="Run and judge everything the same way but record nothing: the orders are journaled in a "
+                                                      "throw-away ledger, approvals are asked here (or --yes), the gate stays as it is."),
 ) -> None:
     """Phase 3 — real orders on the exchange's sandbox and a swap on the test chain.
 
@@ -36,7 +38,11 @@ def testnet(
     minimum output, gas estimate, receipt and confirmations. The approval flow is drilled
     (approve, reject, expiry). Under EXECUTION_APPROVAL_MODE=approve_each each order waits for
     approval: asked here, or from another terminal with `livegate approvals approve ID`.
-    Needs the paper phase signed off. Exit 0 when every criterion passes, 1 otherwise."""
+    Needs the paper phase signed off. Exit 0 when every criterion passes, 1 otherwise.
+
+    A recorded passing re-run keeps a signed testnet signed (same configuration); a failing one
+    ends the sign-off and closes the go-live stages. While a go-live stage runs, nothing is
+    recorded (exit 3): `--check` still measures."""
 
     ws = workspace_from(ctx).require()
     external = ws.effective.config.bot == "external"
@@ -47,9 +53,10 @@ def testnet(
     ask = (lambda approval: True) if yes else ask_in_terminal
     options = TestnetOptions(ask=ask, by=by, progress=(lambda text: None) if as_json else _progress, bot_hours=hours or 0.0,
                              gateway_port=gateway_port, on_gateway=gateway_json if as_json else gateway_text,
-                             stop_requested=stop_on_signal())
+                             stop_requested=stop_on_signal(), check=check)
     result, extras = run_testnet(ws, try_load_private(), options)
-    report = {"step": "testnet", "counts_as_phase_result": True, **result.to_dict(),
+    report = {"step": "testnet", "counts_as_phase_result": not check, "recorded": not check, "gate_notice": extras.get("gate_notice"),
+              **result.to_dict(),
               "cex": extras.get("cex"), "dex": extras.get("dex"), "approvals": extras.get("approvals"),
               "run": extras.get("run"), "resumed": extras.get("resumed")}
     if as_json:
@@ -78,7 +85,9 @@ def show(report: dict) -> None:
                                          " / ".join(f"{dex['out_amounts'][k]:.6g}" for k in ("quoted_out", "min_out", "amount_out")) + f" {dex['bought']}"],
                                         ["gas estimate / used", f"{dex['gas_estimate']} / {dex['gas_used']}"]], show_header=False)
     d.criteria_table("Testnet criteria (phases/testnet.yaml)", report["checks"])
-    d.out(f"Verdict: {d.styled(report['verdict'])} — recorded as the testnet phase result.")
-    if report["verdict"] == "pass":
+    d.out(d.verdict_line(report))
+    if report["gate_notice"]:
+        d.out(report["gate_notice"])
+    elif report["verdict"] == "pass" and report["recorded"]:
         d.out("Next: `livegate signoff testnet --by NAME`.")
     sys.stdout.flush()

@@ -13,6 +13,7 @@ from livegate.core.errors import UsageError
 from livegate.ledger.keys import load_private, try_load_private
 from livegate.phases.env.plugin import ATTEST_STATEMENT
 from livegate.phases.env.run import attester, record_attestation, run_validate
+from livegate.services.exchange_key import FINGERPRINT_FIELD, KEY_CHECK
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -31,20 +32,25 @@ def validate(
     by: str = typer.Option(None, "--by", help="Who makes the attestation (default: workspace.operator).", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Make the attestation without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    check: bool = typer.Option(False, "--check", help="Measure and judge everything the same way but record nothing (the gate stays as it is)."),
 ) -> None:
     """Phase 1 — check the environment (seed 000 §1): config and .env, .env never committed, safe
     flags, keys present, what the exchange key may do (read and trade yes, withdraw NO, IP
     whitelist), the signer's address pinned, exchange and RPC latency, chain id, clock skew, a
     secret scan of the workspace and its git history, allowlists and rate limits.
 
-    The result is recorded as the env phase result. Exit 0 when every criterion passes, 1 when
-    one fails, 5 when the exchange or the chain node cannot be reached."""
+    The result is recorded as the env phase result (with --check: nothing is recorded). A
+    recorded passing re-run keeps a signed env signed (same configuration); a failing one ends
+    the sign-off and closes every later phase. Exit 0 when every criterion passes, 1 when one
+    fails, 5 when the exchange or the chain node cannot be reached."""
 
     ws = workspace_from(ctx).require()
     extras: dict = {}
+    if attest_no_withdrawal and check:
+        raise UsageError("--attest-no-withdrawal records a signed statement; run it without --check")
     if attest_no_withdrawal:
         _attest(ws, by, yes, extras, quiet=as_json)
-    result, report = run_validate(ws, try_load_private(), extras)
+    result, report = run_validate(ws, try_load_private(), extras, record=not check)
     lost = report["unreachable"]
     if as_json:
         d.emit_json(report)
@@ -91,6 +97,12 @@ def show(report: dict, verbose: bool) -> None:
                 evidence = json.dumps(check["evidence"], default=str, separators=(", ", ": "))
                 d.out(f"- evidence: {evidence.replace('[', chr(92) + '[')}")
     verdict = report["verdict"]
-    d.out(f"Verdict: {d.styled(verdict)} — recorded as the env phase result.")
-    if verdict == "pass":
+    d.out(d.verdict_line(report))
+    if report["gate_notice"]:
+        d.out(report["gate_notice"])
+    elif verdict == "pass" and report["recorded"]:
+        keys = next((c["evidence"] for c in report["checks"] if c["criterion"] == KEY_CHECK), None) or {}
+        if keys.get(FINGERPRINT_FIELD):
+            d.out(f"Exchange key fingerprint {keys[FINGERPRINT_FIELD]}: once signed off, testnet, go-live and a switch to a "
+                  "live mode refuse any other key.")
         d.out("Next: `livegate signoff env --by NAME`.")

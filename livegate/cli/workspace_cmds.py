@@ -70,6 +70,8 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         d.out(f"Ledger: [bold red]DOES NOT VERIFY[/] — {ledger['problems'][0]}")
     for note in ledger["notes"]:
         d.out(f"  note: {note}")
+    for warning in ledger.get("warnings", ()):
+        d.out(f"  [bold yellow]warning[/]: {warning}")
     if report["looser_thresholds"]:
         d.out("[yellow]Looser than the protocol's defaults:[/]")
         for line in report["looser_thresholds"]:

@@ -6,11 +6,14 @@ anything else in `.env` is a problem reported as `.env:LINE`."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from livegate.core.errors import ConfigError
 from livegate.core.redact import is_secret_name, register_secret
@@ -20,6 +23,7 @@ SAFE_FLAGS = {"PAPER_MODE": True, "LIVE_TRADING_ENABLED": False, "TRADING_HALTED
 APPROVAL_MODES = ("approve_each", "auto")
 ALLOWLISTS = ("ALLOW_EXCHANGES", "ALLOW_CHAINS", "ALLOW_TOKENS", "ALLOW_SIGNER_ADDRESSES", "ALLOW_ROUTERS")
 EXCHANGE_KEYS = ("EXCHANGE_API_KEY", "EXCHANGE_API_SECRET")
+FINGERPRINT_SCHEME = "livegate exchange key v1"
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -68,6 +72,28 @@ class WorkspaceEnv:
                               f"quote currency (got {raw!r}); fix it or remove it")
         return float(raw)
 
+    def require_valid(self) -> None:
+        """Every phase command's first step: ConfigError naming each variable livegate could not
+        use (`problems`), before anything is asked of a venue or written to the ledger."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+    def in_force(self) -> dict[str, Any]:
+        """The settings a run works under, for its start event: MAX_TRADE_AMOUNT (None: no cap
+        of its own), the approval mode (unset means approve_each), the flags and the allowlists.
+        No secret is among them. Call after `require_valid`."""
+        mode = self.get("EXECUTION_APPROVAL_MODE")
+        return {"MAX_TRADE_AMOUNT": self.max_trade_amount(),
+                "EXECUTION_APPROVAL_MODE": "approve_each" if mode is None else mode.strip(),
+                **{name: self.flag(name) for name in FLAGS},
+                **{name: self.allowlist(name) for name in ALLOWLISTS}}
+
+    def exchange_key_fingerprint(self, exchange_id: str) -> str | None:
+        """The fingerprint of the exchange key in use (EXCHANGE_API_KEY), None when none is set."""
+        api_key = self.get("EXCHANGE_API_KEY")
+        return None if api_key is None else exchange_key_fingerprint(exchange_id, api_key)
+
     def problems(self) -> list[str]:
         """Values of known variables that livegate could not use, each naming where it is set."""
         out = list(self.syntax_problems)
@@ -88,6 +114,16 @@ class WorkspaceEnv:
             if not item.startswith("0x"):
                 out.append(f"{self.where('ALLOW_SIGNER_ADDRESSES')} ALLOW_SIGNER_ADDRESSES: {item!r} is not a 0x address")
         return out
+
+
+def exchange_key_fingerprint(exchange_id: str, api_key: str) -> str:
+    """A name of an exchange API key that gives nothing of it away: SHA-256 over a
+    domain-separated encoding of (scheme, exchange id, API key), the first 32 hex digits.
+
+    The exchange knows a key — and its rights — by the API key alone, so that is what is bound;
+    the secret is left out on purpose: no value derived from it is ever stored."""
+    message = json.dumps([FINGERPRINT_SCHEME, exchange_id, api_key], separators=(",", ":")).encode()
+    return hashlib.sha256(message).hexdigest()[:32]
 
 
 def _positive_number(text: str) -> bool:

@@ -13,7 +13,7 @@ from livegate.config.models import PhaseFile, RiskLimitsFile, WorkspaceConfig
 from livegate.config.resources import phases_dir
 from livegate.config.yamlfile import line_of, load_mapping
 from livegate.core.errors import ConfigError
-from livegate.core.protocol import PHASE_ORDER, PhaseSpec, threshold_targets
+from livegate.core.protocol import PHASE_ORDER, Criterion, PhaseSpec, beyond_floor, threshold_targets
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -161,6 +161,12 @@ def load_phase_file(path: Path, name: str) -> PhaseSpec:
         raise ConfigError(f"{name}:1 criteria: {exc}") from None
     if path.stem != spec.id:
         raise ConfigError(f"{name}:{line_of(text, ('id',))} id: must match the file name ({path.stem!r}) (got {spec.id!r})")
+    phase_criteria = threshold_targets(spec)[spec.id]
+    beyond = [problem(name, text, ("profiles", profile, cid), why)
+              for profile, values in spec.profiles.items() for cid, value in values.items()
+              if cid in phase_criteria and (why := _threshold_problem(phase_criteria[cid], value)) is not None]
+    if beyond:
+        raise ConfigError(beyond)
     return spec
 
 
@@ -192,24 +198,54 @@ def load_phase_specs(directory: Path | None = None) -> tuple[PhaseSpec, ...]:
     return _phase_specs_cached(str(directory or phases_dir()))
 
 
-def _threshold_problem(crit_op: str, default: Any, value: Any) -> str | None:
-    if crit_op == "==":
+def _threshold_problem(crit: Criterion, value: Any) -> str | None:
+    """Why `value` cannot replace the default threshold of `crit`: the wrong kind, not finite,
+    or looser than the criterion's floor (phases/*.yaml); None when it can."""
+    default = crit.threshold
+    if crit.op == "==":
         if type(value) is not type(default):
             return f"must be {'true or false' if isinstance(default, bool) else type(default).__name__} like the default {default!r} (got {_show(value)})"
+        if value != default:
+            return f"a true/false check cannot be loosened: must stay {_yaml_word(default)} (got {_yaml_word(value)})"
         return None
-    if crit_op == "between":
+    if crit.op == "between":
         ok = (
             isinstance(value, list)
             and len(value) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
             and value[0] <= value[1]
         )
-        return None if ok else f"must be a range [low, high] with low <= high (got {_show(value)})"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not ok:
+            return f"must be a range [low, high] with low <= high (got {_show(value)})"
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"must be a number (got {_show(value)})"
-    if not math.isfinite(value):
+    elif not math.isfinite(value):
         return f"must be a finite number (got {_show(value)})"
+    if beyond_floor(crit, value):
+        return _floor_message(crit, value)
     return None
+
+
+def _floor_message(crit: Criterion, value: Any) -> str:
+    floor = crit.threshold if crit.floor is None else crit.floor
+    default = _bound(crit.threshold) if crit.op == "between" else f"{crit.op} {_bound(crit.threshold)}"
+    if crit.op == "between":
+        allowed = f"must lie within {_bound(floor)}, the widest range allowed"
+    elif crit.op in (">", ">="):
+        allowed = f"must be at least {_bound(floor)}, the loosest allowed"
+    else:
+        allowed = f"must be at most {_bound(floor)}, the loosest allowed"
+    return f"{allowed} (the default is {default}) (got {_show(value)})"
+
+
+def _bound(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_bound(v) for v in value) + "]"
+    return _num(value) if isinstance(value, float) else str(value)
+
+
+def _yaml_word(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else _show(value)
 
 
 def check_threshold_overrides(
@@ -232,14 +268,14 @@ def check_threshold_overrides(
                     loc = base + (key, cid)
                     if crit is None:
                         lines.append(problem(name, text, loc, f"unknown criterion of stage {key}; allowed: {', '.join(targets[key])}"))
-                    elif (why := _threshold_problem(crit.op, crit.threshold, cval)) is not None:
+                    elif (why := _threshold_problem(crit, cval)) is not None:
                         lines.append(problem(name, text, loc, why))
                 continue
             crit = targets[phase_id].get(key)
             if crit is None:
                 allowed = list(targets[phase_id]) + [s for s in targets if s != phase_id]
                 lines.append(problem(name, text, base + (key,), f"unknown criterion of {phase_id}; allowed: {', '.join(allowed)}"))
-            elif (why := _threshold_problem(crit.op, crit.threshold, value)) is not None:
+            elif (why := _threshold_problem(crit, value)) is not None:
                 lines.append(problem(name, text, base + (key,), why))
     if lines:
         raise ConfigError(lines)

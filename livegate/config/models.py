@@ -7,8 +7,9 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from livegate.core.protocol import OPS, Criterion, PhaseSpec, Stage
+from livegate.core.protocol import OPS, Criterion, PhaseSpec, Stage, is_looser
 
 
 class _Strict(BaseModel):
@@ -112,7 +113,8 @@ class StrategySection(_Strict):
 
     ref: str = Field("strategies/ema_cross.py:EmaCross", pattern=r"^\S+:[A-Za-z_][A-Za-z0-9_]*$",
                      description="`module:Class` or `path/to/file.py:Class` (relative to the workspace). "
-                                 "The file's SHA-256 is part of the signed-off config: editing the strategy reopens the gate.")
+                                 "The strategy's code is part of the signed-off config, byte for byte: every .py file in the file's folder "
+                                 "and its subfolders, or every file of the module's top-level package. Editing any of it reopens the gate.")
     params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the strategy class.")
 
 
@@ -303,6 +305,9 @@ class CriterionModel(_Strict):
     description: str = Field(min_length=1)
     op: Literal[OPS]  # type: ignore[valid-type]
     threshold: bool | float | list[float]
+    floor: float | list[float] | None = Field(None, validate_default=True, description=(
+        "The loosest threshold a workspace may set: the lowest for > and >=, the highest for < and <=, the widest "
+        "range for between. Required for every criterion but a true/false one (==), which cannot be loosened."))
     required: bool = True
     source: str = ""
 
@@ -317,13 +322,39 @@ class CriterionModel(_Strict):
             raise ValueError(f"must be {want} for op {op!r}")
         return value
 
+    @field_validator("floor")
+    @classmethod
+    def _floor(cls, value: Any, info: ValidationInfo) -> Any:
+        op, threshold = info.data.get("op"), info.data.get("threshold")
+        if op is None or threshold is None:
+            return value  # reported on op / threshold already
+        if op == "==":
+            if value is not None:
+                raise ValueError("a true/false check (op '==') has no floor: it cannot be loosened")
+            return value
+        if value is None:
+            raise PydanticCustomError("missing", "Field required")
+        if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
+            raise ValueError("a range must be [low, high] with low <= high")
+        if not _fits(op, value):
+            raise ValueError(f"must be {'a range [low, high]' if op == 'between' else 'a number'} for op {op!r}")
+        if is_looser(op, value, threshold):
+            shown = [_whole(v, op) for v in threshold] if isinstance(threshold, list) else _whole(threshold, op)
+            raise ValueError(f"the default threshold {shown!r} is looser than this floor")
+        return value
+
     def to_core(self) -> Criterion:
         if not _fits(self.op, self.threshold):
             raise ValueError(f"criterion {self.id}: threshold {self.threshold!r} does not fit op {self.op!r}")
-        threshold = self.threshold
-        if isinstance(threshold, float) and threshold.is_integer() and self.op not in ("==",):
-            threshold = int(threshold)
-        return Criterion(self.id, self.description, self.op, threshold, self.required, self.source)
+        return Criterion(self.id, self.description, self.op, _whole(self.threshold, self.op), self.required, self.source,
+                         None if self.floor is None else _whole(self.floor, self.op))
+
+
+def _whole(value: Any, op: str) -> Any:
+    """20.0 read from YAML as 20 (shown so in messages and the ledger); a range keeps its floats."""
+    if isinstance(value, float) and value.is_integer() and op != "==":
+        return int(value)
+    return value
 
 
 class StageModel(_Strict):

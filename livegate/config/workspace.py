@@ -11,7 +11,7 @@ from typing import Any
 from livegate import __version__
 from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
 from livegate.config.resources import configs_dir, default_risk_limits, phases_dir
-from livegate.config.strategy import strategy_digest
+from livegate.config.strategy import strategy_code, strategy_stat_key
 from livegate.core.canonical import fingerprint
 from livegate.core.errors import ConfigError, UsageError
 from livegate.core.protocol import Step, apply_thresholds, ladder, thresholds_snapshot
@@ -39,6 +39,7 @@ class Effective:
     looser: tuple  # Looser thresholds
     snapshot: dict[str, Any]
     fingerprint: str
+    strategy_key: str | None = None  # stat data of the strategy's files when they were read (for the status cache)
 
     @property
     def steps(self) -> tuple:
@@ -67,6 +68,7 @@ class CachedEffective:
 
 
 CACHE_FILE = "effective-cache.json"
+STRATEGY_CODE = "strategy code"  # snapshot section: shown path of each strategy file -> its SHA-256 (12 hex digits)
 
 
 @dataclass(frozen=True)
@@ -136,28 +138,35 @@ class Workspace:
             looser += loose
 
         config_dump = config.model_dump(mode="json", exclude={"thresholds"})
+        # The strategy's code: every file that can run (see config/strategy.py), by path and bytes.
+        code = strategy_code(config.strategy.ref, self.root)
         snapshot = {
             CONFIG_FILE: config_dump,
-            "strategy_sha256": strategy_digest(config.strategy.ref, self.root),
+            "strategy_sha256": code.sha256 if code else None,
+            STRATEGY_CODE: code.files if code else None,
             RISK_FILE: risk.model_dump(mode="json"),
             "thresholds": thresholds_snapshot(tuple(effective_specs)),
         }
-        return Effective(config, risk, tuple(effective_specs), tuple(looser), snapshot, fingerprint(snapshot))
+        return Effective(config, risk, tuple(effective_specs), tuple(looser), snapshot, fingerprint(snapshot),
+                         code.stat_key if code else None)
 
 
     def _inputs_digest(self) -> str | None:
         import hashlib
 
-        digest = hashlib.sha256(__version__.encode())
-        try:
-            for path in [self.config_path, self.risk_path, *sorted(self.strategies_dir.glob("*.py")), *sorted(phases_dir().glob("*.yaml"))]:
+        digest = hashlib.sha256(__version__.encode() + b"\0cache 2\0")
+        try:  # the strategy's files are compared separately, by stat data (see effective_for_display)
+            for path in [self.config_path, self.risk_path, *sorted(phases_dir().glob("*.yaml"))]:
                 digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         except OSError:
             return None
         return digest.hexdigest()
 
     def effective_for_display(self):
-        """The effective config through the cache (for `status`); falls back to a full load."""
+        """The effective config through the cache (for `status`); falls back to a full load.
+        The cache holds while the config files have the same bytes and every file of the
+        strategy's code the same stat data (path, inode, size, mtime, ctime): no file of the
+        strategy is read and nothing of it imported on a hit."""
         import json
 
         inputs = self._inputs_digest()
@@ -165,14 +174,15 @@ class Workspace:
         if inputs is not None:
             try:
                 cached = json.loads(cache_path.read_text(encoding="utf-8"))
-                if cached.get("inputs") == inputs:
+                if cached.get("inputs") == inputs and cached["strategy_key"] == strategy_stat_key(cached["strategy_ref"], self.root):
                     return CachedEffective(cached["snapshot"], cached["fingerprint"],
                                            tuple(Step(*s) for s in cached["steps"]), cached["profile"], cached["looser"])
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError):
+                pass  # no cache, an old one or a strategy tree that changed: load afresh (which reports any problem)
         eff = self.effective
         if inputs is not None:
-            data = {"inputs": inputs, "snapshot": eff.snapshot, "fingerprint": eff.fingerprint, "profile": eff.profile,
+            data = {"inputs": inputs, "strategy_ref": eff.config.strategy.ref, "strategy_key": eff.strategy_key,
+                    "snapshot": eff.snapshot, "fingerprint": eff.fingerprint, "profile": eff.profile,
                     "looser": eff.looser_lines, "steps": [[s.id, s.phase, s.title, s.command] for s in eff.steps]}
             try:
                 tmp = cache_path.with_suffix(".tmp")

@@ -15,7 +15,7 @@ from livegate.core.protocol import Step
 
 @dataclass(frozen=True)
 class StepRecord:
-    """The latest counting result of a step and the sign-off of that result, if any."""
+    """The latest counting result of a step and the sign-off that covers it, if any (see `step_record`)."""
 
     step: str
     verdict: str | None = None
@@ -26,6 +26,45 @@ class StepRecord:
     signed_at: str | None = None
     signoff_config: str | None = None
     signoff_snapshot: dict[str, Any] = field(default_factory=dict)
+    signed_result: int | None = None  # the result the sign-off signed (the latest, or an earlier pass it still covers)
+
+
+def step_record(step: str, results: list[dict[str, Any]], signoffs: list[dict[str, Any]]) -> StepRecord:
+    """A step's standing from its counting results and its sign-offs, each a ledger event
+    (`id`, `ts`, `payload`) in ledger order.
+
+    The latest result gives the verdict. A sign-off still covers it when it signed a passing
+    result under the same config fingerprint as the latest and every result since that one
+    passed under that fingerprint too: a passing re-run adds evidence and the step stays
+    signed; a failing re-run, or a run under another configuration, ends the sign-off (the
+    step must then pass and be signed again)."""
+    if not results:
+        return StepRecord(step)
+    latest = results[-1]
+    res = latest["payload"]
+    config = res.get("config_fingerprint")
+    by_result = {so["payload"].get("result_event"): so for so in signoffs}  # the latest sign-off of each result
+    signoff = None
+    for result in reversed(results):
+        payload = result["payload"]
+        if payload.get("verdict") != "pass" or payload.get("config_fingerprint") != config:
+            break
+        signoff = by_result.get(result["id"])
+        if signoff is not None:
+            break
+    so = signoff["payload"] if signoff is not None else {}
+    return StepRecord(
+        step=step,
+        verdict=res.get("verdict"),
+        result_event=latest["id"],
+        result_at=latest["ts"],
+        result_config=config,
+        signed_by=so.get("by"),
+        signed_at=signoff["ts"] if signoff is not None else None,
+        signoff_config=so.get("config_fingerprint"),
+        signoff_snapshot=so.get("config_snapshot") or {},
+        signed_result=so.get("result_event"),
+    )
 
 
 @dataclass(frozen=True)
@@ -125,6 +164,24 @@ def signoff_reasons(state: GateState, step_id: str) -> list[str]:
     elif rec.signed_by is not None and rec.signoff_config == state.config_fingerprint:
         reasons.append(f"{step_id} is already signed off by {rec.signed_by} at {rec.signed_at}")
     return reasons
+
+
+def rerun_notice(before: GateState, step_id: str, passed: bool) -> str | None:
+    """What a result just recorded did to a step that was signed before it (`before`: the gate
+    as the run found it), in one line; None when the step was not signed."""
+    status, _ = step_status(before, step_id)
+    if status != "signed":
+        return None
+    index = _step_index(before, step_id)
+    step = before.steps[index]
+    rec = before.records[step_id]
+    if passed:
+        return (f"{step_id} stays signed (by {rec.signed_by} at {rec.signed_at}): this passing run under the same "
+                "configuration is kept as further evidence")
+    name = step.command.removeprefix("livegate ")
+    later = before.steps[index + 1:]
+    closed = f"; {later[0].id} and later phases are closed" if later else ""
+    return f"{name} failed: {step_id} is no longer signed{closed} until it passes and is signed again"
 
 
 def next_step(state: GateState) -> Step | None:

@@ -29,9 +29,14 @@ class Criterion:
     threshold: Threshold
     required: bool = True
     source: str = ""
+    # The loosest threshold a workspace may set (phases/*.yaml says why for each): a lower bound
+    # for > and >=, an upper bound for < and <=, the widest range for between. A true/false
+    # check (==) has none: it cannot be loosened, only inverted. None: no override allowed looser
+    # than the default at all.
+    floor: Threshold | None = None
 
     def with_threshold(self, value: Threshold) -> Criterion:
-        return Criterion(self.id, self.description, self.op, value, self.required, self.source)
+        return Criterion(self.id, self.description, self.op, value, self.required, self.source, self.floor)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,12 @@ def is_looser(op: str, default: Threshold, value: Threshold) -> bool:
         (low, high), (default_low, default_high) = _range(value), _range(default)
         return low < default_low or high > default_high
     return value != default
+
+
+def beyond_floor(crit: Criterion, value: Threshold) -> bool:
+    """True when `value` is looser than the loosest threshold `crit` allows: its floor, or its
+    default when it has none (a true/false check, or a threshold that may only be tightened)."""
+    return is_looser(crit.op, crit.threshold if crit.floor is None else crit.floor, value)
 
 
 def _number(threshold: Threshold) -> float:

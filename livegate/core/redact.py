@@ -10,16 +10,29 @@ import os
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSPHRASE|PRIVATE|TOKEN|API_KEY|APIKEY|_KEY$|WEBHOOK|MNEMONIC)", re.I)
 _extra: set[str] = set()
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def url_forms(value: str) -> set[str]:
+    """`value` as a URL may carry it: itself, percent-encoded (all of it, or keeping `/` or `:@`,
+    upper or lower case hex), form-encoded, and decoded. Forms shorter than 4 characters are left out."""
+    forms = {value}
+    for encoded in (quote(value, safe=""), quote(value, safe="/"), quote(value, safe="/:@"), quote_plus(value)):
+        forms |= {encoded, _ESCAPE.sub(lambda m: m[0].lower(), encoded)}
+    if "%" in value:
+        forms.add(unquote(value))
+    return {f for f in forms if len(f) >= 4}
 
 
 def register_secret(value: str | None) -> None:
-    """Mask `value` from now on (e.g. a secret read from a keystore or a .env file)."""
+    """Mask `value`, and its URL-encoded forms, from now on (e.g. a secret read from a keystore or a .env file)."""
     if value and len(value) >= 4:
-        _extra.add(value)
+        _extra.update(url_forms(value))
 
 
 @lru_cache(maxsize=4096)
@@ -39,7 +52,7 @@ def secret_values() -> list[str]:
     env, extra, values = _seen
     if raw is not None and env == raw and extra == len(_extra):
         return values
-    found = {v for k, v in os.environ.items() if is_secret_name(k) and v and len(v) >= 4}
+    found = {f for k, v in os.environ.items() if is_secret_name(k) and v and len(v) >= 4 for f in url_forms(v)}
     found |= _extra
     values = sorted(found, key=len, reverse=True)
     if raw is not None:
@@ -52,6 +65,21 @@ def redact_text(text: str) -> str:
         if value in text:
             text = text.replace(value, MASK)
     return text
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://\S*?(?=[)\]}>\"'.,;:]*(?:\s|$))")  # closing punctuation stays
+# What may be a piece of a URL or of a secret in another library's words: a word it masked only
+# in part (apprise's `p...d`, `...abcd`), a /path, percent-encoded text.
+_URL_MATERIAL = re.compile(r"[^\s\"'()<>]*\.\.\.[^\s\"'()<>]+|(?<![\w.])/[^\s\"'()<>]+|[^\s\"'()<>]*%[0-9A-Fa-f]{2}[^\s\"'()<>]*")
+
+
+def redact_foreign(text: str, url: str = MASK) -> str:
+    """Text another library wrote (an exception, a log line) made safe to show: every URL in it
+    replaced by `url` (e.g. the destination's `scheme://host`), every secret value masked in any
+    of its URL forms, and whatever may still be a piece of a URL or a partly masked secret masked
+    too. For error text, not for a hot path."""
+    masked = _URL_MATERIAL.sub(MASK, redact_text(_URL_IN_TEXT.sub("\0", text.replace("\0", ""))))
+    return masked.replace("\0", url)  # `url` last: its own `//host` is no path to mask
 
 
 def redact(obj: Any, values: list[str] | None = None) -> Any:

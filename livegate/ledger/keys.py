@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from livegate.config.workspace import CONFIG_FILE, STATE_DIR
 from livegate.core.errors import KeyMissing, UsageError
 
 PRIVATE_FILE = "operator.key"
@@ -68,12 +67,14 @@ class OperatorKey:
 
 
 def init_key(directory: Path, workspace_root: Path | None = None, force: bool = False) -> OperatorKey:
+    # `workspace_root`: the workspace the command runs in, only when it is one (else running it
+    # from $HOME would refuse the default ~/.config/livegate key dir)
     """Create a new key pair in `directory` (0700 dir, 0600 private key)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     directory = directory.expanduser()
-    if workspace_root is not None and _is_workspace(workspace_root) and _inside(directory, workspace_root):
+    if workspace_root is not None and _inside(directory, workspace_root):
         raise UsageError(f"the key directory {directory} is inside the workspace {workspace_root}; keep the key outside it (LIVEGATE_KEY_DIR)")
     private_path = directory / PRIVATE_FILE
     if private_path.exists() and not force:
@@ -92,11 +93,39 @@ def init_key(directory: Path, workspace_root: Path | None = None, force: bool = 
     return key
 
 
-def _is_workspace(root: Path) -> bool:
-    # `keys init` passes the current directory when no -w is given; only a real workspace counts
-    # (else running it from $HOME would refuse the default ~/.config/livegate key dir).
+NEXT_SUFFIX = ".next"
 
-    return (root / CONFIG_FILE).is_file() or (root / STATE_DIR).is_dir()
+
+def _write_private(path: Path, private) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def prepare_rotation(directory: Path) -> OperatorKey:
+    """A new key pair for `keys rotate`, saved as operator.key.next (0600) before the ledger
+    records the hand-over, so the new key is never only in memory."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    _write_private(directory / (PRIVATE_FILE + NEXT_SUFFIX), private)
+    return OperatorKey(private)
+
+
+def finish_rotation(directory: Path, old: OperatorKey, new: OperatorKey) -> None:
+    """After the ledger recorded the hand-over: the old key becomes operator.key.<id>.old, the
+    new one operator.key (and operator.pub)."""
+    private = directory / PRIVATE_FILE
+    os.replace(private, directory / f"{PRIVATE_FILE}.{old.key_id}.old")
+    os.replace(directory / (PRIVATE_FILE + NEXT_SUFFIX), private)
+    (directory / PUBLIC_FILE).write_text(new.public.raw.hex() + "\n", encoding="ascii")
 
 
 def _inside(path: Path, root: Path) -> bool:

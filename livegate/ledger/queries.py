@@ -160,6 +160,11 @@ def head_id(conn: sqlite3.Connection) -> int:
     return last_id
 
 
+def timestamps(conn: sqlite3.Connection, from_id: int) -> list[tuple[int, str]]:
+    """(id, ts) of every event from `from_id` on, in ledger order: the ledger's clock."""
+    return conn.execute("SELECT id, ts FROM events WHERE id >= ? ORDER BY id", (from_id,)).fetchall()
+
+
 def export_rows(conn: sqlite3.Connection, columns: tuple[str, ...], kinds: tuple[str, ...] = ()) -> list[tuple]:
     """`columns` of every event (of these kinds, when given), in ledger order: the export."""
     sql = f"SELECT {', '.join(columns)} FROM events"
@@ -246,20 +251,39 @@ def stage_in_progress(conn: sqlite3.Connection, stage: str) -> dict[str, Any] | 
 
 # -- results and sign-offs ---------------------------------------------------------------------------
 
-def latest_result_per_step(conn: sqlite3.Connection) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None]]:
-    """{step: (result, sign-off)}: the latest counting result (`phase_result` of kind `phase`) of
-    each step, and the sign-off of that exact result (None when it has none). Both are events."""
+def latest_result_per_step(conn: sqlite3.Connection, counts: Callable[[dict[str, Any]], bool] = lambda event: True,
+                           ) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None]]:
+    """{step: (result, sign-off)}: the latest counting result (`phase_result` of kind `phase`
+    for which `counts(event)`) of each step, and the sign-off of that exact result (None when it
+    has none). Both are events."""
     results: dict[str, dict] = {}
     signoffs: dict[str, dict] = {}
     for ev in events(conn, kinds=("phase_result", "signoff")):
         p = ev["payload"]
         step = p.get("step")
-        if ev["kind"] == "phase_result" and p.get("kind") == "phase":
+        if ev["kind"] == "phase_result" and p.get("kind") == "phase" and counts(ev):
             results[step] = ev
             signoffs.pop(step, None)
         elif ev["kind"] == "signoff" and step in results and p.get("result_event") == results[step]["id"]:
             signoffs[step] = ev
     return {step: (res, signoffs.get(step)) for step, res in results.items()}
+
+
+def results_and_signoffs_per_step(conn: sqlite3.Connection, counts: Callable[[dict[str, Any]], bool] = lambda event: True,
+                                  ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """{step: (results, sign-offs)}: every counting result (`phase_result` of kind `phase` for
+    which `counts(event)`) of each step that has one, and every sign-off of the step, both as
+    events in ledger order."""
+    results: dict[str, list[dict]] = {}
+    signoffs: dict[str, list[dict]] = {}
+    for ev in events(conn, kinds=("phase_result", "signoff")):
+        p = ev["payload"]
+        step = str(p.get("step"))
+        if ev["kind"] == "phase_result" and p.get("kind") == "phase" and counts(ev):
+            results.setdefault(step, []).append(ev)
+        elif ev["kind"] == "signoff":
+            signoffs.setdefault(step, []).append(ev)
+    return {step: (found, signoffs.get(step, [])) for step, found in results.items()}
 
 
 def latest_results(conn: sqlite3.Connection) -> dict[tuple[str, str], dict[str, Any]]:

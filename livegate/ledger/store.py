@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from livegate.core.canonical import canonical_json
-from livegate.core.errors import LedgerError
+from livegate.core.errors import KeyMissing, LedgerError
 from livegate.core.redact import redact, secret_values
+from livegate.ledger import anchor as anchors
 from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
+from livegate.ledger.keys import key_dir
+from livegate.ledger.trust import OPENING_KINDS, ROTATED, load_chain, pin_line, pin_path, read_pins, rotation_message, workspace_of
 
 SCHEMA_VERSION = 1
 
@@ -77,13 +80,24 @@ def default_actor() -> str:
 
 
 class Ledger:
-    """An open ledger for writing. Every append is one transaction: the event and the head."""
+    """An open ledger for writing. Every append is one transaction: the event and the head.
+
+    With the operator key loaded, events that can open a gate (`trust.OPENING_KINDS`) are
+    signed when written, the head is signed after every append, and the key must be the one the
+    workspace pins (the pin file is written with the first key that signs). After every append
+    the head is anchored outside the workspace (`livegate.ledger.anchor`)."""
 
     def __init__(self, path: Path, key=None, clock: Callable[[], str] = utc_now, lock_wait_s: float = 30.0):
         from sqlite_utils import Database
 
         self.path = path
         self.key = key
+        self.root = workspace_of(path)
+        self._ledger_id: str | None = None
+        self._anchored: anchors.Anchor | None = None
+        self._witnessed = 0
+        self._to_anchor: tuple[Event, bool] | None = None
+        self.anchor_problems: list[str] = []
         self.clock = clock
         self.actor = default_actor()  # who writes: the process's user, asked once
         self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
@@ -106,6 +120,31 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise LedgerError(f"{path}: not a livegate ledger ({exc})") from None
+        if key is not None and self.root is not None:
+            try:
+                self._pin(key)
+            except BaseException:
+                conn.close()
+                raise
+
+    def _pin(self, key) -> None:
+        """Make sure `key` is this workspace's operator key: pin it when the workspace pins none and
+        nothing is signed yet; refuse a key the pinned chain does not lead to."""
+        assert self.root is not None
+        if read_pins(self.root) is None:
+            signed = self.db.execute("SELECT signature IS NOT NULL FROM ledger_head WHERE id = 1").fetchone()
+            if not (signed and signed[0]):
+                at = utc_now()[:10]
+                pin_path(self.root).write_text(
+                    "# livegate: the operator keys that sign this workspace's ledger, oldest first.\n"
+                    "# Commit this file. A key appears here only through `livegate keys rotate`.\n"
+                    + pin_line(key.public, f"pinned {at}"), encoding="ascii")
+        chain = load_chain(self.conn, self.root, key.public)
+        if chain.problems:
+            raise KeyMissing(f"the operator key {key.key_id} cannot sign this workspace's ledger: {chain.problems[0][1]}")
+        if chain.current is not None and chain.current.key_id != key.key_id:
+            raise KeyMissing(f"the operator key {key.key_id} was rotated to {chain.current.key_id} in this workspace; "
+                             "use the new key (LIVEGATE_KEY_DIR)")
 
     @classmethod
     def create(cls, path: Path) -> Ledger:
@@ -141,6 +180,7 @@ class Ledger:
             stop.set()
             thread.join()
             self._checkpointer = None
+        self.copy_to_witnesses()
         self.db.close()
         if failed is not None:
             raise failed
@@ -190,8 +230,16 @@ class Ledger:
         ledger that cannot be written (read-only, a full disk, locked too long) is a LedgerError."""
         with self._write:
             self._write_soon()
-            with self._transaction():
-                yield self
+            # what is decided under the lock (a resume, an approval, a halt) is rare and may open
+            # something: it survives a power cut once written
+            self.db.execute("PRAGMA synchronous=FULL")
+            try:
+                with self._transaction():
+                    yield self
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("PRAGMA synchronous=NORMAL")
+            self._flush_anchor()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -259,13 +307,18 @@ class Ledger:
         return written[len(batch):]
 
     def _append_many(self, items: list[tuple[str, dict[str, Any]]], actor: str | None, sign: bool, mine: int = 0) -> list[Event]:
-        """`items` in one transaction; the first `mine` are written unsigned, by the process's user."""
+        """`items` in one transaction; the first `mine` are written by the process's user, and
+        signed only when they can open a gate and the key is loaded."""
         if sign and self.key is None:
             raise LedgerError("this event must be signed but no operator key is loaded")
         asked = actor or self.actor
         db = self.db
         events: list[Event] = []
+        # what opens a gate survives a power cut once it is written (inside `locked` it already does)
+        opening = any(kind in OPENING_KINDS for kind, _ in items) and not db.conn.in_transaction
         try:
+            if opening:
+                db.execute("PRAGMA synchronous=FULL")
             with db.atomic():
                 # A write first, so the transaction holds the write lock before reading the head.
                 db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")
@@ -276,7 +329,7 @@ class Ledger:
                     clean = redact(payload, secrets)
                     event_id, ts = last_id + 1, self.clock()
                     actor = asked if i >= mine else self.actor
-                    if sign and i >= mine:
+                    if (sign and i >= mine) or (self.key is not None and kind in OPENING_KINDS):
                         clean = dict(clean, key_id=self.key.key_id)
                         clean["signature"] = self.key.sign(signoff_message(canonical_json(clean), prev))
                     record = event_record(prev, ts, kind, actor, canonical_json(clean))
@@ -296,4 +349,55 @@ class Ledger:
             raise LedgerError(f"{self.path}: could not append to the ledger ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: could not append to the ledger ({exc})") from None
+        finally:
+            if opening:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA synchronous=NORMAL")
+        self._to_anchor = (events[-1], opening or any(kind in OPENING_KINDS for kind, _ in items))
+        if not db.conn.in_transaction:  # else `locked` anchors once its transaction committed
+            self._flush_anchor()
         return events
+
+    def _flush_anchor(self) -> None:
+        if self._to_anchor is None:
+            return
+        (last, opening), self._to_anchor = self._to_anchor, None
+        self._anchor(last, durable=opening)
+        if opening and self.key is not None:
+            self.copy_to_witnesses()
+
+    def _anchor(self, last: Event, durable: bool) -> None:
+        """Record the new head next to the operator key (after the commit: never ahead of it)."""
+        if self.root is None:
+            return
+        with anchors.suppress_errors():
+            if self._ledger_id is None:
+                self._ledger_id = anchors.ledger_id(self.conn)
+            signed = self.key is not None
+            head = {"ledger_id": self._ledger_id, "last_id": last.id, "last_hash": last.hash,
+                    "signed_id": last.id if signed else (self._anchored.signed_id if self._anchored else None),
+                    "at": last.ts}
+            self._anchored = anchors.record(key_dir(), self.path, head, durable)
+
+    def copy_to_witnesses(self) -> None:
+        """Copy the anchor to the operator's witnesses, if it moved since the last copy."""
+        anchor = self._anchored
+        if anchor is None or not anchor.witnesses or anchor.last_id <= self._witnessed:
+            return
+        self.anchor_problems += anchors.write_witnesses(anchor, self.path)
+        self._witnessed = anchor.last_id
+
+    def rotate_key(self, new_key, by: str) -> Event:
+        """Hand the workspace over from the loaded key to `new_key`: a `key_rotated` event signed
+        by the old key, carrying the new public key and its own signature over the hand-over;
+        the pin file gains the new key. From the next event on, only the new key signs."""
+        if self.key is None or self.root is None:
+            raise LedgerError("a key rotation needs the current operator key and a workspace")
+        new_hex = new_key.public.raw.hex()
+        payload = {"old_key": self.key.key_id, "new_key": new_key.key_id, "new_public": new_hex,
+                   "endorsement": new_key.sign(rotation_message(self.key.key_id, new_hex))}
+        event = self.append(ROTATED, payload, actor=by, sign=True)
+        with pin_path(self.root).open("a", encoding="ascii") as fh:
+            fh.write(pin_line(new_key.public, f"rotated from {self.key.key_id} on {event.ts[:10]} (event #{event.id})"))
+        self.key = new_key
+        return event

@@ -6,9 +6,13 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from livegate.core.canonical import canonical_json
-from livegate.ledger.chain import GENESIS, head_message, signoff_message
+from livegate.ledger.anchor import Anchor, anchors_of, check
+from livegate.ledger.chain import GENESIS, head_message
+from livegate.ledger.keys import key_dir
+from livegate.ledger.queries import reading
+from livegate.ledger.trust import OPENING_KINDS, KeyChain, load_chain, signed_by, workspace_of
 
 
 @dataclass
@@ -18,6 +22,11 @@ class VerifyReport:
     first_bad: int | None = None
     signatures_checked: int = 0
     key_id: str | None = None
+    # events whose own signature verified with the key that may sign them
+    signed: set[int] = field(default_factory=set)
+    # events that could open a gate but carry no operator signature: (id, kind)
+    unsigned: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     _found: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -43,7 +52,23 @@ class VerifyReport:
             "notes": self.notes,
             "signatures_checked": self.signatures_checked,
             "key_id": self.key_id,
+            "unsigned_events": [{"id": i, "kind": k} for i, k in self.unsigned],
+            "warnings": self.warnings,
         }
+
+
+def verify_at(path: Path, public_key=None) -> VerifyReport:
+    """Verify the ledger at `path` as a workspace's: its key chain from the pin file, and its
+    anchors outside the workspace (read before the ledger's snapshot, see `anchor`)."""
+    found = tuple(anchors_of(key_dir(), path))
+    root = workspace_of(path)
+    with reading(path) as conn:
+        conn.execute("BEGIN")
+        try:
+            chain = load_chain(conn, root, public_key) if root is not None else None
+            return verify_ledger(conn, public_key, chain, found)
+        finally:
+            conn.execute("COMMIT")
 
 
 CHUNK = 100_000
@@ -51,23 +76,31 @@ CHUNK = 100_000
 SIGNED_KINDS = {"signoff": "sign-off", "attestation": "attestation", "capital_scaled": "capital step"}
 
 
-def verify_ledger(conn: sqlite3.Connection, public_key=None) -> VerifyReport:
+def verify_ledger(conn: sqlite3.Connection, public_key=None, chain: KeyChain | None = None,
+                  anchors: tuple = ()) -> VerifyReport:
     """Check the whole ledger. `public_key` is the operator's trusted key (None: signatures
-    cannot be checked, which is itself a problem once the ledger holds any)."""
+    cannot be checked, which is itself a problem once the ledger holds any). `chain` is the
+    workspace's key chain (`trust.load_chain`; None: `public_key` alone signs everything).
+    `anchors` are this workspace's anchors (`anchor.anchors_of`), read before `conn`'s snapshot."""
     # One read transaction: every query sees the same snapshot, so an event appended meanwhile by
     # another writer (an alert recorded in the background) can't look like a cut-off tail.
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN")
     try:
-        return _verify(conn, public_key)
+        return _verify(conn, public_key, chain, anchors)
     finally:
         if own:
             conn.execute("COMMIT")
 
 
-def _verify(conn: sqlite3.Connection, public_key) -> VerifyReport:
+def _verify(conn: sqlite3.Connection, public_key, chain: KeyChain | None, anchors: tuple) -> VerifyReport:
     report = VerifyReport(key_id=public_key.key_id if public_key else None)
+    if chain is None:
+        chain = KeyChain(keys=[(1, public_key)] if public_key is not None else [], trusted=public_key is not None)
+    for event_id, problem in chain.problems:
+        report.fail(event_id, problem)
+    report.notes += chain.notes
     count, first, last = conn.execute("SELECT count(*), coalesce(min(id), 1), coalesce(max(id), 0) FROM events").fetchone()
     prev = GENESIS
     for low in range(first, last + 1, CHUNK):
@@ -78,8 +111,13 @@ def _verify(conn: sqlite3.Connection, public_key) -> VerifyReport:
     if first != 1 and count:
         report.fail(first, f"event #{first}: expected event #1 here (events missing from the start)")
     report.events = count
-    _check_head(conn, report, last, prev, public_key)
-    _check_signoffs(conn, report, public_key)
+    _check_head(conn, report, last, prev, public_key, chain)
+    _check_signatures(conn, report, public_key, chain)
+    _check_clock(conn, report)
+    for anchor in anchors:
+        problem = check(conn, anchor) if isinstance(anchor, Anchor) else str(anchor)
+        if problem:
+            report.fail(None, problem)
     return report
 
 
@@ -118,7 +156,7 @@ def _locate_problems(conn: sqlite3.Connection, report: VerifyReport, low: int, h
         expected_id += 1
 
 
-def _check_head(conn, report: VerifyReport, last_id: int, last_hash: str, public_key) -> None:
+def _check_head(conn, report: VerifyReport, last_id: int, last_hash: str, public_key, chain: KeyChain) -> None:
     row = conn.execute("SELECT last_id, last_hash, signed_id, signed_hash, signature, key_id FROM ledger_head WHERE id = 1").fetchone()
     if row is None:
         report.fail(None, "the ledger head is missing")
@@ -141,9 +179,10 @@ def _check_head(conn, report: VerifyReport, last_id: int, last_hash: str, public
     if public_key is None:
         report.fail(None, "the ledger is signed but no operator public key is available to check it (LIVEGATE_KEY_DIR or --pubkey)")
         return
-    if key_id != public_key.key_id:
-        report.fail(None, f"the ledger head is signed by key {key_id}, not by the trusted operator key {public_key.key_id}")
-    elif not public_key.verify(signature, head_message(signed_id, signed_hash)):
+    signer = (chain.key_at(signed_id) if chain.usable else None) or public_key
+    if key_id != signer.key_id:
+        report.fail(None, f"the ledger head is signed by key {key_id}, not by the trusted operator key {signer.key_id}")
+    elif not signer.verify(signature, head_message(signed_id, signed_hash)):
         report.fail(signed_id, "the signature on the ledger head does not verify (history rewritten without the operator key)")
     else:
         report.signatures_checked += 1
@@ -151,27 +190,50 @@ def _check_head(conn, report: VerifyReport, last_id: int, last_hash: str, public
             report.notes.append(f"events #{signed_id + 1}–#{last_id} were appended without the operator key (not covered by a head signature)")
 
 
-def _check_signoffs(conn, report: VerifyReport, public_key) -> None:
-    kinds = ", ".join(f"'{k}'" for k in SIGNED_KINDS)
-    for event_id, kind, prev_hash, payload in conn.execute(f"SELECT id, kind, prev_hash, payload FROM events WHERE kind IN ({kinds}) ORDER BY id"):
-        what = SIGNED_KINDS[kind]
+def _check_signatures(conn, report: VerifyReport, public_key, chain: KeyChain) -> None:
+    """Every signature in the ledger must verify with the key that may sign its event; sign-offs
+    must carry one. Events that could open a gate without one are listed (`unsigned`)."""
+    kinds = ", ".join(f"'{k}'" for k in OPENING_KINDS)
+    for event_id, kind, prev_hash, payload in conn.execute(
+            f"SELECT id, kind, prev_hash, payload FROM events WHERE kind IN ({kinds}) ORDER BY id"):
+        what = SIGNED_KINDS.get(kind, kind.replace("_", " "))
         try:
             data = json.loads(payload)
         except ValueError:
             report.fail(event_id, f"event #{event_id}: {what} payload is not JSON")
             continue
-        signature = data.pop("signature", None)
+        signature = data.get("signature")
         if not signature:
-            report.fail(event_id, f"event #{event_id}: {what} carries no signature")
+            if kind in SIGNED_KINDS:
+                report.fail(event_id, f"event #{event_id}: {what} carries no signature")
+            else:
+                report.unsigned.append((event_id, kind))
             continue
         if public_key is None:
             report.fail(event_id, f"event #{event_id}: {what} cannot be checked: no operator public key available")
             continue
-        if data.get("key_id") != public_key.key_id:
-            report.fail(event_id, f"event #{event_id}: {what} made with key {data.get('key_id')}, not the trusted operator key {public_key.key_id}")
+        key = (chain.key_at(event_id) if chain.usable else None) or public_key
+        if data.get("key_id") != key.key_id:
+            report.fail(event_id, f"event #{event_id}: {what} made with key {data.get('key_id')}, not the trusted operator key {key.key_id}")
             continue
-
-        if not public_key.verify(signature, signoff_message(canonical_json(data), prev_hash)):
+        if not signed_by(key, prev_hash, data):
             report.fail(event_id, f"event #{event_id}: {what} signature does not verify")
         else:
             report.signatures_checked += 1
+            if chain.usable:
+                report.signed.add(event_id)
+    if report.unsigned:
+        ids = ", ".join(f"#{i}" for i, _ in report.unsigned[:5]) + (" …" if len(report.unsigned) > 5 else "")
+        report.warnings.append(f"{len(report.unsigned)} event(s) that could open a gate were written without the operator "
+                               f"key ({ids}): they can close a gate but never open one")
+
+
+def _check_clock(conn, report: VerifyReport) -> None:
+    """Warn where an event is timestamped before the one before it (the clock went backwards)."""
+    rows = conn.execute("SELECT b.id, a.ts, b.ts FROM events b JOIN events a ON a.id = b.id - 1 "
+                        "WHERE b.ts < a.ts ORDER BY b.id LIMIT 6").fetchall()
+    for event_id, before, at in rows[:5]:
+        report.warnings.append(f"event #{event_id} is timestamped {at[:19]}Z, before event #{event_id - 1} ({before[:19]}Z): "
+                               "the clock went backwards; durations measured across it do not count")
+    if len(rows) > 5:
+        report.warnings.append("… and more events timestamped before the one before them")

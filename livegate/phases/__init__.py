@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from livegate.core.errors import LivegateError
+from livegate.core.gate import rerun_notice
 from livegate.core.protocol import Criterion, PhaseSpec, compare
 from livegate.core.redact import redact_text
 from livegate.core.results import CheckResult, PhaseResult, Verdict
@@ -107,15 +108,22 @@ def criteria_for(spec: PhaseSpec, step: str) -> tuple[Criterion, ...]:
     return spec.criteria
 
 
-def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dict[str, Any] | None = None, key=None) -> PhaseResult:
+def run_phase(phase: Phase, workspace: Any, step: str | None = None, extras: dict[str, Any] | None = None, key=None,
+              record: bool = True) -> PhaseResult:
     """The one path of every phase command: gate → checks → verdict → ledger. The checks share
-    `extras` (and may leave what they measured there for the caller)."""
+    `extras` (and may leave what they measured there for the caller). `record=False` (`--check`)
+    measures and judges the same way and writes nothing. A recorded result leaves
+    `extras["gate_notice"]`: what it did to the step's sign-off (core.gate.rerun_notice), or None."""
 
     step = step or phase.id
     snap = gate.snapshot(workspace)
     gate.require_open(snap, step)
+    if record:
+        gate.require_recordable(workspace, step)
     spec = next(s for s in snap.effective.specs if s.id == phase.id)
     ctx = PhaseContext(workspace, snap.effective, step, extras if extras is not None else {})
     result = PhaseResult(step=step, checks=run_checks(criteria_for(spec, step), phase.checks, ctx))
-    gate.record_result(workspace, result, key=key, ran_under=snap.effective.fingerprint)
+    if record:
+        gate.record_result(workspace, result, key=key, ran_under=snap.effective.fingerprint)
+        ctx.extras["gate_notice"] = rerun_notice(snap.state, step, result.passed)
     return result

@@ -18,11 +18,13 @@ from typing import Any
 
 from livegate.config.environment import APPROVAL_MODES, load_env
 from livegate.config.workspace import Workspace
-from livegate.core.errors import ConfigError, UsageError
+from livegate.core.errors import ConfigError, KeyMissing, UsageError
 from livegate.core.orders import Block, Order
 from livegate.core.timeparse import iso_to_ms, ms_to_iso
 from livegate.ledger import queries
+from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger, default_actor
+from livegate.ledger.trust import carries_signature
 from livegate.services.alerts import Alerter
 
 REQUESTED, DECIDED = "approval_requested", "approval_decided"
@@ -92,15 +94,17 @@ def normalise_id(text: str) -> str:
     return f"A-{text}" if text.isdigit() else text
 
 
-def _collect(events: Iterator[dict[str, Any]]) -> dict[str, Approval]:
-    """Requests by id, oldest first, each with its first decision."""
+def _collect(events: Iterator[dict[str, Any]], signed: Callable[[dict[str, Any]], bool]) -> dict[str, Approval]:
+    """Requests by id, oldest first, each with its first counting decision: an approval counts
+    only when the operator's signature covers it (`signed(event)`); a rejection or an expiry
+    counts however it was written (it only ever stops an order)."""
     found: dict[str, Approval] = {}
     for event in events:
         p = event["payload"]
         if event["kind"] == REQUESTED:
             found[p["id"]] = Approval(p["id"], p.get("order", {}), p.get("context", ""), p["requested_at"], p["expires_at"],
                                       p.get("expiry_seconds", 0), event["actor"])
-        elif (a := found.get(p.get("id"))) is not None and a.decision is None:
+        elif (a := found.get(p.get("id"))) is not None and a.decision is None and (p.get("decision") != APPROVED or signed(event)):
             found[a.id] = _with_decision(a, p)
     return found
 
@@ -110,13 +114,13 @@ def _with_decision(a: Approval, p: dict[str, Any]) -> Approval:
                     p.get("decision"), p.get("by"), p.get("at"), p.get("reason", ""))
 
 
-def _read(conn) -> dict[str, Approval]:
-    return _collect(queries.events(conn, kinds=(REQUESTED, DECIDED)))
+def _read(conn, ws: Workspace) -> dict[str, Approval]:
+    return _collect(queries.events(conn, kinds=(REQUESTED, DECIDED)), lambda event: carries_signature(conn, ws.root, event))
 
 
 def _all(ws: Workspace) -> dict[str, Approval]:
     with queries.reading(ws.ledger_path) as conn:
-        return _read(conn)
+        return _read(conn, ws)
 
 
 @contextmanager
@@ -184,9 +188,11 @@ def decide(ws: Workspace, approval_id: str, decision: str, by: str, reason: str 
     by = (by or "").strip()
     if not by:
         raise UsageError("a decision needs the name of who makes it")
+    if decision == APPROVED and key is None:
+        key = try_load_private()  # an approval counts only with the operator's signature
     t = now()
     with _locked(ws, key) as ledger:
-        a = _find(_read(ledger.conn), approval_id)
+        a = _find(_read(ledger.conn, ws), approval_id)
         if a.decision is None and a.expired_by(t):
             a = _with_decision(a, ledger.append(DECIDED, _expiry(a, t)).payload)
             refusal = _expired_message(a)
@@ -194,6 +200,9 @@ def decide(ws: Workspace, approval_id: str, decision: str, by: str, reason: str 
             refusal = _expired_message(a)
         elif a.decision is not None:
             refusal = f"approval {a.id} was already {a.decision} by {a.decided_by} at {a.decided_at}"
+        elif decision == APPROVED and key is None:
+            raise KeyMissing("approving an order needs the operator key: an approval written without it lets no order "
+                             "through (`livegate keys init`, or LIVEGATE_KEY_DIR). Rejecting needs no key.")
         else:
             payload = {"id": a.id, "decision": decision, "by": by, "at": _iso(t), "reason": reason.strip()}
             return _with_decision(a, ledger.append(DECIDED, payload, actor=by).payload)
@@ -210,7 +219,7 @@ def expire_stale(ws: Workspace, now: Clock = _wall_clock, key=None) -> list[Appr
     if not _stale(_all(ws), t):
         return []  # nothing to write: no write lock taken
     with _locked(ws, key) as ledger:
-        stale = _stale(_read(ledger.conn), t)
+        stale = _stale(_read(ledger.conn, ws), t)
         events = ledger.append_many([(DECIDED, _expiry(a, t)) for a in stale]) if stale else []
     return [_with_decision(a, e.payload) for a, e in zip(stale, events)]
 

@@ -13,7 +13,7 @@ every order path reads `modes.halted_reason` (the halt file and the ledger) befo
 - `cancel_all`: every open order of the configured symbols cancelled on the venue, checked
   gone, and every order awaiting approval rejected.
 - `rollback`: halt, cancel all, PAPER — each step recorded, then a `rollback` summary.
-- `live_lock`: one live process per workspace.
+- `live_lock` (from `livegate.services.livelock`): one live process per workspace.
 
 Events: `trading_halted` {reason} · `trading_resumed` {reason} · `orders_cancelled`
 {exchange, symbols, cancelled: [order…], rejected_approvals: [id…], remaining: [order…], error?} ·
@@ -21,22 +21,20 @@ Events: `trading_halted` {reason} · `trading_resumed` {reason} · `orders_cance
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from livegate.adapters.exchange.retry import Retry
 from livegate.config.workspace import Workspace
-from livegate.core.errors import LedgerError, LivegateError, OrderNotFound, TradingHalted, UsageError, VenueRefused, VenueUnreachable
+from livegate.core.errors import KeyMissing, LedgerError, LivegateError, OrderNotFound, TradingHalted, UsageError, VenueRefused, VenueUnreachable
 from livegate.ledger import queries
+from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger
 from livegate.services import approvals, mode_switch, modes
 from livegate.services.alerts import Alerter
+from livegate.services.livelock import LOCK_FILE, live_lock  # noqa: F401 - the live lock lives in its own light module
 
 ORDERS_CANCELLED, ROLLBACK = "orders_cancelled", "rollback"
-LOCK_FILE = "live.lock"
 CANCEL_ROUNDS = 3  # fetch, cancel, look again: an order placed meanwhile is caught next round
 HALT_LOCK_WAIT_S = 5.0  # `halt` waits at most this long for the ledger's write lock (the halt file already holds)
 
@@ -102,6 +100,10 @@ def resume(ws: Workspace, by: str, key=None, reason: str = "") -> list[int]:
     while the ledger cannot record the resume or the halt file cannot be removed (ResumeRefused:
     trading stays halted). Returns the event ids."""
     reason = (reason or "").strip() or "resumed by the operator"
+    key = key or try_load_private()
+    if key is None:  # a resume written without the key would not lift the halt: refuse before touching anything
+        raise KeyMissing("resuming needs the operator key: a resume written without it does not lift the halt "
+                         "(`livegate keys init`, or LIVEGATE_KEY_DIR); trading stays halted")
     try:
         with Ledger.open(ws.ledger_path, key=key) as ledger:
             late = mode_switch.record_pending(ledger, ws, recorded_by=f"livegate resume ({by})")
@@ -229,28 +231,3 @@ def rollback(ws: Workspace, by: str, reason: str, client: Any = None, key=None) 
         kind = VenueUnreachable if isinstance(error, VenueUnreachable) else UsageError
         raise kind(f"rollback: trading is halted and the mode is PAPER, but open orders could not all be cancelled: {error}")
     return summary
-
-
-@contextmanager
-def live_lock(ws: Workspace) -> Iterator[None]:
-    """Hold `.livegate/live.lock` (an exclusive, non-blocking flock) for the block: a second
-    live process on the same workspace gets a UsageError naming the pid that holds it."""
-    import fcntl
-
-    path = ws.state_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise UsageError(f"another live process (pid {holder}) is running on this workspace ({path} is locked); "
-                         "stop it first") from None
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

@@ -13,7 +13,8 @@ from livegate.core.results import PhaseResult
 from livegate.ledger import queries
 from livegate.ledger.keys import load_public
 from livegate.ledger.store import Ledger
-from livegate.ledger.verify import verify_ledger
+from livegate.ledger.verify import verify_at
+from livegate.services.livelock import live_holder
 
 ACKNOWLEDGMENT = (
     "I have completed all validation phases up to this one",
@@ -33,33 +34,27 @@ class Snapshot:
     effective: Any  # workspace.Effective
 
 
-def step_records(conn) -> dict[str, rules.StepRecord]:
-    """Latest counting result per step, with the sign-off of that exact result."""
-    records = {}
-    for step, (result, signoff) in queries.latest_result_per_step(conn).items():
-        res = result["payload"]
-        so = signoff["payload"] if signoff is not None else {}
-        records[step] = rules.StepRecord(
-            step=step,
-            verdict=res.get("verdict"),
-            result_event=result["id"],
-            result_at=result["ts"],
-            result_config=res.get("config_fingerprint"),
-            signed_by=so.get("by"),
-            signed_at=signoff["ts"] if signoff is not None else None,
-            signoff_config=so.get("config_fingerprint"),
-            signoff_snapshot=so.get("config_snapshot") or {},
-        )
-    return records
+def counts(event: dict[str, Any], signed: set[int]) -> bool:
+    """Whether a result counts: a pass only when the operator's signature covers it (a result
+    written without the key, or forged into the ledger, can close a gate but never open one)."""
+    return event["payload"].get("verdict") != "pass" or event["id"] in signed
+
+
+def step_records(conn, signed: set[int]) -> dict[str, rules.StepRecord]:
+    """Each step's standing (`core.gate.step_record`) from its counting results and sign-offs: the
+    latest result, and the sign-off that still covers it. `signed`: the events whose own
+    signature verified (`VerifyReport.signed`)."""
+    history = queries.results_and_signoffs_per_step(conn, lambda event: counts(event, signed))
+    return {step: rules.step_record(step, results, signoffs) for step, (results, signoffs) in history.items()}
 
 
 def snapshot(ws: Workspace, public_key=None, effective=None) -> Snapshot:
     """Load config and ledger and evaluate everything the gate needs. ConfigError/LedgerError propagate."""
 
     effective = effective or ws.effective
+    report = verify_at(ws.ledger_path, public_key or load_public())
     with queries.reading(ws.ledger_path) as conn:
-        report = verify_ledger(conn, public_key or load_public())
-        records = step_records(conn)
+        records = step_records(conn, report.signed)
     problem = report.problems[0] if report.problems else ""
     state = rules.GateState(
         steps=effective.steps,
@@ -92,6 +87,21 @@ def require_open(snap: Snapshot, step_id: str) -> None:
         raise GateClosed(step_id, reasons)
 
 
+CHECKABLE = ("env", "testnet")  # their commands measure without recording with --check
+
+
+def require_recordable(ws: Workspace, step_id: str) -> None:
+    """While a go-live stage trades (it holds the live lock), no other step's result is recorded:
+    a re-run of an earlier phase must not replace what the running stage was opened on. Raises
+    GateClosed naming the running stage."""
+    holder = live_holder(ws)
+    if holder is None or holder.stage == step_id:
+        return
+    hint = f"; `livegate {'validate' if step_id == 'env' else step_id} --check` measures without recording" if step_id in CHECKABLE else ""
+    raise GateClosed(step_id, [f"{holder.describe()} is running: no {step_id} result is recorded while it trades — "
+                               f"wait until it stops{hint}"])
+
+
 def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str | None = None) -> int:
     """Write a phase result. A result of kind `phase` counts only while its gate is open;
     research results (`backtest`, `import`) are always kept as evidence. `ran_under` is the
@@ -102,6 +112,7 @@ def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str |
         raise ConfigError("the configuration changed while the phase was running; nothing was recorded — run it again")
     if result.kind == "phase":
         require_open(snap, result.step)
+        require_recordable(ws, result.step)
     spec_step = next(s for s in snap.state.steps if s.id == result.step)
     payload = result.to_dict()
     payload.update(
@@ -113,6 +124,19 @@ def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str |
         return ledger.append("phase_result", payload).id
 
 
+def _unsigned_results(ws: Workspace, snap: Snapshot, step_id: str) -> list[str]:
+    """Passing results of `step_id` newer than the one that counts, written without the operator
+    key (or into the ledger by someone without it): named, because they cannot be signed."""
+    counted = (snap.state.records.get(step_id) or rules.StepRecord(step_id)).result_event or 0
+    ids = [event_id for event_id, kind in snap.verify.unsigned if kind == "phase_result" and event_id > counted]
+    if not ids:
+        return []
+    with queries.reading(ws.ledger_path) as conn:
+        mine = [i for i in ids if ((queries.event_by_id(conn, i) or {}).get("payload") or {}).get("step") == step_id]
+    return [f"{step_id} result #{i} was written without the operator key, so it does not count and cannot be signed; "
+            "run the phase again with the key (LIVEGATE_KEY_DIR)" for i in mine]
+
+
 def signoff(ws: Workspace, step_name: str, by: str, key, confirm=lambda step: True) -> int | None:
     """Sign the latest passed result of a step with the operator key and the acknowledgment.
     `confirm(step)` is asked once every rule allows the sign-off; declining signs nothing (None)."""
@@ -121,7 +145,7 @@ def signoff(ws: Workspace, step_name: str, by: str, key, confirm=lambda step: Tr
         raise UsageError("--by needs the signer's name")
     snap = snapshot(ws, public_key=key.public)
     step_id = find_step(snap.state, step_name)
-    reasons = rules.signoff_reasons(snap.state, step_id)
+    reasons = _unsigned_results(ws, snap, step_id) + rules.signoff_reasons(snap.state, step_id)
     if reasons:
         raise GateClosed(f"sign-off of {step_id}", reasons)
     if not confirm(step_id):

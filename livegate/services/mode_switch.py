@@ -24,11 +24,12 @@ from livegate.config.environment import EXCHANGE_KEYS, load_env
 from livegate.config.loader import load_phase_specs, load_workspace_config
 from livegate.config.workspace import CONFIG_FILE, HALT_FILE, STATE_DIR, Workspace
 from livegate.core import gate as rules
-from livegate.core.errors import ConfigError, GateClosed, LedgerError, LivegateError, UsageError
+from livegate.core.errors import ConfigError, GateClosed, KeyMissing, LedgerError, LivegateError, UsageError
 from livegate.core.redact import redact_text
 from livegate.ledger import queries
+from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger, default_actor, utc_now
-from livegate.services import approvals, gate
+from livegate.services import approvals, exchange_key, gate, mode_ladder
 from livegate.services.modes import HALTED, LIMITS, LIVE_MODES, MODE_CHANGED, MODES, RESUMED, SCALED_LEVELS, current_mode, halt_file, halt_pending, mode_label, mode_state
 
 # -- the guarded switch ------------------------------------------------------------------------
@@ -166,6 +167,20 @@ def venue_client(ws: Workspace, config) -> Any:
     return workspace_exchange(config.exchange, env)
 
 
+def require_signed_off_key(ws: Workspace, label: str) -> None:
+    """A live mode trades with the exchange key the env sign-off checked, never another one
+    (SPEC §14): GateClosed (exit 3) before the venue is asked anything with it. No key set, a
+    config that does not load, an env step not signed off: the checks of `switch_checks` name those."""
+    env = load_env(ws.root)
+    if env.get("EXCHANGE_API_KEY") is None:
+        return
+    try:
+        snap = gate.snapshot(ws)
+    except ConfigError:
+        return
+    exchange_key.require_bound_key(ws, env, snap, f"a switch to {label}")
+
+
 def _refuse(target: str, checks: list[Check]) -> None:
     failed = [c.detail for c in checks if not c.ok]
     if not failed:
@@ -195,7 +210,9 @@ def set_mode(ws: Workspace, mode: str, reason: str, by: str | None = None, key=N
     `switch_checks` is collected and the switch refused (GateClosed when the gate is closed,
     SwitchRefused otherwise) naming each — unless it lowers the risk of a live mode (scaling
     down is never held up). `confirm(label)` is asked once every check passed; declining
-    records nothing (None). PAPER and EMERGENCY_STOP are reachable from any mode."""
+    records nothing (None). PAPER and EMERGENCY_STOP are reachable from any mode; the rest
+    follows the mode ladder (`mode_ladder`: EMERGENCY_STOP leads only to PAPER, LIVE_SCALED one
+    level at a time after stage 4.1d and each level's scaling step)."""
     mode = mode.upper()
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r}; one of: {', '.join(MODES)}")
@@ -211,10 +228,16 @@ def set_mode(ws: Workspace, mode: str, reason: str, by: str | None = None, key=N
         payload["from_level"] = before_level
     limits = LIMITS[(mode, level)]
     scaling_down = before in LIVE_MODES and limits.risk_per_trade < LIMITS[(before, before_level)].risk_per_trade
+    payload.update(mode_ladder.require(ws, before, before_level, mode, level))  # out of order: exit 3, nothing written
     if mode in LIVE_MODES and not scaling_down:
+        require_signed_off_key(ws, label)
         checks = switch_checks(ws, mode, client, entering_live=before not in LIVE_MODES)
         _refuse(label, checks)
         payload["checks"] = [c.to_dict() for c in checks]
+    key = key or try_load_private()
+    if key is None and mode != "EMERGENCY_STOP":  # unsigned, it would not count: refuse before asking or writing
+        raise KeyMissing(f"switching to {mode} needs the operator key: a mode change written without it does not count "
+                         "(`livegate keys init`, or LIVEGATE_KEY_DIR); EMERGENCY_STOP needs none")
     if confirm is not None and not confirm(label):
         return None
     if level is not None:
@@ -224,9 +247,10 @@ def set_mode(ws: Workspace, mode: str, reason: str, by: str | None = None, key=N
 
 
 def append(ws: Workspace, items: list[tuple[str, dict]], by: str | None, key=None) -> list[int]:
-    """Append events in one transaction; their ids."""
+    """Append events in one transaction; their ids. Signed with the operator key when it is on
+    this machine (what opens counts only signed)."""
 
-    with Ledger.open(ws.ledger_path, key=key) as ledger:
+    with Ledger.open(ws.ledger_path, key=key or try_load_private()) as ledger:
         return [e.id for e in ledger.append_many(items, actor=by)]
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any
 from livegate.config.workspace import HALT_FILE, STATE_DIR, Workspace
 from livegate.core.errors import LedgerError
 from livegate.ledger import queries
+from livegate.ledger.trust import carries_signature
 
 MODES = ("PAPER", "LIVE_MINIMAL", "LIVE_SCALED", "EMERGENCY_STOP")
 LIVE_MODES = ("LIVE_MINIMAL", "LIVE_SCALED")
@@ -156,9 +158,23 @@ class _State:
     mode: str
 
 
-def _read_state(conn) -> _State:
-    mode_event = queries.latest_event(conn, (MODE_CHANGED,))
-    halt_event = queries.latest_event(conn, (HALTED, RESUMED))
+def _counts(conn, root: Path, event: dict) -> bool:
+    """Whether a mode or halt event counts. What closes counts however it was written (a halt, a
+    switch to EMERGENCY_STOP: they must never wait for a key); what opens — a resume, any other
+    mode change — counts only with the operator's signature, so one written into the ledger by
+    anyone without the key changes nothing."""
+    if event["kind"] == HALTED or (event["kind"] == MODE_CHANGED and event["payload"].get("to") == "EMERGENCY_STOP"):
+        return True
+    return carries_signature(conn, root, event)
+
+
+def _latest_counting(conn, root: Path, kinds: tuple[str, ...]) -> dict | None:
+    return next((e for e in queries.events(conn, kinds, descending=True) if _counts(conn, root, e)), None)
+
+
+def _read_state(conn, root: Path) -> _State:
+    mode_event = _latest_counting(conn, root, (MODE_CHANGED,))
+    halt_event = _latest_counting(conn, root, (HALTED, RESUMED))
     switch = emergency = None
     if halt_event is not None and halt_event["kind"] == HALTED:
         p = halt_event["payload"]
@@ -170,8 +186,15 @@ def _read_state(conn) -> _State:
     return _State(mode_event, halt_event, switch, emergency, "; ".join(p for p in (switch, emergency) if p) or None, mode)
 
 
+_readers: dict[Path, Callable[[Any], _State]] = {}
+
+
 def _state(ws: Workspace) -> _State:
-    return queries.watched(ws.root, lambda: ws.ledger_path).derived(_read_state)
+    reader = _readers.get(ws.root)
+    if reader is None:  # one function per workspace: what `derived` keeps is keyed by it
+        root = ws.root
+        reader = _readers[root] = lambda conn: _read_state(conn, root)
+    return queries.watched(ws.root, lambda: ws.ledger_path).derived(reader)
 
 
 def _held_sentence(held: HaltFile, note: str) -> str:

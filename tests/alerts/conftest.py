@@ -44,6 +44,7 @@ class SmtpReceiver:
         from aiosmtpd.smtp import AuthResult
 
         self.mails: list = []
+        self.logins: list[tuple[bytes, bytes]] = []  # (user, password) of every AUTH, as the server got it
         receiver = self
 
         class Handler:
@@ -52,6 +53,7 @@ class SmtpReceiver:
                 return "250 OK"
 
         def authenticate(server, session, envelope, mechanism, auth_data):
+            receiver.logins.append((auth_data.login, auth_data.password))
             ok = auth_data.login == self.USER.encode() and auth_data.password == self.PASSWORD.encode()
             return AuthResult(success=ok, handled=False)  # handled=True on failure hangs the client
 

@@ -21,6 +21,13 @@ from livegate.services import approvals
 START = "2030-01-02 03:04:05"
 
 
+@pytest.fixture(autouse=True)
+def _operator_key(operator_key):
+    """Approvals count only with the operator's signature: every test here has the key (the
+    ones about its absence remove it)."""
+    return operator_key
+
+
 def order(amount: float = 0.001) -> Order:
     return Order("", "BTC/USDT", "buy", "market", amount, None, 1_893_553_445_000)
 

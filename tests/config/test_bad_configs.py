@@ -64,7 +64,8 @@ GARBAGE = (
 )
 PAPER_WIN_RATE = criterion_index(EXAMPLE_PAPER, "win_rate_pct")
 PAPER_DRILLS = criterion_index(EXAMPLE_PAPER, "guardian_drills_blocked")
-MIN_TRADES = '    threshold: 20\n    source: "000 §2.2"\n'  # criteria[0], min_trades
+MIN_TRADES = '  - id: min_trades\n    description: completed round-trip trades\n    op: ">="\n    threshold: 20\n'  # criteria[0]
+MIN_TRADES_FLOOR = "    floor: 10  #"
 assert criterion_index(EXAMPLE_PAPER, "min_trades") == 0
 
 CASES = [
@@ -113,6 +114,36 @@ CASES = [
          "guardian_drills_blocked: 1", "thresholds.paper.guardian_drills_blocked", "must be true or false like the default True (got 1)"),
     Case("ws-threshold-phase-not-a-mapping", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper: 30"),
          "paper: 30", "thresholds.paper", "must be a mapping (got 30)"),
+    # Thresholds loosened past their floor (phases/*.yaml), or not finite at all
+    Case("ws-threshold-below-floor-huge-negative", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    min_trades: -1.0e+308"),
+         "min_trades: -1.0e+308", "thresholds.paper.min_trades",
+         "must be at least 10, the loosest allowed (the default is >= 20) (got -1e+308)"),
+    Case("ws-threshold-exponent-without-point", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    min_trades: -1e308"),
+         "min_trades: -1e308", "thresholds.paper.min_trades", "must be a number (got '-1e308')"),  # YAML 1.1 reads it as text
+    Case("ws-threshold-overflow", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    min_trades: -1.0e+309"),
+         "min_trades: -1.0e+309", "thresholds.paper.min_trades", "must be a finite number (got -inf)"),
+    Case("ws-threshold-sharpe-minus-100", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    sharpe: -100"),
+         "sharpe: -100", "thresholds.paper.sharpe", "must be at least 0, the loosest allowed (the default is > 1.5) (got -100)"),
+    Case("ws-threshold-nan", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    sharpe: .nan"),
+         "sharpe: .nan", "thresholds.paper.sharpe", "must be a finite number (got nan)"),
+    Case("ws-threshold-nan-in-range", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    win_rate_pct: [.nan, 60]"),
+         "win_rate_pct: [.nan", "thresholds.paper.win_rate_pct", "must be a range [low, high] with low <= high (got [nan, 60])"),
+    Case("ws-threshold-above-cap", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    max_drawdown_pct: 50"),
+         "max_drawdown_pct: 50", "thresholds.paper.max_drawdown_pct", "must be at most 20, the loosest allowed (the default is < 10) (got 50)"),
+    Case("ws-threshold-range-wider-than-floor", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  paper:\n    win_rate_pct: [0, 100]"),
+         "win_rate_pct: [0, 100]", "thresholds.paper.win_rate_pct",
+         "must lie within [30, 80], the widest range allowed (the default is [45, 60]) (got [0, 100])"),
+    Case("ws-threshold-stage-cap-raised", WS,
+         sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  micro-live:\n    4.1a:\n      max_trade_value: 20"),
+         "max_trade_value: 20", "thresholds.micro-live.4.1a.max_trade_value",
+         "must be at most 10, the loosest allowed (the default is <= 10) (got 20)"),
+    Case("ws-threshold-kill-criterion-past-cap", WS,
+         sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  micro-live:\n    live_vs_paper_worse_pct: 100000"),
+         "live_vs_paper_worse_pct: 100000", "thresholds.micro-live.live_vs_paper_worse_pct",
+         "must be at most 100, the loosest allowed (the default is <= 50) (got 100000)"),
+    Case("ws-threshold-true-false-inverted", WS, sub(EXAMPLE_WS, "thresholds: {}", "thresholds:\n  env:\n    key_withdrawal_disabled: false"),
+         "key_withdrawal_disabled: false", "thresholds.env.key_withdrawal_disabled",
+         "a true/false check cannot be loosened: must stay true (got false)"),
     Case("ws-duplicate-key", WS, sub(EXAMPLE_WS, "profile: default\n", "profile: default\nprofile: strict\n"),
          "profile: strict", None, f"YAML syntax error: duplicate key 'profile' (first at line {line_in(EXAMPLE_WS, 'profile: default')})"),
     Case("ws-tab-indentation", WS, sub(EXAMPLE_WS, "  testnet: false\n", "\ttestnet: false\n"),
@@ -206,6 +237,14 @@ CASES = [
          "weight: 2", "criteria[0].weight", "unknown key; allowed here"),
     Case("phase-profile-string-for-number", PHASE, sub(EXAMPLE_PAPER, "    min_trades: 100", "    min_trades: lots"),
          "min_trades: lots", "profiles.strict.min_trades", "must be true or false, a number or a list (got 'lots')"),
+    Case("phase-missing-floor", PHASE, sub(EXAMPLE_PAPER, MIN_TRADES + MIN_TRADES_FLOOR, MIN_TRADES + "    # floor: removed  #"),
+         "- id: min_trades", "criteria[0].floor", "required key is missing"),
+    Case("phase-floor-stricter-than-default", PHASE, sub(EXAMPLE_PAPER, MIN_TRADES_FLOOR, "    floor: 30  #"),
+         "floor: 30", "criteria[0].floor", "the default threshold 20 is looser than this floor (got 30)"),
+    Case("phase-floor-on-true-false-check", PHASE, sub(EXAMPLE_PAPER, "    threshold: true\n", "    threshold: true\n    floor: 1\n"),
+         line_in(EXAMPLE_PAPER, "    threshold: true") + 1, f"criteria[{PAPER_DRILLS}].floor", "a true/false check (op '==') has no floor: it cannot be loosened (got 1)"),
+    Case("phase-profile-below-floor", PHASE, sub(EXAMPLE_PAPER, "    min_trades: 100", "    min_trades: 5"),
+         "    min_trades: 5", "profiles.strict.min_trades", "must be at least 10, the loosest allowed (the default is >= 20) (got 5"),
     Case("phase-criteria-not-a-list", PHASE, EXAMPLE_PAPER.split("criteria:")[0] + "criteria: {min_trades: 20}\n",
          "criteria: {", "criteria", "must be a list"),
 ]

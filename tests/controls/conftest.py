@@ -81,3 +81,9 @@ def drop_risk_key(root, key: str) -> None:
     """Delete a required key from risk_limits.yaml."""
     path = root / "risk_limits.yaml"
     path.write_text("".join(line for line in path.read_text().splitlines(keepends=True) if not line.strip().startswith(f"{key}:")))
+
+
+@pytest.fixture(autouse=True)
+def _operator_key(operator_key):
+    """Resumes and mode changes count only with the operator's signature: every test here has the key."""
+    return operator_key

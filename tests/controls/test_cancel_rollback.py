@@ -9,6 +9,7 @@ from livegate.config.workspace import Workspace
 from livegate.core.errors import UsageError
 from livegate.services import controls, mode_switch, modes
 from tests.controls.conftest import await_approval, drop_risk_key, events, set_env
+from tests.protocol_helpers import sign_off
 
 
 def test_cancel_all_leaves_no_open_order(venue, workspace, run_cli):
@@ -80,9 +81,11 @@ def test_rollback_ends_in_paper_halted_with_no_open_order(ready, workspace, run_
 
 
 @pytest.mark.parametrize("start", ["EMERGENCY_STOP", "LIVE_SCALED"])
-def test_paper_is_reachable_from_any_mode(ready, workspace, start):
+def test_paper_is_reachable_from_any_mode(ready, workspace, start, operator_key):
     ws = Workspace(workspace)
-    mode_switch.set_mode(ws, start, "for the test", by="alice")
+    if start == "LIVE_SCALED":  # the mode ladder: after the micro-live stages
+        sign_off(workspace, operator_key, "4.1a", "4.1b", "4.1c", "4.1d")
+    mode_switch.set_mode(ws, start, "for the test", by="alice", key=operator_key)
     summary = controls.rollback(ws, "alice", "drill", client=ready.client)
     assert modes.current_mode(ws) == "PAPER" and summary["from_mode"] == start
 

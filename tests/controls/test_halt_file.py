@@ -23,14 +23,17 @@ LIVE = {"risk_per_trade": 0.001, "max_exposure": 0.02}
 
 
 @pytest.fixture
-def unwritable_ledger(monkeypatch):
-    """Every attempt to open the ledger for writing fails as on a full disk (reads still work)."""
+def unwritable_ledger():
+    """Every attempt to open the ledger for writing fails as on a full disk (reads still work);
+    `.undo()` frees the space (its own patch: the test's environment stays as it is)."""
 
     def refuse(cls, path, key=None, **options):
         raise LedgerError(f"{path}: could not append to the ledger (database or disk is full)")
 
-    monkeypatch.setattr(Ledger, "open", classmethod(refuse))
-    return monkeypatch
+    patch = pytest.MonkeyPatch()
+    patch.setattr(Ledger, "open", classmethod(refuse))
+    yield patch
+    patch.undo()
 
 
 def halt_file(root) -> str:

@@ -9,6 +9,9 @@ from livegate.cli import prompts
 from livegate.config.workspace import Workspace
 from livegate.services import mode_switch, modes
 from tests.controls.conftest import await_approval, drop_risk_key, set_env
+from tests.protocol_helpers import sign_off
+
+MICRO_LIVE = ("4.1a", "4.1b", "4.1c", "4.1d")  # LIVE_SCALED needs them signed off (the mode ladder)
 
 LIVE = ("mode", "set", "LIVE_MINIMAL", "--reason", "first live stage", "--by", "alice")
 
@@ -94,7 +97,7 @@ def test_every_reason_is_listed_at_once(venue, workspace, run_cli):
     assert_still_paper(workspace)
 
 
-def test_a_switch_to_live_needs_the_typed_phrase_or_both_flags(ready, workspace, run_cli, monkeypatch):
+def test_a_switch_to_live_needs_the_typed_phrase_or_both_flags(ready, workspace, run_cli, monkeypatch, operator_key):
     ws = Workspace(workspace)
     alone = run_cli("-w", workspace, *LIVE, "--yes")
     assert alone.exit_code == 2 and "only together with --i-understand-real-money" in alone.output
@@ -113,24 +116,26 @@ def test_a_switch_to_live_needs_the_typed_phrase_or_both_flags(ready, workspace,
     assert (change["from"], change["to"], change["by"]) == ("PAPER", "LIVE_MINIMAL", "alice")
 
     ready.buy(0.002)  # scaling up while live: a position is expected then
-    scaled = run_cli("-w", workspace, "mode", "set", "LIVE_SCALED", "--level", "3", "--reason", "7 profitable days",
+    sign_off(workspace, operator_key, *MICRO_LIVE)
+    scaled = run_cli("-w", workspace, "mode", "set", "LIVE_SCALED", "--level", "1", "--reason", "4.1d signed off",
                      "--yes", "--i-understand-real-money")
     assert scaled.exit_code == 0, scaled.output
-    assert modes.mode_limits(ws) == {"mode": "LIVE_SCALED", "level": 3, "risk_per_trade": 0.01, "max_exposure": 0.10}
+    assert modes.mode_limits(ws) == {"mode": "LIVE_SCALED", "level": 1, "risk_per_trade": 0.0025, "max_exposure": 0.05}
     shown = run_cli("-w", workspace, "mode", "show")
-    assert "LIVE_SCALED level 3 — risk per trade 1 %, max exposure 10 %" in shown.output
+    assert "LIVE_SCALED level 1 — risk per trade 0.25 %, max exposure 5 %" in shown.output
 
 
-def test_the_history_keeps_what_was_checked(ready, workspace):
+def test_the_history_keeps_what_was_checked(ready, workspace, operator_key):
     from livegate.ledger.queries import connect_readonly
     from livegate.ledger.queries import events as iter_events
 
-    mode_switch.set_mode(Workspace(workspace), "LIVE_SCALED", "straight to level 2", by="alice", level=2)
+    sign_off(workspace, operator_key, *MICRO_LIVE)
+    mode_switch.set_mode(Workspace(workspace), "LIVE_SCALED", "straight to level 1", by="alice", level=1, key=operator_key)
     conn = connect_readonly(Workspace(workspace).ledger_path)
     [event] = list(iter_events(conn, kinds=("mode_changed",)))
     conn.close()
     p = event["payload"]
-    assert (p["to"], p["level"], p["risk_per_trade"], p["max_exposure"]) == ("LIVE_SCALED", 2, 0.005, 0.075)
+    assert (p["to"], p["level"], p["risk_per_trade"], p["max_exposure"]) == ("LIVE_SCALED", 1, 0.0025, 0.05)
     assert {c["check"] for c in p["checks"]} == {"risk_config", "gate", "credentials", "positions", "pending_orders"}
     assert all(c["ok"] for c in p["checks"])
 
@@ -152,12 +157,13 @@ def test_level_is_for_live_scaled_only(workspace, run_cli):
     assert result.exit_code == 2 and "--level applies to LIVE_SCALED only" in result.output
 
 
-def test_scaling_down_a_live_mode_is_never_held_up(ready, workspace):
+def test_scaling_down_a_live_mode_is_never_held_up(ready, workspace, operator_key):
     ws = Workspace(workspace)
-    mode_switch.set_mode(ws, "LIVE_SCALED", "scale up", level=3)
-    set_env(workspace, EXCHANGE_API_SECRET="not-the-secret")  # a broken key must not block less risk
-    mode_switch.set_mode(ws, "LIVE_SCALED", "red flag: downscale", level=1)
-    mode_switch.set_mode(ws, "LIVE_MINIMAL", "further down")
+    sign_off(workspace, operator_key, *MICRO_LIVE)
+    mode_switch.set_mode(ws, "LIVE_SCALED", "scale up", level=1, key=operator_key)
+    set_env(workspace, EXCHANGE_API_SECRET="not-the-secret")  # a broken key must not block less risk,
+    drop_risk_key(workspace, "max_weekly_loss")  # nor a config that no longer loads (every sign-off stale)
+    mode_switch.set_mode(ws, "LIVE_MINIMAL", "red flag: downscale", key=operator_key)
     assert modes.mode_limits(ws)["risk_per_trade"] == 0.001
     with pytest.raises(mode_switch.SwitchRefused, match="invalid exchange credentials"):
         mode_switch.set_mode(ws, "LIVE_SCALED", "up again", level=1)

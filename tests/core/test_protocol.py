@@ -13,6 +13,7 @@ from livegate.core.protocol import (
     PhaseSpec,
     Stage,
     apply_thresholds,
+    beyond_floor,
     compare,
     is_looser,
     thresholds_snapshot,
@@ -125,6 +126,35 @@ def test_every_op_is_covered_by_the_table():
 )
 def test_is_looser(op, default, value, expected):
     assert is_looser(op, default, value) is expected
+
+
+@pytest.mark.parametrize(
+    "crit, value, expected",
+    [
+        (Criterion("sharpe", "", ">", 1.5, floor=0), 0, False),  # at the floor: allowed
+        (Criterion("sharpe", "", ">", 1.5, floor=0), -0.01, True),
+        (Criterion("sharpe", "", ">", 1.5, floor=0), -1e308, True),
+        (Criterion("dd", "", "<", 10, floor=20), 20, False),
+        (Criterion("dd", "", "<", 10, floor=20), 20.5, True),
+        (Criterion("wr", "", "between", [45, 60], floor=[30, 80]), [30, 80], False),
+        (Criterion("wr", "", "between", [45, 60], floor=[30, 80]), [29, 60], True),
+        (Criterion("wr", "", "between", [45, 60], floor=[30, 80]), [45, 81], True),
+        (Criterion("ok", "", "==", True), True, False),
+        (Criterion("ok", "", "==", True), False, True),  # a true/false check cannot be loosened
+        (Criterion("cap", "", "<=", 10), 10, False),  # no floor: only the default or stricter
+        (Criterion("cap", "", "<=", 10), 11, True),
+    ],
+)
+def test_beyond_floor(crit, value, expected):
+    assert beyond_floor(crit, value) is expected
+
+
+def test_every_shipped_threshold_but_true_false_has_a_floor_the_default_meets():
+    for spec in load_phase_specs():
+        for crit in spec.criteria + spec.limits + tuple(c for st in spec.stages for c in st.criteria):
+            assert (crit.floor is None) == (crit.op == "=="), (spec.id, crit.id)
+            assert not beyond_floor(crit, crit.threshold), (spec.id, crit.id)
+            assert crit.with_threshold(crit.threshold).floor == crit.floor
 
 
 # --------------------------------------------------------------------------- apply_thresholds

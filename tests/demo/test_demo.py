@@ -11,7 +11,7 @@ import sqlite3
 
 from tests.sandbox.load import busy_cores, still_busy
 
-BAR_MS = 900_000  # the demo's 15-minute candles
+BAR_MS = 3_600_000  # the demo's one-hour candles
 REQUEST_MS = 100  # the market time a signed request takes on the sandbox's step clock
 
 # What every run of the demo gives, idle or loaded (a deterministic rehearsal): per stage, the
@@ -20,10 +20,10 @@ REQUEST_MS = 100  # the market time a signed request takes on the sandbox's step
 # (each takes market time on the step clock), run `livegate demo --json` once and update these
 # from its ledger (`phase_result` of each stage).
 EXPECTED_STAGES = {
-    "4.1a": {"min_successful_trades": 3, "min_duration_hours": 4.0002},
-    "4.1b": {"min_successful_trades": 5, "min_duration_hours": 12.7503},
-    "4.1c": {"min_successful_trades": 10, "min_duration_hours": 13.0006},
-    "4.1d": {"min_successful_trades": 20, "min_duration_hours": 35.2511},
+    "4.1a": {"min_successful_trades": 4, "min_duration_hours": 24.0003},
+    "4.1b": {"min_successful_trades": 5, "min_duration_hours": 25.0003},
+    "4.1c": {"min_successful_trades": 10, "min_duration_hours": 56.0006},
+    "4.1d": {"min_successful_trades": 20, "min_duration_hours": 104.0011},
 }
 
 

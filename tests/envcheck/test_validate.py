@@ -195,13 +195,19 @@ def test_a_missing_env_file_fails(validate, env_ws):
 
 def test_unsafe_flags_and_bad_env_values_are_named_by_line(validate, env_ws):
     write_env(env_ws, EXCHANGE_API_KEY=DEFAULT_KEYS["trader"].api_key, EXCHANGE_API_SECRET=DEFAULT_KEYS["trader"].secret,
-              LIVE_TRADING_ENABLED="true", PAPER_MODE="maybe", MAX_TRADE_AMOUNT="-5")
+              LIVE_TRADING_ENABLED="true")
     code, report, _ = validate()
-    checks = by_id(report)
     assert code == 1
-    assert "LIVE_TRADING_ENABLED is true (.env:4), must be false" in checks["safe_flags_initial"]["message"]
-    schema = checks["config_schema_valid"]["message"]
-    assert ".env:3 PAPER_MODE: must be true or false" in schema and "MAX_TRADE_AMOUNT: must be a positive, finite amount" in schema
+    assert "LIVE_TRADING_ENABLED is true (.env:4), must be false" in by_id(report)["safe_flags_initial"]["message"]
+    recorded = len(ledger_results(env_ws))
+
+    # a value livegate cannot use at all is a configuration error: exit 2, each named by line, nothing recorded
+    write_env(env_ws, EXCHANGE_API_KEY=DEFAULT_KEYS["trader"].api_key, EXCHANGE_API_SECRET=DEFAULT_KEYS["trader"].secret,
+              PAPER_MODE="maybe", MAX_TRADE_AMOUNT="-5")
+    code, report, output = validate()
+    assert code == 2 and report is None and "Traceback" not in output
+    assert ".env:3 PAPER_MODE: must be true or false" in output and ".env:11 MAX_TRADE_AMOUNT: must be a positive, finite amount" in output
+    assert len(ledger_results(env_ws)) == recorded
 
 
 def test_allowlists_and_rate_limits(validate, env_ws):

@@ -40,7 +40,7 @@ def test_fresh_ledger_verifies(run_cli, workspace):
     assert "Ledger verified: 1 events, hash chain intact, 0 signature(s) valid." in result.output
     report = json.loads(run_cli("-w", workspace, "ledger", "verify", "--json").stdout)
     assert report == {"ok": True, "events": 1, "first_bad_event": None, "problems": [], "notes": [],
-                      "signatures_checked": 0, "key_id": None}
+                      "signatures_checked": 0, "key_id": None, "unsigned_events": [], "warnings": []}
 
 
 def test_appended_events_verify_and_signatures_are_counted(append, operator_key, verify, read_events):
@@ -52,9 +52,9 @@ def test_appended_events_verify_and_signatures_are_counted(append, operator_key,
     code, report, text = verify()
     assert code == 0, text
     assert report["ok"] is True and report["events"] == 4 and report["first_bad_event"] is None
-    assert report["signatures_checked"] == 2  # the head and the sign-off
+    assert report["signatures_checked"] == 3  # the head, the result (signed when written) and the sign-off
     assert report["key_id"] == operator_key.key_id
-    assert "Ledger verified: 4 events, hash chain intact, 2 signature(s) valid." in text
+    assert "Ledger verified: 4 events, hash chain intact, 3 signature(s) valid." in text
     rows = read_events()
     assert_linked(rows)
     assert rows[3][2:4] == ("signoff", "Ada")

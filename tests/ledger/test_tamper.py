@@ -131,7 +131,7 @@ def signed_ledger(append, operator_key, verify):
     append("note", {"text": "delta"}, key=operator_key)
     append("mode_changed", {"from": "paper", "to": "testnet", "reason": "ok"}, key=operator_key)
     code, report, _ = verify()
-    assert (code, report["ok"], report["events"], report["signatures_checked"]) == (0, True, 6, 1)
+    assert (code, report["ok"], report["events"], report["signatures_checked"]) == (0, True, 6, 3)  # head, result, mode change
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def signoff_ledger(append, operator_key, verify):
     append("note", {"amount": 100}, key=operator_key)
     append("note", {"text": "epsilon"}, key=operator_key)
     code, report, _ = verify()
-    assert (code, report["ok"], report["events"], report["signatures_checked"]) == (0, True, 6, 2)
+    assert (code, report["ok"], report["events"], report["signatures_checked"]) == (0, True, 6, 3)  # head, result, sign-off
 
 
 def assert_caught(verify, first_bad, *fragments, extra=()):
@@ -275,7 +275,9 @@ def test_d_rewritten_chain_without_the_key_is_caught_by_the_head_signature(signe
     attacker.write(2, payload='{"text":"forged"}')
     last_id, last_hash = attacker.rechain()
     assert attacker.head()[:2] == (6, last_hash) and last_hash != old_head[1]
-    report = assert_caught(verify, 6, "the signed head covers event #6, whose hash no longer matches (history rewritten)")
+    # the result at #4 carries its own signature over the chain before it: the first event proven bad
+    report = assert_caught(verify, 4, "event #4: phase result signature does not verify",
+                           "the signed head covers event #6, whose hash no longer matches (history rewritten)")
     assert_chain_is_consistent(report)
 
 
@@ -284,7 +286,7 @@ def test_d_rewritten_chain_and_moved_signed_head_is_caught_by_the_signature(sign
     attacker.write(2, payload='{"text":"forged"}')
     last_id, last_hash = attacker.rechain()
     attacker.sql("UPDATE ledger_head SET signed_id = ?, signed_hash = ?", (last_id, last_hash))
-    report = assert_caught(verify, 6, "the signature on the ledger head does not verify")
+    report = assert_caught(verify, 4, "event #4: phase result signature does not verify", "the signature on the ledger head does not verify")
     assert_chain_is_consistent(report)
     assert report["signatures_checked"] == 0
 
@@ -293,8 +295,10 @@ def test_d_rewritten_chain_before_a_signoff_is_caught_at_the_signoff(signoff_led
     attacker.drop_triggers()
     attacker.write(2, payload='{"text":"forged"}')
     attacker.rechain()
-    # The sign-off (#4) is the first event the verifier can prove bad; the head (#6) also fails.
-    report = assert_caught(verify, 4, "event #4: sign-off signature does not verify", "the signed head covers event #6")
+    # The result (#3, signed when written) is the first event the verifier can prove bad; the
+    # sign-off (#4) and the head (#6) also fail.
+    report = assert_caught(verify, 3, "event #3: phase result signature does not verify",
+                           "event #4: sign-off signature does not verify", "the signed head covers event #6")
     assert_chain_is_consistent(report)
 
 
@@ -318,7 +322,7 @@ def test_d_forgery_with_the_attackers_own_key_is_caught(signoff_ledger, attacker
         (last_id, last_hash, mallory.sign(head_message(last_id, last_hash)), mallory.key_id),
     )
     report = assert_caught(
-        verify, 4,
+        verify, 3,
         f"event #4: sign-off made with key {mallory.key_id}, not the trusted operator key",
         f"the ledger head is signed by key {mallory.key_id}, not by the trusted operator key",
     )
@@ -334,7 +338,7 @@ def test_e_a_different_trusted_public_key_fails(signoff_ledger, run_cli, tmp_pat
     code, report, _ = verify("--pubkey", key_dir() / PUBLIC_FILE)
     assert code == 0 and report["key_id"] == operator_key.key_id
     report = assert_caught(
-        verify, 4,
+        verify, 3,
         f"event #4: sign-off made with key {operator_key.key_id}, not the trusted operator key",
         f"the ledger head is signed by key {operator_key.key_id}, not by the trusted operator key",
         extra=("--pubkey", other),
@@ -345,7 +349,8 @@ def test_e_a_different_trusted_public_key_fails(signoff_ledger, run_cli, tmp_pat
 
 def test_e_a_different_public_key_fails_without_signoffs_too(signed_ledger, tmp_path, verify):
     other = init_key(tmp_path / "other-keys")
-    report = assert_caught(verify, None, "not by the trusted operator key", extra=("--pubkey", tmp_path / "other-keys" / PUBLIC_FILE))
+    report = assert_caught(verify, 4, "not by the trusted operator key", "is not one of this workspace's keys",
+                           extra=("--pubkey", tmp_path / "other-keys" / PUBLIC_FILE))
     assert report["key_id"] == other.key_id
 
 
@@ -358,7 +363,7 @@ def test_e_missing_pubkey_file_is_an_error(signed_ledger, run_cli, workspace, tm
 def test_f_signed_ledger_without_any_public_key_fails(signoff_ledger, monkeypatch, tmp_path, verify):
     monkeypatch.setenv("LIVEGATE_KEY_DIR", str(tmp_path / "auditor-has-no-key"))
     report = assert_caught(
-        verify, 4,
+        verify, 3,
         "no operator public key is available to check it",
         "event #4: sign-off cannot be checked: no operator public key available",
     )
@@ -367,7 +372,7 @@ def test_f_signed_ledger_without_any_public_key_fails(signoff_ledger, monkeypatc
 
 def test_f_removed_public_key_file_fails(signed_ledger, verify):
     (key_dir() / PUBLIC_FILE).unlink()
-    report = assert_caught(verify, None, "no operator public key is available to check it")
+    report = assert_caught(verify, 4, "no operator public key is available to check it", "event #4: phase result cannot be checked")
     assert report["key_id"] is None
 
 

@@ -81,7 +81,7 @@ def make_live_ws(workspace, sandbox, operator_key):
         data["bot"] = bot
         data.update(config or {})
         data["thresholds"] = {"micro-live": {"4.1a": stage or {"min_duration_hours": 0.05, "min_successful_trades": 2},
-                                             "win_rate_gap_points": 100, "live_vs_paper_worse_pct": 1000, **(thresholds or {})}}
+                                             "win_rate_gap_points": 60, "live_vs_paper_worse_pct": 100, **(thresholds or {})}}
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         if risk or breakers:
             rpath = workspace / "risk_limits.yaml"

@@ -41,7 +41,7 @@ def live_workspace(root, sandbox, key, run_cli, name: str, stage: dict | None = 
     path = root / "livegate.yaml"
     data = yaml.safe_load(path.read_text())
     data["strategy"] = {"ref": "strategies/flip.py:Flip", "params": {"value": 8.0}}
-    data["thresholds"] = {"micro-live": {"4.1a": stage or STAGE, "win_rate_gap_points": 100, "live_vs_paper_worse_pct": 1000}}
+    data["thresholds"] = {"micro-live": {"4.1a": stage or STAGE, "win_rate_gap_points": 60, "live_vs_paper_worse_pct": 100}}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     env = (root / ".env").read_text()
     (root / ".env").write_text(set_env_values(env, {

@@ -10,6 +10,7 @@ import sqlite3
 import statistics
 
 import pytest
+from freezegun import freeze_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -393,7 +394,8 @@ def test_as_paper_result_needs_the_gate_open(workspace, run_cli, tmp_path):
 
 
 def test_as_paper_result_with_env_signed_off_is_the_paper_result(workspace, run_cli, operator_key, tmp_path):
-    sign_off_env(workspace, operator_key)
+    with freeze_time("2023-12-31 12:00:00"):  # the trades (2024-01-01 on) closed after the env sign-off
+        sign_off_env(workspace, operator_key)
     path = tmp_path / "trades.jsonl"
     path.write_text(_jsonl_text())
     result = run_cli("-w", workspace, "paper-import", path, "--capital", "1000", "--as-paper-result")

@@ -33,6 +33,12 @@ def add_trades(ws, key, start_ms: int, nets: list[float]) -> None:
                                     "gross": net + 0.01, "fee": 0.01, "net": net, "extra": {}})
 
 
+def checkpoint(ws) -> None:
+    """One bar of the level's trading as the ledger records it (its clock moves on with it)."""
+    with Ledger.open(ws.ledger_path) as ledger:
+        ledger.append("live_checkpoint", {"run": "lgl99", "cursor": {}, "state": {}})
+
+
 def at(level, days: float) -> datetime:
     return datetime.fromtimestamp(level.since_ms / 1000, tz=UTC) + timedelta(days=days)
 
@@ -47,10 +53,12 @@ def test_up_is_refused_before_14_days_and_above_plus_50_percent(prod, operator_k
     level = current_level(prod, prod.effective)
     assert level.amount == 10_000
     add_trades(prod, operator_key, level.since_ms, [5.0, 4.0, -1.0, 6.0, 5.0, 3.0, 4.0, 2.0] * 10)
-    with freeze_time(at(level, 13.9)):
-        with pytest.raises(UsageError, match="13.9 days at the current level, the minimum is 14"):
+    with freeze_time(at(level, 13.9)):  # the days are the ledger's: an event of the level written then
+        checkpoint(prod)
+        with pytest.raises(UsageError, match=r"13.9 days at the current level on the ledger's clock \(.*\), the minimum is 14"):
             scale(prod, to=15_000, down=False, by="Ann", key=operator_key)
     with freeze_time(at(level, 15)):
+        checkpoint(prod)
         with pytest.raises(UsageError, match=r"more than \+50 % of the current 10,000.00 \(at most 15,000.00\)"):
             scale(prod, to=15_001, down=False, by="Ann", key=operator_key)
         step = scale(prod, to=15_000, down=False, by="Ann", key=operator_key, reason="two good weeks")

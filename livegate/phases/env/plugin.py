@@ -20,6 +20,7 @@ from livegate.core.redact import is_secret_name
 from livegate.core.results import Verdict
 from livegate.ledger import queries
 from livegate.phases import Measurement, PhaseContext
+from livegate.services.exchange_key import key_evidence
 
 TESTNET_SKIP = "not applicable on a testnet (it has no key-permission endpoint); checked for real keys on a live venue"
 NO_CHAIN = "chain.enabled is false: no on-chain trading, no signer or node to check"
@@ -86,10 +87,12 @@ def _chain_off(ctx: PhaseContext) -> Measurement | None:
 
 def check_config_schema_valid(ctx: PhaseContext) -> Measurement:
     """The YAML files validated to get here; the `.env` values are checked now."""
-    problems = env_of(ctx).problems()
-    return Measurement(not problems, evidence={"files": ["livegate.yaml", "risk_limits.yaml", "phases/*.yaml", ".env"],
-                                               "config_fingerprint": ctx.effective.fingerprint},
-                       message="; ".join(problems))
+    env = env_of(ctx)
+    problems = env.problems()
+    evidence = {"files": ["livegate.yaml", "risk_limits.yaml", "phases/*.yaml", ".env"], "config_fingerprint": ctx.effective.fingerprint}
+    if not problems:
+        evidence["environment"] = env.in_force()
+    return Measurement(not problems, evidence=evidence, message="; ".join(problems))
 
 
 def check_env_file_present(ctx: PhaseContext) -> Measurement:
@@ -131,8 +134,9 @@ def check_api_keys_present(ctx: PhaseContext) -> Measurement:
     missing = [" or ".join(names) for names in needed_credentials(ctx) if not any(env.get(n) for n in names)]
     if env.get("SIGNER_KEYSTORE_PATH") and not env.get("SIGNER_KEYSTORE_PASSWORD"):
         missing.append("SIGNER_KEYSTORE_PASSWORD")
-    evidence = {name: ("set in " + env.where(name)) if env.get(name) else "missing"
-                for names in needed_credentials(ctx) for name in names}
+    evidence: dict[str, str | None] = {name: ("set in " + env.where(name)) if env.get(name) else "missing"
+                                       for names in needed_credentials(ctx) for name in names}
+    evidence.update(key_evidence(env, ctx.effective.config.exchange.id))  # the key the sign-off binds (SPEC §14)
     return Measurement(not missing, evidence=evidence, message=("missing: " + ", ".join(missing)) if missing else "")
 
 

@@ -11,19 +11,24 @@ from livegate.phases import PhaseContext, run_phase
 from livegate.phases.env.plugin import PHASE, attestation_payload, env_of, exchange_where, has_keys, unreachable
 
 
-def run_validate(ws: Any, key: Any, extras: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Run and record phase 1. Returns (result, report); the report's `unreachable` lists the
-    venues that could not be reached (the command exits 5 on them)."""
+def run_validate(ws: Any, key: Any, extras: dict[str, Any] | None = None, record: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Run and record phase 1 (`record=False`: measure and judge only, nothing written). Returns
+    (result, report); the report's `unreachable` lists the venues that could not be reached (the
+    command exits 5 on them), its `gate_notice` what a recorded result did to the env sign-off."""
     extras = {} if extras is None else extras
-    result = run_phase(PHASE, ws, extras=extras, key=key)
     effective = ws.effective
+    pctx = PhaseContext(ws, effective, "env", extras)
+    env_of(pctx).require_valid()  # a value livegate cannot use is a configuration error (exit 2): nothing recorded
+    result = run_phase(PHASE, ws, extras=extras, key=key, record=record)
     report = {
         "step": "env",
-        "counts_as_phase_result": True,
+        "counts_as_phase_result": record,
+        "recorded": record,
+        "gate_notice": extras.get("gate_notice"),
         "exchange": exchange_where(effective.config.exchange),
         "chain": effective.config.chain.rpc_url if effective.config.chain.enabled else None,
         **result.to_dict(),
-        "unreachable": unreachable(PhaseContext(ws, effective, "env", extras)),
+        "unreachable": unreachable(pctx),
     }
     return result, report
 

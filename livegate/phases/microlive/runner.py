@@ -25,7 +25,7 @@ from livegate.adapters.exchange.venue_calls import BREAKER_SLOT, breaker_feed, o
 from livegate.adapters.execution.cex import ALREADY_SENT, CcxtExecutor, split_symbol
 from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
-from livegate.core.errors import LivegateError, TradingHalted, UsageError
+from livegate.core.errors import LedgerError, LivegateError, TradingHalted, UsageError
 from livegate.core.orders import Fill
 from livegate.ledger import queries
 from livegate.ledger.journal import WriteThroughJournal
@@ -35,11 +35,12 @@ from livegate.phases.microlive.plugin import PHASE as MICRO_LIVE
 from livegate.phases.microlive.stage import StallWatch, baseline_from, kill_breaches, measure, stage_spec
 from livegate.phases.paper.feeds import LiveFeed
 from livegate.phases.paper.run import run_events
-from livegate.services import approvals, controls, gate, modes
+from livegate.services import approvals, controls, exchange_key, gate, modes
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.journal import AlertingJournal
 from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits, with_venue
 from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, ExternalBot, serve_bot
+from livegate.services.ledger_clock import LedgerClockReader, check_now, span_since
 from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
@@ -73,6 +74,7 @@ def preconditions(ws: Any, snap: Any, stage: str, env: Any) -> None:
     """Everything that must hold before real money moves; every failure named at once."""
 
     gate.require_open(snap, stage)
+    exchange_key.require_bound_key(ws, env, snap, f"go-live {stage}")
     halted = modes.halted_reason(ws)
     if halted:
         raise TradingHalted(halted)
@@ -128,12 +130,15 @@ class LiveRunner:
         self.external = False  # bot: external — the trader's bot trades through the gateway
         self.halted_for: str | None = None  # external: the halt the loop is waiting out (serving reads and cancels)
         self.served: Any = None  # external: the bot's gateway
+        self.ledger_clock: LedgerClockReader | None = None  # a real stage's hours: the ledger's clock
 
     def run(self) -> LiveOutcome:
-        snap = gate.snapshot(self.ws)
         env = load_env(self.ws.root)
+        env.require_valid()  # MAX_TRADE_AMOUNT, the approval mode, the flags: a value that cannot be read is exit 2
+        snap = gate.snapshot(self.ws)
         preconditions(self.ws, snap, self.stage, env)
-        with controls.live_lock(self.ws):
+        check_now(self.ws.ledger_path, f"go-live {self.stage}")  # a clock behind the ledger: exit 3 before anything is written
+        with controls.live_lock(self.ws, self.stage):
             return self._run(snap.effective, env)
 
     def _run(self, effective: Any, env: Any) -> LiveOutcome:
@@ -141,6 +146,7 @@ class LiveRunner:
         spec = stage_spec(effective, self.stage)
         baseline = paper_baseline(ws)
         client = o.client or workspace_exchange(cfg.exchange, env)
+        exchange_key.require_no_withdrawal(client, cfg.exchange, f"go-live {self.stage}", sleep=o.sleep)  # its rights now
         self.calls = observe(client)  # every venue call feeds the API breakers and the alert vitals
         symbols = list(cfg.exchange.symbols)
         max_amount = env.max_trade_amount()
@@ -153,8 +159,11 @@ class LiveRunner:
                 capital = float(retry(client.fetch_balance)["total"].get(quote) or 0.0)
                 event = ledger.append("stage_started", {"stage": self.stage, "config_fingerprint": effective.fingerprint,
                                                         "capital": capital, "started_ms": int(o.clock() * 1000),
-                                                        "cap": spec.cap, "symbols": symbols})
+                                                        "cap": spec.cap, "symbols": symbols, "environment": env.in_force(),
+                                                        **({"clock": "sandbox"} if o.market_clock is not None else {})})
                 started = {**event.payload, "event": event.id}
+            if o.market_clock is None or started.get("clock") != "sandbox":  # a rehearsal's hours are the sandbox market's
+                self.ledger_clock = LedgerClockReader(ws.ledger_path, started["event"], f"stage {self.stage}")
             run = f"lgl{started['event']}"
             self.events = _kinds(ws, run)  # the stage so far (a resumed stage keeps its orders and trades)
             self.alerter = Alerter(ws, key=self.key)
@@ -190,7 +199,7 @@ class LiveRunner:
             if saved:
                 feed.last = dict(saved["cursor"])
             journal.emit("live_started", {"stage": self.stage, "resumed": saved is not None, "mode": modes.current_mode(ws),
-                                          "bot": cfg.bot})
+                                          "bot": cfg.bot, "environment": env.in_force()})
             self.served = self._serve_bot(engine, client, symbols, journal) if external else None
             try:
                 return self._loop(effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount)
@@ -311,12 +320,23 @@ class LiveRunner:
         return left
 
     def _measure(self, run, spec, started, baseline, effective, max_amount) -> dict:
-        return measure(self.events, spec, started["started_ms"], int(self.o.clock() * 1000), baseline, effective.risk.live_trading,
-                       max_amount)
+        start_ms, now_ms = started["started_ms"], int(self.o.clock() * 1000)
+        unread = None
+        if self.ledger_clock is not None:  # from the stage's start event to the ledger's latest time
+            try:
+                span = self.ledger_clock.span(self.o.clock)  # ClockWentBackwards: the stage stops, exit 3
+                start_ms, now_ms = span.counted_from_ms, span.highest_ms
+            except LedgerError as exc:  # cannot be read now (a halt may be why): no hour counts, the stage cannot complete
+                start_ms = now_ms
+                unread = f"the ledger's clock cannot be read: {exc}"
+        m = measure(self.events, spec, start_ms, now_ms, baseline, effective.risk.live_trading, max_amount)
+        return {**m, "ledger_clock_error": unread} if unread else m
 
 
 def stage_status(ws: Any, stage: str, now: Callable[[], float] = lambda: time.time()) -> dict | None:
-    """The measurements of the stage in progress (None when none is), at the ledger clock `now`."""
+    """The measurements of the stage in progress (None when none is). A real stage's hours run
+    from its start event to the ledger's latest time (ClockWentBackwards when the wall clock
+    `now` reads earlier); a rehearsal's from its start to `now` on the sandbox market's clock."""
 
     effective = ws.effective
     started = current_stage_start(ws, stage, effective.fingerprint)
@@ -324,7 +344,11 @@ def stage_status(ws: Any, stage: str, now: Callable[[], float] = lambda: time.ti
         return None
     env = load_env(ws.root)
     max_amount = env.max_trade_amount()
-    return measure(_kinds(ws, f"lgl{started['event']}"), stage_spec(effective, stage), started["started_ms"], int(now() * 1000),
+    start_ms, now_ms = started["started_ms"], int(now() * 1000)
+    if started.get("clock") != "sandbox":
+        span = span_since(ws.ledger_path, started["event"], f"stage {stage}", now)
+        start_ms, now_ms = span.counted_from_ms, span.highest_ms
+    return measure(_kinds(ws, f"lgl{started['event']}"), stage_spec(effective, stage), start_ms, now_ms,
                    paper_baseline(ws), effective.risk.live_trading, max_amount)
 
 

@@ -1,5 +1,12 @@
 """Read another bot's closed trades (`livegate paper-import`): the trade-log CSV of SPEC §10,
-JSONL with the same fields, and a Freqtrade dry-run SQLite database.
+JSONL with the same fields, a Freqtrade dry-run SQLite database and a Freqtrade backtest result.
+
+Which of them can be a forward dry run (`--as-paper-result`, see `require_forward_dry_run`): a
+Freqtrade database is the bot's own record of the trades it made while running (Freqtrade's
+backtests never write one); a Freqtrade backtest result (`backtest-result-*.json`, or the `.zip`
+newer versions write) never is; a CSV/JSONL trade log says nothing about where it came from, so
+the operator's statement stands — and for every format only trades that closed after the env
+sign-off count.
 
 `import_trades` returns a `TradeLog` and a small dict of facts about the import (format,
 rows read, rows skipped and why, the file's SHA-256, the quote currency, first and last
@@ -13,6 +20,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
+import re
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +32,13 @@ from livegate.core.files import read_input
 from livegate.core.timeparse import iso_to_ms, iso_utc_ms, ms_to_iso
 from livegate.core.trades import TradeLog
 
-FORMATS = ("csv", "jsonl", "freqtrade")
+FORMATS = ("csv", "jsonl", "freqtrade", "freqtrade-backtest")
+BACKTEST_FORMATS = ("freqtrade-backtest",)  # never a forward dry run
+ZIP_MAGIC = b"PK\x03\x04"
+# A Freqtrade backtest result: one JSON object whose first key is `strategy` (an object of
+# results by strategy name), `strategy_comparison` or `metadata`. A JSONL trade line may start
+# with `"strategy": "name"` too, but there its value is a string.
+_FREQTRADE_BACKTEST_HEAD = re.compile(rb'^\{\s*"(strategy"\s*:\s*\{|strategy_comparison"\s*:\s*\[|metadata"\s*:\s*\{)')
 REQUIRED_COLUMNS = ("closed_at", "symbol", "side", "pnl_quote", "fee_quote")
 OPTIONAL_COLUMNS = ("opened_at", "qty", "entry_price", "exit_price", "strategy")
 SIDES = ("buy", "sell", "long", "short")
@@ -55,8 +69,15 @@ def import_trades(path: Path, capital: float, fmt: str | None = None, pnl_is_net
                          f"(a Freqtrade dry run keeps its trades in e.g. tradesv3.dryrun.sqlite)")
     elif fmt != "freqtrade" and detected == "freqtrade":
         raise UsageError(f"{name}: is a SQLite database, not {fmt.upper()} text; use --format freqtrade (or leave --format out)")
+    elif fmt == "freqtrade-backtest" and detected != "freqtrade-backtest":
+        raise UsageError(f"{name}: not a Freqtrade backtest result (the backtest-result-*.json or .zip that "
+                         "`freqtrade backtesting --export trades` writes)")
+    elif fmt != "freqtrade-backtest" and detected == "freqtrade-backtest":
+        raise UsageError(f"{name}: is a Freqtrade backtest result, not {fmt.upper()}; use --format freqtrade-backtest (or leave --format out)")
     if fmt == "freqtrade":
         log, facts = _read_freqtrade(path, name, capital)
+    elif fmt == "freqtrade-backtest":
+        log, facts = _read_freqtrade_backtest(data, name, capital)
     else:
         with _gc_paused():
             columns = _csv_columns(data, name) if fmt == "csv" else _jsonl_columns(_decode(data, name), name)
@@ -65,6 +86,34 @@ def import_trades(path: Path, capital: float, fmt: str | None = None, pnl_is_net
     facts["first_close"] = ms_to_iso(int(log.closed_at_ms[0]))
     facts["last_close"] = ms_to_iso(int(log.closed_at_ms[-1]))
     return log, facts
+
+
+FUTURE_TOLERANCE_MS = 5 * 60_000  # clocks of the bot's machine and this one may differ a little
+
+
+def require_forward_dry_run(log: TradeLog, facts: dict[str, Any], env_signed_at: str, now_ms: int) -> None:
+    """Refuse (UsageError, nothing recorded) trades that cannot be the paper phase result: a
+    backtest file, any trade that closed at or before the env sign-off (`env_signed_at`, the
+    ledger's ISO time) — the paper phase begins there — and any trade closing after now. The
+    whole import is refused rather than the early trades dropped: the operator states the
+    file is a forward dry run, and a file that is partly older is not one."""
+    name = facts["file"]
+    if facts["format"] in BACKTEST_FORMATS:
+        raise UsageError(f"{name}: a Freqtrade backtest result: a backtest never counts as the paper phase result. "
+                         "Import it without --as-paper-result (research evidence), or import the database of a forward "
+                         "dry run (e.g. tradesv3.dryrun.sqlite)")
+    since_ms = iso_to_ms(env_signed_at)
+    closed = log.closed_at_ms
+    early = int((closed <= since_ms).sum())
+    if early:
+        raise UsageError(f"{name}: {early} of {len(closed)} trades closed before the env sign-off ({env_signed_at}; "
+                         f"the earliest at {facts['first_close']}); the paper phase result counts only trades a forward "
+                         "dry run closed after it. Nothing was recorded: import only the later trades, or the whole "
+                         "file without --as-paper-result (research evidence)")
+    late = int((closed > now_ms + FUTURE_TOLERANCE_MS).sum())
+    if late:
+        raise UsageError(f"{name}: {late} of {len(closed)} trades close in the future (the latest at {facts['last_close']}, "
+                         f"now is {ms_to_iso(now_ms)}); a dry run cannot have closed them yet. Nothing was recorded")
 
 
 @contextmanager
@@ -81,10 +130,16 @@ def _gc_paused():
 
 
 def detect_format(data: bytes) -> str:
-    """`freqtrade` for a SQLite file, `jsonl` when the first non-blank character is `{`, else `csv`."""
+    """`freqtrade` for a SQLite file, `freqtrade-backtest` for a ZIP archive or a JSON object
+    that opens like a Freqtrade backtest result, `jsonl` when the first non-blank character is
+    `{`, else `csv`."""
     if data.startswith(SQLITE_MAGIC):
         return "freqtrade"
+    if data.startswith(ZIP_MAGIC):
+        return "freqtrade-backtest"
     head = data[:4096].removeprefix(b"\xef\xbb\xbf").lstrip()
+    if _FREQTRADE_BACKTEST_HEAD.match(head):
+        return "freqtrade-backtest"
     return "jsonl" if head.startswith(b"{") else "csv"
 
 
@@ -828,6 +883,119 @@ def _stake_currency(stakes: list[str | None], symbols: list[str], name: str) -> 
         raise UsageError(f"{name}: the closed trades are in several stake currencies: {listed}; "
                          "livegate evaluates one account in one currency")
     return next(iter(counts), None)
+
+
+# -- Freqtrade backtest results ---------------------------------------------------------------------
+
+FREQTRADE_BACKTEST_REQUIRED = ("pair", "profit_abs", "amount", "open_rate", "fee_open", "fee_close")  # the order read below
+
+
+def _read_freqtrade_backtest(data: bytes, name: str, capital: float):
+    """Closed trades of a Freqtrade backtest result (`freqtrade backtesting --export trades`):
+    `{"strategy": {NAME: {"trades": [...], "stake_currency": ...}}, "strategy_comparison": [...]}`,
+    as a JSON file or inside the `.zip` newer Freqtrade versions write. One strategy per file.
+    `profit_abs` is net of both fees, as in the database; the fees are fee_open × amount ×
+    open_rate + fee_close × amount × close_rate."""
+    result = _backtest_document(data, name)
+    strategies = result.get("strategy")
+    if not isinstance(strategies, dict) or not strategies:
+        raise UsageError(f"{name}: a Freqtrade backtest result without a `strategy` object of results")
+    if len(strategies) > 1:
+        raise UsageError(f"{name}: holds the backtests of {len(strategies)} strategies ({', '.join(sorted(map(str, strategies)))}); "
+                         "livegate evaluates one: export one strategy's backtest")
+    strategy, stats = next(iter(strategies.items()))
+    trades = stats.get("trades") if isinstance(stats, dict) else None
+    if not isinstance(trades, list):
+        raise UsageError(f"{name}: strategy {strategy}: no `trades` list (export with `--export trades`)")
+    skipped: Counter[str] = Counter()
+    closed, net, fee, symbol, side, opened = [], [], [], [], [], []
+    for i, trade in enumerate(trades):
+        where = f"{name}: strategy {strategy} trades[{i}]"
+        if not isinstance(trade, dict):
+            raise UsageError(f"{where}: expected an object, found {_json_type(trade)}")
+        missing = [c for c in FREQTRADE_BACKTEST_REQUIRED if trade.get(c) is None]
+        if missing:
+            raise UsageError(f"{where}: missing {', '.join(missing)}")
+        if _flag(trade.get("is_open"), where, "is_open"):
+            skipped["open at the end of the backtest"] += 1
+            continue
+        closed.append(_backtest_time(trade, "close", where))
+        if trade.get("open_date") is not None or trade.get("open_timestamp") is not None:
+            opened.append(_backtest_time(trade, "open", where))
+        profit, amount, open_rate, fee_open, fee_close = (float(_db_number(trade[c], where, c) or 0.0) for c in FREQTRADE_BACKTEST_REQUIRED[1:])
+        close_rate = _db_number(trade.get("close_rate"), where, "close_rate", nullable=True)
+        for column, value in (("amount", amount), ("open_rate", open_rate)):
+            if value <= 0:
+                raise UsageError(f"{where}, {column}: {_num(value)} must be > 0")
+        for column, rate in (("fee_open", fee_open), ("fee_close", fee_close)):
+            if rate < 0:
+                raise UsageError(f"{where}, {column}: {_num(rate)} is negative; a fee rate is >= 0")
+        net.append(profit)
+        fee.append(fee_open * amount * open_rate + fee_close * amount * (open_rate if close_rate is None else close_rate))
+        pair = trade["pair"]
+        if not isinstance(pair, str) or not pair.strip():
+            raise UsageError(f"{where}, pair: empty")
+        symbol.append(pair.strip())
+        side.append("short" if _flag(trade.get("is_short"), where, "is_short") else "long")
+    if not closed:
+        raise UsageError(f"{name}: strategy {strategy}: no closed trades in the backtest")
+    if len(opened) != len(closed):
+        opened = []
+    currency = stats.get("stake_currency") if isinstance(stats.get("stake_currency"), str) else None
+    try:
+        log = TradeLog.from_arrays(closed, net, fee, capital, symbol=symbol, side=side, opened_at_ms=opened or None, pnl_is_net=True)
+    except ValueError as e:
+        raise UsageError(f"{name}: {e}") from None
+    facts = {"rows_read": len(trades), "trades": len(closed), "rows_skipped": sum(skipped.values()), "skipped": dict(skipped),
+             "quote_currency": currency.strip().upper() if currency else _quote_currency(symbol)[0], "pnl_is_net": True,
+             "strategies": [str(strategy)], "warnings": []}
+    for key in ("backtest_start", "backtest_end"):
+        if isinstance(stats.get(key), str):
+            facts[key] = stats[key]
+    return log, facts
+
+
+def _backtest_document(data: bytes, name: str) -> dict:
+    """The backtest result object: the file itself, or the result JSON inside a `.zip`."""
+    import io
+    import json
+    import zipfile
+
+    if not data.startswith(ZIP_MAGIC):
+        try:
+            document = json.loads(_decode(data, name))
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{name}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(document, dict):
+            raise UsageError(f"{name}: expected a Freqtrade backtest result (a JSON object), found {_json_type(document)}")
+        return document
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for member in archive.infolist():
+                if not member.filename.endswith(".json") or member.filename.endswith(("_config.json", ".meta.json")):
+                    continue
+                if member.file_size > 1 << 31:
+                    raise UsageError(f"{name}: {member.filename} is too large to read")
+                try:
+                    document = json.loads(archive.read(member).decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    continue
+                if isinstance(document, dict) and isinstance(document.get("strategy"), dict):
+                    return document
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
+        raise UsageError(f"{name}: not a readable ZIP archive ({e})") from None
+    raise UsageError(f"{name}: a ZIP archive without a Freqtrade backtest result in it (a .json with a `strategy` object)")
+
+
+def _backtest_time(trade: dict, which: str, where: str) -> int:
+    """A trade's `close_date` / `open_date` (`2024-01-31 12:00:00+00:00`), else its
+    `close_timestamp` / `open_timestamp` (epoch milliseconds)."""
+    text, stamp = trade.get(f"{which}_date"), trade.get(f"{which}_timestamp")
+    if text is not None:
+        return _db_time(text, where, f"{which}_date")
+    if isinstance(stamp, int) and not isinstance(stamp, bool):
+        return stamp
+    raise UsageError(f"{where}: missing {which}_date")
 
 
 def _flag(value: Any, where: str, column: str) -> bool:

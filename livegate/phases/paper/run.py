@@ -16,6 +16,7 @@ from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.adapters.marketdata.ohlcv import load_ohlcv_csv
 from livegate.adapters.marketdata.synthetic import load_builtin
+from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
 from livegate.core.engine import Engine
 from livegate.core.errors import ConfigError, Interrupted, StrategyError, TradingHalted, UsageError, VenueUnreachable
@@ -182,6 +183,8 @@ class PaperRunner:
         ws, plan = self.ws, self.plan
         effective = ws.effective
         cfg = effective.config
+        self.env = load_env(ws.root)
+        self.env.require_valid()  # every phase command refuses a .env value it cannot use (exit 2)
         saved_start = saved = None
         if plan.resume:
             found = unfinished_run(ws)
@@ -194,6 +197,7 @@ class PaperRunner:
             self.plan = plan = RunPlan(p["kind"], p["days"], p["replay"], p["since_ms"], p["symbols"], resume=True)
         if plan.kind == FORWARD:
             gate.require_open(gate.snapshot(ws), "paper")
+            gate.require_recordable(ws, "paper")  # not days of trading for a result a running go-live stage refuses
         external = cfg.bot == "external"
         if external and plan.kind != FORWARD:
             raise UsageError("bot: external — your bot's paper trading is a forward run on live data (`paper-run --days N`); "
@@ -218,6 +222,7 @@ class PaperRunner:
             "data": data,
             "rules": {s: r.__dict__ for s, r in rules.items()},
             "config_fingerprint": effective.fingerprint,
+            "environment": self.env.in_force(),
         }
         return f"r{ledger.append('paper_run_started', payload).id}"
 

@@ -31,7 +31,7 @@ def kill_switch_drill(ws: Any, effective: Any, env: Any, journal: Any, run: str,
         decision = venue.gateway.submit(OrderIntent(symbol, BUY, quote_amount=rules.min_notional * 1.2, type=LIMIT, price=price,
                                                     reason=DRILL_REASON), int(time.time() * 1000), origin="drill")
         placed = decision.order.client_id if decision.order is not None else "; ".join(f"{b.rule}: {b.message}" for b in decision.blocks)
-    journal.emit("drill_started", {"placed": placed, "was_halted": was_halted})
+    journal.emit("drill_started", {"placed": placed, "was_halted": was_halted, "environment": env.in_force()})
     t0 = clock()
     controls.halt(ws, DRILL_REASON, by, key)
     cancelled = controls.cancel_all(ws, client=venue.client, by=by, key=key)

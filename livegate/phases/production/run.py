@@ -15,17 +15,18 @@ from livegate.phases import run_phase
 from livegate.phases.production.drill import kill_switch_drill
 from livegate.phases.production.plugin import PHASE
 from livegate.phases.production.runbooks import runbook_status
-from livegate.services import approvals, gate
+from livegate.services import approvals, exchange_key, gate
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.config import load_alerts
 
 
 def run_production(ws: Any, key: Any, *, by: str | None, place_order: bool, ask: Callable | None, client: Any = None):
+    env = load_env(ws.root)
+    env.require_valid()  # a cap or a flag that cannot be read stops the phase before any order (exit 2)
     snap = gate.snapshot(ws)
     gate.require_open(snap, "production")
+    exchange_key.require_bound_key(ws, env, snap, "production")  # the drill trades with it
     effective = snap.effective
-    env = load_env(ws.root)
-    env.max_trade_amount()  # a cap that cannot be read stops the phase before any order (exit 2)
     name = approvals.operator_name(ws, by)
     extras: dict[str, Any] = {"runbooks": runbook_status(ws.root)}
     extras["alerts"] = _guarded(lambda: _test_alert(ws, key))

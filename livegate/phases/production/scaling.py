@@ -1,7 +1,12 @@
 """Capital scaling after production (seed 001 §5.1, seed 002 "Capital Increase Rules"): up by at
 most +50 % per step, only after the minimum time at the current level with the level's live
 results meeting the rules (positive P&L, Sharpe, drawdown, win rate); down at once, always.
-Every step is signed with the operator's key and kept in the ledger."""
+Every step is signed with the operator's key and kept in the ledger.
+
+The minimum time at a level is counted on the ledger's clock (`livegate.core.ledger_clock`):
+from the event the level began with (production's sign-off, or the latest capital step) to
+the ledger's latest time — a wall clock set forward adds nothing, and a wall clock behind the
+ledger refuses the step up (exit 3)."""
 
 from __future__ import annotations
 
@@ -10,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from livegate.config.environment import load_env
 from livegate.core.errors import GateClosed, UsageError
+from livegate.core.ledger_clock import LedgerSpan
 from livegate.core.metrics import compute_metrics
 from livegate.core.timeparse import iso_to_ms
 from livegate.core.trades import TradeLog
 from livegate.ledger import queries
 from livegate.ledger.store import Ledger
-from livegate.services import gate
-
-DAY_MS = 86_400_000
+from livegate.services import gate, ledger_clock
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class Level:
     amount: float
     since_ms: int
     event: int | None  # the `capital_scaled` event, None for the level production started at
+    start_event: int  # the event its time counts from: that capital step, or production's sign-off
 
 
 def _rules(effective: Any) -> dict[str, float]:
@@ -33,8 +39,9 @@ def _rules(effective: Any) -> dict[str, float]:
     return {c.id: c.threshold for c in spec.limits}
 
 
-def production_signed_ms(ws: Any) -> int:
-    """When production was signed off (the first capital level starts then)."""
+def production_signoff(ws: Any) -> tuple[int, int]:
+    """(when, event id): production's sign-off under the current configuration (the first
+    capital level starts then)."""
 
     snap = gate.snapshot(ws)
     record = snap.state.records.get("production")
@@ -42,16 +49,20 @@ def production_signed_ms(ws: Any) -> int:
         raise GateClosed("capital scaling", ["production is not signed off: run `livegate production` and sign it off"])
     if record.signoff_config != snap.effective.fingerprint:
         raise GateClosed("capital scaling", ["the configuration changed since production was signed off: run it again"])
-    return iso_to_ms(record.signed_at)
+    with queries.reading(ws.ledger_path) as conn:
+        event = queries.latest_with(conn, "signoff", {"step": "production", "result_event": record.result_event})
+    if event is None:
+        raise GateClosed("capital scaling", ["production's sign-off is not in the ledger: run `livegate ledger verify`"])
+    return iso_to_ms(record.signed_at), event["id"]
 
 
 def current_level(ws: Any, effective: Any) -> Level:
     with queries.reading(ws.ledger_path) as conn:
         last = queries.latest_event(conn, ("capital_scaled",))
-    signed_ms = production_signed_ms(ws)  # scaling needs production signed off, under this configuration
+    signed_ms, signed_event = production_signoff(ws)  # scaling needs production signed off, under this configuration
     if last is not None:
-        return Level(float(last["payload"]["to"]), iso_to_ms(last["ts"]), last["id"])
-    return Level(float(effective.config.capital.starting), signed_ms, None)
+        return Level(float(last["payload"]["to"]), iso_to_ms(last["ts"]), last["id"], last["id"])
+    return Level(float(effective.config.capital.starting), signed_ms, None, signed_event)
 
 
 def level_results(ws: Any, level: Level, now_ms: int) -> dict[str, Any]:
@@ -66,15 +77,16 @@ def level_results(ws: Any, level: Level, now_ms: int) -> dict[str, Any]:
             "max_drawdown_pct": m["max_drawdown_pct"], "win_rate_pct": m["win_rate_pct"]}
 
 
-def scale_up_refusals(level: Level, to: float, results: dict[str, Any], rules: dict[str, float], now_ms: int) -> list[str]:
-    """Every reason a step up to `to` is refused (empty: allowed)."""
+def scale_up_refusals(level: Level, to: float, results: dict[str, Any], rules: dict[str, float], span: LedgerSpan) -> list[str]:
+    """Every reason a step up to `to` is refused (empty: allowed). `span`: the level's time on
+    the ledger's clock."""
     out = []
     most = level.amount * (1 + rules["scale_max_step_pct"] / 100)
     if to > most + 1e-9:
         out.append(f"{to:,.2f} is more than +{rules['scale_max_step_pct']:g} % of the current {level.amount:,.2f} (at most {most:,.2f})")
-    days = (now_ms - level.since_ms) / DAY_MS
-    if days < rules["scale_min_days_per_level"]:
-        out.append(f"{days:.1f} days at the current level, the minimum is {rules['scale_min_days_per_level']:g}")
+    if span.days < rules["scale_min_days_per_level"]:
+        out.append(f"{span.days:.1f} days at the current level on the ledger's clock ({span.describe()}), "
+                   f"the minimum is {rules['scale_min_days_per_level']:g}")
     if not results["trades"]:
         out.append("no live trades closed at this level")
         return out
@@ -91,7 +103,9 @@ def scale_up_refusals(level: Level, to: float, results: dict[str, Any], rules: d
 
 def scale(ws: Any, *, to: float | None, down: bool, by: str, key: Any, reason: str = "",
           now: Callable[[], float] = lambda: time.time()) -> dict:
-    """Record a new capital level (signed). Up: every rule must hold. Down: at once."""
+    """Record a new capital level (signed). Up: every rule must hold, the days at the level
+    counted on the ledger's clock (ClockWentBackwards, a GateClosed, when `now` reads earlier
+    than the ledger). Down: at once."""
 
     effective = ws.effective
     level = current_level(ws, effective)
@@ -105,13 +119,17 @@ def scale(ws: Any, *, to: float | None, down: bool, by: str, key: Any, reason: s
     else:
         if to is None or not to > level.amount:
             raise UsageError(f"--to must be above the current level {level.amount:,.2f} (use --down to reduce)")
+        load_env(ws.root).require_valid()  # more capital under a .env value livegate cannot use: exit 2 (down: never held up)
         target = to
+        span = ledger_clock.span_since(ws.ledger_path, level.start_event, "capital scaling", now)
         results = level_results(ws, level, now_ms)
-        refusals = scale_up_refusals(level, target, results, rules, now_ms)
+        refusals = scale_up_refusals(level, target, results, rules, span)
         if refusals:
             raise UsageError("capital stays at {:,.2f}: {}".format(level.amount, "; ".join(refusals)))
     payload = {"from": level.amount, "to": target, "direction": "down" if down else "up", "reason": reason,
                "level_since_ms": level.since_ms, "results": results, "rules": rules}
+    if not down:
+        payload["ledger_days_at_level"] = round(span.days, 4)
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         event = ledger.append("capital_scaled", payload, actor=by, sign=True)
     return {"event": event.id, **payload}

@@ -11,16 +11,20 @@ balances with the balances at the start of the run plus every recorded fill."""
 
 from __future__ import annotations
 
+import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.execution.cex import balance_changes, split_symbol
 from livegate.config.environment import load_env
-from livegate.core.errors import LivegateError, TradingHalted
+from livegate.config.workspace import Workspace
+from livegate.core.errors import GateClosed, LivegateError, TradingHalted
 from livegate.core.fills import slippage_bps
 from livegate.core.orders import Fill
 from livegate.core.portfolio import Portfolio
@@ -32,7 +36,7 @@ from livegate.phases.testnet.approval_drill import run_drill
 from livegate.phases.testnet.cex_script import CexScript, reconcile, reconcile_fills, summarize
 from livegate.phases.testnet.dex_script import build_dex, run_swap
 from livegate.phases.testnet.plugin import PHASE
-from livegate.services import approvals, gate, mode_switch, modes
+from livegate.services import approvals, exchange_key, gate, mode_switch, modes
 from livegate.services.alerts import Alerter
 from livegate.services.alerts.journal import AlertingJournal
 from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, serve_bot
@@ -53,6 +57,7 @@ class TestnetOptions:
     gateway_port: int = 0
     on_gateway: Callable[[dict], None] = lambda info: None  # told how the bot reaches the gateway, once it listens
     stop_requested: Callable[[], bool] = lambda: False  # end the bot's session early (SIGTERM)
+    check: bool = False  # --check: the same run against a throw-away ledger; nothing is recorded in the workspace's
 
 
 def _sides(effective: Any) -> tuple[bool, bool]:
@@ -62,17 +67,28 @@ def _sides(effective: Any) -> tuple[bool, bool]:
 
 
 def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
-    """Run phase 3 and record its result; returns (PhaseResult, extras with every measurement)."""
+    """Run phase 3 and record its result; returns (PhaseResult, extras with every measurement).
+    With `options.check` the run is the same — real orders on the sandbox, the swap, the drill —
+    but journaled in a throw-away ledger and judged without recording: the workspace's ledger is
+    only read (the gate, the halt), a reconciliation mismatch does not halt, and an approval is
+    asked here (or given by --yes), never from another terminal."""
 
+    env = load_env(ws.root)
+    env.require_valid()  # a cap or a flag that cannot be read stops the phase before any order (exit 2)
     snap = gate.snapshot(ws)
     gate.require_open(snap, "testnet")
+    if not options.check:
+        gate.require_recordable(ws, "testnet")
+    exchange_key.require_bound_key(ws, env, snap, "testnet")
     effective = snap.effective
     halted = modes.halted_reason(ws)
     if halted:
         raise TradingHalted(halted)
+    gate_ws, gate_key, scratch = ws, key, None
+    if options.check:  # from here on the run reads and writes its own throw-away ledger
+        scratch = tempfile.TemporaryDirectory(prefix="livegate-check-")
+        ws, key = check_workspace(ws, Path(scratch.name)), None
     cex_on, dex_on = _sides(effective)
-    env = load_env(ws.root)
-    env.max_trade_amount()  # a cap that cannot be read stops the phase before any order (exit 2)
     by = approvals.operator_name(ws, options.by)
     approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), expiry_s=effective.config.approvals.expiry_seconds,
                                       ask=options.ask, context="livegate testnet", sleep=options.sleep)
@@ -80,13 +96,15 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
     extras.update(cex_enabled=cex_on, dex_enabled=dex_on, bot_external=effective.config.bot == "external")
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         unfinished = _unfinished_run(ws)
-        run = unfinished or f"lgt{_next_run(ws)}"
+        run = unfinished or (f"lgc{secrets.token_hex(4)}" if options.check else f"lgt{_next_run(ws)}")
         events = _events(ws, run) if unfinished else []
         journal = AlertingJournal(WriteThroughJournal(ledger, run), Alerter(ws, key=key))
         if unfinished:
-            journal.emit("testnet_resumed", {"cex": cex_on, "dex": dex_on, "events_before": len(events)})
+            journal.emit("testnet_resumed", {"cex": cex_on, "dex": dex_on, "events_before": len(events),
+                                             "environment": env.in_force()})
         else:
-            journal.emit("testnet_started", {"cex": cex_on, "dex": dex_on, "approval_mode": approvals.approval_mode(env)})
+            journal.emit("testnet_started", {"cex": cex_on, "dex": dex_on, "approval_mode": approvals.approval_mode(env),
+                                             "environment": env.in_force()})
         extras["run"], extras["resumed"] = run, bool(unfinished)
         if cex_on:
             extras["cex"] = _guarded(lambda: _cex(ws, effective, env, journal, run, approve, options, events))
@@ -96,8 +114,33 @@ def run_testnet(ws: Any, key: Any, options: TestnetOptions) -> tuple[Any, dict]:
         extras["approvals"] = _guarded(lambda: _drill(ws, effective, extras, by, options))
         journal.emit("testnet_finished", {"sides": {k: "error" if "error" in (extras.get(k) or {}) else "done"
                                                     for k in ("cex", "dex", "approvals") if k in extras}})
-    result = run_phase(PHASE, ws, extras=extras, key=key)
+    result = run_phase(PHASE, gate_ws, extras=extras, key=gate_key, record=not options.check)
+    if scratch is not None:
+        scratch.cleanup()
     return result, extras
+
+
+@dataclass(frozen=True)
+class CheckWorkspace(Workspace):
+    """The workspace with a throw-away ledger in place of its own (`testnet --check`)."""
+
+    scratch_ledger: Path = Path()
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.scratch_ledger
+
+
+def check_workspace(ws: Any, scratch_dir: Path) -> CheckWorkspace:
+    """`ws` journaling into a new, empty ledger in `scratch_dir`. Refused (GateClosed) while a
+    recorded testnet run is unfinished: only `livegate testnet` resumes it, and its orders would
+    mix with the check's."""
+    unfinished = _unfinished_run(ws)
+    if unfinished:
+        raise GateClosed("testnet --check", [f"testnet run {unfinished} did not finish; `livegate testnet` resumes and records it first"])
+    checked = CheckWorkspace(ws.root, scratch_dir / "ledger.db")
+    Ledger.create(checked.ledger_path)
+    return checked
 
 
 def _guarded(fn: Callable[[], dict]) -> dict:
@@ -149,8 +192,8 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions, eve
         options.progress(f"your bot's session through the gateway ({options.bot_hours:g} h)")
         bot = bot_session(ws, effective, env, journal, run, approve, client, options)
     check = reconcile_run(ws, venue, run, before)
-    if not check["ok"]:
-        check["halted"] = mode_switch.halt(ws, check["reason"]) is not None
+    if not check["ok"]:  # a check run halts nothing: it records nothing
+        check["halted"] = not options.check and mode_switch.halt(ws, check["reason"]) is not None
         journal.emit("reconciliation_failed", check)
     else:
         journal.emit("reconciliation_ok", {"assets": sorted(check["changes"]), "orders": check["orders_checked"],

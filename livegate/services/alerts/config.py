@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,8 +60,11 @@ def load_alerts(ws: Workspace) -> AlertSettings:
 
 
 def expand(url: str, lookup) -> str:
-    """`url` with every `${NAME}` replaced by `lookup(NAME)`; each value is registered as a secret.
-    Raises ConfigError naming the unset variables (never the URL)."""
+    """`url` with every `${NAME}` replaced by `lookup(NAME)`, percent-encoded (RFC 3986: all but
+    letters, digits and `-._~`), so that no `@ / : ? # %` in a password or token can change where
+    the alert goes: it stays one user, password, host, path segment or query value. A reference
+    that begins the URL (`${ALERT_URL}`) is URL itself and goes in as written. Each value is
+    registered as a secret. Raises ConfigError naming the unset variables (never the URL)."""
     missing: list[str] = []
 
     def value(match: re.Match) -> str:
@@ -69,7 +73,7 @@ def expand(url: str, lookup) -> str:
             missing.append(match[1])
             return ""
         register_secret(found)
-        return found
+        return found if match.start() == 0 else quote(found, safe="")
 
     expanded = ENV_REF.sub(value, url)
     if missing:

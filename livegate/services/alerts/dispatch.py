@@ -16,7 +16,7 @@ from livegate.adapters.notify import attempt as _attempt
 from livegate.config.models import SEVERITIES, AlertDestination, alert_url_label
 from livegate.config.workspace import CONFIG_FILE, Workspace
 from livegate.core.errors import ConfigError
-from livegate.core.redact import MASK, redact_text
+from livegate.core.redact import MASK, redact_foreign, redact_text, url_forms
 from livegate.core.retry import Backoff, RetriesExhausted, call_with_retries
 from livegate.ledger.store import Ledger
 from livegate.services.alerts.config import AlertSettings, env_lookup, expand, load_alerts
@@ -27,21 +27,28 @@ MAX_BACKOFF_SECONDS = 4.0
 MAX_ERROR_CHARS = 300
 
 def _scrub(text: str, template: str, url: str) -> str:
-    """`text` without the URL or any part of it that may be a secret (user, password, path,
-    query values; the host too where it is a token), shortened."""
-    from urllib.parse import parse_qsl, urlsplit
+    """apprise's words about a failed delivery (or an exception's), safe to show and record:
+    every URL in them cut to the destination's label (`scheme://host`, or the scheme alone
+    where the host is a token), every part of this URL that may be a secret (user, password,
+    path, query values) and every secret value masked in any URL form, and what apprise masked
+    only in part (`p...d`) masked whole; shortened."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
 
     parts = {template, url}
     try:
         split = urlsplit(url)
-        parts |= {split.username or "", split.password or "", *split.path.split("/"), *(v for _, v in parse_qsl(split.query))}
+        raw = {split.username or "", split.password or "", *split.path.split("/"), *(v for _, v in parse_qsl(split.query))}
         if alert_url_label(template).endswith("…"):
-            parts.add(split.hostname or "")
+            raw.add(split.hostname or "")
+        parts |= {form for part in raw for form in url_forms(unquote(part))}
     except ValueError:
         pass
+    text = " ".join(text.split())
+    if len(text) > 4 * MAX_ERROR_CHARS:  # far more than is kept; the word cut in two goes too
+        text = text[: 4 * MAX_ERROR_CHARS].rpartition(" ")[0]
     for part in sorted((p for p in parts if len(p) >= 4), key=len, reverse=True):
         text = text.replace(part, MASK)
-    text = redact_text(" ".join(text.split()))
+    text = redact_foreign(text, url=alert_url_label(url if template.startswith("${") else template))
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

@@ -25,7 +25,7 @@ from livegate.core.timeparse import ms_to_iso
 from livegate.core.trades import TradeLog
 from livegate.ledger import queries
 from livegate.ledger.keys import load_public
-from livegate.ledger.verify import verify_ledger
+from livegate.ledger.verify import verify_at
 from livegate.services import modes
 from livegate.services.monitoring.runs import RunData, latest_run
 from livegate.services.monitoring.snapshot import closed_in_order, equity_curve, mode_info, summarize, trade_row
@@ -112,14 +112,14 @@ def signoffs(conn) -> list[dict[str, Any]]:
             for e in queries.signoffs(conn)]
 
 
-def ledger_check(conn) -> dict[str, Any]:
+def ledger_check(path) -> dict[str, Any]:
     """The ledger's verification, with the operator's public key when it is on this machine."""
 
     try:
         public = load_public()
     except KeyMissing:  # an unreadable key file: the chain is still verified, signatures are not
         public = None
-    report = verify_ledger(conn, public)
+    report = verify_at(path, public)
     return {"ledger_events": report.events, "ledger_verified": report.ok, "ledger_problems": "; ".join(report.problems[:5]),
             "signatures_checked": report.signatures_checked}
 
@@ -134,7 +134,7 @@ def report_data(ws: Any, run: str | None = None, now: float | None = None) -> di
         snap = summarize(data, risk, mode_info(ws), queries.head(conn), now)
         results, criteria = phase_results(conn)
         report = {
-            "meta": {"title": "livegate report", "workspace": str(ws.root.resolve()), "generated_at": snap["generated_at"], **ledger_check(conn),
+            "meta": {"title": "livegate report", "workspace": str(ws.root.resolve()), "generated_at": snap["generated_at"], **ledger_check(ws.ledger_path),
                      "mode": snap["mode"]["label"], "halted": snap["mode"]["halted"]},
             "run": {k: (", ".join(v) if isinstance(v, list) else v) for k, v in (snap["run"] or {}).items()},
             "summary": run_metrics(data),

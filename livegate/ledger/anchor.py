@@ -1,0 +1,213 @@
+"""Anchors: the ledger's head written outside the workspace, so a rolled-back, truncated or
+replaced ledger is caught even when every hash in it is consistent.
+
+After every append, the writer records the head (last event id and hash, and the last signed
+id) in `<key directory>/anchors/<workspace>.json`, next to the operator key, where someone who
+can only write the workspace cannot reach. The operator may name witnesses (`ledger anchor
+--witness DIR`): a directory that receives the same file at every signed head that opens a gate
+and when a writer closes; when the directory is a git repository, each head is also a commit,
+which the operator can push anywhere.
+
+`check(conn, anchor)` compares a ledger with an anchor: the anchored event must be in the
+ledger with the anchored hash. An anchor is only ever moved forward; it is read before the
+ledger is (an append lands in the ledger before its anchor does), so a verify that runs while
+another process appends never mistakes the newer anchor for a rollback."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ANCHOR_DIR = "anchors"
+GIT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One anchored head: where it is kept and what it says."""
+
+    where: str  # the anchor file
+    workspace: str
+    ledger_id: str  # hash of the ledger's first event: a different ledger at the same path
+    last_id: int
+    last_hash: str
+    signed_id: int | None
+    at: str
+    witnesses: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"#{self.last_id} ({self.last_hash[:12]}…, recorded {self.at[:19]}Z) in {self.where}"
+
+
+def anchor_name(ledger_path: Path) -> str:
+    """One anchor per workspace: named by the ledger's resolved path (a copy of a workspace at
+    another path has its own)."""
+    return hashlib.sha256(str(ledger_path.resolve()).encode()).hexdigest()[:24] + ".json"
+
+
+def anchor_file(key_directory: Path, ledger_path: Path) -> Path:
+    return key_directory / ANCHOR_DIR / anchor_name(ledger_path)
+
+
+def _parse(path: Path, data: Any) -> Anchor | None:
+    try:
+        return Anchor(where=str(path), workspace=str(data["workspace"]), ledger_id=str(data["ledger_id"]),
+                      last_id=int(data["last_id"]), last_hash=str(data["last_hash"]),
+                      signed_id=None if data.get("signed_id") is None else int(data["signed_id"]),
+                      at=str(data.get("at", "")), witnesses=tuple(str(w) for w in data.get("witnesses", ())))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class AnchorUnreadable(ValueError):
+    """An anchor file exists and cannot be read: treated as a failed check, never as absent."""
+
+
+def read_anchor(path: Path) -> Anchor | None:
+    """The anchor at `path`, None when there is none; AnchorUnreadable when it is damaged."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AnchorUnreadable(f"the anchor {path} cannot be read ({exc.strerror})") from None
+    try:
+        anchor = _parse(path, json.loads(raw))
+    except ValueError:
+        anchor = None
+    if anchor is None:
+        raise AnchorUnreadable(f"the anchor {path} is damaged (not a livegate anchor)")
+    return anchor
+
+
+def _write_json(path: Path, data: dict[str, Any], durable: bool) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(data, sort_keys=True) + "\n")
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def record(key_directory: Path, ledger_path: Path, head: dict[str, Any], durable: bool) -> Anchor | None:
+    """Move the workspace's anchor forward to `head` ({ledger_id, last_id, last_hash, signed_id,
+    at}); never backward (a slower writer of an older head leaves the newer one). Returns the
+    anchor now on disk. Only where the key directory exists: a machine without one keeps none."""
+    if not key_directory.is_dir():
+        return None
+    folder = key_directory / ANCHOR_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / anchor_name(ledger_path)
+    try:
+        old = read_anchor(path)
+    except AnchorUnreadable:
+        old = None  # rewritten below: a damaged anchor was already reported by any check that read it
+    if old is not None and old.ledger_id == head["ledger_id"] and old.last_id >= head["last_id"]:
+        return old
+    data = dict(head, workspace=str(ledger_path.resolve().parent.parent),
+                witnesses=list(old.witnesses) if old is not None else [])
+    _write_json(path, data, durable)
+    return _parse(path, data)
+
+
+def add_witness(key_directory: Path, ledger_path: Path, witness: Path) -> None:
+    """Name `witness` (a directory) for this workspace's anchor."""
+    path = anchor_file(key_directory, ledger_path)
+    anchor = read_anchor(path)
+    if anchor is None:
+        raise AnchorUnreadable(f"no anchor for this workspace yet in {path.parent}: append with the operator key first")
+    data = {"workspace": anchor.workspace, "ledger_id": anchor.ledger_id, "last_id": anchor.last_id,
+            "last_hash": anchor.last_hash, "signed_id": anchor.signed_id, "at": anchor.at,
+            "witnesses": sorted({*anchor.witnesses, str(witness.resolve())})}
+    _write_json(path, data, durable=True)
+
+
+def witness_file(witness: Path, ledger_path: Path) -> Path:
+    return witness / anchor_name(ledger_path)
+
+
+def write_witnesses(anchor: Anchor, ledger_path: Path) -> list[str]:
+    """Copy `anchor` to each of its witnesses (a git repository gets a commit); the problems."""
+    problems = []
+    data = {"workspace": anchor.workspace, "ledger_id": anchor.ledger_id, "last_id": anchor.last_id,
+            "last_hash": anchor.last_hash, "signed_id": anchor.signed_id, "at": anchor.at}
+    for witness in anchor.witnesses:
+        folder = Path(witness)
+        target = witness_file(folder, ledger_path)
+        try:
+            current = read_anchor(target)
+            if current is not None and current.ledger_id == anchor.ledger_id and current.last_id >= anchor.last_id:
+                continue
+            _write_json(target, data, durable=True)
+            if (folder / ".git").exists():
+                _git_commit(folder, target.name, f"livegate head #{anchor.last_id} {anchor.last_hash[:12]} of {anchor.workspace}")
+        except (OSError, AnchorUnreadable, subprocess.SubprocessError) as exc:
+            problems.append(f"witness {witness}: {exc}")
+    return problems
+
+
+def _git_commit(folder: Path, name: str, message: str) -> None:
+    base = ["git", "-C", str(folder), "-c", "user.name=livegate", "-c", "user.email=livegate@localhost",
+            "-c", "commit.gpgsign=false"]
+    run = dict(check=True, capture_output=True, timeout=GIT_TIMEOUT_S)
+    subprocess.run([*base, "add", "--", name], **run)  # type: ignore[call-overload]
+    subprocess.run([*base, "commit", "-q", "-m", message, "--", name], **run)  # type: ignore[call-overload]
+
+
+def anchors_of(key_directory: Path, ledger_path: Path) -> list[Anchor | AnchorUnreadable]:
+    """The key directory's anchor of this workspace and its witnesses' copies (missing ones left
+    out; damaged ones as AnchorUnreadable)."""
+    found: list[Anchor | AnchorUnreadable] = []
+    try:
+        main = read_anchor(anchor_file(key_directory, ledger_path))
+    except AnchorUnreadable as exc:
+        return [exc]
+    if main is None:
+        return found
+    found.append(main)
+    for witness in main.witnesses:
+        try:
+            copy = read_anchor(witness_file(Path(witness), ledger_path))
+        except AnchorUnreadable as exc:
+            found.append(exc)
+            continue
+        if copy is not None:
+            found.append(copy)
+    return found
+
+
+def ledger_id(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT hash FROM events WHERE id = 1").fetchone()
+    return row[0] if row else None
+
+
+def check(conn: sqlite3.Connection, anchor: Anchor) -> str | None:
+    """Why the ledger on `conn` does not agree with `anchor`, or None."""
+    first = ledger_id(conn)
+    if first != anchor.ledger_id:
+        return (f"this is not the ledger anchored for this workspace ({anchor.where} records another ledger): "
+                "the ledger was replaced; if you started it over on purpose, move that anchor file away")
+    row = conn.execute("SELECT hash FROM events WHERE id = ?", (anchor.last_id,)).fetchone()
+    if row is None:
+        last = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        return (f"the ledger ends at #{last} but #{anchor.last_id} was recorded on {anchor.at[:19]}Z "
+                f"(anchor {anchor.where}): rolled back or truncated")
+    if row[0] != anchor.last_hash:
+        return (f"event #{anchor.last_id} differs from the one anchored on {anchor.at[:19]}Z (anchor {anchor.where}): "
+                "the ledger's history was replaced")
+    return None
+
+
+def suppress_errors() -> contextlib.AbstractContextManager[None]:
+    """Anchoring never undoes or stops an append that already committed: an anchor that could
+    not be moved stays at an older head (the next check is weaker, never wrong)."""
+    return contextlib.suppress(OSError)

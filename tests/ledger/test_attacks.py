@@ -1,0 +1,268 @@
+"""The ledger attacked by someone who can write the workspace but does not hold the operator key
+(README "The ledger": the threat model). Each attack is made on the real ledger file with
+sqlite3, file copies and the CLI, as such an attacker would; each must be refused or detected."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from livegate.config.workspace import Workspace
+from livegate.core.canonical import canonical_json
+from livegate.ledger.chain import event_hash, event_record, head_message, signoff_message
+from livegate.ledger.keys import PRIVATE_FILE, load_private
+from livegate.ledger.queries import connect_readonly
+from livegate.ledger.queries import events as iter_events
+from livegate.ledger.trust import PIN_FILE
+from livegate.services import approvals, gate, modes
+from tests.protocol_helpers import sign_off
+
+
+def now_ts() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def forge(ledger_path: Path, kind: str, payload: dict, actor: str = "mallory") -> int:
+    """A plain SQL INSERT of a well-formed event with the head moved onto it (no trigger dropped,
+    no key used): what anyone who can write the workspace can do."""
+    with closing(sqlite3.connect(ledger_path)) as conn:
+        last_id, last_hash = conn.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
+        record = event_record(last_hash, now_ts(), kind, actor, canonical_json(payload))
+        conn.execute("INSERT INTO events (id, record, hash) VALUES (?, ?, ?)", (last_id + 1, record, event_hash(record)))
+        conn.execute("UPDATE ledger_head SET last_id = ?, last_hash = ? WHERE id = 1", (last_id + 1, event_hash(record)))
+        conn.commit()
+    return last_id + 1
+
+
+def kinds(ws_root: Path, kind: str) -> list[dict]:
+    with closing(connect_readonly(Workspace(ws_root).ledger_path)) as conn:
+        return list(iter_events(conn, kinds=(kind,)))
+
+
+def status(run_cli, ws_root: Path) -> dict:
+    code, report, output = run_cli.json("-w", ws_root, "status", "--json")
+    assert report is not None, output
+    return report
+
+
+def step(report: dict, step_id: str) -> dict:
+    return next(s for s in report["steps"] if s["step"] == step_id)
+
+
+@pytest.fixture
+def signed_env(workspace, operator_key) -> Path:
+    sign_off(workspace, operator_key, "env")
+    return workspace
+
+
+# --- 1. forged results, mode changes and resumes ---------------------------------------------------
+
+def test_a_forged_passing_result_counts_for_nothing(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    forged = forge(ws.ledger_path, "phase_result", {
+        "step": "paper", "kind": "phase", "verdict": "pass", "phase": "paper",
+        "config_fingerprint": ws.effective.fingerprint, "checks": [], "looser_thresholds": []})
+
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 0 and report["unsigned_events"] == [{"id": forged, "kind": "phase_result"}], output
+    assert any("can close a gate but never open one" in w for w in report["warnings"])
+
+    shown = status(run_cli, signed_env)
+    assert step(shown, "paper")["status"] != "passed" and step(shown, "paper")["verdict"] is None
+    assert step(shown, "testnet")["gate_open"] is False
+    assert any(f"#{forged}" in w for w in shown["ledger"]["warnings"])
+
+    refused = run_cli("-w", signed_env, "signoff", "paper", "--by", "mallory", "--yes")
+    assert refused.exit_code == 3, refused.output
+    assert [e["payload"]["step"] for e in kinds(signed_env, "signoff")] == ["env"]
+
+
+def test_a_forged_failing_result_still_closes_the_gate(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    forge(ws.ledger_path, "phase_result", {"step": "env", "kind": "phase", "verdict": "fail", "phase": "env",
+                                           "config_fingerprint": ws.effective.fingerprint, "checks": []})
+    assert step(status(run_cli, signed_env), "paper")["gate_open"] is False
+
+
+def test_a_forged_resume_does_not_lift_a_halt(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    assert run_cli("-w", signed_env, "halt", "--reason", "drill", "--by", "ada").exit_code == 0
+    forge(ws.ledger_path, "trading_resumed", {"reason": "mallory says so"})
+    ws.halt_file_path.unlink()  # the attacker can delete files in the workspace too
+    assert modes.halted_reason(ws) is not None and "halted" in modes.halted_reason(ws)
+    assert status(run_cli, signed_env)["halt"]["halted"] is True
+
+
+def test_a_forged_mode_change_does_not_raise_the_mode(signed_env):
+    ws = Workspace(signed_env)
+    forge(ws.ledger_path, "mode_changed", {"from": "PAPER", "to": "LIVE_SCALED", "level": 3, "reason": "forged",
+                                           "risk_per_trade": 0.01, "max_exposure": 0.1})
+    assert modes.mode_state(ws) == ("PAPER", None)
+    forge(ws.ledger_path, "mode_changed", {"from": "PAPER", "to": "EMERGENCY_STOP", "reason": "closing needs no key"})
+    assert modes.current_mode(ws) == "EMERGENCY_STOP"  # what closes counts however it was written
+
+
+def test_a_forged_approval_lets_no_order_through(signed_env):
+    from livegate.core.orders import Order
+
+    ws = Workspace(signed_env)
+    pending = approvals.request(ws, Order("", "BTC/USDT", "buy", "market", 0.001, None, 1_893_553_445_000), expiry_s=60)
+    forge(ws.ledger_path, "approval_decided", {"id": pending.id, "decision": "approved", "by": "mallory",
+                                               "at": now_ts(), "reason": ""})
+    assert approvals.get(ws, pending.id).decision is None  # still waiting for the operator
+
+
+# --- 2. rollback, truncation, a deleted write-ahead log --------------------------------------------
+
+def test_replacing_the_ledger_with_an_older_copy_is_caught(signed_env, run_cli, tmp_path):
+    ws = Workspace(signed_env)
+    old = tmp_path / "older-ledger.db"
+    shutil.copy(ws.ledger_path, old)
+    assert run_cli("-w", signed_env, "halt", "--reason", "breaker", "--by", "ada").exit_code == 0
+    ws.halt_file_path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ws.ledger_path}{suffix}").unlink(missing_ok=True)
+    shutil.copy(old, ws.ledger_path)
+
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 1, output
+    assert any("rolled back or truncated" in p and "but #" in p for p in report["problems"]), report["problems"]
+    assert gate.snapshot(ws).state.ledger_ok is False  # every phase gate is closed
+    anchors = run_cli("-w", signed_env, "ledger", "anchor")
+    assert anchors.exit_code == 1 and "rolled back or truncated" in anchors.output
+
+
+def test_cutting_the_tail_and_restoring_an_older_signed_head_is_caught(signed_env, run_cli, operator_key):
+    ws = Workspace(signed_env)
+    with closing(sqlite3.connect(ws.ledger_path)) as conn:
+        head = conn.execute("SELECT last_id, last_hash, signed_id, signed_hash, signature, key_id FROM ledger_head").fetchone()
+        cut_after = head[0]
+    assert run_cli("-w", signed_env, "halt", "--reason", "breaker", "--by", "ada").exit_code == 0
+    with closing(sqlite3.connect(ws.ledger_path)) as conn:
+        conn.execute("DROP TRIGGER events_append_only_delete")
+        conn.execute("DELETE FROM events WHERE id > ?", (cut_after,))
+        conn.execute("UPDATE ledger_head SET last_id = ?, last_hash = ?, signed_id = ?, signed_hash = ?, signature = ?, key_id = ?",
+                     head)  # the older signed head, as recovered from an old copy or the write-ahead log
+        conn.commit()
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 1, output
+    assert any(f"the ledger ends at #{cut_after} but #{cut_after + 1}" in p for p in report["problems"]), report["problems"]
+
+
+def test_deleting_the_write_ahead_log_is_caught(signed_env, run_cli, tmp_path):
+    ws = Workspace(signed_env)
+    reader = sqlite3.connect(ws.ledger_path)  # an open connection keeps the appends in the write-ahead log
+    try:
+        reader.execute("SELECT count(*) FROM events").fetchone()
+        assert run_cli("-w", signed_env, "halt", "--reason", "breaker", "--by", "ada").exit_code == 0
+        wal = Path(f"{ws.ledger_path}-wal")
+        assert wal.stat().st_size > 0
+        main_file_only = tmp_path / "main-only.db"
+        shutil.copy(ws.ledger_path, main_file_only)
+    finally:
+        reader.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ws.ledger_path}{suffix}").unlink(missing_ok=True)
+    shutil.copy(main_file_only, ws.ledger_path)  # the ledger as it is without its log
+    assert kinds(signed_env, "trading_halted") == []
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 1 and any("rolled back or truncated" in p for p in report["problems"]), output
+
+
+def test_a_git_witness_records_each_signed_head(signed_env, run_cli, operator_key, tmp_path):
+    witness = tmp_path / "witness"
+    witness.mkdir()
+    subprocess.run(["git", "init", "-q", str(witness)], check=True)
+    added = run_cli("-w", signed_env, "ledger", "anchor", "--witness", witness)
+    assert added.exit_code == 0, added.output
+    sign_off(signed_env, operator_key, "paper")
+    log = subprocess.run(["git", "-C", str(witness), "log", "--format=%s"], check=True, capture_output=True, text=True).stdout
+    assert log.count("livegate head #") >= 2
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "anchor", "--json")
+    assert code == 0 and len(report["anchors"]) == 2 and all(a["ok"] for a in report["anchors"]), output
+    [copy] = [a for a in report["anchors"] if a["where"].startswith(str(witness))]
+    assert copy["event"] == report["ledger_ends_at"]
+
+
+# --- 3. a replaced operator key, and a real rotation --------------------------------------------------
+
+def test_a_replaced_operator_key_is_a_failure_even_after_re_signing_everything(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    replaced = run_cli("keys", "init", "--force")
+    assert replaced.exit_code == 0, replaced.output
+    mallory = load_private()
+    # re-sign every signature in the ledger and the head with the new key, hashes recomputed
+    with closing(sqlite3.connect(ws.ledger_path)) as conn:
+        for trigger in ("events_append_only_update", "events_append_only_delete"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        rows = conn.execute("SELECT id, ts, kind, actor, payload FROM events ORDER BY id").fetchall()
+        prev = "0" * 64
+        for event_id, ts, kind, actor, payload in rows:
+            data = json.loads(payload)
+            if "signature" in data:
+                data.pop("signature")
+                data["key_id"] = mallory.key_id
+                data["signature"] = mallory.sign(signoff_message(canonical_json(data), prev))
+            record = event_record(prev, ts, kind, actor, canonical_json(data))
+            conn.execute("UPDATE events SET record = ?, hash = ? WHERE id = ?", (record, event_hash(record), event_id))
+            prev = event_hash(record)
+        last = rows[-1][0]
+        conn.execute("UPDATE ledger_head SET last_id = ?, last_hash = ?, signed_id = ?, signed_hash = ?, key_id = ?, signature = ?",
+                     (last, prev, last, prev, mallory.key_id, mallory.sign(head_message(last, prev))))
+        conn.commit()
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 1, output
+    assert any(f"{mallory.key_id} on this machine is not one of this workspace's keys" in p for p in report["problems"])
+    assert any("history was replaced" in p for p in report["problems"])  # the anchor next to the key disagrees
+
+    # editing the committed pin file to the new key only moves the failure: no rotation introduces it
+    pin = signed_env / PIN_FILE
+    pin.write_text(pin.read_text() + mallory.public.raw.hex() + "\n")
+    code, report, _ = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 1 and any("which no rotation signed by the previous key introduces" in p for p in report["problems"])
+
+
+def test_keys_rotate_hands_over_and_old_signoffs_still_verify(signed_env, run_cli):
+    old = load_private()
+    rotated = run_cli("-w", signed_env, "keys", "rotate", "--by", "ada", "--yes")
+    assert rotated.exit_code == 0, rotated.output
+    new = load_private()
+    assert new.key_id != old.key_id and new.key_id in rotated.output
+    assert (Path(os.environ["LIVEGATE_KEY_DIR"]) / f"{PRIVATE_FILE}.{old.key_id}.old").is_file()
+    pins = [line.split()[0] for line in (signed_env / PIN_FILE).read_text().splitlines() if line and not line.startswith("#")]
+    assert pins == [old.public.raw.hex(), new.public.raw.hex()]
+    sign_off(signed_env, new, "paper")
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 0, output
+    shown = status(run_cli, signed_env)
+    assert step(shown, "env")["status"] == "signed" and step(shown, "paper")["status"] == "signed"
+    # the old key can no longer sign this workspace
+    old_dir = Path(os.environ["LIVEGATE_KEY_DIR"])
+    (old_dir / PRIVATE_FILE).rename(old_dir / "new.key")
+    (old_dir / f"{PRIVATE_FILE}.{old.key_id}.old").rename(old_dir / PRIVATE_FILE)
+    refused = run_cli("-w", signed_env, "signoff", "paper", "--by", "ada", "--yes")
+    assert refused.exit_code == 3
+
+
+# --- 8. time going backwards -------------------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime (libfaketime) is installed by .ci/run")
+def test_timestamps_going_backwards_are_warned_about(signed_env, run_cli):
+    cli = [sys.executable, "-m", "livegate", "-w", str(signed_env)]
+    done = subprocess.run(["faketime", "-f", "-3d", *cli, "halt", "--reason", "late clock", "--by", "ada"],
+                          capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    [halted] = kinds(signed_env, "trading_halted")
+    assert halted["ts"] < kinds(signed_env, "signoff")[-1]["ts"]  # faketime really moved the clock
+    verified = run_cli("-w", signed_env, "ledger", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert f"event #{halted['id']} is timestamped" in verified.output and "the clock went backwards" in verified.output
