@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -79,6 +80,19 @@ def default_actor() -> str:
         return "unknown"
 
 
+def _create_whole(path: Path, text: str) -> None:
+    """Create `path` with `text`, all at once and only if it does not exist yet: another process
+    pinning at the same moment never sees half a file, and the first one wins."""
+    tmp = path.with_name(f".{path.name}.{threading.get_native_id()}.{id(text)}.tmp")
+    tmp.write_text(text, encoding="ascii")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # pinned by another process meanwhile: that pin is checked like any other
+    finally:
+        tmp.unlink()
+
+
 class Ledger:
     """An open ledger for writing. Every append is one transaction: the event and the head.
 
@@ -134,11 +148,10 @@ class Ledger:
         if read_pins(self.root) is None:
             signed = self.db.execute("SELECT signature IS NOT NULL FROM ledger_head WHERE id = 1").fetchone()
             if not (signed and signed[0]):
-                at = utc_now()[:10]
-                pin_path(self.root).write_text(
-                    "# livegate: the operator keys that sign this workspace's ledger, oldest first.\n"
-                    "# Commit this file. A key appears here only through `livegate keys rotate`.\n"
-                    + pin_line(key.public, f"pinned {at}"), encoding="ascii")
+                _create_whole(pin_path(self.root),
+                              "# livegate: the operator keys that sign this workspace's ledger, oldest first.\n"
+                              "# Commit this file. A key appears here only through `livegate keys rotate`.\n"
+                              + pin_line(key.public, f"pinned {utc_now()[:10]}"))
         chain = load_chain(self.conn, self.root, key.public)
         if chain.problems:
             raise KeyMissing(f"the operator key {key.key_id} cannot sign this workspace's ledger: {chain.problems[0][1]}")

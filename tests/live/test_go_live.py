@@ -68,7 +68,10 @@ def test_orders_above_the_stage_cap_are_refused_in_quote_value(make_live_ws, san
     assert "refused, not resized" in blocked[0]["blocks"][0][1]
 
 
-def test_a_stopped_stage_resumes_with_its_start_and_orders(live_ws, sandbox, operator_key):
+def test_a_stopped_stage_resumes_with_its_start_and_orders(make_live_ws, sandbox, operator_key):
+    # half an hour of market time (3 s at the fast sandbox's speed): a run cut at 150 market seconds
+    # cannot reach it in one loop turn on a busy machine
+    live_ws = make_live_ws(stage={"min_duration_hours": 0.5, "min_successful_trades": 2})
     first = run(live_ws, sandbox, operator_key, max_seconds=150)
     assert first.status == "paused"
     second = run(live_ws, sandbox, operator_key, max_seconds=3600)
