@@ -21,7 +21,9 @@ import json
 import os
 import sqlite3
 import subprocess
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +48,17 @@ class Anchor:
         return f"#{self.last_id} ({self.last_hash[:12]}…, recorded {self.at[:19]}Z) in {self.where}"
 
 
+@lru_cache(maxsize=64)
+def _resolved(ledger_path: Path) -> tuple[str, str]:
+    """(anchor file name, workspace path) of a ledger path, worked out once per process."""
+    full = ledger_path.resolve()
+    return hashlib.sha256(str(full).encode()).hexdigest()[:24] + ".json", str(full.parent.parent)
+
+
 def anchor_name(ledger_path: Path) -> str:
     """One anchor per workspace: named by the ledger's resolved path (a copy of a workspace at
     another path has its own)."""
-    return hashlib.sha256(str(ledger_path.resolve()).encode()).hexdigest()[:24] + ".json"
+    return _resolved(ledger_path)[0]
 
 
 def anchor_file(key_directory: Path, ledger_path: Path) -> Path:
@@ -87,36 +96,60 @@ def read_anchor(path: Path) -> Anchor | None:
     return anchor
 
 
-def _write_json(path: Path, data: dict[str, Any], durable: bool) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _write_json(path: Path, data: dict[str, Any], durable: bool) -> os.stat_result:
+    """Write `data` to `path` whole (a temporary file renamed over it); its stat."""
+    tmp = f"{path.parent}/.{path.name}.{os.getpid()}.{threading.get_native_id()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, sort_keys=True) + "\n")
+    try:
+        os.write(fd, (json.dumps(data, sort_keys=True) + "\n").encode())
         if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
+            os.fsync(fd)
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
+    return st
+
+
+# what this process last wrote to each anchor file: (its stat identity, the anchor) — when the file
+# still has that identity, nobody else moved it and it need not be read again
+_written: dict[Path, tuple[tuple[int, int, int], Anchor]] = {}
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def record(key_directory: Path, ledger_path: Path, head: dict[str, Any], durable: bool) -> Anchor | None:
     """Move the workspace's anchor forward to `head` ({ledger_id, last_id, last_hash, signed_id,
     at}); never backward (a slower writer of an older head leaves the newer one). Returns the
     anchor now on disk. Only where the key directory exists: a machine without one keeps none."""
-    if not key_directory.is_dir():
-        return None
+    name, workspace = _resolved(ledger_path)
     folder = key_directory / ANCHOR_DIR
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / anchor_name(ledger_path)
+    path = folder / name
     try:
-        old = read_anchor(path)
-    except AnchorUnreadable:
-        old = None  # rewritten below: a damaged anchor was already reported by any check that read it
+        current = _identity(os.stat(path))
+    except FileNotFoundError:
+        if not key_directory.is_dir():
+            return None
+        folder.mkdir(mode=0o700, exist_ok=True)
+        current = None
+    mine = _written.get(path)
+    if mine is not None and mine[0] == current:
+        old: Anchor | None = mine[1]
+    else:
+        try:
+            old = read_anchor(path)
+        except AnchorUnreadable:
+            old = None  # rewritten below: a damaged anchor was already reported by any check that read it
     if old is not None and old.ledger_id == head["ledger_id"] and old.last_id >= head["last_id"]:
         return old
-    data = dict(head, workspace=str(ledger_path.resolve().parent.parent),
-                witnesses=list(old.witnesses) if old is not None else [])
-    _write_json(path, data, durable)
-    return _parse(path, data)
+    data = dict(head, workspace=workspace, witnesses=list(old.witnesses) if old is not None else [])
+    st = _write_json(path, data, durable)
+    anchor = _parse(path, data)
+    if anchor is not None:
+        _written[path] = (_identity(st), anchor)
+    return anchor
 
 
 def add_witness(key_directory: Path, ledger_path: Path, witness: Path) -> None:

@@ -7,6 +7,7 @@ import getpass
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from livegate.ledger.keys import key_dir
 from livegate.ledger.trust import OPENING_KINDS, ROTATED, load_chain, pin_line, pin_path, read_pins, rotation_message, workspace_of
 
 SCHEMA_VERSION = 1
+ANCHOR_EVERY_S = 0.05  # the longest an append waits for its anchor (what opens a gate never waits)
 
 
 def _migrations():
@@ -111,6 +113,9 @@ class Ledger:
         self._anchored: anchors.Anchor | None = None
         self._witnessed = 0
         self._to_anchor: tuple[Event, bool] | None = None
+        self._anchor_next = 0.0
+        self._anchor_timer: threading.Timer | None = None
+        self._closed = False
         self.anchor_problems: list[str] = []
         self.clock = clock
         self.actor = default_actor()  # who writes: the process's user, asked once
@@ -193,6 +198,12 @@ class Ledger:
             stop.set()
             thread.join()
             self._checkpointer = None
+        with self._write:
+            if self._anchor_timer is not None:
+                self._anchor_timer.cancel()
+                self._anchor_timer = None
+            self._flush_anchor(now=True)
+            self._closed = True
         self.copy_to_witnesses()
         self.db.close()
         if failed is not None:
@@ -371,13 +382,31 @@ class Ledger:
             self._flush_anchor()
         return events
 
-    def _flush_anchor(self) -> None:
+    def _flush_anchor(self, now: bool = False) -> None:
+        """Anchor the latest head: at once when it holds something that opens (or `now`), else at
+        most every ANCHOR_EVERY_S — a busy writer (the bot gateway, two appends an order) keeps the
+        file write off most of its appends; a timer anchors what is left waiting."""
         if self._to_anchor is None:
             return
-        (last, opening), self._to_anchor = self._to_anchor, None
+        last, opening = self._to_anchor
+        clock = time.monotonic()
+        if not (opening or now) and clock < self._anchor_next:
+            if self._anchor_timer is None:
+                self._anchor_timer = threading.Timer(self._anchor_next - clock, self._anchor_later)
+                self._anchor_timer.daemon = True
+                self._anchor_timer.start()
+            return
+        self._to_anchor = None
+        self._anchor_next = clock + ANCHOR_EVERY_S
         self._anchor(last, durable=opening)
         if opening and self.key is not None:
             self.copy_to_witnesses()
+
+    def _anchor_later(self) -> None:
+        with self._write:
+            self._anchor_timer = None
+            if not self._closed:
+                self._flush_anchor(now=True)
 
     def _anchor(self, last: Event, durable: bool) -> None:
         """Record the new head next to the operator key (after the commit: never ahead of it)."""

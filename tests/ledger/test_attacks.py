@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +19,13 @@ import pytest
 
 from livegate.config.workspace import Workspace
 from livegate.core.canonical import canonical_json
+from livegate.core.orders import Order
+from livegate.ledger.anchor import anchor_file, read_anchor
 from livegate.ledger.chain import event_hash, event_record, head_message, signoff_message
-from livegate.ledger.keys import PRIVATE_FILE, load_private
+from livegate.ledger.keys import PRIVATE_FILE, key_dir, load_private
 from livegate.ledger.queries import connect_readonly
 from livegate.ledger.queries import events as iter_events
+from livegate.ledger.store import ANCHOR_EVERY_S, Ledger
 from livegate.ledger.trust import PIN_FILE
 from livegate.services import approvals, gate, modes
 from tests.protocol_helpers import sign_off
@@ -112,8 +116,6 @@ def test_a_forged_mode_change_does_not_raise_the_mode(signed_env):
 
 
 def test_a_forged_approval_lets_no_order_through(signed_env):
-    from livegate.core.orders import Order
-
     ws = Workspace(signed_env)
     pending = approvals.request(ws, Order("", "BTC/USDT", "buy", "market", 0.001, None, 1_893_553_445_000), expiry_s=60)
     forge(ws.ledger_path, "approval_decided", {"id": pending.id, "decision": "approved", "by": "mallory",
@@ -266,3 +268,14 @@ def test_timestamps_going_backwards_are_warned_about(signed_env, run_cli):
     verified = run_cli("-w", signed_env, "ledger", "verify")
     assert verified.exit_code == 0, verified.output
     assert f"event #{halted['id']} is timestamped" in verified.output and "the clock went backwards" in verified.output
+
+
+def test_a_busy_writer_anchors_its_latest_head_within_a_moment(signed_env, operator_key):
+    """Appends that open nothing are anchored at most every ANCHOR_EVERY_S; a timer anchors the
+    last of a burst even when nothing is appended after it and the ledger stays open."""
+    ws = Workspace(signed_env)
+    with Ledger.open(ws.ledger_path, key=operator_key) as ledger:
+        last = [ledger.append("note", {"n": n}) for n in range(50)][-1]
+        time.sleep(ANCHOR_EVERY_S * 10)
+        anchored = read_anchor(anchor_file(key_dir(), ws.ledger_path))
+        assert anchored is not None and (anchored.last_id, anchored.last_hash) == (last.id, last.hash)
