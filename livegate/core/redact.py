@@ -6,6 +6,7 @@ passwords, tokens, private keys); any text or payload passed through here has th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import lru_cache
@@ -80,6 +81,26 @@ def redact_foreign(text: str, url: str = MASK) -> str:
     too. For error text, not for a hot path."""
     masked = _URL_MATERIAL.sub(MASK, redact_text(_URL_IN_TEXT.sub("\0", text.replace("\0", ""))))
     return masked.replace("\0", url)  # `url` last: its own `//host` is no path to mask
+
+
+# Wider than SECRET_NAME (no anchor): whatever it would find in a key, this finds in text holding the key.
+_NAME_IN_TEXT = re.compile(r"SECRET|PASSWORD|PASSPHRASE|PRIVATE|TOKEN|API_KEY|APIKEY|_KEY|WEBHOOK|MNEMONIC", re.I)
+_spelled: tuple[list[str] | None, int, tuple[str, ...]] = (None, 0, ())
+
+
+def may_hold_secret(json_text: str, values: list[str]) -> bool:
+    """False only when the JSON text `json_text` (ensure_ascii=False) of a value surely holds no
+    secret value (as written, or as JSON escapes it) and no key that looks like a secret's name:
+    `redact` would change nothing. A fast test for appends on a busy path (JSON escapes character
+    by character, so text holding a secret holds the secret's escaped spelling)."""
+    global _spelled
+    listed, count, spelled = _spelled
+    if listed is not values or count != len(values):
+        spelled = tuple({form for v in values for form in (v, json.dumps(v, ensure_ascii=False)[1:-1])})
+        _spelled = (values, len(values), spelled)
+    if _NAME_IN_TEXT.search(json_text):
+        return True
+    return any(form in json_text for form in spelled)
 
 
 def redact(obj: Any, values: list[str] | None = None) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 GENESIS = "0" * 64
 SEP = "\x1f"
@@ -23,8 +24,11 @@ GENERATED_COLUMNS = (
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def has_control(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    return _CONTROL.search(text) is not None
 
 
 def event_record(prev_hash: str, ts: str, kind: str, actor: str, payload: str) -> str:

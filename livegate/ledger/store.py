@@ -17,7 +17,7 @@ from typing import Any
 
 from livegate.core.canonical import canonical_json
 from livegate.core.errors import KeyMissing, LedgerError
-from livegate.core.redact import redact, secret_values
+from livegate.core.redact import may_hold_secret, redact, secret_values
 from livegate.ledger import anchor as anchors
 from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
 from livegate.ledger.keys import key_dir
@@ -350,13 +350,18 @@ class Ledger:
                 rows = []
                 secrets = secret_values()
                 for i, (kind, payload) in enumerate(items):
-                    clean = redact(payload, secrets)
+                    text = canonical_json(payload)
+                    clean = payload
+                    if may_hold_secret(text, secrets):  # else masking would change nothing: one JSON pass, not a walk
+                        clean = redact(payload, secrets)
+                        text = canonical_json(clean)
                     event_id, ts = last_id + 1, self.clock()
                     actor = asked if i >= mine else self.actor
                     if (sign and i >= mine) or (self.key is not None and kind in OPENING_KINDS):
                         clean = dict(clean, key_id=self.key.key_id)
                         clean["signature"] = self.key.sign(signoff_message(canonical_json(clean), prev))
-                    record = event_record(prev, ts, kind, actor, canonical_json(clean))
+                        text = canonical_json(clean)
+                    record = event_record(prev, ts, kind, actor, text)
                     digest = event_hash(record)
                     rows.append((event_id, record, digest))
                     events.append(Event(event_id, ts, kind, actor, clean, digest))

@@ -40,6 +40,19 @@ OPENING_KINDS = frozenset({
 })
 
 
+def would_open(kind: str, payload: dict[str, Any]) -> bool:
+    """Whether an event of `kind` with `payload` opens something when it counts (a pass, a
+    resume, an approval, a mode change other than the emergency stop, …): what closes counts
+    without a signature, so only these need one."""
+    if kind == "phase_result":
+        return payload.get("verdict") == "pass"
+    if kind == "approval_decided":
+        return payload.get("decision") == "approved"
+    if kind == "mode_changed":
+        return payload.get("to") != "EMERGENCY_STOP"
+    return kind in OPENING_KINDS
+
+
 def rotation_message(old_key_id: str, new_public_hex: str) -> bytes:
     """What the new key signs when it takes over from the old one."""
     return f"livegate-rotate|{old_key_id}|{new_public_hex}".encode()

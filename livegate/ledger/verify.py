@@ -12,7 +12,7 @@ from livegate.ledger.anchor import Anchor, anchors_of, check
 from livegate.ledger.chain import GENESIS, head_message
 from livegate.ledger.keys import key_dir
 from livegate.ledger.queries import reading
-from livegate.ledger.trust import OPENING_KINDS, KeyChain, load_chain, signed_by, workspace_of
+from livegate.ledger.trust import OPENING_KINDS, KeyChain, load_chain, signed_by, workspace_of, would_open
 
 
 @dataclass
@@ -206,7 +206,7 @@ def _check_signatures(conn, report: VerifyReport, public_key, chain: KeyChain) -
         if not signature:
             if kind in SIGNED_KINDS:
                 report.fail(event_id, f"event #{event_id}: {what} carries no signature")
-            else:
+            elif would_open(kind, data):
                 report.unsigned.append((event_id, kind))
             continue
         if public_key is None:
@@ -224,8 +224,9 @@ def _check_signatures(conn, report: VerifyReport, public_key, chain: KeyChain) -
                 report.signed.add(event_id)
     if report.unsigned:
         ids = ", ".join(f"#{i}" for i, _ in report.unsigned[:5]) + (" …" if len(report.unsigned) > 5 else "")
-        report.warnings.append(f"{len(report.unsigned)} event(s) that could open a gate were written without the operator "
-                               f"key ({ids}): they can close a gate but never open one")
+        report.warnings.append(f"{len(report.unsigned)} event(s) that would open something (a passed result, a resume, "
+                               f"a mode change, an approval) were written without the operator key ({ids}): they count "
+                               "for nothing — what opens needs the operator's signature")
 
 
 def _check_clock(conn, report: VerifyReport) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from livegate.core.redact import MASK, redact_foreign, redact_text, register_secret, url_forms
+from livegate.core.canonical import canonical_json
+from livegate.core.redact import MASK, may_hold_secret, redact, redact_foreign, redact_text, register_secret, url_forms
 
 
 def test_url_forms_cover_the_encodings_a_url_may_carry():
@@ -34,3 +35,16 @@ def test_a_registered_secret_is_masked_in_every_url_form():
 ])
 def test_foreign_text_keeps_no_url_material(text, shown):
     assert redact_foreign(text, url="mailto://host") == shown
+
+
+@pytest.mark.parametrize("secret", ['pa"ss\\word-123', "sk-ünïcode-42", "line\nbreak-secret", "plain-secret-9"])
+def test_may_hold_secret_finds_a_secret_however_json_spells_it(secret):
+    payload = {"order": {"note": f"before {secret} after", "qty": 1}, "list": [1, 2]}
+    assert may_hold_secret(canonical_json(payload), [secret])
+    assert redact(payload, [secret])["order"]["note"] == "before *** after"
+    assert not may_hold_secret(canonical_json({"order": {"note": "nothing here", "qty": 1}}), [secret])
+
+
+@pytest.mark.parametrize("key", ["api_key", "EXCHANGE_API_SECRET", "smtp_password", "my_key", "webhook"])
+def test_may_hold_secret_sees_a_secret_looking_key(key):
+    assert may_hold_secret(canonical_json({"nested": [{key: "value-of-it"}]}), [])
