@@ -1,4 +1,4 @@
-"""EMA crossover (seed 002): buy when the fast EMA crosses above the slow one, sell the
+"""EMA crossover: buy when the fast EMA crosses above the slow one, sell the
 position when it crosses back below. One position per symbol, a fixed order value."""
 
 from livegate.strategy import Bar, OrderIntent, StrategyContext

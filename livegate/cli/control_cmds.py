@@ -159,7 +159,7 @@ def rollback_cmd(
     yes: bool = YES,
     as_json: bool = JSON,
 ) -> None:
-    """Seed 000 §4.5 rollback: halt, cancel every open order, return to PAPER — each step recorded; the halt stays on until `livegate resume`."""
+    """Roll back: halt, cancel every open order, return to PAPER — each step recorded; the halt stays on until `livegate resume`."""
 
     ws, name, key = _open(ctx, by, yes, "Roll back: halt trading, cancel every open order and return to PAPER?", "Nothing changed.")
     try:

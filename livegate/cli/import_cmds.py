@@ -26,7 +26,8 @@ PAPER_RESULT_LINE = "These imported trades, stated to come from a forward dry ru
 def paper_import(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
-                               help="The trade log: CSV or JSONL (SPEC §10 columns), a Freqtrade dry-run SQLite database or a Freqtrade backtest result (.json/.zip)."),
+                               help="The trade log: CSV or JSONL (at least closed_at, symbol, side, pnl_quote, fee_quote), "
+                                    "a Freqtrade dry-run SQLite database or a Freqtrade backtest result (.json/.zip)."),
     capital: float = typer.Option(..., "--capital", help="Starting capital C in the trades' quote currency (> 0); returns, drawdowns and ruin are relative to it.", show_default=False),
     fmt: str = typer.Option(None, "--format", help="csv, jsonl, freqtrade or freqtrade-backtest (default: detected from the file).", show_default=False),
     pnl_is_net: bool = typer.Option(False, "--pnl-is-net", help="pnl_quote already has the fees taken off (default: it is before fees)."),

@@ -31,7 +31,7 @@ def go_live(
                                                                           "(127.0.0.1, ::1) lets other machines try your gateway key: a warning is printed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end (bot: external — and first, one line with the gateway's URL and key)."),
 ) -> None:
-    """Phase 4 — trade real money at one graduated stage (seed 000 §4.1: $10 / 24 h / 3 trades,
+    """Phase 4 — trade real money at one graduated stage ($10 / 24 h / 3 trades,
     $50 / 24 h / 5, $100 / 48 h / 10, $500 / 72 h / 20), through the order gateway: risk
     guardian, the stage's cap and MAX_TRADE_AMOUNT (a bigger order is refused, never resized),
     approval, the halt read before every order. Runs until the stage's time and trades are

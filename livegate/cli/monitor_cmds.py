@@ -35,8 +35,8 @@ def monitor(
     run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
 ) -> None:
     """Live dashboard of the running bot, read from the ledger: mode and halt, P&L, drawdown against
-    the limits, circuit breakers, open positions, recent trades, orders, failures, latency and seed
-    002's green/yellow/red flags. Ctrl-C exits 0."""
+    the limits, circuit breakers, open positions, recent trades, orders, failures, latency and the
+    green/yellow/red flags. Ctrl-C exits 0."""
 
     ws = workspace_from(ctx).require()
     if once and serve_metrics is not None:
@@ -111,7 +111,7 @@ def report(
     run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
 ) -> None:
     """Write the report: equity curve and drawdown charts, per-symbol table, the criteria table of
-    every phase, circuit breaker history, mode history and sign-offs, with seed 002's flags — as
+    every phase, circuit breaker history, mode history and sign-offs, with the green/yellow/red flags — as
     HTML (--html FILE) or JSON/CSV (--format)."""
 
     fmt = "json" if as_json and fmt is None else fmt

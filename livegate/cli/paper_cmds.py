@@ -26,7 +26,7 @@ def paper_run(
     ctx: typer.Context,
     days: float = typer.Option(None, "--days", help="Length of the run in days: a forward run on live data (needs the env phase signed off), "
                                                          "or the first N days of --replay/--since data.", show_default=False),
-    replay: list[str] = typer.Option(None, "--replay", help="Backtest on an OHLCV CSV (SPEC §4) or `builtin:btc-1m` (seeded synthetic data). "
+    replay: list[str] = typer.Option(None, "--replay", help="Backtest on an OHLCV CSV (header timestamp,open,high,low,close,volume) or `builtin:btc-1m` (seeded synthetic data). "
                                                               "Repeat with --symbol for several symbols.", show_default=False),
     since: str = typer.Option(None, "--since", help="Backtest on the exchange's historical candles from this date (ISO 8601, UTC), fetched with ccxt.", show_default=False),
     symbol: list[str] = typer.Option(None, "--symbol", help="Symbol of each --replay source, in order (default: the workspace's first symbol; "

@@ -24,7 +24,7 @@ def production(
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve the drill order without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Phase 5 — production readiness (seed 000 §5): alerting configured and a test alert
+    """Phase 5 — production readiness: alerting configured and a test alert
     delivered to every destination, the five runbooks present in runbooks/, and a kill-switch
     drill against the venue (halt + cancel-all, timed; trading resumes afterwards unless it was
     halted before). Needs stage 4.1d signed off. Exit 0 when every criterion passes, 1 otherwise."""
@@ -53,7 +53,7 @@ def scale(
     by: str = typer.Option(None, "--by", help="Who decides (default: workspace.operator, else your user name).", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Change the capital level after production (seed 001 §5.1, seed 002): up by at most +50 %
+    """Change the capital level after production: up by at most +50 %
     per step, after the minimum days at the current level with its live results meeting the
     rules (positive P&L, Sharpe, win rate, drawdown — `limits` in phases/production.yaml); down
     at once. Every step is signed with your key. Refusals name every rule not met (exit 2).

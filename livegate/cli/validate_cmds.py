@@ -34,8 +34,8 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     check: bool = typer.Option(False, "--check", help="Measure and judge everything the same way but record nothing (the gate stays as it is)."),
 ) -> None:
-    """Phase 1 — check the environment (seed 000 §1): config and .env, .env never committed, safe
-    flags, keys present, what the exchange key may do (read and trade yes, withdraw NO, IP
+    """Phase 1 — check the environment: config and .env, .env never committed, safe flags,
+    keys present, what the exchange key may do (read and trade yes, withdraw NO, IP
     whitelist), the signer's address pinned, exchange and RPC latency, chain id, clock skew, a
     secret scan of the workspace and its git history, allowlists and rate limits.
 
@@ -78,7 +78,7 @@ def _attest(ws, by: str | None, yes: bool, extras: dict, quiet: bool) -> None:
 
 def show(report: dict, verbose: bool) -> None:
     """pre-commit style: one dotted line per check; details under failures (all with -v)."""
-    d.out(f"livegate validate — environment (seed 000 §1) · exchange: {report['exchange']}"
+    d.out(f"livegate validate — environment · exchange: {report['exchange']}"
           f" · chain: {report['chain'] or 'off'}")
     for check in report["checks"]:
         word, style = WORDS[check["verdict"]]

@@ -88,7 +88,7 @@ def signoff(
     by: str = typer.Option(..., "--by", help="Name of the person signing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept the risk acknowledgment without asking."),
 ) -> None:
-    """Sign off a passed phase with the operator key, after the risk acknowledgment (seed 000)."""
+    """Sign off a passed phase with the operator key, after the risk acknowledgment."""
 
     ws = workspace_from(ctx).require()
     key = load_private()

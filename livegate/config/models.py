@@ -36,7 +36,7 @@ class CapitalSection(_Strict):
     """The money the metrics are measured against."""
 
     quote: str = Field("USDT", pattern=r"^[A-Z0-9]{2,10}$", description="Quote currency all money amounts are in.")
-    starting: Positive = Field(10000.0, description="Starting capital C in the quote currency (SPEC §10).")
+    starting: Positive = Field(10000.0, description="Starting capital C in the quote currency (see How the numbers are defined).")
 
 
 def _check_url(value: str | None) -> str | None:
@@ -202,7 +202,7 @@ class WorkspaceConfig(_Strict):
     """livegate.yaml — the workspace configuration (no secrets: those come from .env)."""
 
     workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
-    profile: Literal["default", "strict"] = Field("default", description="Protocol profile; `strict` applies the seed 001 checklist (100 paper trades).")
+    profile: Literal["default", "strict"] = Field("default", description="Protocol profile; `strict` applies the stricter paper checklist (100 paper trades).")
     capital: CapitalSection = Field(default_factory=CapitalSection)
     exchange: ExchangeSection = Field(default_factory=ExchangeSection)
     chain: ChainSection = Field(default_factory=ChainSection)
@@ -217,7 +217,7 @@ class WorkspaceConfig(_Strict):
 
 
 class LiveTradingLimits(_Strict):
-    """Seed 001 §2.1 plus the seed 003 Phase 4 caps. Money in the quote currency; `*_pct` keys are
+    """Loss limits and position caps. Money in the quote currency; `*_pct` keys are
     fractions. Also checked: max_position_size ≤ max_total_capital, max_single_trade_loss ≤
     max_daily_loss ≤ max_weekly_loss, max_trades_per_hour ≤ max_trades_per_day."""
 
@@ -234,8 +234,8 @@ class LiveTradingLimits(_Strict):
     min_confidence: Annotated[float, Field(ge=0, le=1)] = Field(description="Minimum strategy confidence of an intent.")
     consecutive_losses_halt: Annotated[int, Field(gt=0)] = Field(description="Consecutive losing trades that halt trading.")
     drawdown_halt_pct: Fraction = Field(description="Drawdown from peak that halts trading (0.15 = 15 %).")
-    max_position_pct: Annotated[float, Field(gt=0, le=0.20)] = Field(description="Position cap as a fraction of equity; at most 0.20 (seed 003).")
-    max_leverage: Annotated[float, Field(ge=1, le=3)] = Field(description="Leverage cap; at most 3x (seed 003).")
+    max_position_pct: Annotated[float, Field(gt=0, le=0.20)] = Field(description="Position cap as a fraction of equity; at most 0.20.")
+    max_leverage: Annotated[float, Field(ge=1, le=3)] = Field(description="Leverage cap; at most 3x.")
 
     def cross_checks(self) -> list[tuple[tuple[str, ...], str]]:
         """Relations between keys: (key path, message) for each one broken."""
@@ -252,7 +252,7 @@ class LiveTradingLimits(_Strict):
 
 
 class GuardianRules(_Strict):
-    """Seed 000 §2.3: the rules the risk guardian drills must show blocking."""
+    """The rules the risk guardian drills must show blocking."""
 
     max_trade_pct: Fraction = Field(0.05, description="A buy worth more than this fraction of equity is blocked (0.05 = 5 %).")
     daily_loss_halt_buys_pct: Fraction = Field(0.05, description="Loss since the UTC day began, as a fraction of that day's opening equity, that halts buys.")
@@ -261,7 +261,7 @@ class GuardianRules(_Strict):
 
 
 class CircuitBreakerRules(_Strict):
-    """Seed 001 §3.2 and seed 004 breakers beyond the USD limits of `live_trading`. A tripped
+    """Circuit breakers beyond the USD limits of `live_trading`. A tripped
     breaker halts every order until its cooldown ends and its condition has cleared."""
 
     daily_loss_pct: Fraction = Field(0.05, description="Loss since the UTC day began, fraction of that day's opening equity.")
@@ -269,14 +269,14 @@ class CircuitBreakerRules(_Strict):
     min_win_rate: Annotated[float, Field(ge=0, le=1)] = Field(0.40, description="Win rate floor over the last `win_rate_window` closed trades.")
     win_rate_window: Annotated[int, Field(gt=0)] = Field(20, description="Closed trades the win-rate floor looks at (it applies once that many have closed).")
     api_error_rate: Fraction = Field(0.20, description="Share of failed venue calls, over the last `api_window` calls, that trips.")
-    api_latency_seconds: Positive = Field(2.0, description="Median venue latency over the last `api_window` calls that trips (seed 004: 2 s).")
+    api_latency_seconds: Positive = Field(2.0, description="Median venue latency over the last `api_window` calls that trips.")
     api_window: Annotated[int, Field(gt=0)] = Field(50, description="Venue calls the API error-rate and latency breakers look at.")
     cooldown_minutes: Positive = Field(60.0, description="Minutes a tripped breaker blocks trading before it may re-arm.")
 
 
 class RiskLimitsFile(_Strict):
     """risk_limits.yaml — every `live_trading` key is required: an incomplete risk config never
-    passes. `guardian` and `circuit_breakers` default to the seeds' values. Also checked:
+    passes. `guardian` and `circuit_breakers` default to the protocol's standard values. Also checked:
     guardian.drawdown_halt_buys_pct ≤ live_trading.drawdown_halt_pct."""
 
     live_trading: LiveTradingLimits

@@ -83,11 +83,11 @@ def preconditions(ws: Any, snap: Any, stage: str, env: Any) -> None:
     if mode not in modes.LIVE_MODES:
         problems.append(f"the trading mode is {mode}: switch with `livegate mode set LIVE_MINIMAL --reason ...` (guarded)")
     if env.flag("PAPER_MODE") is not False:
-        problems.append("PAPER_MODE is not false in .env / the environment (seed 000 §4.2)")
+        problems.append("PAPER_MODE is not false in .env / the environment")
     if env.flag("LIVE_TRADING_ENABLED") is not True:
-        problems.append("LIVE_TRADING_ENABLED is not true in .env / the environment (seed 000 §4.2)")
+        problems.append("LIVE_TRADING_ENABLED is not true in .env / the environment")
     if env.flag("TRADING_HALTED") is True:
-        raise TradingHalted("TRADING_HALTED=true in .env / the environment: set it to false to trade (seed 000 §4.2)")
+        raise TradingHalted("TRADING_HALTED=true in .env / the environment: set it to false to trade")
     if problems:
         raise UsageError("cannot go live: " + "; ".join(problems))
 

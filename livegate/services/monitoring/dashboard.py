@@ -107,7 +107,7 @@ def body(s: dict[str, Any]):
                                     ("websocket", s["latency"].get("websocket", {}).get("reason") or "not measured"),
                                     ("alerts", f"{s['alerts']['count']} ({s['alerts']['critical']} critical)")]),
     )
-    flags = _table("Flags (seed 002)", ["Rule", "Flag", "Detail"],
+    flags = _table("Flags", ["Rule", "Flag", "Detail"],
                    [[f["rule"], _level(f["level"]), f["detail"]] for f in s["flags"]["rules"]], "")
     breakers = _table("Circuit breakers", ["Breaker", "State", "Trips", "Last trip"],
                       [[b["breaker"], _styled(b["state"], "bold red" if b["state"] == "tripped" else "green"), b["trips"],

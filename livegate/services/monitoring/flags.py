@@ -76,7 +76,7 @@ def pnl(s: dict, risk: Any) -> dict:
         return _flag("pnl", NA, None, "no closed trade yet")
     realized = s["pnl"]["realized"]
     return _flag("pnl", GREEN if realized > 0 else YELLOW, realized,
-                 f"realized P&L {realized:,.2f} (green when positive — seed 002 'positive PnL accumulating')")
+                 f"realized P&L {realized:,.2f} (green when positive: profit is accumulating)")
 
 
 def failures(s: dict, risk: Any) -> dict:

@@ -45,21 +45,21 @@ def families(snap: dict[str, Any]) -> Iterator[Any]:
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily, StateSetMetricFamily
 
     mode = snap["mode"]
-    yield StateSetMetricFamily(f"{PREFIX}_mode", "Trading mode (seed 004), read from the ledger.", {m: m == mode["mode"] for m in MODES})
+    yield StateSetMetricFamily(f"{PREFIX}_mode", "Trading mode, read from the ledger.", {m: m == mode["mode"] for m in MODES})
     yield _one(GaugeMetricFamily, "halted", "1 while trading is halted (kill switch or EMERGENCY_STOP).", float(mode["halted"]))
     head = snap["ledger"]
     if head.get("last_event_id") is not None:
         yield _one(GaugeMetricFamily, "ledger_last_event_id", "Id of the ledger's latest event.", float(head["last_event_id"]))
         yield _one(GaugeMetricFamily, "ledger_last_event_timestamp_seconds", "When the ledger's latest event was written (epoch seconds).",
                    ts_seconds(head["last_event_at"]))
-    flags = GaugeMetricFamily(f"{PREFIX}_flag_level", "Seed 002 flag per rule: 0 green, 1 yellow, 2 red (rules without data omitted).",
+    flags = GaugeMetricFamily(f"{PREFIX}_flag_level", "Flag per rule: 0 green, 1 yellow, 2 red (rules without data omitted).",
                               labels=["rule"])
     for rule in snap["flags"]["rules"]:
         if rule["level"] in LEVELS:
             flags.add_metric([rule["rule"]], float(LEVELS[rule["level"]]))
     yield flags
     if snap["flags"]["overall"] in LEVELS:
-        yield _one(GaugeMetricFamily, "flag_overall", "Worst seed 002 flag: 0 green, 1 yellow, 2 red.", float(LEVELS[snap["flags"]["overall"]]))
+        yield _one(GaugeMetricFamily, "flag_overall", "Worst flag: 0 green, 1 yellow, 2 red.", float(LEVELS[snap["flags"]["overall"]]))
     run = snap["run"]
     if run is None:
         return
