@@ -7,6 +7,7 @@ import typer
 from livegate.cli import EXIT_CRITERIA, EXIT_OK, workspace_from
 from livegate.cli import display as d
 from livegate.cli.paper_display import NEXT_LINE, show_criteria, stress_bar
+from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
 from livegate.core.errors import GateClosed, UsageError
 from livegate.ledger.keys import try_load_private
@@ -61,8 +62,10 @@ def paper_import(
     effective = ws.effective
     env_signed_at = None
     if as_paper_result:
+        load_env(ws.root).require_valid()  # recorded as a phase result: the settings it ran under must be usable
         snap = gate.snapshot(ws, effective=effective)
         gate.require_open(snap, "paper")
+        gate.require_recordable(ws, "paper")  # a running go-live stage: refused before the stress test, not after
         env = snap.state.records.get("env")
         env_signed_at = env.signed_at if env is not None else None
         if env_signed_at is None:  # an open paper gate has a signed env step: fail closed if not

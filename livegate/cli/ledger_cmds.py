@@ -11,20 +11,24 @@ from livegate.cli import display as d
 from livegate.core.errors import KeyMissing, UsageError
 from livegate.core.redact import redact
 from livegate.ledger import queries
-from livegate.ledger.anchor import Anchor, add_witness, anchor_file, anchors_of, check
+from livegate.ledger.anchor import Anchor, AnchorUnreadable, add_witness, anchor_file, anchors_of, check
+from livegate.ledger.anchor import reset as reset_anchor
 from livegate.ledger.export import export_events, summarize
 from livegate.ledger.keys import (
     PRIVATE_FILE,
     PUBLIC_FILE,
+    discard_rotation,
     finish_rotation,
     init_key,
     key_dir,
     load_private,
     load_public,
+    pending_rotation,
     prepare_rotation,
     try_load_private,
 )
-from livegate.ledger.store import Ledger
+from livegate.ledger.store import Ledger, pin_rotation
+from livegate.ledger.trust import ROTATED
 from livegate.ledger.verify import verify_at
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
@@ -71,6 +75,9 @@ def ledger_verify(
 def ledger_anchor(
     ctx: typer.Context,
     witness: Path = typer.Option(None, "--witness", help="Also keep every signed head in this directory (a git repository gets one commit per head; push it wherever you like).", show_default=False),
+    reset: bool = typer.Option(False, "--reset", help="Bind the anchor to the ledger as it is now (needs the operator key): after a power "
+                               "cut lost the last events, or for a workspace you moved or started over. Find out why it disagrees first."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (--reset)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show and check the anchors: the ledger's head as recorded outside the workspace (next to
@@ -78,10 +85,25 @@ def ledger_anchor(
 
     ws = workspace_from(ctx)
     keys = key_dir()
+    if reset:
+        key = load_private()  # only the operator decides that this ledger is the one
+        with queries.reading(ws.ledger_path) as conn:
+            head = queries.head_event(conn)
+        if head is None:
+            raise UsageError(f"{ws.ledger_path} holds no event to anchor")
+        if not prompts.confirm(f"Anchor {ws.root} at event #{head['id']} ({head['hash'][:12]}…) as the operator {key.key_id}?", yes):
+            d.out("Nothing changed.")
+            return
+        reset_anchor(keys, ws.ledger_path, {"ledger_id": head["ledger_id"], "last_id": head["id"], "last_hash": head["hash"],
+                                            "signed_id": head["signed_id"], "at": head["ts"]})
+        d.out(f"Anchored at event #{head['id']}.")
     if witness is not None:
         if not witness.is_dir():
             raise UsageError(f"--witness {witness}: not a directory")
-        add_witness(keys, ws.ledger_path, witness)
+        try:
+            add_witness(keys, ws.ledger_path, witness)
+        except AnchorUnreadable as exc:
+            raise UsageError(str(exc)) from None
         with Ledger.open(ws.ledger_path, key=try_load_private()) as ledger:  # copy the current head there now
             ledger.append("witness_added", {"witness": str(witness.resolve())})
             ledger.copy_to_witnesses()
@@ -168,10 +190,10 @@ def keys_init(
     key = init_key(target, workspace_root=ws.root if in_workspace else None, force=force)
     d.out(f"Created operator key {key.key_id} at {target / PRIVATE_FILE} (mode 0600). Back it up; never copy it into a workspace.")
     if directory is None and ws.ledger_path.is_file():  # in a workspace: pin the key there now (operator-keys.txt)
-        try:
-            Ledger.open(ws.ledger_path, key=key).close()
-        except KeyMissing as exc:
-            d.out(f"[bold yellow]warning[/]: {exc}. A replaced key is not a rotation: use `livegate keys rotate` with the old key.")
+        with Ledger.open(ws.ledger_path, key=key) as ledger:
+            problem = ledger.key_problem
+        if problem:
+            d.out(f"[bold yellow]warning[/]: {problem}. A replaced key is not a rotation: use `livegate keys rotate` with the old key.")
 
 
 @keys_app.command("rotate")
@@ -185,6 +207,17 @@ def keys_rotate(
 
     ws = workspace_from(ctx)
     old = load_private()
+    pending = pending_rotation(key_dir())
+    if pending is not None:  # an earlier `keys rotate` stopped half-way
+        with queries.reading(ws.ledger_path) as conn:
+            recorded = queries.latest_with(conn, ROTATED, {"to_key_id": pending.key_id})
+        if recorded is not None:  # the ledger has the hand-over: finish what the files still miss
+            pin_rotation(ws.root, pending.public, recorded["payload"].get("from_key_id", old.key_id), recorded["ts"], recorded["id"])
+            finish_rotation(key_dir(), old, pending)
+            d.out(f"Finished the interrupted rotation {old.key_id} → {pending.key_id} (event #{recorded['id']}); "
+                  "commit operator-keys.txt.")
+            return
+        discard_rotation(key_dir())  # never reached the ledger: start over
     if not prompts.confirm(f"Rotate operator key {old.key_id} for {ws.root}?", yes):
         d.out("Nothing rotated.")
         return

@@ -139,5 +139,9 @@ def _write(path: Path, text: str) -> None:
     """Write atomically: a reader never sees half a report."""
     path = path.expanduser()
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"{path}: cannot be written ({exc.strerror})") from None

@@ -113,7 +113,16 @@ class WorkspaceEnv:
         for item in self.allowlist("ALLOW_SIGNER_ADDRESSES"):
             if not item.startswith("0x"):
                 out.append(f"{self.where('ALLOW_SIGNER_ADDRESSES')} ALLOW_SIGNER_ADDRESSES: {item!r} is not a 0x address")
+        for name in CREDENTIALS:  # a pasted newline or space would reach the exchange — and its error text — as part of the key
+            value = self.get(name)
+            if value is not None and (value != value.strip() or any(ch.isspace() or ord(ch) < 32 for ch in value)):
+                out.append(f"{self.where(name)} {name}: contains spaces, tabs or line breaks (often a newline pasted with it); "
+                           "remove them (the value is not shown)")
         return out
+
+
+CREDENTIALS = ("EXCHANGE_API_KEY", "EXCHANGE_API_SECRET", "EXCHANGE_API_PASSWORD", "EXCHANGE_TESTNET_API_KEY", "EXCHANGE_TESTNET_API_SECRET",
+               "EXCHANGE_TESTNET_API_PASSWORD")
 
 
 def exchange_key_fingerprint(exchange_id: str, api_key: str) -> str:

@@ -198,6 +198,14 @@ def load_phase_specs(directory: Path | None = None) -> tuple[PhaseSpec, ...]:
     return _phase_specs_cached(str(directory or phases_dir()))
 
 
+def _finite(value: float) -> bool:
+    """A number a threshold can be: finite as a float (an integer too large for one is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _threshold_problem(crit: Criterion, value: Any) -> str | None:
     """Why `value` cannot replace the default threshold of `crit`: the wrong kind, not finite,
     or looser than the criterion's floor (phases/*.yaml); None when it can."""
@@ -212,14 +220,14 @@ def _threshold_problem(crit: Criterion, value: Any) -> str | None:
         ok = (
             isinstance(value, list)
             and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) for v in value)
             and value[0] <= value[1]
         )
         if not ok:
             return f"must be a range [low, high] with low <= high (got {_show(value)})"
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"must be a number (got {_show(value)})"
-    elif not math.isfinite(value):
+    elif not _finite(value):
         return f"must be a finite number (got {_show(value)})"
     if beyond_floor(crit, value):
         return _floor_message(crit, value)

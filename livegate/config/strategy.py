@@ -14,6 +14,7 @@ import importlib.util
 import os
 import stat
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ WHERE = "livegate.yaml strategy.ref"
 MAX_FILES = 2000  # files fingerprinted
 MAX_ENTRIES = 20_000  # directory entries looked at, files and folders, counted or not
 MAX_BYTES = 32 * 1024 * 1024  # bytes read
+# what Python imports from a folder on its own: source, bytecode without source, extension modules
+PYTHON_CODE = (".py", ".pyc", ".pyw", ".so", ".pyd")
 SKIPPED_DIRS = ("__pycache__", "node_modules")  # bytecode caches, JavaScript packages; also hidden folders and virtualenvs
 
 
@@ -108,12 +111,16 @@ def _walk(tree: _Tree, where: str) -> list[tuple[str, Path, os.stat_result]]:
     Skips the folders `__pycache__`, `node_modules`, hidden ones and virtualenvs (with a
     `pyvenv.cfg`), and hidden files other than `.py`; follows symlinks, each folder once;
     refuses a tree beyond the bounds."""
-    if tree.single_file:
+    if tree.single_file:  # a top-level module: it and the modules beside it (what `import helper` finds there)
         (path, label), = tree.roots
         try:
-            return [(_shown(label), path, path.stat())]
+            beside = [(_shown(item.name), Path(item.path), item.stat()) for item in os.scandir(path.parent)
+                      if item.name.endswith(PYTHON_CODE) and not item.name.startswith(".") and item.is_file()]
         except OSError as exc:
-            raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+            raise ConfigError(f"{where}: cannot read {path.parent}: {exc.strerror}") from None
+        if len(beside) > MAX_FILES:
+            raise _too_big(where, path.parent, f"holds more than {MAX_FILES} modules")
+        return sorted(beside, key=lambda item: item[0])
     found: list[tuple[str, Path, os.stat_result]] = []
     entries = 0
     seen: set[tuple[int, int]] = set()
@@ -135,7 +142,7 @@ def _walk(tree: _Tree, where: str) -> list[tuple[str, Path, os.stat_result]]:
                         if item.is_dir():
                             if not (name.startswith(".") or name in SKIPPED_DIRS or os.path.exists(os.path.join(item.path, "pyvenv.cfg"))):
                                 stack.append((Path(item.path), prefix + name + "/"))
-                        elif item.is_file() and (name.endswith(".py") or not (tree.python_only or name.startswith("."))):
+                        elif item.is_file() and (name.endswith(PYTHON_CODE) or not (tree.python_only or name.startswith("."))):
                             found.append((_shown(prefix + name), Path(item.path), item.stat()))
                             if len(found) > MAX_FILES:
                                 raise _too_big(where, top, f"holds more than {MAX_FILES} files")
@@ -200,11 +207,24 @@ def strategy_stat_key(ref: str, root: Path, where: str = WHERE) -> str | None:
     return keys.hexdigest()
 
 
+def _compile_from_source() -> None:
+    """From here on, this process compiles Python from the source files (the bytes the strategy
+    fingerprint covers) and never reads or writes a `__pycache__` next to them: a .pyc dropped
+    there — one marked to be trusted unchecked — would run code the fingerprint never saw."""
+    if getattr(sys, "pycache_prefix", None) is None or not str(sys.pycache_prefix).startswith(_PRIVATE_PREFIX):
+        sys.pycache_prefix = tempfile.mkdtemp(prefix=_PRIVATE_PREFIX)
+    sys.dont_write_bytecode = True
+
+
+_PRIVATE_PREFIX = os.path.join(tempfile.gettempdir(), "livegate-pycache-")
+
+
 def load_strategy(ref: str, params: dict[str, Any], root: Path, where: str = "livegate.yaml strategy.ref") -> Any:
     """Import and instantiate the strategy. Every failure is a ConfigError naming the ref."""
     target, _, cls_name = ref.rpartition(":")
     if not target or not cls_name:
         raise ConfigError(f"{where}: {ref!r} must be `module:Class` or `path/to/file.py:Class`")
+    _compile_from_source()
     try:
         if target.endswith(".py"):
             path = strategy_source(ref, root)

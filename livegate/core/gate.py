@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livegate.core.canonical import diff_paths
+from livegate.core.errors import UsageError
 from livegate.core.protocol import Step
 
 
@@ -118,7 +119,7 @@ def _step_index(state: GateState, step_id: str) -> int:
     for i, step in enumerate(state.steps):
         if step.id == step_id:
             return i
-    raise KeyError(step_id)
+    raise UsageError(f"unknown step {step_id!r}; one of: {', '.join(s.id for s in state.steps)}")
 
 
 def _requirement(state: GateState, step: Step) -> str | None:

@@ -22,7 +22,7 @@ _ESCAPE = re.compile(r"%[0-9A-F]{2}")
 def url_forms(value: str) -> set[str]:
     """`value` as a URL may carry it: itself, percent-encoded (all of it, or keeping `/` or `:@`,
     upper or lower case hex), form-encoded, and decoded. Forms shorter than 4 characters are left out."""
-    forms = {value}
+    forms = {value, value.strip(), repr(value)[1:-1]}  # as pasted with a newline, and as an error message quotes it
     for encoded in (quote(value, safe=""), quote(value, safe="/"), quote(value, safe="/:@"), quote_plus(value)):
         forms |= {encoded, _ESCAPE.sub(lambda m: m[0].lower(), encoded)}
     if "%" in value:

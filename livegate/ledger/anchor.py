@@ -50,13 +50,15 @@ class Anchor:
 
 @lru_cache(maxsize=64)
 def _resolved(ledger_path: Path) -> tuple[str, str]:
-    """(anchor file name, workspace path) of a ledger path, worked out once per process."""
-    full = ledger_path.resolve()
+    """(anchor file name, workspace path) of a ledger path, worked out once per process. The path
+    is made absolute but symbolic links are NOT followed: whoever can write the workspace cannot
+    move the ledger's anchor by making `ledger.db` (or `.livegate`) a link to another file."""
+    full = Path(os.path.abspath(ledger_path))
     return hashlib.sha256(str(full).encode()).hexdigest()[:24] + ".json", str(full.parent.parent)
 
 
 def anchor_name(ledger_path: Path) -> str:
-    """One anchor per workspace: named by the ledger's resolved path (a copy of a workspace at
+    """One anchor per workspace: named by the ledger's absolute path (a copy of a workspace at
     another path has its own)."""
     return _resolved(ledger_path)[0]
 
@@ -120,10 +122,14 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def record(key_directory: Path, ledger_path: Path, head: dict[str, Any], durable: bool) -> Anchor | None:
+def record(key_directory: Path, ledger_path: Path, head: dict[str, Any], durable: bool,
+           conn: sqlite3.Connection) -> Anchor | None:
     """Move the workspace's anchor forward to `head` ({ledger_id, last_id, last_hash, signed_id,
-    at}); never backward (a slower writer of an older head leaves the newer one). Returns the
-    anchor now on disk. Only where the key directory exists: a machine without one keeps none."""
+    at}) — only when the ledger on `conn` still holds the anchored event with the anchored hash:
+    an anchor the ledger contradicts (rolled back, replaced, another ledger) or that cannot be
+    read stays as it is, so every check keeps failing until the operator decides (`ledger anchor
+    --reset`). Never moved backward either. Returns the anchor now on disk. Only where the key
+    directory exists: a machine without one keeps none."""
     name, workspace = _resolved(ledger_path)
     folder = key_directory / ANCHOR_DIR
     path = folder / name
@@ -141,10 +147,17 @@ def record(key_directory: Path, ledger_path: Path, head: dict[str, Any], durable
         try:
             old = read_anchor(path)
         except AnchorUnreadable:
-            old = None  # rewritten below: a damaged anchor was already reported by any check that read it
-    if old is not None and old.ledger_id == head["ledger_id"] and old.last_id >= head["last_id"]:
-        return old
-    data = dict(head, workspace=workspace, witnesses=list(old.witnesses) if old is not None else [])
+            return None  # damaged: left for the operator (every check reports it)
+    if old is not None:
+        if check(conn, old) is not None:
+            return old  # the ledger contradicts its anchor: nothing moves it on
+        if old.last_id >= head["last_id"]:
+            return old
+    return _write_anchor(path, dict(head, workspace=workspace, witnesses=list(old.witnesses) if old is not None else []),
+                         durable)
+
+
+def _write_anchor(path: Path, data: dict[str, Any], durable: bool) -> Anchor | None:
     st = _write_json(path, data, durable)
     anchor = _parse(path, data)
     if anchor is not None:
@@ -152,12 +165,27 @@ def record(key_directory: Path, ledger_path: Path, head: dict[str, Any], durable
     return anchor
 
 
+def reset(key_directory: Path, ledger_path: Path, head: dict[str, Any]) -> Anchor | None:
+    """Bind the workspace's anchor to the ledger as it is now (`ledger anchor --reset`: the
+    operator's decision after a power cut lost the last events, or for a workspace moved or
+    started over). Witnesses named before are kept."""
+    path = anchor_file(key_directory, ledger_path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        old = read_anchor(path)
+    except AnchorUnreadable:
+        old = None
+    return _write_anchor(path, dict(head, workspace=_resolved(ledger_path)[1],
+                                    witnesses=list(old.witnesses) if old is not None else []), durable=True)
+
+
 def add_witness(key_directory: Path, ledger_path: Path, witness: Path) -> None:
     """Name `witness` (a directory) for this workspace's anchor."""
     path = anchor_file(key_directory, ledger_path)
     anchor = read_anchor(path)
     if anchor is None:
-        raise AnchorUnreadable(f"no anchor for this workspace yet in {path.parent}: append with the operator key first")
+        raise AnchorUnreadable(f"no anchor for this workspace yet in {path.parent}: it is written at the next append "
+                               "on this machine (e.g. `livegate keys init` in the workspace, or any phase command)")
     data = {"workspace": anchor.workspace, "ledger_id": anchor.ledger_id, "last_id": anchor.last_id,
             "last_hash": anchor.last_hash, "signed_id": anchor.signed_id, "at": anchor.at,
             "witnesses": sorted({*anchor.witnesses, str(witness.resolve())})}
@@ -221,6 +249,36 @@ def anchors_of(key_directory: Path, ledger_path: Path) -> list[Anchor | AnchorUn
 def ledger_id(conn: sqlite3.Connection) -> str | None:
     row = conn.execute("SELECT hash FROM events WHERE id = 1").fetchone()
     return row[0] if row else None
+
+
+_read_cache: dict[Path, tuple[tuple[int, int, int], Anchor]] = {}
+
+
+def contradiction(key_directory: Path, ledger_path: Path, conn: sqlite3.Connection) -> str | None:
+    """Why the ledger on `conn` contradicts the workspace's anchor (rolled back, truncated,
+    replaced), or None — also None when there is no anchor on this machine. A damaged anchor is
+    a contradiction (it cannot vouch for anything). For every order's halt check: one `stat`
+    and one row while the anchor file is unchanged. Read before `conn`'s rows, like every check."""
+    path = anchor_file(key_directory, ledger_path)
+    try:
+        ident = _identity(os.stat(path))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"the anchor {path} cannot be checked ({exc.strerror})"
+    known = _written.get(path) or _read_cache.get(path)
+    if known is not None and known[0] == ident:
+        anchor = known[1]
+    else:
+        try:
+            found = read_anchor(path)
+        except AnchorUnreadable as exc:
+            return str(exc)
+        if found is None:
+            return None
+        anchor = found
+        _read_cache[path] = (ident, anchor)
+    return check(conn, anchor)
 
 
 def check(conn: sqlite3.Connection, anchor: Anchor) -> str | None:

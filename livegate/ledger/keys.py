@@ -119,6 +119,25 @@ def prepare_rotation(directory: Path) -> OperatorKey:
     return OperatorKey(private)
 
 
+def pending_rotation(directory: Path) -> OperatorKey | None:
+    """The new key of a `keys rotate` that stopped before the key files were swapped, or None."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = directory / (PRIVATE_FILE + NEXT_SUFFIX)
+    if not path.is_file():
+        return None
+    try:
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        return None
+    return OperatorKey(private) if isinstance(private, Ed25519PrivateKey) else None
+
+
+def discard_rotation(directory: Path) -> None:
+    (directory / (PRIVATE_FILE + NEXT_SUFFIX)).unlink(missing_ok=True)
+
+
 def finish_rotation(directory: Path, old: OperatorKey, new: OperatorKey) -> None:
     """After the ledger recorded the hand-over: the old key becomes operator.key.<id>.old, the
     new one operator.key (and operator.pub)."""

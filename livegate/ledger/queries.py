@@ -153,6 +153,13 @@ def head(conn: sqlite3.Connection) -> dict[str, Any]:
     return {"last_event_id": row[0], "last_event_at": row[1]} if row else {"last_event_id": None, "last_event_at": None}
 
 
+def head_event(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """{id, ts, hash, ledger_id, signed_id} of the last event (None in an empty ledger)."""
+    row = conn.execute("SELECT e.id, e.ts, e.hash, (SELECT hash FROM events WHERE id = 1), h.signed_id "
+                       "FROM ledger_head h JOIN events e ON e.id = h.last_id WHERE h.id = 1").fetchone()
+    return None if row is None else {"id": row[0], "ts": row[1], "hash": row[2], "ledger_id": row[3], "signed_id": row[4]}
+
+
 def head_id(conn: sqlite3.Connection) -> int:
     """The id of the last event as the ledger head records it (moves with every append)."""
     # fetchall, never a half-read cursor: an unfinished statement would pin an old snapshot.

@@ -21,7 +21,7 @@ from livegate.core.redact import may_hold_secret, redact, secret_values
 from livegate.ledger import anchor as anchors
 from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
 from livegate.ledger.keys import key_dir
-from livegate.ledger.trust import OPENING_KINDS, ROTATED, load_chain, pin_line, pin_path, read_pins, rotation_message, workspace_of
+from livegate.ledger.trust import OPENING_KINDS, ROTATED, PinFileError, load_chain, pin_line, pin_path, read_pins, rotation_message, workspace_of
 
 SCHEMA_VERSION = 1
 ANCHOR_EVERY_S = 0.05  # the longest an append waits for its anchor (what opens a gate never waits)
@@ -82,6 +82,15 @@ def default_actor() -> str:
         return "unknown"
 
 
+def pin_rotation(root: Path, new_public, old_key_id: str, at: str, event_id: int) -> None:
+    """Add the key a recorded rotation hands over to to the workspace's pin file (once)."""
+    pins = read_pins(root) or []
+    if any(k.key_id == new_public.key_id for k in pins):
+        return
+    with pin_path(root).open("a", encoding="ascii") as fh:
+        fh.write(pin_line(new_public, f"rotated from {old_key_id} on {at[:10]} (event #{event_id})"))
+
+
 def _create_whole(path: Path, text: str) -> None:
     """Create `path` with `text`, all at once and only if it does not exist yet: another process
     pinning at the same moment never sees half a file, and the first one wins."""
@@ -139,9 +148,14 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise LedgerError(f"{path}: not a livegate ledger ({exc})") from None
+        self.key_problem: str | None = None
         if key is not None and self.root is not None:
             try:
                 self._pin(key)
+            except (KeyMissing, PinFileError) as exc:
+                # the key cannot sign here: write without it (a halt, a breaker trip must never wait
+                # for a key); what needs a signature says why it cannot have one
+                self.key, self.key_problem = None, str(exc)
             except BaseException:
                 conn.close()
                 raise
@@ -163,6 +177,9 @@ class Ledger:
         if chain.current is not None and chain.current.key_id != key.key_id:
             raise KeyMissing(f"the operator key {key.key_id} was rotated to {chain.current.key_id} in this workspace; "
                              "use the new key (LIVEGATE_KEY_DIR)")
+        row = self.db.execute("SELECT e.id, e.ts, e.hash FROM ledger_head h JOIN events e ON e.id = h.last_id").fetchone()
+        if row is not None:  # the workspace gets its anchor on this machine now, not only at the next append
+            self._anchor(Event(row[0], row[1], "", "", {}, row[2]), durable=False)
 
     @classmethod
     def create(cls, path: Path) -> Ledger:
@@ -260,6 +277,9 @@ class Ledger:
             try:
                 with self._transaction():
                     yield self
+            except BaseException:
+                self._to_anchor = None  # rolled back: what it appended was never there to anchor
+                raise
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("PRAGMA synchronous=NORMAL")
@@ -334,7 +354,7 @@ class Ledger:
         """`items` in one transaction; the first `mine` are written by the process's user, and
         signed only when they can open a gate and the key is loaded."""
         if sign and self.key is None:
-            raise LedgerError("this event must be signed but no operator key is loaded")
+            raise KeyMissing(self.key_problem) if self.key_problem else LedgerError("this event must be signed but no operator key is loaded")
         asked = actor or self.actor
         db = self.db
         events: list[Event] = []
@@ -424,7 +444,7 @@ class Ledger:
             head = {"ledger_id": self._ledger_id, "last_id": last.id, "last_hash": last.hash,
                     "signed_id": last.id if signed else (self._anchored.signed_id if self._anchored else None),
                     "at": last.ts}
-            self._anchored = anchors.record(key_dir(), self.path, head, durable)
+            self._anchored = anchors.record(key_dir(), self.path, head, durable, self.conn)
 
     def copy_to_witnesses(self) -> None:
         """Copy the anchor to the operator's witnesses, if it moved since the last copy."""
@@ -439,12 +459,11 @@ class Ledger:
         by the old key, carrying the new public key and its own signature over the hand-over;
         the pin file gains the new key. From the next event on, only the new key signs."""
         if self.key is None or self.root is None:
-            raise LedgerError("a key rotation needs the current operator key and a workspace")
+            raise KeyMissing(self.key_problem or "a key rotation needs the current operator key and a workspace")
         new_hex = new_key.public.raw.hex()
-        payload = {"old_key": self.key.key_id, "new_key": new_key.key_id, "new_public": new_hex,
+        payload = {"from_key_id": self.key.key_id, "to_key_id": new_key.key_id, "new_public": new_hex,  # (names a secret-looking "_key" would mask)
                    "endorsement": new_key.sign(rotation_message(self.key.key_id, new_hex))}
         event = self.append(ROTATED, payload, actor=by, sign=True)
-        with pin_path(self.root).open("a", encoding="ascii") as fh:
-            fh.write(pin_line(new_key.public, f"rotated from {self.key.key_id} on {event.ts[:10]} (event #{event.id})"))
+        pin_rotation(self.root, new_key.public, self.key.key_id, event.ts, event.id)
         self.key = new_key
         return event

@@ -16,18 +16,22 @@ This module only reads; `livegate.ledger.store` writes the pin file and rotation
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from livegate.core.canonical import canonical_json
 from livegate.core.errors import KeyMissing
-from livegate.ledger.chain import signoff_message
+from livegate.ledger.chain import GENESIS, SEP, signoff_message
 from livegate.ledger.keys import PUBLIC_FILE, PublicKey, key_dir, load_public
 
 PIN_FILE = "operator-keys.txt"
+PIN_FILE_MAX_BYTES = 65536
 ROTATED = "key_rotated"
 
 # Events the operator's signature must cover before they may open a gate, lift a halt or raise
@@ -75,7 +79,16 @@ def read_pins(root: Path) -> list[PublicKey] | None:
     """The keys the workspace pins, oldest first; None when there is no pin file."""
     path = pin_path(root)
     try:
-        text = path.read_text(encoding="ascii")
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):  # never open a fifo, a device or a link: a check must not block
+            raise PinFileError(f"{path}: not a regular file")
+        if st.st_size > PIN_FILE_MAX_BYTES:
+            raise PinFileError(f"{path}: too large for a list of keys")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            text = os.read(fd, PIN_FILE_MAX_BYTES + 1).decode("ascii")
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
@@ -192,7 +205,8 @@ def load_chain(conn: sqlite3.Connection, root: Path, trusted: PublicKey | None) 
         else:
             missing = [k for k in chained if k not in pinned]
             chain.problems.append((None, f"the ledger rotates to key {missing[0] if missing else chained[-1]}, which {PIN_FILE} "
-                                         "does not list in that order"))
+                                         "does not list in that order (an interrupted `livegate keys rotate`? run it again "
+                                         "to finish)"))
     if trusted is not None and trusted.key_id not in chained:
         chain.problems.append((None, f"the operator key {trusted.key_id} on this machine is not one of this workspace's keys "
                                      f"({', '.join(chained)}, pinned in {PIN_FILE})"))
@@ -239,16 +253,28 @@ def chain_for(conn: sqlite3.Connection, root: Path) -> KeyChain:
 
 
 def carries_signature(conn: sqlite3.Connection, root: Path, event: dict[str, Any]) -> bool:
-    """Whether `event` ({id, hash, payload}, as `queries.events` gives it) carries a valid
-    signature of the key that may sign it, under this machine's trusted key."""
+    """Whether `event` ({id, kind, payload}, as `queries.events` gives it) carries a valid
+    signature of the key that may sign it, under this machine's trusted key — checked on the
+    stored record itself: its kind and payload must be the ones given, its `prev_hash` must be the
+    hash of the record before it (a signed event copied to another place does not count there),
+    and the answer kept is keyed by both records' own hashes, never by the stored hash column."""
     chain = chain_for(conn, root)
     if not chain.usable or "signature" not in event["payload"]:
         return False
-    key = (root, event["id"], event["hash"], tuple((since, k.key_id) for since, k in chain.keys))
+    event_id = event["id"]
+    rows = dict(conn.execute("SELECT id, CAST(record AS BLOB) FROM events WHERE id IN (?, ?)", (event_id - 1, event_id)).fetchall())
+    record, before = rows.get(event_id), rows.get(event_id - 1)
+    if record is None or (before is None and event_id != 1):
+        return False
+    prev_hash = hashlib.sha256(before).hexdigest() if before is not None else GENESIS
+    text = record.decode("utf-8", "replace")
+    fields = text.split(SEP, 4)
+    if len(fields) != 5 or fields[0] != prev_hash or fields[2] != event["kind"] or fields[4] != canonical_json(event["payload"]):
+        return False
+    key = (root, event_id, hashlib.sha256(record).hexdigest(), prev_hash, tuple((since, k.key_id) for since, k in chain.keys))
     verdict = _verdicts.get(key)
     if verdict is None:
-        row = conn.execute("SELECT prev_hash FROM events WHERE id = ?", (event["id"],)).fetchone()
-        verdict = row is not None and chain.signed(event["id"], row[0], event["payload"])
+        verdict = chain.signed(event_id, prev_hash, event["payload"])
         if len(_verdicts) >= _MAX_VERDICTS:
             _verdicts.clear()
         _verdicts[key] = verdict

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livegate.ledger.anchor import Anchor, anchors_of, check
+from livegate.ledger.anchor import ANCHOR_DIR, Anchor, anchors_of, check
 from livegate.ledger.chain import GENESIS, head_message
-from livegate.ledger.keys import key_dir
+from livegate.ledger.keys import PRIVATE_FILE, key_dir
 from livegate.ledger.queries import reading
 from livegate.ledger.trust import OPENING_KINDS, KeyChain, load_chain, signed_by, workspace_of, would_open
 
@@ -60,13 +62,28 @@ class VerifyReport:
 def verify_at(path: Path, public_key=None) -> VerifyReport:
     """Verify the ledger at `path` as a workspace's: its key chain from the pin file, and its
     anchors outside the workspace (read before the ledger's snapshot, see `anchor`)."""
+    with verified(path, public_key) as (_conn, report):
+        return report
+
+
+@contextmanager
+def verified(path: Path, public_key=None) -> Iterator[tuple[sqlite3.Connection, VerifyReport]]:
+    """(a read connection, its verification) inside one read transaction: what is read through
+    the connection in the block is exactly the ledger that was verified (no event can be swapped
+    between the check and the read)."""
     found = tuple(anchors_of(key_dir(), path))
     root = workspace_of(path)
     with reading(path) as conn:
         conn.execute("BEGIN")
         try:
             chain = load_chain(conn, root, public_key) if root is not None else None
-            return verify_ledger(conn, public_key, chain, found)
+            report = verify_ledger(conn, public_key, chain, found)
+            if not found and root is not None and chain is not None and chain.keys and (key_dir() / PRIVATE_FILE).is_file() \
+                    and conn.execute("SELECT signature IS NOT NULL FROM ledger_head WHERE id = 1").fetchone()[0]:
+                report.fail(None, f"this signed workspace has no anchor on this machine, which holds the operator key "
+                                  f"({key_dir() / ANCHOR_DIR}): its ledger may be a copy or a replacement — if you moved "
+                                  "the workspace or started it over, bind it with `livegate ledger anchor --reset`")
+            yield conn, report
         finally:
             conn.execute("COMMIT")
 

@@ -99,12 +99,17 @@ def _collect(events: Iterator[dict[str, Any]], signed: Callable[[dict[str, Any]]
     only when the operator's signature covers it (`signed(event)`); a rejection or an expiry
     counts however it was written (it only ever stops an order)."""
     found: dict[str, Approval] = {}
+    doubled: set[str] = set()  # ids requested twice: which order an approval would be for is unclear, so none is
     for event in events:
         p = event["payload"]
         if event["kind"] == REQUESTED:
+            if p["id"] in found:
+                doubled.add(p["id"])
+                continue  # the first request keeps the id
             found[p["id"]] = Approval(p["id"], p.get("order", {}), p.get("context", ""), p["requested_at"], p["expires_at"],
                                       p.get("expiry_seconds", 0), event["actor"])
-        elif (a := found.get(p.get("id"))) is not None and a.decision is None and (p.get("decision") != APPROVED or signed(event)):
+        elif (a := found.get(p.get("id"))) is not None and a.decision is None and (
+                p.get("decision") != APPROVED or (a.id not in doubled and signed(event))):
             found[a.id] = _with_decision(a, p)
     return found
 

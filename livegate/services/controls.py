@@ -27,7 +27,6 @@ from typing import Any
 from livegate.adapters.exchange.retry import Retry
 from livegate.config.workspace import Workspace
 from livegate.core.errors import KeyMissing, LedgerError, LivegateError, OrderNotFound, TradingHalted, UsageError, VenueRefused, VenueUnreachable
-from livegate.ledger import queries
 from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger
 from livegate.services import approvals, mode_switch, modes
@@ -125,10 +124,10 @@ def _resume_recorded(ledger: Ledger, ws: Workspace, by: str, reason: str) -> lis
     try:
         with ledger.locked():
             events: list[tuple[str, dict]] = []
-            latest = queries.latest_event(ledger.conn, (modes.HALTED, modes.RESUMED))
+            latest = modes.latest_counting(ledger.conn, ws.root, (modes.HALTED, modes.RESUMED))
             if latest is not None and latest["kind"] == modes.HALTED:
                 events.append((modes.RESUMED, {"reason": reason}))
-            mode_event = queries.latest_event(ledger.conn, (modes.MODE_CHANGED,))
+            mode_event = modes.latest_counting(ledger.conn, ws.root, (modes.MODE_CHANGED,))
             if mode_event is not None and mode_event["payload"].get("to") == "EMERGENCY_STOP":
                 limits = modes.LIMITS[("PAPER", None)]
                 events.append((modes.MODE_CHANGED, {"from": "EMERGENCY_STOP", "to": "PAPER", "reason": reason,

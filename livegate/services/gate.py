@@ -13,7 +13,7 @@ from livegate.core.results import PhaseResult
 from livegate.ledger import queries
 from livegate.ledger.keys import load_public
 from livegate.ledger.store import Ledger
-from livegate.ledger.verify import verify_at
+from livegate.ledger.verify import verified
 from livegate.services.livelock import live_holder
 
 ACKNOWLEDGMENT = (
@@ -52,8 +52,7 @@ def snapshot(ws: Workspace, public_key=None, effective=None) -> Snapshot:
     """Load config and ledger and evaluate everything the gate needs. ConfigError/LedgerError propagate."""
 
     effective = effective or ws.effective
-    report = verify_at(ws.ledger_path, public_key or load_public())
-    with queries.reading(ws.ledger_path) as conn:
+    with verified(ws.ledger_path, public_key or load_public()) as (conn, report):  # one snapshot: checked, then read
         records = step_records(conn, report.signed)
     problem = report.problems[0] if report.problems else ""
     state = rules.GateState(

@@ -26,11 +26,10 @@ from livegate.config.workspace import CONFIG_FILE, HALT_FILE, STATE_DIR, Workspa
 from livegate.core import gate as rules
 from livegate.core.errors import ConfigError, GateClosed, KeyMissing, LedgerError, LivegateError, UsageError
 from livegate.core.redact import redact_text
-from livegate.ledger import queries
 from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger, default_actor, utc_now
 from livegate.services import approvals, exchange_key, gate, mode_ladder
-from livegate.services.modes import HALTED, LIMITS, LIVE_MODES, MODE_CHANGED, MODES, RESUMED, SCALED_LEVELS, current_mode, halt_file, halt_pending, mode_label, mode_state
+from livegate.services.modes import HALTED, LIMITS, LIVE_MODES, MODE_CHANGED, MODES, RESUMED, SCALED_LEVELS, current_mode, halt_file, halt_pending, latest_counting, mode_label, mode_state
 
 # -- the guarded switch ------------------------------------------------------------------------
 
@@ -230,6 +229,7 @@ def set_mode(ws: Workspace, mode: str, reason: str, by: str | None = None, key=N
     scaling_down = before in LIVE_MODES and limits.risk_per_trade < LIMITS[(before, before_level)].risk_per_trade
     payload.update(mode_ladder.require(ws, before, before_level, mode, level))  # out of order: exit 3, nothing written
     if mode in LIVE_MODES and not scaling_down:
+        load_env(ws.root).require_valid()  # a key with a pasted newline never reaches a venue (or its error text)
         require_signed_off_key(ws, label)
         checks = switch_checks(ws, mode, client, entering_live=before not in LIVE_MODES)
         _refuse(label, checks)
@@ -381,9 +381,10 @@ def clear_halt_file(ws: Workspace) -> bool:
     return True
 
 
-def _latest_halt(ledger: Ledger) -> dict | None:
-    """The ledger's halt in force (its latest halt/resume event when that is a halt), or None."""
-    latest = queries.latest_event(ledger.conn, (HALTED, RESUMED))
+def _latest_halt(ledger: Ledger, ws: Workspace) -> dict | None:
+    """The ledger's halt in force (its latest counting halt/resume event when that is a halt —
+    a resume without the operator's signature lifts nothing), or None."""
+    latest = latest_counting(ledger.conn, ws.root, (HALTED, RESUMED))
     return latest if latest is not None and latest["kind"] == HALTED else None
 
 
@@ -405,7 +406,7 @@ def record_halt(ws: Workspace, reason: str, by: str, key=None, *, file_is_ours: 
     earlier one (`file_is_ours` False), else this one (`reason`, `by`). Raises LedgerError when
     the ledger cannot be written (or its lock is not free within `lock_wait_s`)."""
     with Ledger.open(ws.ledger_path, key=key, lock_wait_s=lock_wait_s) as ledger, ledger.locked():
-        recorded = _latest_halt(ledger)
+        recorded = _latest_halt(ledger, ws)
         if recorded is not None:
             return recorded["id"], False
         pending = None if file_is_ours else _pending_payload(ws, None)
@@ -418,7 +419,7 @@ def record_pending(ledger: Ledger, ws: Workspace, recorded_by: str | None = None
     ledger does not (it could not be written when the halt was pulled). Its event id, or None
     when there is nothing to record."""
     with ledger.locked():
-        if _latest_halt(ledger) is not None:
+        if _latest_halt(ledger, ws) is not None:
             return None
         pending = _pending_payload(ws, recorded_by)
         if pending is None:

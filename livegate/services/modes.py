@@ -31,9 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from livegate.config.workspace import HALT_FILE, STATE_DIR, Workspace
+from livegate.config.workspace import HALT_FILE, LEDGER_FILE, STATE_DIR, Workspace
 from livegate.core.errors import LedgerError
 from livegate.ledger import queries
+from livegate.ledger.anchor import contradiction as anchor_contradiction
+from livegate.ledger.keys import key_dir
 from livegate.ledger.trust import carries_signature
 
 MODES = ("PAPER", "LIVE_MINIMAL", "LIVE_SCALED", "EMERGENCY_STOP")
@@ -172,11 +174,22 @@ def _latest_counting(conn, root: Path, kinds: tuple[str, ...]) -> dict | None:
     return next((e for e in queries.events(conn, kinds, descending=True) if _counts(conn, root, e)), None)
 
 
+def latest_counting(conn, root: Path, kinds: tuple[str, ...]) -> dict | None:
+    """The newest of these mode or halt events that counts (`_counts`), or None."""
+    return _latest_counting(conn, root, kinds)
+
+
 def _read_state(conn, root: Path) -> _State:
+    # the anchor first (an append lands in the ledger before its anchor): a ledger that contradicts
+    # it was rolled back or replaced — a halt or an emergency stop may be what was cut off
+    rolled_back = anchor_contradiction(key_dir(), root / STATE_DIR / LEDGER_FILE, conn)
     mode_event = _latest_counting(conn, root, (MODE_CHANGED,))
     halt_event = _latest_counting(conn, root, (HALTED, RESUMED))
     switch = emergency = None
-    if halt_event is not None and halt_event["kind"] == HALTED:
+    if rolled_back is not None:
+        switch = (f"trading is halted: the ledger does not match its anchor ({rolled_back}); "
+                  "find out what changed it — `livegate ledger verify`")
+    if switch is None and halt_event is not None and halt_event["kind"] == HALTED:
         p = halt_event["payload"]
         switch = (f"trading is halted (since {(p.get('halted_at') or halt_event['ts'])[:19]}Z by {halt_event['actor']}: "
                   f"{p.get('reason', '')}); `livegate resume` lifts the halt")

@@ -191,3 +191,14 @@ def test_validate_run_again_with_a_new_key_binds_that_key(signed, sandbox, run_c
     set_env(root, EXCHANGE_API_KEY=key_a.api_key, EXCHANGE_API_SECRET=key_a.secret)
     result = run_cli("-w", root, *GO_LIVE)
     assert result.exit_code == 3 and KEY_CHANGED in result.output
+
+
+@pytest.mark.parametrize("value", ["LiveKeyQx7Zr9\n", " LiveKeyQx7Zr9", "Live Key Qx7Zr9"])
+def test_a_key_with_a_pasted_newline_or_space_stops_at_once_and_is_never_shown(workspace, run_cli, monkeypatch, value):
+    monkeypatch.setenv("EXCHANGE_API_KEY", value)
+    before = (workspace / ".livegate" / "ledger.db").read_bytes()
+    result = run_cli("-w", workspace, "validate", "--yes")
+    assert result.exit_code == 2, result.output
+    assert "EXCHANGE_API_KEY: contains spaces, tabs or line breaks" in result.output
+    assert "Qx7Zr9" not in result.output
+    assert (workspace / ".livegate" / "ledger.db").read_bytes() == before

@@ -242,3 +242,14 @@ def test_what_a_recorded_rerun_says(step, passed, notice):
     assert rules.rerun_notice(unsigned, step, passed) is None
     drifted = rules.GateState(steps=STEPS, records=records, config_fingerprint="F2", config_snapshot={})
     assert rules.rerun_notice(drifted, step, passed) is None  # stale already: the run changes nothing it had
+
+
+def test_production_refuses_its_drill_while_a_go_live_stage_runs(workspace, operator_key, lock_holder, run_cli):
+    """The kill-switch drill halts trading: run beside a stage, it would stop that stage's trading."""
+    sign_off(workspace, operator_key, "env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d")
+    holder = lock_holder("4.1a")
+    count = event_count(workspace)
+    refused = run_cli("-w", workspace, "production", "--yes")
+    assert refused.exit_code == 3, refused.output
+    assert f"go-live stage 4.1a (pid {holder.pid}) is running" in refused.output
+    assert event_count(workspace) == count  # no drill started, nothing recorded

@@ -291,3 +291,23 @@ def test_a_file_added_to_the_package_is_drift(workspace, package, operator_key, 
     assert env["status"] == "stale"
     assert "strategy code lgtest_pkg/util/params.json (unset) →" in env["detail"]
     assert not package.exists()
+
+
+def test_bytecode_dropped_into_pycache_never_runs(tmp_path):
+    """A .pyc marked to be trusted unchecked, next to the fingerprinted source: the strategy is
+    compiled from the source the fingerprint covers, never from that cache."""
+    import py_compile
+
+    from livegate.config.strategy import load_strategy
+
+    folder = tmp_path / "strategies"
+    folder.mkdir()
+    source = folder / "quiet.py"
+    marker = tmp_path / "PWNED"
+    source.write_text("class Quiet:\n    def on_bar(self, bar, ctx):\n        return None\n")
+    evil = tmp_path / "evil.py"
+    evil.write_text(f"open({str(marker)!r}, 'w').close()\nclass Quiet:\n    def on_bar(self, bar, ctx):\n        return None\n")
+    cache = folder / "__pycache__" / f"quiet.{sys.implementation.cache_tag}.pyc"  # where Python looks by default
+    py_compile.compile(str(evil), cfile=str(cache), invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    strategy = load_strategy("strategies/quiet.py:Quiet", {}, tmp_path)
+    assert callable(strategy.on_bar) and not marker.exists()

@@ -279,3 +279,149 @@ def test_a_busy_writer_anchors_its_latest_head_within_a_moment(signed_env, opera
         time.sleep(ANCHOR_EVERY_S * 10)
         anchored = read_anchor(anchor_file(key_dir(), ws.ledger_path))
         assert anchored is not None and (anchored.last_id, anchored.last_hash) == (last.id, last.hash)
+
+
+# --- found by attacking the first version of these defences ------------------------------------------
+
+def _cut_back_to(ledger_path: Path, head: tuple) -> None:
+    """Roll the ledger back in place: the tail deleted, an older head row put back."""
+    with closing(sqlite3.connect(ledger_path)) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+        conn.execute("DELETE FROM events WHERE id > ?", (head[0],))
+        conn.execute("UPDATE ledger_head SET last_id = ?, last_hash = ?, signed_id = ?, signed_hash = ?, signature = ?, key_id = ?", head)
+        conn.commit()
+
+
+def _head_row(ledger_path: Path) -> tuple:
+    with closing(sqlite3.connect(ledger_path)) as conn:
+        return conn.execute("SELECT last_id, last_hash, signed_id, signed_hash, signature, key_id FROM ledger_head").fetchone()
+
+
+def test_a_rollback_is_not_laundered_by_the_next_honest_append(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    before = _head_row(ws.ledger_path)
+    assert run_cli("-w", signed_env, "halt", "--reason", "breaker", "--by", "ada").exit_code == 0
+    halted_at = _head_row(ws.ledger_path)[0]
+    _cut_back_to(ws.ledger_path, before)
+    ws.halt_file_path.unlink()
+    while _head_row(ws.ledger_path)[0] <= halted_at:  # junk until the ledger is past the anchored id
+        forge(ws.ledger_path, "note", {"text": "padding"})
+    with Ledger.open(ws.ledger_path) as ledger:  # an honest keyless writer (a bot's order) appends next
+        ledger.append("order_placed", {"client_id": "x"})
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 1 and any("differs from the one anchored" in p for p in report["problems"]), output
+    assert "does not match its anchor" in (modes.halted_reason(ws) or "")  # every order path refuses
+
+
+def test_a_running_process_sees_a_rollback_as_a_halt(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    assert modes.halted_reason(ws) is None
+    before = _head_row(ws.ledger_path)
+    assert run_cli("-w", signed_env, "halt", "--reason", "breaker", "--by", "ada").exit_code == 0
+    assert modes.halted_reason(ws) is not None
+    _cut_back_to(ws.ledger_path, before)
+    ws.halt_file_path.unlink()
+    reason = modes.halted_reason(ws)  # the same process, its watched connection still open
+    assert reason is not None and "rolled back or truncated" in reason
+
+
+def test_a_symlinked_ledger_cannot_escape_its_anchor(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    old = ws.state_dir / "old" / "ledger.db"
+    old.parent.mkdir()
+    shutil.copy(ws.ledger_path, old)
+    assert run_cli("-w", signed_env, "halt", "--reason", "breaker", "--by", "ada").exit_code == 0
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{ws.ledger_path}{suffix}").unlink(missing_ok=True)
+    ws.ledger_path.symlink_to(old)
+    ws.halt_file_path.unlink()
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert code == 1 and any("rolled back or truncated" in p for p in report["problems"]), output
+
+
+def test_a_copied_signed_workspace_without_its_anchor_fails_where_the_key_is(signed_env, run_cli, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(signed_env, copy)
+    code, report, output = run_cli.json("-w", copy, "ledger", "verify", "--json")
+    assert code == 1 and any("has no anchor on this machine" in p for p in report["problems"]), output
+    reset = run_cli("-w", copy, "ledger", "anchor", "--reset", "--yes")
+    assert reset.exit_code == 0, reset.output
+    assert run_cli("-w", copy, "ledger", "verify").exit_code == 0
+
+
+def test_a_record_rewritten_under_its_old_hash_does_not_reuse_a_verdict(signed_env, operator_key):
+    ws = Workspace(signed_env)
+    first = approvals.request(ws, Order("", "BTC/USDT", "buy", "market", 0.001, None, 1_893_553_445_000), expiry_s=600)
+    second = approvals.request(ws, Order("", "BTC/USDT", "buy", "market", 5.0, None, 1_893_553_445_000), expiry_s=600)
+    approvals.decide(ws, first.id, "approved", "ada", key=operator_key)
+    assert approvals.get(ws, first.id).decision == "approved"  # verdict kept by this process
+    with closing(sqlite3.connect(ws.ledger_path)) as conn:  # same record, other id; the stored hash left as it was
+        conn.execute("DROP TRIGGER events_append_only_update")
+        event_id, record = conn.execute("SELECT id, record FROM events WHERE kind = 'approval_decided' ORDER BY id DESC").fetchone()
+        conn.execute("UPDATE events SET record = ? WHERE id = ?", (record.replace(f'"id":"{first.id}"', f'"id":"{second.id}"'), event_id))
+        conn.commit()
+    assert approvals.get(ws, second.id).decision is None
+
+
+def test_a_second_request_under_the_same_id_makes_its_approval_count_for_nothing(signed_env, operator_key):
+    ws = Workspace(signed_env)
+    real = approvals.request(ws, Order("", "BTC/USDT", "buy", "market", 5.0, None, 1_893_553_445_000), expiry_s=600)
+    forge(ws.ledger_path, "approval_requested", {"id": real.id, "order": {"symbol": "BTC/USDT", "side": "buy", "type": "market",
+          "amount": 0.0001}, "context": "", "requested_at": real.requested_at, "expires_at": "2099-01-01T00:00:00.000Z",
+          "expiry_seconds": 600})
+    assert approvals.get(ws, real.id).order["amount"] == 5.0  # the first request keeps the id: the operator sees the real order
+    approvals.decide(ws, real.id, "approved", "ada", key=operator_key)
+    assert approvals.get(ws, real.id).decision is None  # which order it would approve is unclear: none is
+
+
+def test_a_real_resume_after_a_forged_one(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    assert run_cli("-w", signed_env, "halt", "--reason", "drill", "--by", "ada").exit_code == 0
+    forge(ws.ledger_path, "trading_resumed", {"reason": "mallory"})
+    resumed = run_cli("-w", signed_env, "resume", "--by", "ada", "--yes")
+    assert resumed.exit_code == 0, resumed.output
+    assert modes.halted_reason(ws) is None
+
+
+def test_an_interrupted_rotation_is_finished_by_running_it_again(signed_env, run_cli, operator_key, monkeypatch):
+    from livegate.ledger import store
+    from livegate.ledger.keys import prepare_rotation
+
+    ws = Workspace(signed_env)
+    new = prepare_rotation(key_dir())
+    with Ledger.open(ws.ledger_path, key=operator_key) as ledger, monkeypatch.context() as patch:
+        patch.setattr(store, "pin_path", lambda root: Path("/nonexistent/operator-keys.txt"))  # the process dies here
+        with pytest.raises(OSError):
+            ledger.rotate_key(new, by="ada")
+    assert run_cli("-w", signed_env, "ledger", "verify").exit_code == 1
+    finished = run_cli("-w", signed_env, "keys", "rotate", "--by", "ada", "--yes")
+    assert finished.exit_code == 0 and "Finished the interrupted rotation" in finished.output, finished.output
+    assert load_private().key_id == new.key_id
+    assert run_cli("-w", signed_env, "ledger", "verify").exit_code == 0
+
+
+def test_a_fifo_as_the_pin_file_blocks_nothing(signed_env, run_cli):
+    pin = signed_env / PIN_FILE
+    pin.unlink()
+    os.mkfifo(pin)
+    started = time.monotonic()
+    code, report, output = run_cli.json("-w", signed_env, "ledger", "verify", "--json")
+    assert time.monotonic() - started < 10
+    assert code == 1 and any("not a regular file" in p for p in report["problems"]), output
+    assert run_cli("-w", signed_env, "halt", "--reason", "still works", "--by", "ada").exit_code == 0
+
+
+def test_a_failed_decision_leaves_no_anchor_ahead_of_the_ledger(signed_env, operator_key, run_cli):
+    ws = Workspace(signed_env)
+    with Ledger.open(ws.ledger_path, key=operator_key) as ledger:
+        with pytest.raises(RuntimeError), ledger.locked():
+            ledger.append("note", {"text": "never committed"})
+            raise RuntimeError("the decision failed")
+    assert run_cli("-w", signed_env, "ledger", "verify").exit_code == 0
+
+
+def test_a_witness_before_any_anchor_is_one_clear_error(workspace, run_cli, tmp_path):
+    witness = tmp_path / "w"
+    witness.mkdir()
+    result = run_cli("-w", workspace, "ledger", "anchor", "--witness", witness)
+    assert result.exit_code == 2 and "no anchor for this workspace yet" in result.output

@@ -45,6 +45,11 @@ from livegate.ledger.keys import load_private
 from livegate.phases.microlive import runner
 
 root, start_ms, speed, offset_ms = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+# the workspace was copied onto the small disk: a signed workspace at a new path is anchored there
+# by its operator first (else its ledger does not verify on this machine and go-live refuses)
+import subprocess
+subprocess.run([sys.executable, "-m", "livegate", "-w", str(root), "ledger", "anchor", "--reset", "--yes"], check=True,
+               capture_output=True)
 seen = []
 check = runner.order_refusal
 

@@ -80,11 +80,14 @@ def test_a_step_sandbox_on_this_machine_is_followed_and_moved(sandbox):
         market.close()
 
 
-def test_localhost_and_the_environment_base_url_count(sandbox, monkeypatch):
+def test_localhost_counts_and_the_environment_base_url_does_not(sandbox, monkeypatch):
     port = sandbox.url.rsplit(":", 1)[1]
     assert follow_sandbox_clock(exchange(f"http://localhost:{port}"), True, "go-live") is not None
-    monkeypatch.setenv(BASE_URL_ENV, sandbox.url)  # what build_exchange would point ccxt at
-    assert follow_sandbox_clock(exchange(None), True, "go-live") is not None
+    # the environment may point ccxt at the sandbox, but a rehearsal on a config that names the
+    # real venue would be recorded under that config's sign-offs: compressed time for real
+    monkeypatch.setenv(BASE_URL_ENV, sandbox.url)
+    with pytest.raises(UsageError, match=f"{BASE_URL_ENV} is not enough"):
+        follow_sandbox_clock(exchange(None), True, "go-live")
 
 
 def test_the_real_venue_is_refused_without_asking_it(monkeypatch):

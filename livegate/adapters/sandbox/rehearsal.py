@@ -207,11 +207,13 @@ def sandbox_clock_of(section: Any, command: str) -> SandboxClock:
     any other venue — no base URL (the venue itself), a host that is not this machine, a server
     that is not a livegate sandbox, a sandbox on a wall clock; VenueUnreachable when nothing
     answers there."""
-    url = exchange_base_url(section)
+    url = getattr(section, "base_url", None)  # livegate.yaml's, signed off with the config — never the environment's
     venue = getattr(section, "id", "the exchange")
     refusal = f"{FLAG} is for rehearsals on the local sandbox only; it never shortens real market time"
     if not url:
-        raise UsageError(f"{refusal}: exchange.base_url is not set, so `livegate {command}` trades on {venue} itself ({SERVE_HINT})")
+        also = (f" ({BASE_URL_ENV} is not enough: a rehearsal's sandbox must be the one livegate.yaml names, which the sign-offs cover)"
+                if os.environ.get(BASE_URL_ENV) else "")
+        raise UsageError(f"{refusal}: exchange.base_url is not set, so `livegate {command}` trades on {venue} itself{also} ({SERVE_HINT})")
     if not is_loopback(url):
         raise UsageError(f"{refusal}: exchange.base_url {url} is not on this machine ({SERVE_HINT})")
     found = probe(url)

@@ -25,6 +25,7 @@ def run_production(ws: Any, key: Any, *, by: str | None, place_order: bool, ask:
     env.require_valid()  # a cap or a flag that cannot be read stops the phase before any order (exit 2)
     snap = gate.snapshot(ws)
     gate.require_open(snap, "production")
+    gate.require_recordable(ws, "production")  # a running go-live stage: its drill would halt that stage's trading
     exchange_key.require_bound_key(ws, env, snap, "production")  # the drill trades with it
     effective = snap.effective
     name = approvals.operator_name(ws, by)

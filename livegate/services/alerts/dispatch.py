@@ -5,6 +5,7 @@ recorded: destinations go by their label."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -40,6 +41,7 @@ def _scrub(text: str, template: str, url: str) -> str:
         raw = {split.username or "", split.password or "", *split.path.split("/"), *(v for _, v in parse_qsl(split.query))}
         if alert_url_label(template).endswith("…"):
             raw.add(split.hostname or "")
+        raw |= {piece for part in list(raw) for piece in re.split(r"[\s,;]+", unquote(part))}  # apprise splits lists: each item too
         parts |= {form for part in raw for form in url_forms(unquote(part))}
     except ValueError:
         pass
