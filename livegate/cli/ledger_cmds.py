@@ -25,10 +25,11 @@ from livegate.ledger.keys import (
     load_public,
     pending_rotation,
     prepare_rotation,
+    retired_key,
     try_load_private,
 )
 from livegate.ledger.store import Ledger, pin_rotation
-from livegate.ledger.trust import ROTATED
+from livegate.ledger.trust import ROTATED, read_pins
 from livegate.ledger.verify import verify_at
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
@@ -218,6 +219,19 @@ def keys_rotate(
                   "commit operator-keys.txt.")
             return
         discard_rotation(key_dir())  # never reached the ledger: start over
+    pins = read_pins(ws.root) or []
+    if pins and pins[-1].key_id != old.key_id:  # rotated in another workspace: hand this one over too, with the kept key
+        retired = retired_key(key_dir(), pins[-1].key_id)
+        if retired is None:
+            raise KeyMissing(f"this workspace is signed by key {pins[-1].key_id}, not by your key {old.key_id}, and "
+                             f"{key_dir()} keeps no {PRIVATE_FILE}.{pins[-1].key_id}.old to hand it over with")
+        if not prompts.confirm(f"Hand {ws.root} over from key {retired.key_id} to your key {old.key_id}?", yes):
+            d.out("Nothing rotated.")
+            return
+        with Ledger.open(ws.ledger_path, key=retired) as ledger:
+            event = ledger.rotate_key(old, by=by.strip() or "operator")
+        d.out(f"Handed this workspace over from key {retired.key_id} to {old.key_id} (event #{event.id}); commit operator-keys.txt.")
+        return
     if not prompts.confirm(f"Rotate operator key {old.key_id} for {ws.root}?", yes):
         d.out("Nothing rotated.")
         return

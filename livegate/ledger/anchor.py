@@ -53,8 +53,9 @@ def _resolved(ledger_path: Path) -> tuple[str, str]:
     """(anchor file name, workspace path) of a ledger path, worked out once per process. The path
     is made absolute but symbolic links are NOT followed: whoever can write the workspace cannot
     move the ledger's anchor by making `ledger.db` (or `.livegate`) a link to another file."""
-    full = Path(os.path.abspath(ledger_path))
-    return hashlib.sha256(str(full).encode()).hexdigest()[:24] + ".json", str(full.parent.parent)
+    root = Path(os.path.realpath(ledger_path.parent.parent))  # one name however the workspace is reached ...
+    full = root / ledger_path.parent.name / ledger_path.name  # ... but its own `.livegate/ledger.db` never followed
+    return hashlib.sha256(str(full).encode()).hexdigest()[:24] + ".json", str(root)
 
 
 def anchor_name(ledger_path: Path) -> str:
@@ -287,7 +288,8 @@ def check(conn: sqlite3.Connection, anchor: Anchor) -> str | None:
     if first != anchor.ledger_id:
         return (f"this is not the ledger anchored for this workspace ({anchor.where} records another ledger): "
                 "the ledger was replaced; if you started it over on purpose, move that anchor file away")
-    row = conn.execute("SELECT hash FROM events WHERE id = ?", (anchor.last_id,)).fetchone()
+    row = conn.execute("SELECT CAST(record AS BLOB) FROM events WHERE id = ?", (anchor.last_id,)).fetchone()
+    row = None if row is None else (hashlib.sha256(row[0]).hexdigest(),)  # the record's own hash, not the stored column
     if row is None:
         last = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         return (f"the ledger ends at #{last} but #{anchor.last_id} was recorded on {anchor.at[:19]}Z "

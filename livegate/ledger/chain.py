@@ -47,6 +47,8 @@ def head_message(last_id: int, last_hash: str) -> bytes:
     return f"livegate-head|{last_id}|{last_hash}".encode()
 
 
-def signoff_message(payload_without_signature: str, prev_hash: str) -> bytes:
-    """A sign-off signs its own payload and the chain hash before it (the whole history)."""
-    return f"livegate-signoff|{prev_hash}|{payload_without_signature}".encode()
+def signoff_message(payload_without_signature: str, prev_hash: str, event_id: int, ledger_id: str) -> bytes:
+    """A signed event signs its own payload, the chain hash before it (the whole history), its
+    place (its id) and the ledger it belongs to (the hash of that ledger's first event): a copy
+    of it anywhere else — later in the same ledger, or in another workspace's — does not verify."""
+    return f"livegate-signoff|{ledger_id}|{event_id}|{prev_hash}|{payload_without_signature}".encode()

@@ -121,10 +121,18 @@ def prepare_rotation(directory: Path) -> OperatorKey:
 
 def pending_rotation(directory: Path) -> OperatorKey | None:
     """The new key of a `keys rotate` that stopped before the key files were swapped, or None."""
+    return _key_file(directory / (PRIVATE_FILE + NEXT_SUFFIX))
+
+
+def retired_key(directory: Path, key_id: str) -> OperatorKey | None:
+    """The key `keys rotate` kept as operator.key.<id>.old, or None."""
+    return _key_file(directory / f"{PRIVATE_FILE}.{key_id}.old")
+
+
+def _key_file(path: Path) -> OperatorKey | None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    path = directory / (PRIVATE_FILE + NEXT_SUFFIX)
     if not path.is_file():
         return None
     try:

@@ -279,8 +279,8 @@ def latest_result_per_step(conn: sqlite3.Connection, counts: Callable[[dict[str,
 def results_and_signoffs_per_step(conn: sqlite3.Connection, counts: Callable[[dict[str, Any]], bool] = lambda event: True,
                                   ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """{step: (results, sign-offs)}: every counting result (`phase_result` of kind `phase` for
-    which `counts(event)`) of each step that has one, and every sign-off of the step, both as
-    events in ledger order."""
+    which `counts(event)`) of each step that has one, and every sign-off of the step for which
+    `counts(event)`, both as events in ledger order."""
     results: dict[str, list[dict]] = {}
     signoffs: dict[str, list[dict]] = {}
     for ev in events(conn, kinds=("phase_result", "signoff")):
@@ -288,7 +288,7 @@ def results_and_signoffs_per_step(conn: sqlite3.Connection, counts: Callable[[di
         step = str(p.get("step"))
         if ev["kind"] == "phase_result" and p.get("kind") == "phase" and counts(ev):
             results.setdefault(step, []).append(ev)
-        elif ev["kind"] == "signoff":
+        elif ev["kind"] == "signoff" and counts(ev):
             signoffs.setdefault(step, []).append(ev)
     return {step: (found, signoffs.get(step, [])) for step, found in results.items()}
 
@@ -366,6 +366,7 @@ class WatchedLedger:
         self.conn = connect_readonly(path)
         self.ident = _identity(self.path)
         self._derived: dict[Callable, tuple[int, Any]] = {}
+        self.extras: dict[str, Any] = {}  # what a reader keeps beside this connection (modes: the chain it followed)
 
     def derived(self, read: Callable[[sqlite3.Connection], T]) -> T:
         last_id = head_id(self.conn)

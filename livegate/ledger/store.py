@@ -21,7 +21,7 @@ from livegate.core.redact import may_hold_secret, redact, secret_values
 from livegate.ledger import anchor as anchors
 from livegate.ledger.chain import GENERATED_COLUMNS, GENESIS, event_hash, event_record, head_message, signoff_message
 from livegate.ledger.keys import key_dir
-from livegate.ledger.trust import OPENING_KINDS, ROTATED, PinFileError, load_chain, pin_line, pin_path, read_pins, rotation_message, workspace_of
+from livegate.ledger.trust import OPENING_KINDS, ROTATED, PinFileError, ledger_id_of, load_chain, pin_line, pin_path, read_pins, rotation_message, workspace_of
 
 SCHEMA_VERSION = 1
 ANCHOR_EVERY_S = 0.05  # the longest an append waits for its anchor (what opens a gate never waits)
@@ -369,6 +369,7 @@ class Ledger:
                 last_id, prev = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
                 rows = []
                 secrets = secret_values()
+                ledger_id = ledger_id_of(db.conn) if last_id else ""
                 for i, (kind, payload) in enumerate(items):
                     text = canonical_json(payload)
                     clean = payload
@@ -379,7 +380,7 @@ class Ledger:
                     actor = asked if i >= mine else self.actor
                     if (sign and i >= mine) or (self.key is not None and kind in OPENING_KINDS):
                         clean = dict(clean, key_id=self.key.key_id)
-                        clean["signature"] = self.key.sign(signoff_message(canonical_json(clean), prev))
+                        clean["signature"] = self.key.sign(signoff_message(canonical_json(clean), prev, event_id, ledger_id))
                         text = canonical_json(clean)
                     record = event_record(prev, ts, kind, actor, text)
                     digest = event_hash(record)

@@ -110,6 +110,12 @@ def read_pins(root: Path) -> list[PublicKey] | None:
     return keys
 
 
+def ledger_id_of(conn: sqlite3.Connection) -> str:
+    """The hash of the ledger's first event ("" in an empty ledger): what names the ledger."""
+    row = conn.execute("SELECT hash FROM events WHERE id = 1").fetchone()
+    return row[0] if row else ""
+
+
 def pin_line(key: PublicKey, note: str) -> str:
     return f"{key.raw.hex()}  # key {key.key_id}, {note}\n"
 
@@ -122,6 +128,7 @@ class KeyChain:
     problems: list[tuple[int | None, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     trusted: bool = False  # a key this machine trusts (not only the workspace's file) is in the chain
+    ledger_id: str = ""  # the hash of the ledger's first event: part of every signed message
 
     def key_at(self, event_id: int) -> PublicKey | None:
         current = None
@@ -143,15 +150,15 @@ class KeyChain:
     def signed(self, event_id: int, prev_hash: str, payload: dict[str, Any]) -> bool:
         """Whether `payload` (of event `event_id`) carries a valid signature of the key that may
         sign it."""
-        return self.usable and signed_by(self.key_at(event_id), prev_hash, payload)
+        return self.usable and signed_by(self.key_at(event_id), prev_hash, payload, event_id, self.ledger_id)
 
 
-def signed_by(key: PublicKey | None, prev_hash: str, payload: dict[str, Any]) -> bool:
+def signed_by(key: PublicKey | None, prev_hash: str, payload: dict[str, Any], event_id: int, ledger_id: str) -> bool:
     signature = payload.get("signature")
     if not isinstance(signature, str) or key is None or payload.get("key_id") != key.key_id:
         return False
     data = {k: v for k, v in payload.items() if k != "signature"}
-    return key.verify(signature, signoff_message(canonical_json(data), prev_hash))
+    return key.verify(signature, signoff_message(canonical_json(data), prev_hash, event_id, ledger_id))
 
 
 def load_chain(conn: sqlite3.Connection, root: Path, trusted: PublicKey | None) -> KeyChain:
@@ -159,7 +166,7 @@ def load_chain(conn: sqlite3.Connection, root: Path, trusted: PublicKey | None) 
     this machine trusts (the key directory's, or `--pubkey`); it must be one of the chain's keys.
     Problems (a chain that cannot be trusted) are listed; then `usable` is False and no
     signature counts."""
-    chain = KeyChain()
+    chain = KeyChain(ledger_id=ledger_id_of(conn))
     signed_any = conn.execute("SELECT signature IS NOT NULL FROM ledger_head WHERE id = 1").fetchone()
     has_signatures = bool(signed_any and signed_any[0]) or conn.execute(
         "SELECT 1 FROM events WHERE kind = 'signoff' LIMIT 1").fetchone() is not None
@@ -187,7 +194,7 @@ def load_chain(conn: sqlite3.Connection, root: Path, trusted: PublicKey | None) 
         except (ValueError, KeyError, TypeError):
             chain.problems.append((event_id, f"event #{event_id}: a key rotation that names no valid new key"))
             return chain
-        if not signed_by(current, prev_hash, payload):
+        if not signed_by(current, prev_hash, payload, event_id, chain.ledger_id):
             chain.problems.append((event_id, f"event #{event_id}: a key rotation not signed by the key it replaces ({current.key_id})"))
             return chain
         if not new.verify(str(payload.get("endorsement", "")), rotation_message(current.key_id, new.raw.hex())):

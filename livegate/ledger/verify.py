@@ -14,7 +14,7 @@ from livegate.ledger.anchor import ANCHOR_DIR, Anchor, anchors_of, check
 from livegate.ledger.chain import GENESIS, head_message
 from livegate.ledger.keys import PRIVATE_FILE, key_dir
 from livegate.ledger.queries import reading
-from livegate.ledger.trust import OPENING_KINDS, KeyChain, load_chain, signed_by, workspace_of, would_open
+from livegate.ledger.trust import OPENING_KINDS, KeyChain, ledger_id_of, load_chain, signed_by, workspace_of, would_open
 
 
 @dataclass
@@ -233,7 +233,7 @@ def _check_signatures(conn, report: VerifyReport, public_key, chain: KeyChain) -
         if data.get("key_id") != key.key_id:
             report.fail(event_id, f"event #{event_id}: {what} made with key {data.get('key_id')}, not the trusted operator key {key.key_id}")
             continue
-        if not signed_by(key, prev_hash, data):
+        if not signed_by(key, prev_hash, data, event_id, chain.ledger_id or ledger_id_of(conn)):
             report.fail(event_id, f"event #{event_id}: {what} signature does not verify")
         else:
             report.signatures_checked += 1

@@ -210,7 +210,7 @@ def decide(ws: Workspace, approval_id: str, decision: str, by: str, reason: str 
                              "through (`livegate keys init`, or LIVEGATE_KEY_DIR). Rejecting needs no key.")
         else:
             payload = {"id": a.id, "decision": decision, "by": by, "at": _iso(t), "reason": reason.strip()}
-            return _with_decision(a, ledger.append(DECIDED, payload, actor=by).payload)
+            return _with_decision(a, ledger.append(DECIDED, payload, actor=by, sign=decision == APPROVED).payload)
     raise UsageError(refusal)  # outside the lock, so a recorded expiry is committed
 
 

@@ -136,7 +136,7 @@ def _resume_recorded(ledger: Ledger, ws: Workspace, by: str, reason: str) -> lis
                 raise UsageError("trading is not halted; nothing to resume")
             removed = modes.halt_file(ws)
             mode_switch.clear_halt_file(ws)
-            ids = [e.id for e in ledger.append_many(events, actor=by)]
+            ids = [e.id for e in ledger.append_many(events, actor=by, sign=bool(events))]  # unsigned, a resume lifts nothing
     except BaseException:
         if removed is not None:
             try:

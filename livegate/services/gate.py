@@ -35,8 +35,11 @@ class Snapshot:
 
 
 def counts(event: dict[str, Any], signed: set[int]) -> bool:
-    """Whether a result counts: a pass only when the operator's signature covers it (a result
-    written without the key, or forged into the ledger, can close a gate but never open one)."""
+    """Whether a result or a sign-off counts: a sign-off or a pass only when the operator's
+    signature covers it (a result written without the key, or forged into the ledger, can close a
+    gate but never open one; a forged sign-off never shows a step signed)."""
+    if event["kind"] == "signoff":
+        return event["id"] in signed
     return event["payload"].get("verdict") != "pass" or event["id"] in signed
 
 

@@ -28,6 +28,7 @@ from livegate.core.errors import ConfigError, GateClosed, KeyMissing, LedgerErro
 from livegate.core.redact import redact_text
 from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger, default_actor, utc_now
+from livegate.ledger.trust import would_open
 from livegate.services import approvals, exchange_key, gate, mode_ladder
 from livegate.services.modes import HALTED, LIMITS, LIVE_MODES, MODE_CHANGED, MODES, RESUMED, SCALED_LEVELS, current_mode, halt_file, halt_pending, latest_counting, mode_label, mode_state
 
@@ -251,7 +252,8 @@ def append(ws: Workspace, items: list[tuple[str, dict]], by: str | None, key=Non
     this machine (what opens counts only signed)."""
 
     with Ledger.open(ws.ledger_path, key=key or try_load_private()) as ledger:
-        return [e.id for e in ledger.append_many(items, actor=by)]
+        opens = any(would_open(kind, payload) for kind, payload in items)  # unsigned, it would count for nothing
+        return [e.id for e in ledger.append_many(items, actor=by, sign=opens)]
 
 
 def halt(ws: Workspace, reason: str, by: str = "livegate", key=None) -> int | None:

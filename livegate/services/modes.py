@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +34,9 @@ from livegate.config.workspace import HALT_FILE, LEDGER_FILE, STATE_DIR, Workspa
 from livegate.core.errors import LedgerError
 from livegate.ledger import queries
 from livegate.ledger.anchor import contradiction as anchor_contradiction
+from livegate.ledger.follow import ChainBroken, Follower
 from livegate.ledger.keys import key_dir
-from livegate.ledger.trust import carries_signature
+from livegate.ledger.trust import carries_signature, chain_for
 
 MODES = ("PAPER", "LIVE_MINIMAL", "LIVE_SCALED", "EMERGENCY_STOP")
 LIVE_MODES = ("LIVE_MINIMAL", "LIVE_SCALED")
@@ -179,17 +179,55 @@ def latest_counting(conn, root: Path, kinds: tuple[str, ...]) -> dict | None:
     return _latest_counting(conn, root, kinds)
 
 
-def _read_state(conn, root: Path) -> _State:
-    # the anchor first (an append lands in the ledger before its anchor): a ledger that contradicts
-    # it was rolled back or replaced — a halt or an emergency stop may be what was cut off
-    rolled_back = anchor_contradiction(key_dir(), root / STATE_DIR / LEDGER_FILE, conn)
-    mode_event = _latest_counting(conn, root, (MODE_CHANGED,))
-    halt_event = _latest_counting(conn, root, (HALTED, RESUMED))
+class _Followed:
+    """What one thread's watched connection has read of a ledger's chain: the latest counting
+    mode event and halt/resume event, each read once and checked (`ledger.follow`)."""
+
+    def __init__(self) -> None:
+        self.follower = Follower()
+        self.mode_event: dict | None = None
+        self.halt_event: dict | None = None
+
+
+_FOLLOWED_KINDS = frozenset({MODE_CHANGED, HALTED, RESUMED})
+
+
+def _counts_checked(conn, root: Path, event: dict) -> bool:
+    """`_counts` for an event whose record `Follower` read and linked: its signature is checked
+    against that record's place in the chain (a copy elsewhere does not verify)."""
+    if event["kind"] == HALTED or (event["kind"] == MODE_CHANGED and event["payload"].get("to") == "EMERGENCY_STOP"):
+        return True
+    chain = chain_for(conn, root)
+    return "signature" in event["payload"] and chain.signed(event["id"], event["prev_hash"], event["payload"])
+
+
+def _state(ws: Workspace) -> _State:
+    """The halt and the mode as the ledger holds them now. Every call (this runs before every
+    order): the anchor is checked first (an append lands in the ledger before its anchor), then
+    the records appended since the last call are read and linked to the chain already read. A
+    ledger that contradicts its anchor, or no longer continues that chain, is a halt."""
+    root = ws.root
+    view = queries.watched(root, lambda: ws.ledger_path)
+    followed = view.extras.get("modes")
+    if followed is None:
+        followed = view.extras["modes"] = _Followed()
+    conn = view.conn
+    problem = anchor_contradiction(key_dir(), root / STATE_DIR / LEDGER_FILE, conn)
+    try:
+        for event in followed.follower.read(conn, _FOLLOWED_KINDS):
+            if _counts_checked(conn, root, event):
+                if event["kind"] == MODE_CHANGED:
+                    followed.mode_event = event
+                else:
+                    followed.halt_event = event
+    except ChainBroken as exc:
+        problem = problem or str(exc)
+    mode_event, halt_event = followed.mode_event, followed.halt_event
     switch = emergency = None
-    if rolled_back is not None:
-        switch = (f"trading is halted: the ledger does not match its anchor ({rolled_back}); "
-                  "find out what changed it — `livegate ledger verify`")
-    if switch is None and halt_event is not None and halt_event["kind"] == HALTED:
+    if problem is not None:
+        switch = (f"trading is halted: the ledger does not continue as this process read it or does not match its anchor "
+                  f"({problem}); find out what changed it — `livegate ledger verify`")
+    elif halt_event is not None and halt_event["kind"] == HALTED:
         p = halt_event["payload"]
         switch = (f"trading is halted (since {(p.get('halted_at') or halt_event['ts'])[:19]}Z by {halt_event['actor']}: "
                   f"{p.get('reason', '')}); `livegate resume` lifts the halt")
@@ -197,17 +235,6 @@ def _read_state(conn, root: Path) -> _State:
         emergency = f"trading is stopped (EMERGENCY_STOP since {mode_event['ts']}: {mode_event['payload'].get('reason', '')})"
     mode = mode_event["payload"].get("to", DEFAULT_MODE) if mode_event is not None else DEFAULT_MODE
     return _State(mode_event, halt_event, switch, emergency, "; ".join(p for p in (switch, emergency) if p) or None, mode)
-
-
-_readers: dict[Path, Callable[[Any], _State]] = {}
-
-
-def _state(ws: Workspace) -> _State:
-    reader = _readers.get(ws.root)
-    if reader is None:  # one function per workspace: what `derived` keeps is keyed by it
-        root = ws.root
-        reader = _readers[root] = lambda conn: _read_state(conn, root)
-    return queries.watched(ws.root, lambda: ws.ledger_path).derived(reader)
 
 
 def _held_sentence(held: HaltFile, note: str) -> str:

@@ -207,16 +207,18 @@ def test_a_replaced_operator_key_is_a_failure_even_after_re_signing_everything(s
         for trigger in ("events_append_only_update", "events_append_only_delete"):
             conn.execute(f"DROP TRIGGER {trigger}")
         rows = conn.execute("SELECT id, ts, kind, actor, payload FROM events ORDER BY id").fetchall()
-        prev = "0" * 64
+        prev, ledger_id = "0" * 64, ""
         for event_id, ts, kind, actor, payload in rows:
             data = json.loads(payload)
             if "signature" in data:
                 data.pop("signature")
                 data["key_id"] = mallory.key_id
-                data["signature"] = mallory.sign(signoff_message(canonical_json(data), prev))
+                data["signature"] = mallory.sign(signoff_message(canonical_json(data), prev, event_id, ledger_id))
             record = event_record(prev, ts, kind, actor, canonical_json(data))
             conn.execute("UPDATE events SET record = ?, hash = ? WHERE id = ?", (record, event_hash(record), event_id))
             prev = event_hash(record)
+            if event_id == 1:
+                ledger_id = prev
         last = rows[-1][0]
         conn.execute("UPDATE ledger_head SET last_id = ?, last_hash = ?, signed_id = ?, signed_hash = ?, key_id = ?, signature = ?",
                      (last, prev, last, prev, mallory.key_id, mallory.sign(head_message(last, prev))))
@@ -425,3 +427,102 @@ def test_a_witness_before_any_anchor_is_one_clear_error(workspace, run_cli, tmp_
     witness.mkdir()
     result = run_cli("-w", workspace, "ledger", "anchor", "--witness", witness)
     assert result.exit_code == 2 and "no anchor for this workspace yet" in result.output
+
+
+# --- a second round of attacks ---------------------------------------------------------------------
+
+def _copy_to_the_end(ledger_path: Path, *event_ids: int) -> None:
+    """Plain SQL: byte-identical copies of these records appended, the head moved onto the last."""
+    with closing(sqlite3.connect(ledger_path)) as conn:
+        last_id = conn.execute("SELECT last_id FROM ledger_head").fetchone()[0]
+        for n, event_id in enumerate(event_ids, 1):
+            record, digest = conn.execute("SELECT record, hash FROM events WHERE id = ?", (event_id,)).fetchone()
+            conn.execute("INSERT INTO events (id, record, hash) VALUES (?, ?, ?)", (last_id + n, record, digest))
+        conn.execute("UPDATE ledger_head SET last_id = ?, last_hash = ?", (last_id + len(event_ids), digest))
+        conn.commit()
+
+
+def test_a_replayed_signed_resume_lifts_nothing(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    assert run_cli("-w", signed_env, "halt", "--reason", "one", "--by", "ada").exit_code == 0
+    assert run_cli("-w", signed_env, "resume", "--by", "ada", "--yes").exit_code == 0
+    [resume] = kinds(signed_env, "trading_resumed")
+    assert run_cli("-w", signed_env, "halt", "--reason", "two", "--by", "ada").exit_code == 0
+    assert modes.halted_reason(ws) is not None
+    _copy_to_the_end(ws.ledger_path, resume["id"] - 1, resume["id"])
+    ws.halt_file_path.unlink()
+    assert modes.halted_reason(ws) is not None  # this process: the copies do not follow the chain it read
+    fresh = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from livegate.config.workspace import "
+                            "Workspace; from livegate.services import modes; print(modes.halted_reason(Workspace(Path(sys.argv[1]))))",
+                            str(signed_env)], capture_output=True, text=True, env=os.environ.copy(), timeout=60)
+    assert fresh.returncode == 0 and fresh.stdout.strip() != "None", fresh.stderr  # a fresh process: the same
+
+
+def test_a_halt_rewritten_in_place_is_still_a_halt(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    assert run_cli("-w", signed_env, "halt", "--reason", "one", "--by", "ada").exit_code == 0
+    assert modes.halted_reason(ws) is not None
+    [halt] = kinds(signed_env, "trading_halted")
+    with closing(sqlite3.connect(ws.ledger_path)) as conn:  # the kind rewritten, the stored hash column left alone
+        conn.execute("DROP TRIGGER events_append_only_update")
+        record = conn.execute("SELECT record FROM events WHERE id = ?", (halt["id"],)).fetchone()[0]
+        conn.execute("UPDATE events SET record = ? WHERE id = ?", (record.replace("trading_halted", "note"), halt["id"]))
+        conn.commit()
+    ws.halt_file_path.unlink()
+    assert modes.halted_reason(ws) is not None  # this process
+    code, report, _ = run_cli.json("-w", signed_env, "status", "--json")
+    assert report["halt"]["halted"] is True  # a fresh read: the record no longer matches its anchor
+
+
+def test_a_head_moved_back_does_not_hide_a_halt_from_a_running_process(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    assert modes.halted_reason(ws) is None
+    before = _head_row(ws.ledger_path)[0]
+    assert run_cli("-w", signed_env, "halt", "--reason", "one", "--by", "ada").exit_code == 0
+    with closing(sqlite3.connect(ws.ledger_path)) as conn:
+        conn.execute("UPDATE ledger_head SET last_id = ?", (before,))
+        conn.commit()
+    ws.halt_file_path.unlink()
+    assert modes.halted_reason(ws) is not None
+
+
+def test_resume_with_a_broken_pin_file_refuses_instead_of_pretending(signed_env, run_cli):
+    ws = Workspace(signed_env)
+    assert run_cli("-w", signed_env, "halt", "--reason", "one", "--by", "ada").exit_code == 0
+    with (signed_env / PIN_FILE).open("a") as fh:
+        fh.write("junk\n")
+    resumed = run_cli("-w", signed_env, "resume", "--by", "ada", "--yes")
+    assert resumed.exit_code == 3 and "Trading resumed" not in resumed.output, resumed.output
+    assert ws.halt_file_path.exists() and modes.halted_reason(ws) is not None
+
+
+def test_a_forged_signoff_never_shows_a_step_signed(signed_env, operator_key, run_cli):
+    sign_off(signed_env, operator_key, "paper")
+    ws = Workspace(signed_env)
+    [paper] = [e for e in kinds(signed_env, "phase_result") if e["payload"]["step"] == "paper"]
+    [signoff] = [e for e in kinds(signed_env, "signoff") if e["payload"]["step"] == "paper"]
+    forge(ws.ledger_path, "signoff", {**signoff["payload"], "by": "Mallory", "result_event": paper["id"]})
+    shown = status(run_cli, signed_env)
+    assert step(shown, "paper")["signed_by"] != "Mallory"
+
+
+def test_a_rotation_hands_every_workspace_over(signed_env, operator_key, run_cli, tmp_path):
+    other = tmp_path / "other"
+    assert run_cli("init", other).exit_code == 0
+    sign_off(other, operator_key, "env")
+    assert run_cli("-w", signed_env, "keys", "rotate", "--by", "ada", "--yes").exit_code == 0
+    assert run_cli("-w", other, "ledger", "verify").exit_code == 1  # still pinned to the old key
+    handed = run_cli("-w", other, "keys", "rotate", "--by", "ada", "--yes")
+    assert handed.exit_code == 0 and "Handed this workspace over" in handed.output, handed.output
+    assert run_cli("-w", other, "ledger", "verify").exit_code == 0
+    assert step(status(run_cli, other), "env")["status"] == "signed"
+
+
+def test_a_workspace_reached_through_a_link_has_one_anchor(signed_env, run_cli, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(signed_env.parent)
+    via = link / signed_env.name
+    assert run_cli("-w", via, "halt", "--reason", "one", "--by", "ada").exit_code == 0
+    assert run_cli("-w", via, "ledger", "verify").exit_code == 0
+    assert run_cli("-w", signed_env, "ledger", "verify").exit_code == 0
+    assert len(list((key_dir() / "anchors").iterdir())) == 1

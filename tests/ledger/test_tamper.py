@@ -95,7 +95,7 @@ class Attacker:
         and point the head's last_id/last_hash at the new tail. Returns (last_id, last_hash)."""
         with closing(sqlite3.connect(self.path)) as conn:
             ids = [r[0] for r in conn.execute("SELECT id FROM events ORDER BY id")]
-        prev, last_id = GENESIS, 0
+        prev, last_id, ledger_id = GENESIS, 0, ""
         with closing(sqlite3.connect(self.path)) as conn:
             for event_id in ids:
                 ev = dict(zip(FIELDS, conn.execute(f"SELECT {', '.join(FIELDS)} FROM events WHERE id = ?", (event_id,)).fetchone()))
@@ -104,11 +104,13 @@ class Attacker:
                     data = json.loads(ev["payload"])
                     data.pop("signature", None)
                     data["key_id"] = resign_signoffs_with.key_id
-                    data["signature"] = resign_signoffs_with.sign(signoff_message(canonical_json(data), prev))
+                    data["signature"] = resign_signoffs_with.sign(signoff_message(canonical_json(data), prev, event_id, ledger_id))
                     ev["payload"] = canonical_json(data)
                 ev["hash"] = self.digest(event_id, ev)
                 self._write(conn, event_id, ev)
                 prev, last_id = ev["hash"], event_id
+                if event_id == 1:
+                    ledger_id = ev["hash"]
             conn.execute("UPDATE ledger_head SET last_id = ?, last_hash = ? WHERE id = 1", (last_id, prev))
             conn.commit()
         return last_id, prev
