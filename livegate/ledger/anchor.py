@@ -16,6 +16,7 @@ another process appends never mistakes the newer anchor for a rollback."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -134,12 +135,26 @@ def record(key_directory: Path, ledger_path: Path, head: dict[str, Any], durable
     name, workspace = _resolved(ledger_path)
     folder = key_directory / ANCHOR_DIR
     path = folder / name
-    try:
-        current = _identity(os.stat(path))
-    except FileNotFoundError:
+    lock = _locks.get(path)
+    if lock is None:
         if not key_directory.is_dir():
             return None
         folder.mkdir(mode=0o700, exist_ok=True)
+        lock = _locks[path] = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # two writers (processes) move it one at a time: never backward
+    try:
+        return _record_locked(path, workspace, head, durable, conn)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+_locks: dict[Path, int] = {}
+
+
+def _record_locked(path: Path, workspace: str, head: dict[str, Any], durable: bool, conn: sqlite3.Connection) -> Anchor | None:
+    try:
+        current: tuple[int, int, int] | None = _identity(os.stat(path))
+    except FileNotFoundError:
         current = None
     mine = _written.get(path)
     if mine is not None and mine[0] == current:

@@ -525,4 +525,20 @@ def test_a_workspace_reached_through_a_link_has_one_anchor(signed_env, run_cli, 
     assert run_cli("-w", via, "halt", "--reason", "one", "--by", "ada").exit_code == 0
     assert run_cli("-w", via, "ledger", "verify").exit_code == 0
     assert run_cli("-w", signed_env, "ledger", "verify").exit_code == 0
-    assert len(list((key_dir() / "anchors").iterdir())) == 1
+    assert len(list((key_dir() / "anchors").glob("*.json"))) == 1
+
+
+def test_two_processes_appending_never_move_the_anchor_back(signed_env, operator_key):
+    """Writers anchor one at a time (a lock beside the anchor): after both finish, the anchor is
+    the ledger's last event, whichever process wrote last."""
+    script = ("import sys\nfrom pathlib import Path\nfrom livegate.ledger.store import Ledger\n"
+              "with Ledger.open(Path(sys.argv[1])) as ledger:\n"
+              "    for n in range(150):\n        ledger.append('note', {'n': n, 'who': sys.argv[2]})\n")
+    ws = Workspace(signed_env)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(ws.ledger_path), who], env=os.environ.copy())
+             for who in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    anchored = read_anchor(anchor_file(key_dir(), ws.ledger_path))
+    with closing(sqlite3.connect(ws.ledger_path)) as conn:
+        last_id, last_hash = conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    assert (anchored.last_id, anchored.last_hash) == (last_id, last_hash)
