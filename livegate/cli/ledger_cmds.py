@@ -204,7 +204,9 @@ def keys_rotate(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Replace the operator key: the old key signs the hand-over to a new one in this workspace's
-    ledger, operator-keys.txt gains the new key, and the old key is kept as operator.key.<id>.old."""
+    ledger, operator-keys.txt gains the new key, and the old key is kept as operator.key.<id>.old.
+    Run it again to finish a rotation that was cut short, and in each other workspace the old key
+    signed: it hands that one over too."""
 
     ws = workspace_from(ctx)
     old = load_private()
