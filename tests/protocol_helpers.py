@@ -3,6 +3,10 @@ made to pass its criteria) and signed off, so the next phase's gate opens."""
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from pathlib import Path
 
 from livegate.config.environment import load_env
@@ -36,3 +40,35 @@ def sign_off(ws_root: Path, key, *steps: str) -> None:
         result = run_phase(Passing(), ws, step=step, key=key)
         assert result.passed, [c.to_dict() for c in result.checks]
         gate.signoff(ws, step, "Test Operator", key)
+
+
+def event_count(ws_root: Path) -> int:
+    """How many events the workspace's ledger holds, read with plain sqlite3."""
+    with closing(sqlite3.connect(Workspace(ws_root).ledger_path)) as conn:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def ledger_rows(ws_root: Path) -> list[tuple]:
+    """Every event (id, hash) and the head row, read with plain sqlite3: what "nothing written" compares."""
+    with closing(sqlite3.connect(Workspace(ws_root).ledger_path)) as conn:
+        return conn.execute("SELECT id, hash FROM events ORDER BY id").fetchall() + conn.execute("SELECT * FROM ledger_head").fetchall()
+
+
+_HOLD_LOCK = r"""
+import sys
+from pathlib import Path
+from livegate.services import controls
+from livegate.config.workspace import Workspace
+
+with controls.live_lock(Workspace(Path(sys.argv[1])), sys.argv[2]):
+    print("acquired", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def hold_live_lock(ws_root: Path, stage: str) -> subprocess.Popen:
+    """A process holding the workspace's live lock as a go-live `stage` does, until a line on its stdin."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(ws_root), stage], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "acquired"
+    return proc

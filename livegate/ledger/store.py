@@ -97,9 +97,8 @@ def _create_whole(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{threading.get_native_id()}.{id(text)}.tmp")
     tmp.write_text(text, encoding="ascii")
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass  # pinned by another process meanwhile: that pin is checked like any other
+        with contextlib.suppress(FileExistsError):  # pinned by another process meanwhile: that pin is checked like any other
+            os.link(tmp, path)
     finally:
         tmp.unlink()
 

@@ -24,7 +24,7 @@ from livegate.core.timeparse import iso_to_ms, ms_to_iso
 from livegate.ledger import queries
 from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger, default_actor
-from livegate.ledger.trust import carries_signature
+from livegate.ledger.trust import carries_signature, would_open
 from livegate.services.alerts import Alerter
 
 REQUESTED, DECIDED = "approval_requested", "approval_decided"
@@ -109,7 +109,7 @@ def _collect(events: Iterator[dict[str, Any]], signed: Callable[[dict[str, Any]]
             found[p["id"]] = Approval(p["id"], p.get("order", {}), p.get("context", ""), p["requested_at"], p["expires_at"],
                                       p.get("expiry_seconds", 0), event["actor"])
         elif (a := found.get(p.get("id"))) is not None and a.decision is None and (
-                p.get("decision") != APPROVED or (a.id not in doubled and signed(event))):
+                not would_open(DECIDED, p) or (a.id not in doubled and signed(event))):
             found[a.id] = _with_decision(a, p)
     return found
 

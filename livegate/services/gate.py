@@ -13,6 +13,7 @@ from livegate.core.results import PhaseResult
 from livegate.ledger import queries
 from livegate.ledger.keys import load_public
 from livegate.ledger.store import Ledger
+from livegate.ledger.trust import would_open
 from livegate.ledger.verify import verified
 from livegate.services.livelock import live_holder
 
@@ -38,9 +39,7 @@ def counts(event: dict[str, Any], signed: set[int]) -> bool:
     """Whether a result or a sign-off counts: a sign-off or a pass only when the operator's
     signature covers it (a result written without the key, or forged into the ledger, can close a
     gate but never open one; a forged sign-off never shows a step signed)."""
-    if event["kind"] == "signoff":
-        return event["id"] in signed
-    return event["payload"].get("verdict") != "pass" or event["id"] in signed
+    return (event["kind"] != "signoff" and not would_open(event["kind"], event["payload"])) or event["id"] in signed
 
 
 def step_records(conn, signed: set[int]) -> dict[str, rules.StepRecord]:

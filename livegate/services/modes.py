@@ -36,7 +36,7 @@ from livegate.ledger import queries
 from livegate.ledger.anchor import contradiction as anchor_contradiction
 from livegate.ledger.follow import ChainBroken, Follower
 from livegate.ledger.keys import key_dir
-from livegate.ledger.trust import carries_signature, chain_for
+from livegate.ledger.trust import carries_signature, chain_for, would_open
 
 MODES = ("PAPER", "LIVE_MINIMAL", "LIVE_SCALED", "EMERGENCY_STOP")
 LIVE_MODES = ("LIVE_MINIMAL", "LIVE_SCALED")
@@ -165,9 +165,7 @@ def _counts(conn, root: Path, event: dict) -> bool:
     switch to EMERGENCY_STOP: they must never wait for a key); what opens — a resume, any other
     mode change — counts only with the operator's signature, so one written into the ledger by
     anyone without the key changes nothing."""
-    if event["kind"] == HALTED or (event["kind"] == MODE_CHANGED and event["payload"].get("to") == "EMERGENCY_STOP"):
-        return True
-    return carries_signature(conn, root, event)
+    return not would_open(event["kind"], event["payload"]) or carries_signature(conn, root, event)
 
 
 def _latest_counting(conn, root: Path, kinds: tuple[str, ...]) -> dict | None:
@@ -195,10 +193,9 @@ _FOLLOWED_KINDS = frozenset({MODE_CHANGED, HALTED, RESUMED})
 def _counts_checked(conn, root: Path, event: dict) -> bool:
     """`_counts` for an event whose record `Follower` read and linked: its signature is checked
     against that record's place in the chain (a copy elsewhere does not verify)."""
-    if event["kind"] == HALTED or (event["kind"] == MODE_CHANGED and event["payload"].get("to") == "EMERGENCY_STOP"):
+    if not would_open(event["kind"], event["payload"]):
         return True
-    chain = chain_for(conn, root)
-    return "signature" in event["payload"] and chain.signed(event["id"], event["prev_hash"], event["payload"])
+    return "signature" in event["payload"] and chain_for(conn, root).signed(event["id"], event["prev_hash"], event["payload"])
 
 
 def _state(ws: Workspace) -> _State:

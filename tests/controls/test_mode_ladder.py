@@ -5,7 +5,6 @@ exit 3, name what is missing and write nothing; less risk is never held up."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
@@ -15,22 +14,13 @@ from livegate.phases.production.scaling import current_level, scale
 from livegate.services import modes
 from tests.controls.conftest import events
 from tests.production.test_scaling import add_trades
-from tests.protocol_helpers import sign_off
+from tests.protocol_helpers import ledger_rows, sign_off
 
 REAL_MONEY = ("--yes", "--i-understand-real-money")
 
 
 def mode_set(run_cli, root, mode: str, *extra: str):
     return run_cli("-w", root, "mode", "set", mode, "--reason", "the ladder", "--by", "alice", *extra, *REAL_MONEY)
-
-
-def ledger_rows(root) -> list[tuple]:
-    """Every event row and the head, read with plain sqlite3: what "nothing written" compares."""
-    conn = sqlite3.connect(Workspace(root).ledger_path)
-    try:
-        return conn.execute("SELECT id, hash FROM events ORDER BY id").fetchall() + conn.execute("SELECT * FROM ledger_head").fetchall()
-    finally:
-        conn.close()
 
 
 def reasons(result) -> list[str]:

@@ -5,22 +5,14 @@ so), and `--check` measures without writing a single event."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from tests.conftest import by_id
 from tests.envcheck.conftest import write_env
+from tests.protocol_helpers import event_count
 
 CLOSED = "validate failed: env is no longer signed; paper and later phases are closed until it passes and is signed again"
-
-
-def event_count(ws) -> int:
-    conn = sqlite3.connect(ws / ".livegate" / "ledger.db")
-    try:
-        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def steps(run_cli, ws) -> dict[str, dict]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,22 +18,10 @@ from livegate.core.protocol import Step
 from livegate.core.results import Verdict
 from livegate.phases import Measurement, criteria_for, run_phase
 from livegate.services.livelock import live_holder
-from tests.protocol_helpers import passing, sign_off
+from tests.protocol_helpers import event_count, hold_live_lock, passing, sign_off
 
 FAILED_ENV = ("validate failed: env is no longer signed; paper and later phases are closed until it passes "
               "and is signed again")
-
-HOLD_LOCK = r"""
-import sys
-from pathlib import Path
-from livegate.services import controls
-from livegate.config.workspace import Workspace
-
-with controls.live_lock(Workspace(Path(sys.argv[1])), sys.argv[2]):
-    print("acquired", flush=True)
-    sys.stdin.readline()
-"""
-
 
 def phase(root: Path, step: str, failing: tuple[str, ...] = ()):
     """A plug-in measuring every criterion of `step` to pass, except those named in `failing`."""
@@ -54,14 +40,6 @@ def rerun(root: Path, key, step: str = "env", failing: tuple[str, ...] = (), rec
     extras: dict = {}
     result = run_phase(phase(root, step, failing), Workspace(root), step=step, extras=extras, key=key, record=record)
     return result, extras.get("gate_notice")
-
-
-def event_count(root: Path) -> int:
-    conn = sqlite3.connect(root / ".livegate" / "ledger.db")
-    try:
-        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def status(run_cli, root: Path) -> dict[str, dict]:
@@ -144,10 +122,8 @@ def lock_holder(workspace):
     procs = []
 
     def hold(stage: str) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(workspace), stage], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        proc = hold_live_lock(workspace, stage)
         procs.append(proc)
-        assert proc.stdout.readline().strip() == "acquired"
         return proc
 
     yield hold

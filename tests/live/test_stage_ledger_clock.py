@@ -19,6 +19,7 @@ from livegate.config.workspace import Workspace
 from livegate.core.ledger_clock import ClockWentBackwards
 from livegate.ledger.store import Ledger
 from livegate.phases.microlive.runner import stage_status
+from tests.protocol_helpers import ledger_rows
 
 LOOSEST = {"win_rate_gap_points": 60, "live_vs_paper_worse_pct": 100}  # the kill comparisons are not what is tested here
 
@@ -44,14 +45,6 @@ def start_real_stage(run_cli, root) -> dict:
 
 def at(started: dict, hours: float) -> datetime:
     return datetime.fromisoformat(started["ts"]).astimezone(UTC) + timedelta(hours=hours)
-
-
-def ledger_rows(root) -> list[tuple]:
-    conn = sqlite3.connect(Workspace(root).ledger_path)
-    try:
-        return conn.execute("SELECT id, hash FROM events ORDER BY id").fetchall() + conn.execute("SELECT * FROM ledger_head").fetchall()
-    finally:
-        conn.close()
 
 
 def test_a_real_stages_hours_are_the_ledgers_not_the_wall_clocks(run_cli, real_ws):

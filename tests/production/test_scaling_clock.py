@@ -18,7 +18,7 @@ from freezegun import freeze_time
 from livegate.config.workspace import Workspace
 from livegate.phases.production.scaling import current_level
 from tests.production.test_scaling import STEPS, add_trades
-from tests.protocol_helpers import sign_off
+from tests.protocol_helpers import ledger_rows, sign_off
 
 pytestmark = pytest.mark.skipif(shutil.which("faketime") is None, reason="libfaketime's faketime is not installed")
 
@@ -37,15 +37,6 @@ def livegate_at(offset: str, root, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def ledger_rows(ws) -> list[tuple]:
-    """Every event row and the head, read with plain sqlite3: what "nothing written" compares."""
-    conn = sqlite3.connect(ws.ledger_path)
-    try:
-        return conn.execute("SELECT id, hash FROM events ORDER BY id").fetchall() + conn.execute("SELECT * FROM ledger_head").fetchall()
-    finally:
-        conn.close()
-
-
 def capital_steps(ws) -> list[dict]:
     conn = sqlite3.connect(ws.ledger_path)
     try:
@@ -61,7 +52,7 @@ def days_after(level, days: float) -> datetime:
 def test_a_clock_set_30_days_forward_counts_only_what_the_ledger_shows(prod, operator_key):
     level = current_level(prod, prod.effective)
     add_trades(prod, operator_key, level.since_ms, GOOD_WEEKS)  # written now: the ledger shows minutes at the level
-    before = ledger_rows(prod)
+    before = ledger_rows(prod.root)
 
     refused = livegate_at("+30d", prod.root, "scale", "--to", "15000")
     assert refused.returncode == 2, refused.stderr
@@ -69,7 +60,7 @@ def test_a_clock_set_30_days_forward_counts_only_what_the_ledger_shows(prod, ope
     assert "the minimum is 14" in refused.stderr
     assert "not profitable" not in refused.stderr and "sharpe" not in refused.stderr  # only the days are missing
     assert "Traceback" not in refused.stderr
-    assert ledger_rows(prod) == before
+    assert ledger_rows(prod.root) == before
 
     with freeze_time(days_after(level, 15)):  # the level's trading goes on: the ledger now shows 15 days
         add_trades(prod, operator_key, level.since_ms, [3.0])
@@ -84,14 +75,14 @@ def test_a_wall_clock_behind_the_ledger_is_refused_as_a_clock_that_went_backward
     level = current_level(prod, prod.effective)
     with freeze_time(days_after(level, 15)):
         add_trades(prod, operator_key, level.since_ms, GOOD_WEEKS)  # the ledger's latest event: 15 days on
-    before = ledger_rows(prod)
+    before = ledger_rows(prod.root)
 
     refused = livegate_at("+14d", prod.root, "scale", "--to", "15000")  # a day behind the ledger's latest event
     assert refused.returncode == 3, refused.stderr
     assert "gate closed: cannot proceed with capital scaling" in refused.stderr
     assert "the clock went backwards: this machine's clock reads" in refused.stderr
     assert "earlier than the ledger's event #" in refused.stderr and "Traceback" not in refused.stderr
-    assert ledger_rows(prod) == before
+    assert ledger_rows(prod.root) == before
 
     down = livegate_at("+14d", prod.root, "scale", "--down")  # less capital is never held up
     assert down.returncode == 0, down.stderr
@@ -103,11 +94,11 @@ def test_ledger_time_that_went_forward_and_back_again_does_not_count(prod, opera
     with freeze_time(days_after(level, 30)):  # events written under a clock set 30 days forward...
         add_trades(prod, operator_key, level.since_ms, GOOD_WEEKS)
     add_trades(prod, operator_key, level.since_ms, [2.0])  # ...then under the right clock again: back 30 days
-    before = ledger_rows(prod)
+    before = ledger_rows(prod.root)
 
     refused = livegate_at("+30d", prod.root, "scale", "--to", "15000")  # the wall clock joins the forward one
     assert refused.returncode == 2, refused.stderr
     out = " ".join(refused.stderr.split())
     assert "0.0 days at the current level on the ledger's clock" in out
     assert "the ledger's clock went backwards (event #" in out and "only the time after that counts" in out
-    assert ledger_rows(prod) == before
+    assert ledger_rows(prod.root) == before

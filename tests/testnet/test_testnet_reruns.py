@@ -4,33 +4,11 @@ any order) while a go-live stage holds the live lock."""
 
 from __future__ import annotations
 
-import sqlite3
-import subprocess
-import sys
-
 import pytest
 
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
 from tests.conftest import by_id
-
-HOLD_LOCK = r"""
-import sys
-from pathlib import Path
-from livegate.services import controls
-from livegate.config.workspace import Workspace
-
-with controls.live_lock(Workspace(Path(sys.argv[1])), sys.argv[2]):
-    print("acquired", flush=True)
-    sys.stdin.readline()
-"""
-
-
-def event_count(ws) -> int:
-    conn = sqlite3.connect(ws / ".livegate" / "ledger.db")
-    try:
-        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
-    finally:
-        conn.close()
+from tests.protocol_helpers import event_count, hold_live_lock
 
 
 def venue_orders(sandbox) -> list[str]:
@@ -42,9 +20,7 @@ def venue_orders(sandbox) -> list[str]:
 @pytest.fixture
 def stage_running(testnet_ws):
     """A go-live stage 4.1a holding the live lock, taken the way go-live takes it."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(testnet_ws), "4.1a"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "acquired"
+    proc = hold_live_lock(testnet_ws, "4.1a")
     yield proc
     proc.kill()
     proc.wait(timeout=10)
