@@ -7,7 +7,8 @@ orders/s on this 2-core machine). Printed side by side with the targets, in one 
 
 Three processes, as in use: the venue (the local sandbox exchange), livegate with its gateway
 (this process) and the bots (aiohttp clients signing their own requests). The venue is asked
-without a rate limit, so that the figures are the gateway's own.
+without a rate limit, so that the figures are the gateway's own. The operator key is loaded,
+as when a trader runs a stage: every ledger write signs the head and moves the anchor.
 
     python benchmarks/bench_bot_gateway.py [--orders 300] [--bots 8] [--seconds 5]
 """
@@ -138,6 +139,12 @@ def main() -> None:
     try:
         facts = json.loads(venue_proc.stdout.readline())
         with tempfile.TemporaryDirectory() as tmp:
+            import os
+
+            from livegate.ledger.keys import init_key
+
+            os.environ["LIVEGATE_KEY_DIR"] = str(Path(tmp) / "keys")  # as a trader runs it: the operator key loaded
+            key = init_key(Path(tmp) / "keys")  # (every append's head signed, the ledger anchored beside the key)
             root = Path(tmp) / "ws"
             scaffold(root, bot="external")
             ws = Workspace(root)
@@ -157,7 +164,7 @@ def main() -> None:
             bot = issue_bot_key(ws.state_dir)
             effective, env = ws.effective, load_env(root)
             client = workspace_exchange(effective.config.exchange, env, rate_limit_ms=0)
-            with Ledger.open(ws.ledger_path) as ledger:
+            with Ledger.open(ws.ledger_path, key=key) as ledger:
                 ledger.checkpoint_in_background()  # as serve_bot does
                 venue = venue_gateway(TESTNET, ws, effective, env, WriteThroughJournal(ledger, "bench"), "bench", "BTC/USDT",
                                       None, client=client)

@@ -19,6 +19,7 @@ def isolation(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name.startswith(("LIVEGATE_", "EXCHANGE_", "SIGNER_", "ALLOW_")) or name in (
             "PAPER_MODE", "LIVE_TRADING_ENABLED", "TRADING_HALTED", "EXECUTION_APPROVAL_MODE", "MAX_TRADE_AMOUNT",
+            "MAX_CEX_ORDER_AMOUNT",
         ):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"

@@ -22,12 +22,13 @@ import typer
 from typer._click import Command, Context, HelpFormatter  # typer's vendored click
 from typer.core import TyperCommand, TyperGroup
 
-from livegate.cli import display
+from livegate.cli import display, help_layout
 from livegate.core import errors
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE, EXIT_GATE, EXIT_HALTED, EXIT_VENUE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5, 70
 EXIT_INTERRUPTED = 130
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, as the shell reports a writer whose reader went away (`| head`)
+HELP_OPTION_NAMES = ["-h", "--help"]
 
 EXIT_CODES: tuple[tuple[type[errors.LivegateError], int], ...] = (
     (errors.CriteriaNotMet, EXIT_CRITERIA),
@@ -62,39 +63,53 @@ def report_error(exc: errors.LivegateError) -> None:
         display.error(str(exc).replace("[", "\\["))
 
 
-# Every top-level command, in the order `livegate --help` lists them: name -> (its module in
-# livegate.cli, its one-line help). `livegate --help` is printed from this table alone; a command's
-# module is imported only when that command is run (or asked for its own --help). Each module
-# defines its commands on its own `app = typer.Typer()`; tests/test_cli_meta.py keeps this table
-# and the modules in step.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("workspace_cmds", "Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."),
-    "status": ("workspace_cmds", "Show the ladder: each phase, its verdict, when, who signed it, and what blocks the next step."),
-    "validate": ("validate_cmds", "Phase 1 — check the environment: config and .env, keys and their permissions, latency, chain id, clock, secret scan."),
-    "paper-run": ("paper_cmds", "Phase 2 — run the strategy through the risk guardian on simulated fills, then evaluate it against the paper criteria."),
-    "paper-import": ("import_cmds", "Phase 2 from another bot's closed trades (CSV, JSONL, Freqtrade dry-run database), against the paper criteria."),
-    "testnet": ("testnet_cmds", "Phase 3 — real orders on the exchange's sandbox and a swap on the test chain."),
-    "go-live": ("live_cmds", "Phase 4 — trade real money at one graduated micro-live stage (4.1a–4.1d) through the order gateway."),
-    "production": ("production_cmds", "Phase 5 — production readiness: a test alert delivered, the runbooks present, a timed kill-switch drill."),
-    "scale": ("production_cmds", "Change the capital level after production: up by at most +50 % per step when the rules are met, down at once."),
-    "signoff": ("workspace_cmds", "Sign off a passed phase with the operator key, after the risk acknowledgment."),
-    "mode": ("mode_cmds", "Trading mode (PAPER, LIVE_MINIMAL, LIVE_SCALED, EMERGENCY_STOP) and its history."),
-    "halt": ("control_cmds", "Kill switch: no new order on any path from the next check on, in every running process; cancels still go through."),
-    "resume": ("control_cmds", "Lift the kill switch after a confirmation; EMERGENCY_STOP becomes PAPER."),
-    "cancel-all": ("control_cmds", "Cancel every open order of the configured symbols and check none is left; reject orders awaiting approval."),
-    "rollback": ("control_cmds", "Halt, cancel every open order and return to PAPER; the halt stays on until `livegate resume`."),
-    "approvals": ("approval_cmds", "Pending orders under EXECUTION_APPROVAL_MODE=approve_each: list, approve, reject."),
-    "monitor": ("monitor_cmds", "Live dashboard of the running bot, read from the ledger, with green/yellow/red flags. Ctrl-C exits 0."),
-    "report": ("monitor_cmds", "Write the report — charts, criteria tables, breaker and mode history, sign-offs — as HTML, JSON or CSV."),
-    "alert": ("alert_cmds", "Alerts through apprise (webhook, Discord, Telegram, Slack, e-mail)."),
-    "ledger": ("ledger_cmds", "The tamper-evident ledger: verify, export, show, anchor."),
-    "keys": ("ledger_cmds", "The operator's Ed25519 signing key: init, show, rotate."),
-    "config": ("config_cmds", "Configuration helpers: the JSON Schema and the reference of the config files."),
-    "check-config": ("config_cmds", "Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."),
-    "gateway": ("gateway_cmds", "The Binance-compatible gateway your own bot trades through (`bot: external`): its key."),
-    "sandbox": ("sandbox_cmds", "The local exchange and chain for offline rehearsals."),
-    "demo": ("demo_cmds", "Rehearse the whole protocol offline in about a minute and a half, on the local exchange and chain."),
+# Every top-level command, grouped into the panels of `livegate --help` and listed in the order a
+# go-live takes them: panel -> name -> (its module in livegate.cli, its one-line help).
+# `livegate --help` is printed from this table alone; a command's module is imported only when
+# that command is run (or asked for its own --help). Each module defines its commands on its own
+# `app = typer.Typer()`; tests/test_cli_meta.py keeps this table and the modules in step.
+COMMAND_PANELS: dict[str, dict[str, tuple[str, str]]] = {
+    "Setup": {
+        "init": ("workspace_cmds", "Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."),
+        "keys": ("ledger_cmds", "The operator's Ed25519 signing key: init, show, rotate."),
+        "config": ("config_cmds", "Configuration helpers: the JSON Schema and the reference of the config files."),
+        "check-config": ("config_cmds", "Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."),
+        "gateway": ("gateway_cmds", "The Binance-compatible gateway your own bot trades through (`bot: external`): its key."),
+    },
+    "Protocol": {
+        "validate": ("validate_cmds", "Phase 1 — check the environment: config and .env, keys and their permissions, latency, chain id, clock, secret scan."),
+        "paper-run": ("paper_cmds", "Phase 2 — run the strategy through the risk guardian on simulated fills, then evaluate it against the paper criteria."),
+        "paper-import": ("import_cmds", "Phase 2 from another bot's closed trades (CSV, JSONL, Freqtrade dry-run database), against the paper criteria."),
+        "testnet": ("testnet_cmds", "Phase 3 — real orders on the exchange's sandbox and a swap on the test chain."),
+        "mode": ("mode_cmds", "Trading mode (PAPER, LIVE_MINIMAL, LIVE_SCALED, EMERGENCY_STOP) and its history."),
+        "go-live": ("live_cmds", "Phase 4 — trade real money at one graduated micro-live stage (4.1a–4.1d) through the order gateway."),
+        "approvals": ("approval_cmds", "Pending orders under EXECUTION_APPROVAL_MODE=approve_each: list, approve, reject."),
+        "production": ("production_cmds", "Phase 5 — production readiness: a test alert delivered, the runbooks present, a timed kill-switch drill."),
+        "signoff": ("workspace_cmds", "Sign off a passed phase with the operator key, after the risk acknowledgment."),
+        "scale": ("production_cmds", "Change the capital level after production: up by at most +50 % per step when the rules are met, down at once."),
+    },
+    "Emergency": {
+        "halt": ("control_cmds", "Kill switch: no new order on any path from the next check on, in every running process; cancels still go through."),
+        "cancel-all": ("control_cmds", "Cancel every open order of the configured symbols and check none is left; reject orders awaiting approval."),
+        "rollback": ("control_cmds", "Halt, cancel every open order and return to PAPER; the halt stays on until `livegate resume`."),
+        "resume": ("control_cmds", "Lift the kill switch after a confirmation; EMERGENCY_STOP becomes PAPER."),
+    },
+    "Watching": {
+        "status": ("workspace_cmds", "Show first whether trading is halted (who, when, why), the mode, tripped breakers and unsigned events; then the ladder."),
+        "monitor": ("monitor_cmds", "Live dashboard of the running bot, read from the ledger, with green/yellow/red flags. Ctrl-C exits 0."),
+        "report": ("monitor_cmds", "Write the report — charts, criteria tables, breaker and mode history, sign-offs — as HTML, JSON or CSV."),
+        "alert": ("alert_cmds", "Alerts through apprise (webhook, Discord, Telegram, Slack, e-mail)."),
+    },
+    "Ledger": {
+        "ledger": ("ledger_cmds", "The tamper-evident ledger: verify, export, show, anchor."),
+    },
+    "Sandbox": {
+        "demo": ("demo_cmds", "Rehearse the whole protocol offline in about a minute and a half, on the local exchange and chain."),
+        "sandbox": ("sandbox_cmds", "The local exchange and chain for offline rehearsals."),
+    },
 }
+COMMANDS: dict[str, tuple[str, str]] = {name: entry for panel in COMMAND_PANELS.values() for name, entry in panel.items()}
+PANEL_OF: dict[str, str] = {name: title for title, panel in COMMAND_PANELS.items() for name in panel}
 
 
 def load_command(name: str) -> Command:
@@ -103,7 +118,9 @@ def load_command(name: str) -> Command:
     commands = typer.main.get_group(module.app).commands
     if name not in commands:
         raise LookupError(f"livegate.cli.{COMMANDS[name][0]} defines no command {name!r}")
-    return commands[name]
+    command = help_layout.tidy(commands[name], HELP_OPTION_NAMES)
+    command.rich_help_panel = PANEL_OF[name]
+    return command
 
 
 class LazyCommands(MutableMapping[str, Command]):
@@ -149,19 +166,32 @@ class LivegateGroup(TyperGroup):
         self.commands = LazyCommands(self.commands)
         self._listing = False
 
+    def get_params(self, ctx: Context):
+        params = super().get_params(ctx)  # typer appends the completion options after __init__
+        for param in params:
+            help_layout.tidy_parameter(param)
+        return params
+
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)  # the names only: nothing is built
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if self._listing and cmd_name in COMMANDS:
-            # Listing for --help: a stand-in with the table's help line, the module stays unimported.
-            return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1])
+            # Listing for --help: a stand-in with the table's help line and panel, the module stays unimported.
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1], rich_help_panel=PANEL_OF[cmd_name])
         return self.commands.get(cmd_name)
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self._listing = True
         try:
             super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def shell_complete(self, ctx: Context, incomplete: str):
+        self._listing = True  # completing a command name shows the table's help lines: no module imported
+        try:
+            return super().shell_complete(ctx, incomplete)
         finally:
             self._listing = False
 
@@ -231,15 +261,24 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=True,
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # stdlib, but slow to import: only for --version
+
+        typer.echo(f"livegate {version('livegate')}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     ctx: typer.Context,
-    workspace: Path = typer.Option(None, "--workspace", "-w", envvar="LIVEGATE_WORKSPACE", help="Workspace directory (default: the current directory).", show_default=False),
+    workspace: Path = typer.Option(None, "--workspace", "-w", envvar="LIVEGATE_WORKSPACE", metavar="DIR", help="Workspace directory (default: the current directory).", show_default=False),
+    version: bool = typer.Option(False, "--version", is_eager=True, expose_value=False, callback=_print_version, help="Print livegate's version and exit."),
 ) -> None:
     ctx.obj = {"workspace": workspace}
 

@@ -58,8 +58,8 @@ def approvals_list(
 @approvals_app.command("approve")
 def approvals_approve(
     ctx: typer.Context,
-    approval_id: str = typer.Argument(..., help=ID_HELP),
-    by: str = typer.Option(None, "--by", help=BY_HELP, show_default=False),
+    approval_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
+    by: str = typer.Option(None, "--by", metavar="NAME", help=BY_HELP, show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Approve a pending order so it goes to the executor; refused once expired or decided."""
@@ -79,9 +79,9 @@ def approvals_approve(
 @approvals_app.command("reject")
 def approvals_reject(
     ctx: typer.Context,
-    approval_id: str = typer.Argument(..., help=ID_HELP),
-    by: str = typer.Option(None, "--by", help=BY_HELP, show_default=False),
-    reason: str = typer.Option("", "--reason", help="Why (kept in the ledger and reported with the blocked order)."),
+    approval_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
+    by: str = typer.Option(None, "--by", metavar="NAME", help=BY_HELP, show_default=False),
+    reason: str = typer.Option("", "--reason", metavar="REASON", help="Why (kept in the ledger and reported with the blocked order)."),
 ) -> None:
     """Reject a pending order: it never executes. Refused once expired or decided."""
 

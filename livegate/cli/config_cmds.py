@@ -22,9 +22,9 @@ app.add_typer(config_app, name="config")
 @app.command("check-config")
 def check_config(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(None, help="Files to check (default: the workspace's livegate.yaml and risk_limits.yaml).", show_default=False),
-    fmt: str = typer.Option("text", "--format", "-f", help="text, json or github (GitHub Actions annotations)."),
-    kind: str = typer.Option(None, "--kind", help="workspace, risk or phase, when the file name does not say.", show_default=False),
+    paths: list[Path] = typer.Argument(None, metavar="FILE", help="Files to check (default: the workspace's livegate.yaml and risk_limits.yaml).", show_default=False),
+    fmt: str = typer.Option("text", "--format", "-f", metavar="text|json|github", help="text, json or github (GitHub Actions annotations)."),
+    kind: str = typer.Option(None, "--kind", metavar="workspace|risk|phase", help="workspace, risk or phase, when the file name does not say.", show_default=False),
 ) -> None:
     """Validate config files without network or keys; exit 2 on any problem (use in CI or pre-commit)."""
 
@@ -45,7 +45,7 @@ def check_config(
 
 @config_app.command("schema")
 def config_schema(
-    kind: str = typer.Option("all", "--kind", help="workspace (livegate.yaml), risk (risk_limits.yaml), phase (phases/*.yaml) or all."),
+    kind: str = typer.Option("all", "--kind", metavar="workspace|risk|phase|all", help="workspace (livegate.yaml), risk (risk_limits.yaml), phase (phases/*.yaml) or all."),
 ) -> None:
     """Print the JSON Schema of the config files, for editors and CI."""
 

@@ -18,7 +18,7 @@ from livegate.services.modes import halt_status, mode_limits
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
-BY = typer.Option(None, "--by", help="Who (default: workspace.operator in livegate.yaml, else the OS user).", show_default=False)
+BY = typer.Option(None, "--by", metavar="NAME", help="Who (default: workspace.operator in livegate.yaml, else the OS user).", show_default=False)
 YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
@@ -80,7 +80,7 @@ def _halt_warnings(outcome: HaltOutcome) -> list[str]:
 @app.command("halt")
 def halt_cmd(
     ctx: typer.Context,
-    reason: str = typer.Option("manual halt", "--reason", help="Why (kept in the ledger and shown to every refused order)."),
+    reason: str = typer.Option("manual halt", "--reason", metavar="REASON", help="Why (kept in the ledger and shown to every refused order)."),
     by: str = BY,
     as_json: bool = JSON,
 ) -> None:
@@ -114,7 +114,7 @@ def halt_cmd(
 @app.command("resume")
 def resume_cmd(
     ctx: typer.Context,
-    reason: str = typer.Option("", "--reason", help="Why trading may resume (kept in the ledger)."),
+    reason: str = typer.Option("", "--reason", metavar="REASON", help="Why trading may resume (kept in the ledger)."),
     by: str = BY,
     yes: bool = YES,
     as_json: bool = JSON,
@@ -154,7 +154,7 @@ def cancel_all_cmd(
 @app.command("rollback")
 def rollback_cmd(
     ctx: typer.Context,
-    reason: str = typer.Option("rollback", "--reason", help="Why (kept with every step in the ledger)."),
+    reason: str = typer.Option("rollback", "--reason", metavar="REASON", help="Why (kept with every step in the ledger)."),
     by: str = BY,
     yes: bool = YES,
     as_json: bool = JSON,

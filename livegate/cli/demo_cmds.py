@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
@@ -19,7 +20,7 @@ app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them 
 
 @app.command()
 def demo(
-    directory: Path = typer.Argument(Path("livegate-demo"), help="Where to create the demo workspace (must not exist yet)."),
+    directory: Path = typer.Argument(Path("livegate-demo"), metavar="DIR", help="Where to create the demo workspace (must not exist yet)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Run without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
 ) -> None:
@@ -30,7 +31,9 @@ def demo(
     micro-live stages 4.1a–4.1d, production with a test alert to a local receiver — every step
     signed off, then the ladder, an HTML report and a verified ledger. Nothing touches the
     internet. The demo's paper and micro-live thresholds are loosened for a random market;
-    `livegate -w DIR status` flags each. The workspace stays for you to inspect."""
+    `livegate -w DIR status` flags each. The workspace stays for you to inspect; the commands to look
+    around are printed as you can run them from here (`.venv/bin/livegate ...` when livegate is not on
+    your PATH). In a clone of livegate, git ignores the default `livegate-demo/`."""
 
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} already exists and is not empty: give the demo a new directory")
@@ -53,5 +56,5 @@ def demo(
     d.out(f"Looser-than-default thresholds (the demo's, flagged): {len(ladder['looser_thresholds'])}.")
     d.out(f"Alerts delivered to the local receiver: {report.alerts_received}. Ledger verifies: {'yes' if report.ledger_ok else 'NO'}.")
     d.out(f"Report: {report.report_html}")
-    d.out(f"Done in {report.seconds:.0f} s. Look around: `livegate -w {directory} status`, `livegate -w {directory} ledger show`, "
-          f"`livegate -w {directory} monitor --once`.")
+    run = f"{d.livegate_command()} -w {shlex.quote(str(directory))}"
+    d.out(f"Done in {report.seconds:.0f} s. Look around: `{run} status`, `{run} ledger show`, `{run} monitor --once`.")

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
 import sys
 from typing import Any
 
+from livegate.core.formats import money as money  # the one set of number and time formats, for every command
+from livegate.core.formats import number
+from livegate.core.formats import pct as pct
+from livegate.core.formats import when as when
 from livegate.core.redact import redact, redact_text
 
 _consoles: dict[bool, Any] = {}
@@ -51,6 +58,48 @@ VERDICT_STYLE = {
 }
 
 
+def livegate_command(program: str | None = None) -> str:
+    """How to run this livegate from the current directory, for the commands a message suggests:
+    `livegate` when that name on PATH is this very program, else the program's path (relative
+    when shorter, e.g. `.venv/bin/livegate`). `program` is the running one (sys.argv[0])."""
+
+    program = sys.argv[0] if program is None else program
+    if os.path.basename(program) == "__main__.py" and os.path.basename(os.path.dirname(program)) == "livegate":
+        return f"{_runnable_path(sys.executable)} -m livegate"  # python -m livegate
+    if os.path.splitext(os.path.basename(program))[0] != "livegate":
+        return "livegate"  # called from inside another program (a test runner): the installed name
+    running = shutil.which(program) or program
+    on_path = shutil.which("livegate")
+    if on_path and os.path.exists(running) and os.path.samefile(on_path, running):
+        return "livegate"
+    return _runnable_path(running)
+
+
+def _runnable_path(path: str) -> str:
+    """`path` as a shell can run it from here: the shorter of absolute and relative, quoted."""
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive (Windows)
+        relative = absolute
+    if os.sep not in relative:
+        relative = os.curdir + os.sep + relative  # a bare name would be looked up on PATH
+    return shlex.quote(relative if len(relative) < len(absolute) else absolute)
+
+
+def escape(text: str) -> str:
+    """`text` shown as it is, even where it holds [brackets] that would read as rich markup."""
+    return text.replace("[", "\\[")
+
+
+def panel(title: str, lines: list[str], style: str = "red") -> None:
+    """A framed block of message lines (markup allowed): what must not be missed."""
+    from rich.panel import Panel
+
+    console().print(Panel("\n".join(redact_text(line) for line in lines), title=title, title_align="left", border_style=style),
+                    soft_wrap=False)  # inside the frame, long lines wrap
+
+
 def styled(word: str) -> str:
     style = VERDICT_STYLE.get(word, "")
     return f"[{style}]{word}[/]" if style else word
@@ -58,15 +107,7 @@ def styled(word: str) -> str:
 
 def fmt_value(value) -> str:
     """A measured value or threshold for a table: — for none, yes/no, 4 significant digits."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    if isinstance(value, list):
-        return "[" + ", ".join(fmt_value(v) for v in value) + "]"
-    return str(value)
+    return number(value)
 
 
 def verdict_line(report: dict) -> str:
@@ -82,12 +123,13 @@ def criteria_table(title: str, checks: list[dict]) -> None:
            for c in checks])
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], show_header: bool = True):
+def table(title: str | None, columns: list[str], rows: list[list[Any]], show_header: bool = True, no_wrap: tuple[str, ...] = ()):
+    """A table; the columns named in `no_wrap` (timestamps) are never broken across lines."""
     from rich.table import Table
 
     t = Table(title=title, title_justify="left", show_lines=False, show_header=show_header)
     for col in columns:
-        t.add_column(col, overflow="fold")
+        t.add_column(col, overflow="fold", no_wrap=col in no_wrap)
     for row in rows:
         t.add_row(*[redact_text("" if v is None else str(v)) for v in row])
     console().print(t)

@@ -29,10 +29,10 @@ def paper_import(
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="The trade log: CSV or JSONL (at least closed_at, symbol, side, pnl_quote, fee_quote), "
                                     "a Freqtrade dry-run SQLite database or a Freqtrade backtest result (.json/.zip)."),
-    capital: float = typer.Option(..., "--capital", help="Starting capital C in the trades' quote currency (> 0); returns, drawdowns and ruin are relative to it.", show_default=False),
-    fmt: str = typer.Option(None, "--format", help="csv, jsonl, freqtrade or freqtrade-backtest (default: detected from the file).", show_default=False),
+    capital: float = typer.Option(..., "--capital", metavar="C", help="Starting capital C in the trades' quote currency (> 0); returns, drawdowns and ruin are relative to it.", show_default=False),
+    fmt: str = typer.Option(None, "--format", metavar="FORMAT", help="csv, jsonl, freqtrade or freqtrade-backtest (default: detected from the file).", show_default=False),
     pnl_is_net: bool = typer.Option(False, "--pnl-is-net", help="pnl_quote already has the fees taken off (default: it is before fees)."),
-    trials: int = typer.Option(1, "--trials", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
+    trials: int = typer.Option(1, "--trials", metavar="N", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
     as_paper_result: bool = typer.Option(False, "--as-paper-result", help="The trades come from a forward dry run on live market data: "
                                          "record them as the paper phase result (needs the paper gate open; every trade must "
                                          "have closed after the env sign-off; never a backtest file)."),
@@ -117,8 +117,8 @@ def show_import_report(report: dict) -> None:
         ["Skipped", skipped],
         ["Currency", f.get("quote_currency") or "not stated"],
         ["Closes", f"{f['first_close']} → {f['last_close']}"],
-        ["Capital", f"{report['capital']:,.2f}"],
-        ["Net P&L", f"{m['net_pnl']:+,.2f} after {m['fees']:,.2f} fees (PnL in the file: {basis})"],
+        ["Capital", d.money(report["capital"])],
+        ["Net P&L", f"{d.money(m['net_pnl'], sign=True)} after {d.money(m['fees'])} fees (PnL in the file: {basis})"],
     ]
     if m.get("ruined"):
         rows.append(["Equity", "[bold red]reached zero[/]: the account was ruined"])

@@ -43,7 +43,7 @@ app.add_typer(keys_app, name="keys")
 @ledger_app.command("verify")
 def ledger_verify(
     ctx: typer.Context,
-    pubkey: Path = typer.Option(None, "--pubkey", help="Trusted operator public key (operator.pub); default from the key directory.", show_default=False),
+    pubkey: Path = typer.Option(None, "--pubkey", metavar="FILE", help="Trusted operator public key (operator.pub); default from the key directory.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Recompute the hash chain, check the head and every signature; exit 1 naming the first bad event."""
@@ -75,7 +75,8 @@ def ledger_verify(
 @ledger_app.command("anchor")
 def ledger_anchor(
     ctx: typer.Context,
-    witness: Path = typer.Option(None, "--witness", help="Also keep every signed head in this directory (a git repository gets one commit per head; push it wherever you like).", show_default=False),
+    witness: Path = typer.Option(None, "--witness", metavar="DIR", show_default=False,
+                                 help="Also keep every signed head in this directory (a git repository gets one commit per head; push it wherever you like)."),
     reset: bool = typer.Option(False, "--reset", help="Bind the anchor to the ledger as it is now (needs the operator key): after a power "
                                "cut lost the last events, or for a workspace you moved or started over. Find out why it disagrees first."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (--reset)."),
@@ -138,9 +139,9 @@ def ledger_anchor(
 @ledger_app.command("export")
 def ledger_export(
     ctx: typer.Context,
-    fmt: str = typer.Option("json", "--format", "-f", help="csv or json."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.", show_default=False),
-    kind: list[str] = typer.Option(None, "--kind", help="Only events of this kind (repeatable).", show_default=False),
+    fmt: str = typer.Option("json", "--format", "-f", metavar="csv|json", help="csv or json."),
+    output: Path = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to this file instead of stdout.", show_default=False),
+    kind: list[str] = typer.Option(None, "--kind", metavar="KIND", help="Only events of this kind (repeatable).", show_default=False),
 ) -> None:
     """Export every event (id, time, kind, actor, payload, hashes) as CSV or JSON."""
 
@@ -160,8 +161,8 @@ def ledger_export(
 @ledger_app.command("show")
 def ledger_show(
     ctx: typer.Context,
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many of the latest events."),
-    kind: list[str] = typer.Option(None, "--kind", help="Only events of this kind (repeatable).", show_default=False),
+    limit: int = typer.Option(20, "--limit", "-n", metavar="N", min=1, help="How many of the latest events."),
+    kind: list[str] = typer.Option(None, "--kind", metavar="KIND", help="Only events of this kind (repeatable).", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the latest events, newest first."""
@@ -180,7 +181,7 @@ def ledger_show(
 @keys_app.command("init")
 def keys_init(
     ctx: typer.Context,
-    directory: Path = typer.Option(None, "--dir", help="Key directory (default LIVEGATE_KEY_DIR or ~/.config/livegate).", show_default=False),
+    directory: Path = typer.Option(None, "--dir", metavar="DIR", help="Key directory (default LIVEGATE_KEY_DIR or ~/.config/livegate).", show_default=False),
     force: bool = typer.Option(False, "--force", help="Replace an existing key."),
 ) -> None:
     """Create the operator's Ed25519 signing key outside the workspace (private key mode 0600)."""
@@ -200,7 +201,7 @@ def keys_init(
 @keys_app.command("rotate")
 def keys_rotate(
     ctx: typer.Context,
-    by: str = typer.Option(..., "--by", help="Who rotates the key (recorded)."),
+    by: str = typer.Option(..., "--by", metavar="NAME", help="Who rotates the key (recorded)."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Replace the operator key: the old key signs the hand-over to a new one in this workspace's

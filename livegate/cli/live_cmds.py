@@ -20,14 +20,14 @@ app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them 
 @app.command("go-live")
 def go_live(
     ctx: typer.Context,
-    stage: str = typer.Option(..., "--stage", help="The micro-live stage: 4.1a, 4.1b, 4.1c or 4.1d (in order; each needs the previous one signed off)."),
-    max_hours: float = typer.Option(None, "--max-hours", min=0.0, help="Pause (resumably) after this many hours of this run (market hours with --sandbox-clock).", show_default=False),
+    stage: str = typer.Option(..., "--stage", metavar="4.1a", help="The micro-live stage: 4.1a, 4.1b, 4.1c or 4.1d (in order; each needs the previous one signed off)."),
+    max_hours: float = typer.Option(None, "--max-hours", metavar="H", min=0.0, help="Pause (resumably) after this many hours of this run (market hours with --sandbox-clock).", show_default=False),
     sandbox_clock: bool = typer.Option(False, "--sandbox-clock", help="Rehearsal only: follow the market clock of the local sandbox (`livegate sandbox serve --clock step`), "
                                                                         "moving it bar by bar, so the stage's hours pass in seconds with the same trades on a busy machine. "
                                                                         "Refused (exit 2) unless exchange.base_url is a livegate sandbox on this machine."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve this run's orders without asking (under approve_each they are still recorded as approved by you)."),
-    gateway_port: int = typer.Option(0, "--gateway-port", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
-    gateway_host: str = typer.Option("127.0.0.1", "--gateway-host", help="bot: external — the address the gateway listens on. Anything but this machine "
+    gateway_port: int = typer.Option(0, "--gateway-port", metavar="PORT", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
+    gateway_host: str = typer.Option("127.0.0.1", "--gateway-host", metavar="HOST", help="bot: external — the address the gateway listens on. Anything but this machine "
                                                                           "(127.0.0.1, ::1) lets other machines try your gateway key: a warning is printed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end (bot: external — and first, one line with the gateway's URL and key)."),
 ) -> None:
@@ -86,7 +86,7 @@ class _Progress:
 
     def update(self, m: dict) -> None:
         line = (f"{m['min_duration_hours']:.2f} h · {m['closed_trades']} closed trades · "
-                f"{m['orders_filled']} orders filled · P&L {m['net_pnl']:+,.2f}")
+                f"{m['orders_filled']} orders filled · P&L {d.money(m['net_pnl'], sign=True)}")
         if line != self.last:
             d.console(stderr=True).print(f"[dim]{line}[/]", highlight=False)
             self.last = line

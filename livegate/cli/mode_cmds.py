@@ -9,8 +9,10 @@ from livegate.cli import workspace_from
 from livegate.cli.prompts import confirm, typed
 from livegate.core.errors import UsageError
 from livegate.ledger.keys import try_load_private
+from livegate.services.approvals import operator_name
 from livegate.services.mode_switch import set_mode
-from livegate.services.modes import LIVE_MODES, halt_status, mode_history, mode_label, mode_limits
+from livegate.services.modes import LIVE_MODES, halt_status, mode_label, mode_limits
+from livegate.services.signers import mode_history
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -21,16 +23,19 @@ REAL_MONEY_PHRASE = "REAL MONEY"
 
 
 def pct(fraction: float) -> str:
-    return f"{fraction * 100:g} %"
+    return d.pct(fraction * 100)
 
 
 @mode_app.command("show")
 def mode_show(
     ctx: typer.Context,
-    history: int = typer.Option(10, "--history", "-n", min=0, help="How many past changes to list."),
+    history: int = typer.Option(10, "--history", "-n", metavar="N", min=0, help="How many past changes to list."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show the current trading mode, its risk per trade and exposure, the kill switch, and who changed the mode, when and why."""
+    """Show the current trading mode, its risk per trade and exposure, the kill switch, and who changed the mode, when and why.
+
+    Who: the name the operator signs off with, for every change their key signed; otherwise the
+    name recorded with the change."""
 
     ws = workspace_from(ctx).require()
     past = mode_history(ws, limit=history or None)
@@ -45,7 +50,8 @@ def mode_show(
         d.out("[bold red]Halted:[/] " + halt["reason"].replace("[", "\\["))
     if past:
         d.table("History (newest first)", ["#", "At (UTC)", "By", "From", "To", "Reason"],
-                [[h["id"], h["at"][:19], h["by"], h["from"], mode_label(h["to"], h["level"]), h["reason"]] for h in past])
+                [[h["id"], d.when(h["at"]), h["by"], h["from"], mode_label(h["to"], h["level"]), h["reason"]] for h in past],
+                no_wrap=("At (UTC)",))
 
 
 def confirm_switch(label: str, live: bool, yes: bool, real_money: bool) -> bool:
@@ -68,24 +74,25 @@ def confirm_switch(label: str, live: bool, yes: bool, real_money: bool) -> bool:
 @mode_app.command("set")
 def mode_set(
     ctx: typer.Context,
-    mode: str = typer.Argument(..., help="PAPER, LIVE_MINIMAL, LIVE_SCALED or EMERGENCY_STOP."),
-    reason: str = typer.Option(..., "--reason", help="Why (kept in the history)."),
-    by: str = typer.Option(None, "--by", help="Who (default: the OS user).", show_default=False),
-    level: int = typer.Option(None, "--level", min=1, max=3, show_default=False,
+    mode: str = typer.Argument(..., metavar="MODE", help="PAPER, LIVE_MINIMAL, LIVE_SCALED or EMERGENCY_STOP."),
+    reason: str = typer.Option(..., "--reason", metavar="REASON", help="Why (kept in the history)."),
+    by: str = typer.Option(None, "--by", metavar="NAME", help="Who (default: workspace.operator in livegate.yaml, else the OS user).", show_default=False),
+    level: int = typer.Option(None, "--level", metavar="1|2|3", min=1, max=3, show_default=False,
                               help="LIVE_SCALED only: 1, 2 or 3 — risk per trade 0.25, 0.5 or 1 % (default 1)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for a live mode only with --i-understand-real-money)."),
     real_money: bool = typer.Option(False, "--i-understand-real-money", help="With --yes: switch to a live mode without typing the phrase."),
 ) -> None:
     """Change the trading mode. A live mode is refused — every reason listed — unless the gate to
     micro-live is open, the risk config loads, the exchange accepts the credentials and no position
-    or order is open; then the operator types REAL MONEY. Modes go up one rung at a time (exit 3
+    or order is open (what the account held at the env sign-off is your own and does not count:
+    only holdings above it do); then the operator types REAL MONEY. Modes go up one rung at a time (exit 3
     otherwise, nothing written): EMERGENCY_STOP only to PAPER; LIVE_MINIMAL after testnet is signed
     off; LIVE_SCALED after stage 4.1d, one level at a time, levels 2 and 3 each after a signed
     `livegate scale --to` step taken at the level below. Less risk is never held up."""
 
     ws = workspace_from(ctx).require()
     live = mode.upper() in LIVE_MODES
-    event_id = set_mode(ws, mode, reason, by=by, key=try_load_private(), level=level,
+    event_id = set_mode(ws, mode, reason, by=operator_name(ws, by), key=try_load_private(), level=level,
                         confirm=lambda label: confirm_switch(label, live, yes, real_money))
     if event_id is None:
         d.out("Mode unchanged.")

@@ -26,16 +26,16 @@ RUN_HELP = "The run to look at (r12 a paper run, lgl40 a live stage); default: t
 @app.command("monitor")
 def monitor(
     ctx: typer.Context,
-    interval: float = typer.Option(5.0, "--interval", "-n", min=0.1, help="Seconds between refreshes."),
+    interval: float = typer.Option(5.0, "--interval", "-n", metavar="SECONDS", min=0.1, help="Seconds between refreshes."),
     once: bool = typer.Option(False, "--once", help="Read the ledger once, print, exit."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: one object with --once, else one line per refresh."),
-    serve_metrics: int = typer.Option(None, "--serve-metrics", min=0, max=65535, show_default=False,
+    serve_metrics: int = typer.Option(None, "--serve-metrics", metavar="PORT", min=0, max=65535, show_default=False,
                                       help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port), updated every refresh."),
-    count: int = typer.Option(None, "--count", min=1, show_default=False, help="Stop after this many refreshes (default: until Ctrl-C)."),
-    run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
+    count: int = typer.Option(None, "--count", metavar="N", min=1, show_default=False, help="Stop after this many refreshes (default: until Ctrl-C)."),
+    run: str = typer.Option(None, "--run", metavar="RUN", show_default=False, help=RUN_HELP),
 ) -> None:
     """Live dashboard of the running bot, read from the ledger: mode and halt, P&L, drawdown against
-    the limits, circuit breakers, open positions, recent trades, orders, failures, latency and the
+    the limits, circuit breakers (one row each: state, trips, first and last trip), open positions, recent trades, orders, failures, latency and the
     green/yellow/red flags. Ctrl-C exits 0."""
 
     ws = workspace_from(ctx).require()
@@ -104,15 +104,15 @@ def _screen():
 @app.command("report")
 def report(
     ctx: typer.Context,
-    html_file: Path = typer.Option(None, "--html", show_default=False, help="Write one self-contained HTML file (charts inline, no script) here."),
-    fmt: str = typer.Option(None, "--format", "-f", show_default=False, help="json or csv: the same data as the HTML, to --output or stdout."),
+    html_file: Path = typer.Option(None, "--html", metavar="FILE", show_default=False, help="Write one self-contained HTML file (charts inline, no script) here."),
+    fmt: str = typer.Option(None, "--format", "-f", metavar="json|csv", show_default=False, help="json or csv: the same data as the HTML, to --output or stdout."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
-    output: Path = typer.Option(None, "--output", "-o", show_default=False, help="With --format: write to this file instead of stdout."),
-    run: str = typer.Option(None, "--run", show_default=False, help=RUN_HELP),
+    output: Path = typer.Option(None, "--output", "-o", metavar="FILE", show_default=False, help="With --format: write to this file instead of stdout."),
+    run: str = typer.Option(None, "--run", metavar="RUN", show_default=False, help=RUN_HELP),
 ) -> None:
     """Write the report: equity curve and drawdown charts, per-symbol table, the criteria table of
-    every phase, circuit breaker history, mode history and sign-offs, with the green/yellow/red flags — as
-    HTML (--html FILE) or JSON/CSV (--format)."""
+    every phase, circuit breakers (one row each: trips, first and last), mode history and
+    sign-offs, with the green/yellow/red flags — as HTML (--html FILE) or JSON/CSV (--format)."""
 
     fmt = "json" if as_json and fmt is None else fmt
     if fmt not in (None, "json", "csv"):

@@ -24,19 +24,19 @@ FORWARD_LINE = "This forward run on live market data is recorded as the paper ph
 @app.command("paper-run")
 def paper_run(
     ctx: typer.Context,
-    days: float = typer.Option(None, "--days", help="Length of the run in days: a forward run on live data (needs the env phase signed off), "
+    days: float = typer.Option(None, "--days", metavar="N", help="Length of the run in days: a forward run on live data (needs the env phase signed off), "
                                                          "or the first N days of --replay/--since data.", show_default=False),
-    replay: list[str] = typer.Option(None, "--replay", help="Backtest on an OHLCV CSV (header timestamp,open,high,low,close,volume) or `builtin:btc-1m` (seeded synthetic data). "
+    replay: list[str] = typer.Option(None, "--replay", metavar="FILE", help="Backtest on an OHLCV CSV (header timestamp,open,high,low,close,volume) or `builtin:btc-1m` (seeded synthetic data). "
                                                               "Repeat with --symbol for several symbols.", show_default=False),
-    since: str = typer.Option(None, "--since", help="Backtest on the exchange's historical candles from this date (ISO 8601, UTC), fetched with ccxt.", show_default=False),
-    symbol: list[str] = typer.Option(None, "--symbol", help="Symbol of each --replay source, in order (default: the workspace's first symbol; "
+    since: str = typer.Option(None, "--since", metavar="DATE", help="Backtest on the exchange's historical candles from this date (ISO 8601, UTC), fetched with ccxt.", show_default=False),
+    symbol: list[str] = typer.Option(None, "--symbol", metavar="SYMBOL", help="Symbol of each --replay source, in order (default: the workspace's first symbol; "
                                                               "all of them for --since and forward runs).", show_default=False),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run from its last checkpoint (after a crash, Ctrl-C or a venue outage)."),
-    trials: int = typer.Option(1, "--trials", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
+    trials: int = typer.Option(1, "--trials", metavar="N", min=1, help="Strategy variants you tried (for the deflated Sharpe ratio); the ledger's recorded backtests also count."),
     sandbox_clock: bool = typer.Option(False, "--sandbox-clock", help="Rehearsal only, forward runs: follow the market clock of the local sandbox "
                                                                         "(`livegate sandbox serve --clock step`), moving it bar by bar, so the days pass in minutes "
                                                                         "with the same result on a busy machine. Refused (exit 2) unless exchange.base_url is a livegate sandbox on this machine."),
-    gateway_port: int = typer.Option(0, "--gateway-port", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
+    gateway_port: int = typer.Option(0, "--gateway-port", metavar="PORT", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (no progress bar; bot: external — first, one line with the gateway's URL and key)."),
 ) -> None:
     """Run the configured strategy through the risk guardian on simulated fills (fees, slippage,
@@ -153,7 +153,8 @@ class _Progress:
             done = f"{p.done:.2f} / {p.total:g} days"
         else:
             done = f"{int(p.done):,} / {int(p.total):,} bars"
-        self.bar.update(p.done, f"{done} · {p.trades} trades · P&L {p.pnl:+,.2f} · drawdown {p.drawdown:.1%}", total=p.total)
+        self.bar.update(p.done, f"{done} · {p.trades} trades · P&L {d.money(p.pnl, sign=True)} · drawdown {d.pct(100 * p.drawdown, 1)}",
+                        total=p.total)
 
 
 def finish(ws, outcome, runner, trials: int, progress_enabled: bool) -> dict:
@@ -184,8 +185,8 @@ def show_report(report: dict) -> None:
         ["Blocked by the guardian", f"{s['blocked']} ({blocked})"],
         ["Circuit breaker trips", _tally(s["breaker_trips"]) or "none"],
         ["Closed trades", str(m["total_trades"])],
-        ["Final equity", f"{s['final_equity']:,.2f} (P&L {m['net_pnl']:+,.2f} after {m['fees']:,.2f} fees)"],
-        ["Open positions", ", ".join(f"{k} {v:g}" for k, v in s["open_positions"].items()) or "none"],
+        ["Final equity", f"{d.money(s['final_equity'])} (P&L {d.money(m['net_pnl'], sign=True)} after {d.money(m['fees'])} fees)"],
+        ["Open positions", ", ".join(f"{k} {d.number(v, 6)}" for k, v in s["open_positions"].items()) or "none"],
     ]
     d.table("Paper run", ["", ""], rows, show_header=False)
     show_criteria(report)

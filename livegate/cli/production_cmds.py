@@ -20,7 +20,7 @@ app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them 
 def production(
     ctx: typer.Context,
     drill_order: bool = typer.Option(True, "--drill-order/--no-drill-order", help="Rest a small limit order far below the market before the kill-switch drill, so cancel-all has something to cancel."),
-    by: str = typer.Option(None, "--by", help="Who runs the drill (default: workspace.operator, else your user name).", show_default=False),
+    by: str = typer.Option(None, "--by", metavar="NAME", help="Who runs the drill (default: workspace.operator, else your user name).", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve the drill order without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -47,10 +47,10 @@ def production(
 @app.command()
 def scale(
     ctx: typer.Context,
-    to: float = typer.Option(None, "--to", help="The new capital level in the quote currency.", show_default=False),
+    to: float = typer.Option(None, "--to", metavar="AMOUNT", help="The new capital level in the quote currency.", show_default=False),
     down: bool = typer.Option(False, "--down", help="Reduce capital (at once, always allowed); without --to: half the current level."),
-    reason: str = typer.Option("", "--reason", help="Why (kept in the ledger)."),
-    by: str = typer.Option(None, "--by", help="Who decides (default: workspace.operator, else your user name).", show_default=False),
+    reason: str = typer.Option("", "--reason", metavar="REASON", help="Why (kept in the ledger)."),
+    by: str = typer.Option(None, "--by", metavar="NAME", help="Who decides (default: workspace.operator, else your user name).", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Change the capital level after production: up by at most +50 %
@@ -68,5 +68,5 @@ def scale(
     if as_json:
         d.emit_json(step)
     else:
-        d.out(f"Capital level {step['from']:,.2f} → [bold]{step['to']:,.2f}[/] ({step['direction']}; signed, ledger event #{step['event']}).")
+        d.out(f"Capital level {d.money(step['from'])} → [bold]{d.money(step['to'])}[/] ({step['direction']}; signed, ledger event #{step['event']}).")
     raise typer.Exit(EXIT_OK)

@@ -25,14 +25,15 @@ TEST_KEYS_NOTE = "Every key shown is a test key of this local sandbox (the chain
 @sandbox_app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: int = typer.Option(0, "--port", min=0, max=65535, help="Exchange port on 127.0.0.1 (0: a free one)."),
-    speed: float = typer.Option(None, "--speed", min=0.001, help="Wall clock only: how fast market time runs (default 1, real time; 60: a 1m candle every second).", show_default=False),
-    clock: str = typer.Option(WALL, "--clock", help="wall: market time runs by itself, at --speed. step: market time stands still until a rehearsal "
+    port: int = typer.Option(0, "--port", metavar="PORT", min=0, max=65535, help="Exchange port on 127.0.0.1 (0: a free one)."),
+    speed: float = typer.Option(None, "--speed", metavar="X", min=0.001, help="Wall clock only: how fast market time runs (default 1, real time; 60: a 1m candle every second).", show_default=False),
+    clock: str = typer.Option(WALL, "--clock", metavar="wall|step", help="wall: market time runs by itself, at --speed. step: market time stands still until a rehearsal "
                                                       "moves it bar by bar (`go-live --sandbox-clock`, `paper-run --sandbox-clock`): "
                                                       "the stages' hours pass in seconds, with the same results on a busy machine."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic price paths."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the synthetic price paths."),
     chain: bool = typer.Option(True, "--chain/--no-chain", help="Also start the local EVM chain with Uniswap V2 deployed."),
-    chain_backend: str = typer.Option(None, "--chain-backend", help="anvil, eth-tester or auto (default: $LIVEGATE_CHAIN_BACKEND, else auto: anvil when installed).", show_default=False),
+    chain_backend: str = typer.Option(None, "--chain-backend", metavar="BACKEND", show_default=False,
+                                      help="anvil, eth-tester or auto (default: $LIVEGATE_CHAIN_BACKEND, else auto: anvil when installed)."),
     write_config: bool = typer.Option(False, "--write-config", help="Point the workspace at this sandbox: exchange.base_url, chain.rpc_url/chain_id in livegate.yaml; "
                                                                         "the test keys and matching allowlists in .env."),
     as_json: bool = typer.Option(False, "--json", help="First line on stdout: one JSON object with the URLs, keys and addresses."),

@@ -21,11 +21,11 @@ app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them 
 def testnet(
     ctx: typer.Context,
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve the script's own orders without asking (recorded as approved by you)."),
-    by: str = typer.Option(None, "--by", help="Who approves (default: workspace.operator, else your user name).", show_default=False),
-    hours: float = typer.Option(None, "--hours", min=0.0, help="bot: external — after the script, your bot trades on the exchange's sandbox "
+    by: str = typer.Option(None, "--by", metavar="NAME", help="Who approves (default: workspace.operator, else your user name).", show_default=False),
+    hours: float = typer.Option(None, "--hours", metavar="H", min=0.0, help="bot: external — after the script, your bot trades on the exchange's sandbox "
                                                              "through livegate's gateway for this many hours; its fill rate and slippage are measured.",
                                 show_default=False),
-    gateway_port: int = typer.Option(0, "--gateway-port", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
+    gateway_port: int = typer.Option(0, "--gateway-port", metavar="PORT", min=0, max=65535, help="bot: external — the port your bot connects to (0: a free one, printed)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (bot: external — first, one line with the gateway's URL and key)."),
     check: bool = typer.Option(False, "--check", help="Run and judge everything the same way but record nothing: the orders are journaled in a "
                                                       "throw-away ledger, approvals are asked here (or --yes), the gate stays as it is."),
@@ -73,7 +73,7 @@ def _progress(text: str) -> None:
 def show(report: dict) -> None:
     cex = report.get("cex")
     if cex and "steps" in cex:
-        rows = [[s["name"], s["client_id"] or "—", f"{s['filled']:g} / {s['amount']:g}", s["status"] or "blocked",
+        rows = [[s["name"], s["client_id"] or "—", f"{d.number(s['filled'], 6)} / {d.number(s['amount'], 6)}", s["status"] or "blocked",
                  ", ".join(f"{b:+.1f}" for b in s["slippage_bps"]) or "—", "; ".join(s["blocks"]) or s["note"]]
                 for s in cex["steps"]]
         d.table(f"Exchange orders ({cex['exchange']} {cex['symbol']})", ["Step", "Client order id", "Filled", "Status",
@@ -82,7 +82,7 @@ def show(report: dict) -> None:
     if dex and dex.get("executed"):
         d.table("Test swap", ["", ""], [["tx", dex["tx_hash"]], ["block / confirmations", f"{dex['block']} / {dex['confirmations']}"],
                                         [f"paid {dex['paid']}: quoted / minimum / received",
-                                         " / ".join(f"{dex['out_amounts'][k]:.6g}" for k in ("quoted_out", "min_out", "amount_out")) + f" {dex['bought']}"],
+                                         " / ".join(d.number(dex['out_amounts'][k], 6) for k in ("quoted_out", "min_out", "amount_out")) + f" {dex['bought']}"],
                                         ["gas estimate / used", f"{dex['gas_estimate']} / {dex['gas_used']}"]], show_header=False)
     d.criteria_table("Testnet criteria (phases/testnet.yaml)", report["checks"])
     d.out(d.verdict_line(report))

@@ -13,7 +13,7 @@ from livegate.core.errors import UsageError
 from livegate.ledger.keys import load_private, try_load_private
 from livegate.phases.env.plugin import ATTEST_STATEMENT
 from livegate.phases.env.run import attester, record_attestation, run_validate
-from livegate.services.exchange_key import FINGERPRINT_FIELD, KEY_CHECK
+from livegate.services.exchange_key import BASELINE_CHECK, BASELINE_FIELD, FINGERPRINT_FIELD, KEY_CHECK
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -29,7 +29,7 @@ def validate(
     attest_no_withdrawal: bool = typer.Option(False, "--attest-no-withdrawal", help="For an exchange whose key permissions livegate cannot read: record your signed statement "
                                                      "that the key can read and trade and has no withdrawal or transfer rights "
                                                      "(bound to this exchange and this API key)."),
-    by: str = typer.Option(None, "--by", help="Who makes the attestation (default: workspace.operator).", show_default=False),
+    by: str = typer.Option(None, "--by", metavar="NAME", help="Who makes the attestation (default: workspace.operator).", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Make the attestation without asking."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     check: bool = typer.Option(False, "--check", help="Measure and judge everything the same way but record nothing (the gate stays as it is)."),
@@ -39,7 +39,9 @@ def validate(
     whitelist), the signer's address pinned, exchange and RPC latency, chain id, clock skew, a
     secret scan of the workspace and its git history, allowlists and rate limits.
 
-    The result is recorded as the env phase result (with --check: nothing is recorded). A
+    The result is recorded as the env phase result (with --check: nothing is recorded), with the
+    exchange key's fingerprint and what the account holds now: once signed off, those holdings
+    are your own, and a switch to a live mode counts only what is held above them. A
     recorded passing re-run keeps a signed env signed (same configuration); a failing one ends
     the sign-off and closes every later phase. Exit 0 when every criterion passes, 1 when one
     fails, 5 when the exchange or the chain node cannot be reached."""
@@ -105,4 +107,9 @@ def show(report: dict, verbose: bool) -> None:
         if keys.get(FINGERPRINT_FIELD):
             d.out(f"Exchange key fingerprint {keys[FINGERPRINT_FIELD]}: once signed off, testnet, go-live and a switch to a "
                   "live mode refuse any other key.")
+        read = next((c["evidence"] for c in report["checks"] if c["criterion"] == BASELINE_CHECK), None) or {}
+        held = read.get(BASELINE_FIELD) if isinstance(read, dict) else None
+        if held:
+            d.out("The account holds " + ", ".join(f"{amount:g} {asset}" for asset, amount in held.items()) + ": once signed off, "
+                  "these are your own — livegate leaves them alone and a switch to a live mode counts only what is held above them.")
         d.out("Next: `livegate signoff env --by NAME`.")

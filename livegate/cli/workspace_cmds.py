@@ -12,7 +12,9 @@ from livegate.cli.prompts import confirm
 from livegate.config.workspace import Workspace, scaffold
 from livegate.core.errors import UsageError
 from livegate.ledger.keys import load_private
+from livegate.ledger.verify import unsigned_warning
 from livegate.services import gate
+from livegate.services.modes import mode_label
 from livegate.services.status import ladder_report
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
@@ -21,9 +23,9 @@ app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them 
 @app.command()
 def init(
     ctx: typer.Context,
-    directory: Path = typer.Argument(None, help="Where to create the workspace (default: --workspace or the current directory).", show_default=False),
+    directory: Path = typer.Argument(None, metavar="DIR", help="Where to create the workspace (default: --workspace or the current directory).", show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite existing config files (the ledger is never overwritten)."),
-    bot: str = typer.Option("builtin", "--bot", help="builtin: livegate's strategy trades. external: your own bot trades through "
+    bot: str = typer.Option("builtin", "--bot", metavar="builtin|external", help="builtin: livegate's strategy trades. external: your own bot trades through "
                                                      "livegate's Binance-compatible gateway (`livegate gateway key`)."),
 ) -> None:
     """Scaffold a workspace: livegate.yaml, risk_limits.yaml, .env.example, .gitignore and the ledger."""
@@ -41,28 +43,82 @@ def init(
         d.out("Your bot trades through livegate's gateway: `livegate gateway key` gives it its key.")
 
 
+def _halt_lines(report: dict) -> list[tuple[bool, str]]:
+    halt = report["halt"]
+    if halt is None:
+        return [(False, "Trading: not halted")]
+    since = f" since {d.when(halt['at'])} UTC" if halt["at"] else ""
+    by = f" by {d.escape(halt['by'])}" if halt["by"] else ""
+    why = f": {d.escape(halt['reason'])}" if halt["reason"] else ""
+    if halt["source"] == "emergency_stop":
+        return [(True, f"[bold red]Trading is STOPPED[/] (EMERGENCY_STOP){since}{by}{why} — "
+                       "`livegate resume` lifts it (to PAPER)")]
+    if halt["source"] == "ledger_check":
+        return [(True, f"[bold red]Trading is HALTED[/]: {d.escape(halt['detail'])}")]
+    held = " (held by the halt file .livegate/HALTED; the ledger does not hold it yet)" if halt["source"] == "halt_file" else ""
+    return [(True, f"[bold red]Trading is HALTED[/]{since}{by}{why}{held} — `livegate resume` lifts it")]
+
+
+def _mode_lines(report: dict) -> list[tuple[bool, str]]:
+    change = report["mode_change"]
+    if change is None or change["to"] != report["mode"]:
+        return [(False, f"Mode: [bold]{report['mode']}[/]")]
+    label = mode_label(change["to"], change["level"])
+    return [(False, f"Mode: [bold]{label}[/] since {d.when(change['at'])} UTC by {d.escape(change['by'] or '?')}"
+                    f"{': ' + d.escape(change['reason']) if change['reason'] else ''}")]
+
+
+def _breaker_lines(report: dict) -> list[tuple[bool, str]]:
+    lines = []
+    for b in report["tripped_breakers"]:
+        cooling = f", cooling down until {d.when(b['until'])} UTC" if b["until"] else ""
+        lines.append((True, f"[bold red]Circuit breaker tripped[/]: {b['breaker']} in run {b['run']} — {b['trips']} trip(s), "
+                            f"first {d.when(b['first_trip_at'])}, last {d.when(b['last_trip_at'])} UTC{cooling}"
+                            f"{': ' + d.escape(b['message']) if b['message'] else ''}"))
+    return lines
+
+
+def _unsigned_lines(report: dict) -> list[tuple[bool, str]]:
+    warning = unsigned_warning([e["id"] for e in report["unsigned_events"]])
+    return [(True, f"[bold yellow]Unsigned[/]: {d.escape(warning)}")] if warning else []
+
+
+# What `status` shows before the ladder, in this order; a new trading state is one more function here.
+FIRST = (_halt_lines, _mode_lines, _breaker_lines, _unsigned_lines)
+
+
+def show_first(report: dict) -> None:
+    """The halt, the mode, tripped breakers and unsigned events: framed when any needs attention."""
+    lines = [line for lines_of in FIRST for line in lines_of(report)]
+    if any(alarm for alarm, _ in lines):
+        d.panel("Needs attention", [text for _, text in lines])
+    else:
+        for _, text in lines:
+            d.out(text)
+
+
 @app.command()
 def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Show the ladder: each phase, its verdict, when, who signed it, and what blocks the next step."""
+    """Show first whether trading is halted (who, when, why), the trading mode, tripped circuit
+    breakers and unsigned events that would open something; then the ladder: each phase, its
+    verdict, when, who signed it, and what blocks the next step. `--json` carries the same as
+    `halt` (null when not halted), `mode`, `tripped_breakers` and `unsigned_events`."""
 
     ws = workspace_from(ctx).require()
     report = ladder_report(ws)
     if as_json:
         d.emit_json(report)
         raise typer.Exit(EXIT_OK)
+    show_first(report)
     rows = []
     for s in report["steps"]:
         kept = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in s["evidence"].items())
         detail = s["detail"] + (f"{'; ' if s['detail'] else ''}evidence only: {kept}" if kept else "")
-        rows.append([s["step"], s["title"], d.styled(s["status"]), (s["result_at"] or "")[:19], s["signed_by"] or "", detail])
+        if s["status"] == "signed":  # who signed has a column of its own (when: `status --json`, `ledger show`)
+            detail = detail.replace(f"by {s['signed_by']} at {s['signed_at']}", "", 1).removeprefix("; ")
+        rows.append([s["step"], s["title"], d.styled(s["status"]), d.when(s["result_at"]), s["signed_by"] or "", detail])
     d.table(f"livegate — {report['workspace']} (mode {report['mode']}, profile {report['profile']})",
-            ["Step", "Phase", "Status", "Result at (UTC)", "Signed by", "Detail"], rows)
-    halt = report["halt"]
-    if halt["halted"]:
-        pending = " (written to the halt file; the ledger does not hold it yet)" if halt["pending"] else ""
-        d.out(f"[bold red]Trading is HALTED[/]: {halt['reason']}{pending} — `livegate resume` lifts it")
-    else:
-        d.out("Trading: not halted")
+            ["Step", "Phase", "Status", "Result (UTC)", "Signed by", "Detail"], rows, no_wrap=("Result (UTC)",))
     ledger = report["ledger"]
     if ledger["ok"]:
         d.out(f"Ledger: {ledger['events']} events, hash chain and {ledger['signatures_checked']} signature(s) verified")
@@ -70,8 +126,10 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         d.out(f"Ledger: [bold red]DOES NOT VERIFY[/] — {ledger['problems'][0]}")
     for note in ledger["notes"]:
         d.out(f"  note: {note}")
+    shown_first = unsigned_warning([e["id"] for e in report["unsigned_events"]])
     for warning in ledger.get("warnings", ()):
-        d.out(f"  [bold yellow]warning[/]: {warning}")
+        if warning != shown_first:
+            d.out(f"  [bold yellow]warning[/]: {warning}")
     if report["looser_thresholds"]:
         d.out("[yellow]Looser than the protocol's defaults:[/]")
         for line in report["looser_thresholds"]:
@@ -84,8 +142,8 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
 @app.command()
 def signoff(
     ctx: typer.Context,
-    phase: str = typer.Argument(..., help="Phase or stage to sign: env, paper, testnet, 4.1a–4.1d, production."),
-    by: str = typer.Option(..., "--by", help="Name of the person signing."),
+    phase: str = typer.Argument(..., metavar="STEP", help="Phase or stage to sign: env, paper, testnet, 4.1a–4.1d, production."),
+    by: str = typer.Option(..., "--by", metavar="NAME", help="Name of the person signing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept the risk acknowledgment without asking."),
 ) -> None:
     """Sign off a passed phase with the operator key, after the risk acknowledgment."""

@@ -23,6 +23,7 @@ SAFE_FLAGS = {"PAPER_MODE": True, "LIVE_TRADING_ENABLED": False, "TRADING_HALTED
 APPROVAL_MODES = ("approve_each", "auto")
 ALLOWLISTS = ("ALLOW_EXCHANGES", "ALLOW_CHAINS", "ALLOW_TOKENS", "ALLOW_SIGNER_ADDRESSES", "ALLOW_ROUTERS")
 EXCHANGE_KEYS = ("EXCHANGE_API_KEY", "EXCHANGE_API_SECRET")
+AMOUNTS = ("MAX_TRADE_AMOUNT", "MAX_CEX_ORDER_AMOUNT")  # caps in the quote currency: positive, finite numbers
 FINGERPRINT_SCHEME = "livegate exchange key v1"
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,15 +62,23 @@ class WorkspaceEnv:
         return [item.strip() for item in (self.get(name) or "").split(",") if item.strip()]
 
     def max_trade_amount(self) -> float | None:
-        """MAX_TRADE_AMOUNT as a number (quote currency), None when unset. A value that is not
+        """MAX_TRADE_AMOUNT as a number (quote currency), None when unset."""
+        return self.amount("MAX_TRADE_AMOUNT")
+
+    def max_cex_order_amount(self) -> float | None:
+        """MAX_CEX_ORDER_AMOUNT as a number (quote currency), None when unset: the cap on each
+        order sent to a centralized exchange (an on-chain swap is not one)."""
+        return self.amount("MAX_CEX_ORDER_AMOUNT")
+
+    def amount(self, name: str) -> float | None:
+        """An amount variable (one of AMOUNTS) as a number, None when unset. A value that is not
         a positive, finite number is a configuration error naming where it was set: a cap that
         cannot be read never silently switches off."""
-        raw = self.get("MAX_TRADE_AMOUNT")
+        raw = self.get(name)
         if raw is None:
             return None
         if not _positive_number(raw):
-            raise ConfigError(f"{self.where('MAX_TRADE_AMOUNT')} MAX_TRADE_AMOUNT: must be a positive, finite amount in the "
-                              f"quote currency (got {raw!r}); fix it or remove it")
+            raise ConfigError(_bad_amount(self, name, raw) + "; fix it or remove it")
         return float(raw)
 
     def require_valid(self) -> None:
@@ -80,11 +89,12 @@ class WorkspaceEnv:
             raise ConfigError(problems)
 
     def in_force(self) -> dict[str, Any]:
-        """The settings a run works under, for its start event: MAX_TRADE_AMOUNT (None: no cap
-        of its own), the approval mode (unset means approve_each), the flags and the allowlists.
-        No secret is among them. Call after `require_valid`."""
+        """The settings a run works under, for its start event: MAX_TRADE_AMOUNT and
+        MAX_CEX_ORDER_AMOUNT (None: no cap of their own), the approval mode (unset means
+        approve_each), the flags and the allowlists. No secret is among them. Call after
+        `require_valid`."""
         mode = self.get("EXECUTION_APPROVAL_MODE")
-        return {"MAX_TRADE_AMOUNT": self.max_trade_amount(),
+        return {"MAX_TRADE_AMOUNT": self.max_trade_amount(), "MAX_CEX_ORDER_AMOUNT": self.max_cex_order_amount(),
                 "EXECUTION_APPROVAL_MODE": "approve_each" if mode is None else mode.strip(),
                 **{name: self.flag(name) for name in FLAGS},
                 **{name: self.allowlist(name) for name in ALLOWLISTS}}
@@ -103,9 +113,10 @@ class WorkspaceEnv:
         mode = self.get("EXECUTION_APPROVAL_MODE")
         if mode is not None and mode not in APPROVAL_MODES:
             out.append(f"{self.where('EXECUTION_APPROVAL_MODE')} EXECUTION_APPROVAL_MODE: must be one of {', '.join(APPROVAL_MODES)} (got {mode!r})")
-        amount = self.get("MAX_TRADE_AMOUNT")
-        if amount is not None and not _positive_number(amount):
-            out.append(f"{self.where('MAX_TRADE_AMOUNT')} MAX_TRADE_AMOUNT: must be a positive, finite amount in the quote currency (got {amount!r})")
+        for name in AMOUNTS:
+            amount = self.get(name)
+            if amount is not None and not _positive_number(amount):
+                out.append(_bad_amount(self, name, amount))
         for name in ("ALLOW_SIGNER_ADDRESSES", "ALLOW_TOKENS", "ALLOW_ROUTERS"):
             for item in self.allowlist(name):
                 if item.startswith("0x") and not _ADDRESS.match(item):
@@ -133,6 +144,10 @@ def exchange_key_fingerprint(exchange_id: str, api_key: str) -> str:
     the secret is left out on purpose: no value derived from it is ever stored."""
     message = json.dumps([FINGERPRINT_SCHEME, exchange_id, api_key], separators=(",", ":")).encode()
     return hashlib.sha256(message).hexdigest()[:32]
+
+
+def _bad_amount(env: WorkspaceEnv, name: str, raw: str) -> str:
+    return f"{env.where(name)} {name}: must be a positive, finite amount in the quote currency (got {raw!r})"
 
 
 def _positive_number(text: str) -> bool:
@@ -242,4 +257,4 @@ def flag_now(root: Path, name: str) -> tuple[bool | None, str]:
 
 def _relevant(name: str) -> bool:
     return (name in FLAGS or name in ALLOWLISTS or name in EXCHANGE_KEYS or name.startswith(("SIGNER_", "EXCHANGE_"))
-            or name in ("EXECUTION_APPROVAL_MODE", "MAX_TRADE_AMOUNT"))
+            or name == "EXECUTION_APPROVAL_MODE" or name in AMOUNTS)

@@ -191,11 +191,22 @@ class AlertDestination(_Strict):
 
 
 class AlertsSection(_Strict):
-    """Where alerts go (through apprise) and how hard livegate tries; `livegate alert test` checks it."""
+    """Where alerts go (through apprise), how hard livegate tries, and how often a critical alert is sent
+    again until acknowledged; `livegate alert test` checks it."""
 
     destinations: list[AlertDestination] = Field(default_factory=list, description="Apprise URLs, each with the least severity it receives.")
     retries: Annotated[int, Field(ge=0, le=10)] = Field(3, description="Further attempts after a failed delivery, with a short backoff.")
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(5.0, description="Longest wait for one delivery attempt, seconds.")
+    resend_critical_minutes: Annotated[float, Field(ge=0, le=1440)] = Field(
+        15.0, description="A critical alert nobody acknowledged (`livegate alert ack ID`) is sent again this many minutes after "
+                          "it was last sent, until it is; 0 turns this off, otherwise at least 1.")
+
+    @field_validator("resend_critical_minutes")
+    @classmethod
+    def _resend_floor(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1 minute: a reminder more often than that is noise")
+        return value
 
 
 class WorkspaceConfig(_Strict):
@@ -272,6 +283,17 @@ class CircuitBreakerRules(_Strict):
     api_latency_seconds: Positive = Field(2.0, description="Median venue latency over the last `api_window` calls that trips.")
     api_window: Annotated[int, Field(gt=0)] = Field(50, description="Venue calls the API error-rate and latency breakers look at.")
     cooldown_minutes: Positive = Field(60.0, description="Minutes a tripped breaker blocks trading before it may re-arm.")
+    max_correlation: Fraction = Field(0.70, description=(
+        "Correlation breaker: trips when the correlation of two return series it watches (see `correlation_scope`), "
+        "over `correlation_window` bars, is above this in either direction; 1 turns it off."))
+    correlation_window: Annotated[int, Field(ge=10)] = Field(60, description=(
+        "Bars the correlation breaker measures over; it trips only once the two series share this many bars."))
+    correlation_scope: Literal["positions", "strategy", "both"] = Field("positions", description=(
+        "What the correlation breaker compares: `positions`, the price returns of every two symbols held at once; "
+        "`strategy`, the strategy's equity returns with each traded symbol's (any position held through most of the "
+        "window makes these move together, however small); `both`."))
+    correlation_cooldown_minutes: Positive = Field(60.0, description=(
+        "Minutes a correlation trip blocks trading; then it re-arms and measures a fresh window."))
 
 
 class RiskLimitsFile(_Strict):

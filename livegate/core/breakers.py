@@ -5,17 +5,29 @@ A breaker trips when its condition holds; while tripped, the gateway refuses eve
 when its cooldown has passed *and* its condition has cleared: loss and drawdown breakers
 measure from the day's/week's opening equity and from peak equity — never P&L since the
 start — so a drawdown trip holds until equity recovers. Trade-count breakers (consecutive
-losses, win-rate floor) and API breakers start a fresh count when they re-arm."""
+losses, win-rate floor) and API breakers start a fresh count when they re-arm.
+
+The correlation breaker watches concentration: the Pearson correlation, over the last
+`correlation_window` bars, of the close-to-close returns of every two symbols held at once
+(`correlation_scope: positions`), and/or of the strategy's equity returns with each traded
+symbol's (`strategy`). It compares the absolute value — two positions that move against each
+other are one bet and its mirror, not two independent bets — and trips when it exceeds
+`max_correlation`, only on a full window of bars the two series share. It holds for
+`correlation_cooldown_minutes` and re-arms with a fresh window (while tripped, every order is
+refused, so the positions that made it trip could not be closed: waiting for the correlation
+itself to clear could hold forever)."""
 
 from __future__ import annotations
 
 import statistics
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from livegate.core.guardian import RiskState
 from livegate.core.limits import BreakerSettings, LiveLimits
+from livegate.core.orders import Bar
 
 
 @dataclass
@@ -26,16 +38,84 @@ class Trip:
     value: float
     threshold: float
     message: str
+    evidence: dict[str, Any] = field(default_factory=dict)  # what was measured, beyond value and threshold
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.evidence:
+            del out["evidence"]
+        return out
 
 
 EQUITY_BREAKERS = ("daily_loss_usd", "daily_loss_pct", "weekly_loss_usd", "weekly_loss_pct", "total_drawdown")
 TRADE_BREAKERS = ("consecutive_losses", "win_rate_floor")
 API_BREAKERS = ("api_error_rate", "api_latency")
-BREAKERS = EQUITY_BREAKERS + TRADE_BREAKERS + API_BREAKERS
+CORRELATION = "correlation"
+BREAKERS = EQUITY_BREAKERS + TRADE_BREAKERS + API_BREAKERS + (CORRELATION,)
+STRATEGY = "strategy"  # the strategy's equity, as one side of a correlation pair
 _NONE: list[Trip] = []  # shared empty result of the fast path (never mutated)
+
+
+def correlation(xs: list[float], ys: list[float]) -> float | None:
+    """Pearson's correlation of two equally long series, within [-1, 1]; None when either
+    does not move (a flat series correlates with nothing)."""
+    try:
+        r = statistics.correlation(xs, ys)
+    except statistics.StatisticsError:
+        return None
+    return max(-1.0, min(1.0, r))
+
+
+class CorrelationWindow:
+    """What the correlation breaker keeps between bars: the strategy's equity return over each
+    bar time (keyed, like a bar, by its opening time), and since when returns count (a re-arm
+    starts a fresh window). The symbols' returns come from the engine's recent bars."""
+
+    def __init__(self, window: int):
+        self.window = window
+        self.strategy: deque[tuple[int, float]] = deque(maxlen=window)
+        self.prev_equity: float | None = None  # the equity at the end of the bar time before
+        self.since_ts = 0
+
+    def add_equity(self, ts: int, equity: float) -> None:
+        if self.prev_equity is not None and self.prev_equity > 0 and ts >= self.since_ts:
+            self.strategy.append((ts, equity / self.prev_equity - 1.0))
+        self.prev_equity = equity
+
+    def returns(self, bars: Sequence[Bar], upto_ts: int) -> dict[int, float]:
+        """The last `window` close-to-close returns of `bars` (oldest first), of bars opened by
+        `upto_ts` and since `since_ts`, keyed by the later bar's opening time."""
+        out: list[tuple[int, float]] = []
+        later: Bar | None = None
+        for bar in reversed(bars):
+            if bar.ts > upto_ts:
+                continue
+            if later is not None:
+                if later.ts < self.since_ts or len(out) == self.window:
+                    break
+                if bar.close > 0:
+                    out.append((later.ts, later.close / bar.close - 1.0))
+            later = bar
+        return dict(reversed(out))
+
+    def paired(self, a: dict[int, float], b: dict[int, float]) -> tuple[list[float], list[float]] | None:
+        """The two series on the bar times they share, or None short of a full window."""
+        shared = [t for t in a if t in b]
+        if len(shared) < self.window:
+            return None
+        return [a[t] for t in shared], [b[t] for t in shared]
+
+    def fresh(self, now_ms: int) -> None:
+        """Forget every return so far: the next window starts with the bars opened from now."""
+        self.strategy.clear()
+        self.since_ts = now_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": [list(x) for x in self.strategy], "prev_equity": self.prev_equity, "since_ts": self.since_ts}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.strategy = deque(((int(t), float(r)) for t, r in data.get("strategy", [])), maxlen=self.window)
+        self.prev_equity, self.since_ts = data.get("prev_equity"), data.get("since_ts", 0)
 
 
 class CircuitBreakers:
@@ -49,6 +129,11 @@ class CircuitBreakers:
         self.streak = 0
         self.results: deque[bool] = deque(maxlen=rules.win_rate_window)
         self.api: deque[tuple[bool, float]] = deque(maxlen=rules.api_window)
+        self.corr = CorrelationWindow(rules.correlation_window)
+        self.correlation_cooldown_ms = int(rules.correlation_cooldown_minutes * 60_000)
+        on = rules.max_correlation < 1.0  # |correlation| is never above 1: at 1 the breaker is off
+        self.watches_positions = on and rules.correlation_scope != STRATEGY
+        self.watches_strategy = on and rules.correlation_scope != "positions"
 
     # -- conditions -------------------------------------------------------------------
     def _equity_conditions(self, s: RiskState) -> dict[str, tuple[float, float]]:
@@ -80,8 +165,10 @@ class CircuitBreakers:
                    s.week_open_equity - lim.max_weekly_loss, s.week_open_equity * (1 - r.weekly_loss_pct),
                    s.peak_equity * (1 - lim.drawdown_halt_pct))
 
-    def _trip(self, name: str, now_ms: int, value: float, threshold: float, message: str) -> Trip:
-        trip = Trip(name, now_ms, now_ms + self.cooldown_ms, value, threshold, message)
+    def _trip(self, name: str, now_ms: int, value: float, threshold: float, message: str,
+              cooldown_ms: int | None = None, evidence: dict[str, Any] | None = None) -> Trip:
+        until = now_ms + (self.cooldown_ms if cooldown_ms is None else cooldown_ms)
+        trip = Trip(name, now_ms, until, value, threshold, message, evidence or {})
         self.tripped[name] = trip
         return trip
 
@@ -112,6 +199,8 @@ class CircuitBreakers:
                 self.results.clear()
             elif name in API_BREAKERS:
                 self.api.clear()
+            elif name == CORRELATION:
+                self.corr.fresh(now_ms)
             rearmed.append(self.tripped.pop(name))
         for name, (value, threshold) in conditions.items():
             if name not in self.tripped and value >= threshold:
@@ -149,13 +238,49 @@ class CircuitBreakers:
                                   f"median venue latency {median:.2f} s over the last {len(self.api)} calls, limit {self.rules.api_latency_seconds:g} s"))
         return new
 
+    def on_bar_time(self, ts: int, bars: Mapping[str, Sequence[Bar]], held: Collection[str], equity: float,
+                    now_ms: int) -> list[Trip]:
+        """The bar time that opened at `ts` is complete (every symbol's bar of it is in `bars`, the
+        recent bars per symbol); `equity` is the strategy's at its end and `held` the symbols
+        open through it. The correlation breaker looks once per bar time."""
+        w = self.corr
+        if self.watches_strategy:
+            w.add_equity(ts, equity)
+        elif not self.watches_positions or len(held) < 2:
+            return _NONE
+        if CORRELATION in self.tripped:
+            return _NONE
+        returns = {s: w.returns(b, ts) for s, b in bars.items() if s in held or self.watches_strategy}
+        pairs: list[tuple[str, str, dict[int, float], dict[int, float]]] = []
+        if self.watches_positions:
+            open_ = sorted(s for s in held if s in returns)
+            pairs += [(a, b, returns[a], returns[b]) for i, a in enumerate(open_) for b in open_[i + 1:]]
+        if self.watches_strategy and len(w.strategy) == w.window:
+            strategy = dict(w.strategy)
+            pairs += [(STRATEGY, s, strategy, r) for s, r in sorted(returns.items())]
+        worst: tuple[float, str, str] | None = None
+        for a, b, ra, rb in pairs:
+            series = w.paired(ra, rb)
+            r = correlation(*series) if series else None
+            if r is not None and (worst is None or abs(r) > abs(worst[0])):
+                worst = (r, a, b)
+        limit = self.rules.max_correlation
+        if worst is None or abs(worst[0]) <= limit:
+            return _NONE
+        r, a, b = worst
+        what = f"the strategy's returns and {b}'s" if a == STRATEGY else f"{a} and {b}, both held,"
+        how = "together" if r > 0 else "as mirror images"
+        message = f"{what} moved {how}: correlation {r:+.2f} over the last {w.window} bars, limit ±{limit:.2f}"
+        return [self._trip(CORRELATION, now_ms, abs(r), limit, message, self.correlation_cooldown_ms,
+                           {"pair": [a, b], "correlation": r, "window": w.window})]
+
     def active(self) -> list[Trip]:
         return list(self.tripped.values())
 
     # -- persistence --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"tripped": {k: v.to_dict() for k, v in self.tripped.items()}, "streak": self.streak,
-                "results": list(self.results), "api": [list(x) for x in self.api]}
+                "results": list(self.results), "api": [list(x) for x in self.api], "correlation": self.corr.to_dict()}
 
     def restore(self, data: dict[str, Any]) -> None:
         self.tripped = {k: Trip(**v) for k, v in data.get("tripped", {}).items()}
@@ -164,3 +289,4 @@ class CircuitBreakers:
         self.results.extend(data.get("results", []))
         self.api.clear()
         self.api.extend(tuple(x) for x in data.get("api", []))
+        self.corr.restore(data.get("correlation", {}))

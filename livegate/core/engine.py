@@ -4,6 +4,7 @@ For each closed bar: pending orders fill inside it (a trade whose reducing order
 recorded), equity is marked, breakers are checked, a position the close makes too small to
 sell becomes dust and protective stops are sent, then the strategy sees the bar and its
 intents go through the gateway (`asked`, `accepted` and `refusals` say how that went). The
+first bar of a new bar time first shows the correlation breaker the bar time before it. The
 engine holds no I/O: events go to the journal, state is saved by the caller."""
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class Engine:
         self._fills_seen = 0
         self._decisions: Sequence[Decision] = _NO_DECISIONS  # the gateway's answers to the strategy's latest intents
         self._decided = -1  # the bar (`bars`) they were given at
+        self.bar_time: int | None = None  # the opening time of the bars being processed
+        self._corr_pairs, self._corr_each = breakers.watches_positions, breakers.watches_strategy
 
     def on_bar(self, bar: Bar, trade: bool = True, call_strategy: bool = True) -> None:
         """Process one closed bar. `trade=False` only warms up (after a resume, or for bars
@@ -143,6 +146,10 @@ class Engine:
             return
         self.bars += 1
         gateway = self.gateway
+        if bar.ts != self.bar_time:  # the first bar of a new bar time: the one before is complete
+            done, self.bar_time = self.bar_time, bar.ts
+            if done is not None and (self._corr_each or (self._corr_pairs and len(account.positions) > 1)):
+                self._look_at_correlation(done, now)
         moved = False
         if self.executor.pending:
             fills, dropped = self.executor.on_bar(bar, account)
@@ -213,6 +220,12 @@ class Engine:
             self._stops.clear()
             self._watch = dict(self._dust_at)
 
+    def _look_at_correlation(self, done: int, now: int) -> None:
+        """The correlation breaker on the bar time opened at `done`: the positions held and the
+        equity as it ended, the recent bars up to it."""
+        for trip in self.breakers.on_bar_time(done, self.ctx._history, self.account.positions, self.state.equity, now):
+            self.gateway.on_trip(trip)
+
     def _check_breakers(self, now: int, equity: float, moved: bool) -> None:
         state, gateway = self.state, self.gateway
         state.mark(now, equity)
@@ -247,6 +260,7 @@ class Engine:
             "executor": self.executor.to_dict(),
             "seq": self.gateway.seq,
             "bars": self.bars,
+            "bar_time": self.bar_time,
         }
         getter = getattr(self.strategy, "state", None)
         if callable(getter):

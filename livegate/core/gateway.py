@@ -91,6 +91,8 @@ class OrderGateway:
         if reason:
             blocks.append(Block("halted", reason))
         for trip in self.breakers.active():
+            if trip.breaker == "correlation" and intent.side == SELL:  # concentration: selling reduces it
+                continue
             blocks.append(Block(f"breaker:{trip.breaker}", trip.message))
         order = None if blocks else self._size(intent, now_ms, origin, decision)
         if order is not None and self.approve is not None:

@@ -119,6 +119,7 @@ class BuyCheck:
     sizing: Sizing
     max_trade_amount: float | None = None
     stage_cap: float | None = None
+    max_cex_order_amount: float | None = None
 
     @cached_property
     def held(self) -> float:
@@ -240,6 +241,17 @@ def max_trade_amount(c: BuyCheck) -> Block | None:
     return _refuse_above(c, "max_trade_amount", c.max_trade_amount, "MAX_TRADE_AMOUNT")
 
 
+def max_cex_order_amount(c: BuyCheck) -> Block | None:
+    """MAX_CEX_ORDER_AMOUNT (.env), when set: the cap on each order sent to a centralized
+    exchange (the gateway of an on-chain swap is built without it)."""
+    cap = c.max_cex_order_amount
+    if cap is not None and c.value > cap + 1e-9:
+        quote = c.symbol.partition("/")[2].split(":")[0] or "in the quote currency"
+        return Block("max_cex_order_amount", f"MAX_CEX_ORDER_AMOUNT caps a CEX order at {cap:,.2f} {quote}; this one is "
+                                             f"{c.value:,.2f}: refused, not resized")
+    return None
+
+
 def stage_cap(c: BuyCheck) -> Block | None:
     """The micro-live stage's trade cap, when there is one."""
     return _refuse_above(c, "stage_cap", c.stage_cap, "the stage's trade cap")
@@ -290,17 +302,19 @@ BUY_RULES: tuple[BuyRule, ...] = (
     max_trade_pct, max_leverage, daily_loss_halt_buys, drawdown_halt_buys, falling_knife, min_edge_threshold,
     min_confidence, max_open_positions,
     min_seconds_between_trades, max_trades_per_hour, max_trades_per_day,  # the throttles
-    max_trade_amount, stage_cap,  # value caps: refused
+    max_trade_amount, max_cex_order_amount, stage_cap,  # value caps: refused
     max_position_size, max_position_pct, max_total_capital,  # position and capital caps: resized
     max_exposure_leverage,
 )
 
 
 class RiskGuardian:
-    def __init__(self, limits: LiveLimits, rules: GuardianSettings, max_trade_amount: float | None = None):
+    def __init__(self, limits: LiveLimits, rules: GuardianSettings, max_trade_amount: float | None = None,
+                 max_cex_order_amount: float | None = None):
         self.limits = limits
         self.rules = rules
         self.max_trade_amount = max_trade_amount
+        self.max_cex_order_amount = max_cex_order_amount
 
     def check_buy(self, value: float, symbol: str, intent: OrderIntent, account: Portfolio, state: RiskState, now_ms: int, stage_cap: float | None = None) -> Sizing:
         """Decide on a buy worth `value` (quote): every rule of BUY_RULES in turn. Blocks are
@@ -310,7 +324,8 @@ class RiskGuardian:
         equity, that alone is the answer."""
         out = Sizing(value)
         check = BuyCheck(value, symbol, intent, account, state, now_ms, self.limits, self.rules, account.equity(), out,
-                         max_trade_amount=self.max_trade_amount, stage_cap=stage_cap)
+                         max_trade_amount=self.max_trade_amount, stage_cap=stage_cap,
+                         max_cex_order_amount=self.max_cex_order_amount)
         block = no_equity(check)
         if block is not None:
             out.blocks.append(block)

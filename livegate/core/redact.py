@@ -85,6 +85,7 @@ def redact_foreign(text: str, url: str = MASK) -> str:
 
 # Wider than SECRET_NAME (no anchor): whatever it would find in a key, this finds in text holding the key.
 _NAME_IN_TEXT = re.compile(r"SECRET|PASSWORD|PASSPHRASE|PRIVATE|TOKEN|API_KEY|APIKEY|_KEY|WEBHOOK|MNEMONIC", re.I)
+_NAME_WORDS = ("SECRET", "PASSWORD", "PASSPHRASE", "PRIVATE", "TOKEN", "API_KEY", "APIKEY", "_KEY", "WEBHOOK", "MNEMONIC")
 _spelled: tuple[list[str] | None, int, tuple[str, ...]] = (None, 0, ())
 
 
@@ -98,7 +99,11 @@ def may_hold_secret(json_text: str, values: list[str]) -> bool:
     if listed is not values or count != len(values):
         spelled = tuple({form for v in values for form in (v, json.dumps(v, ensure_ascii=False)[1:-1])})
         _spelled = (values, len(values), spelled)
-    if _NAME_IN_TEXT.search(json_text):
+    if json_text.isascii():  # ASCII: upper-casing is exact, and ten substring tests beat the case-blind regex
+        upper = json_text.upper()
+        if any(word in upper for word in _NAME_WORDS):
+            return True
+    elif _NAME_IN_TEXT.search(json_text):  # other scripts: the regex's own case folding (a Kelvin sign is a K)
         return True
     return any(form in json_text for form in spelled)
 

@@ -275,7 +275,12 @@ def contradiction(key_directory: Path, ledger_path: Path, conn: sqlite3.Connecti
     replaced), or None — also None when there is no anchor on this machine. A damaged anchor is
     a contradiction (it cannot vouch for anything). For every order's halt check: one `stat`
     and one row while the anchor file is unchanged. Read before `conn`'s rows, like every check."""
-    path = anchor_file(key_directory, ledger_path)
+    return contradiction_at(anchor_file(key_directory, ledger_path), conn)
+
+
+def contradiction_at(path: Path, conn: sqlite3.Connection) -> str | None:
+    """`contradiction` with the anchor's path already known (`anchor_file`): the halt check
+    names it once per connection, not before every order."""
     try:
         ident = _identity(os.stat(path))
     except FileNotFoundError:

@@ -19,8 +19,9 @@ class WriteThroughJournal:
     transaction, when `flush()` is called and when the block ends (also on an exception). An
     executor calls `flush()` before every request that places an order, so what precedes the
     order is durable before it leaves; what follows its answer is written in one step after it —
-    `grouped(wait_at_end=False)`: by the ledger's writer thread, right after the block, and
-    before anything appended later (the caller answers without waiting for the disk). A crash
+    `grouped(wait_at_end=False)`: by whatever writes next — the next append, before what it
+    appends, or `write_waiting()` once the answer is on its way (the caller answers without
+    waiting for the disk). A crash
     between the answer and that step loses nothing a restart cannot find again at the venue (the
     order by its client id, its fills by the venue's trades)."""
 
@@ -58,7 +59,11 @@ class WriteThroughJournal:
             if held and wait_at_end:
                 self._write(held)
             elif held:
-                self.ledger.append_soon(held, on_written=self._written)
+                self.ledger.append_later(held, on_written=self._written)
+
+    def write_waiting(self) -> None:
+        """Write what a group left waiting (`grouped(wait_at_end=False)`) now."""
+        self.ledger.write_waiting()
 
     def _write(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         self._written(self.ledger.append_many(items))

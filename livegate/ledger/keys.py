@@ -13,13 +13,25 @@ PRIVATE_FILE = "operator.key"
 PUBLIC_FILE = "operator.pub"
 
 
+_key_dirs: dict[tuple[str | None, str | None, str | None], Path] = {}
+
+
 def key_dir() -> Path:
-    """LIVEGATE_KEY_DIR, else $XDG_CONFIG_HOME/livegate, else ~/.config/livegate."""
-    explicit = os.environ.get("LIVEGATE_KEY_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "livegate"
+    """LIVEGATE_KEY_DIR, else $XDG_CONFIG_HOME/livegate, else ~/.config/livegate. Asked before
+    every order (the anchor lies there): built once per value of the variables it reads."""
+    environ = os.environ
+    names = (environ.get("LIVEGATE_KEY_DIR"), environ.get("XDG_CONFIG_HOME"), environ.get("HOME"))
+    found = _key_dirs.get(names)
+    if found is None:
+        explicit, xdg, _ = names
+        if explicit:
+            found = Path(explicit).expanduser()
+        else:
+            found = Path(xdg or str(Path.home() / ".config")) / "livegate"
+        if len(_key_dirs) > 64:
+            _key_dirs.clear()
+        _key_dirs[names] = found
+    return found
 
 
 def key_id_of(public_raw: bytes) -> str:

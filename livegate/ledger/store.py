@@ -123,15 +123,14 @@ class Ledger:
         self._to_anchor: tuple[Event, bool] | None = None
         self._anchor_next = 0.0
         self._anchor_timer: threading.Timer | None = None
+        self._aside: sqlite3.Connection | None = None  # the anchor timer's own reading connection
+        self._aside_lock = threading.Lock()
         self._closed = False
         self.anchor_problems: list[str] = []
         self.clock = clock
         self.actor = default_actor()  # who writes: the process's user, asked once
         self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
         self._soon: list[tuple[list[tuple[str, dict[str, Any]]], Callable[[list[Event]], None] | None]] = []
-        self._soon_wake = threading.Event()
-        self._soon_thread: threading.Thread | None = None
-        self._closing = False
         try:
             # one process may write from several threads (the live loop, a bot's orders through the
             # gateway): `_write` makes each append whole, whichever thread it comes from
@@ -196,14 +195,9 @@ class Ledger:
         return cls(path, key=key, lock_wait_s=lock_wait_s)
 
     def close(self) -> None:
-        """Write what `append_soon` still holds, stop the background threads, close. A ledger
+        """Write what `append_later` still keeps, stop the background threads, close. A ledger
         that cannot take those events any more is a LedgerError (after closing)."""
         failed = None
-        if self._soon_thread is not None:
-            self._closing = True
-            self._soon_wake.set()
-            self._soon_thread.join()
-            self._soon_thread = None
         try:
             with self._write:
                 self._write_soon()
@@ -220,6 +214,10 @@ class Ledger:
                 self._anchor_timer = None
             self._flush_anchor(now=True)
             self._closed = True
+        with self._aside_lock:  # a timer's anchor still on its way: finished first
+            if self._aside is not None:
+                self._aside.close()
+                self._aside = None
         self.copy_to_witnesses()
         self.db.close()
         if failed is not None:
@@ -306,32 +304,22 @@ class Ledger:
                 return self._append_many(items, actor, sign)
             return self._write_soon(items, actor, sign)
 
-    def append_soon(self, items: list[tuple[str, dict[str, Any]]], on_written: Callable[[list[Event]], None] | None = None) -> None:
-        """Append `items` shortly, from a background thread, in one transaction with whatever
-        else is waiting — and always before anything appended after this call (`append`,
-        `append_many`, `locked` write what waits first, in the same transaction; `close` writes
-        it last). For what follows an order's answer on a busy path: the bot gets its answer
-        without waiting for the disk, and a crash before the write loses nothing a restart does
-        not find again at the venue. `on_written(events)` is called once they are in."""
+    def append_later(self, items: list[tuple[str, dict[str, Any]]], on_written: Callable[[list[Event]], None] | None = None) -> None:
+        """Keep `items` to be appended by the next write, in its transaction and before what it
+        appends (`append`, `append_many`, `locked`), or by `write_waiting()` or `close`. For what
+        follows an order's answer on a busy path: the bot gets its answer without waiting for the
+        disk, and a crash before the write loses nothing a restart does not find again at the
+        venue. `on_written(events)` is called once they are in."""
         with self._write:
             self._soon.append((list(items), on_written))
-            if self._soon_thread is None:
-                self._soon_thread = threading.Thread(target=self._soon_writer, name="livegate-ledger-writer", daemon=True)
-                self._soon_thread.start()
-        self._soon_wake.set()
 
-    def _soon_writer(self) -> None:
-        while not self._closing:
-            self._soon_wake.wait(1.0)
-            self._soon_wake.clear()
-            try:
-                with self._write:
-                    self._write_soon()
-            except LedgerError:  # kept waiting: the next append (or `close`) tries again and reports it
-                self._soon_wake.wait(0.5)
+    def write_waiting(self) -> None:
+        """Write what `append_later` keeps, now, in one transaction (nothing when nothing waits)."""
+        with self._write:
+            self._write_soon()
 
     def _write_soon(self, items: list[tuple[str, dict[str, Any]]] = (), actor: str | None = None, sign: bool = False) -> list[Event]:
-        """(Holding `_write`.) What `append_soon` holds, then `items`, in one transaction;
+        """(Holding `_write`.) What `append_later` keeps, then `items`, in one transaction;
         returns the events of `items`. Nothing is dropped when it fails."""
         waiting, self._soon = self._soon, []
         if not waiting and not items:
@@ -362,13 +350,11 @@ class Ledger:
         try:
             if opening:
                 db.execute("PRAGMA synchronous=FULL")
-            with db.atomic():
-                # A write first, so the transaction holds the write lock before reading the head.
-                db.execute("UPDATE ledger_head SET last_id = last_id WHERE id = 1")
+            with self._immediate():
                 last_id, prev = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
                 rows = []
                 secrets = secret_values()
-                ledger_id = ledger_id_of(db.conn) if last_id else ""
+                ledger_id = self._first_hash() if last_id else ""
                 for i, (kind, payload) in enumerate(items):
                     text = canonical_json(payload)
                     clean = payload
@@ -407,6 +393,35 @@ class Ledger:
             self._flush_anchor()
         return events
 
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """A transaction that holds the write lock from its start (BEGIN IMMEDIATE: the head read
+        next is the one the append extends); inside `locked()`, a savepoint of its transaction."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _first_hash(self) -> str:
+        """The hash of event #1 (what names the ledger, in every signature): read once."""
+        if not self._ledger_id:
+            self._ledger_id = ledger_id_of(self.conn)
+        return self._ledger_id
+
     def _flush_anchor(self, now: bool = False) -> None:
         """Anchor the latest head: at once when it holds something that opens (or `now`), else at
         most every ANCHOR_EVERY_S — a busy writer (the bot gateway, two appends an order) keeps the
@@ -428,23 +443,40 @@ class Ledger:
             self.copy_to_witnesses()
 
     def _anchor_later(self) -> None:
+        """(The anchor timer's thread.) Anchor the head left waiting — outside the write lock, on a
+        connection of its own: the anchor's file write never holds up the appends meanwhile (an
+        order's). The anchor only moves forward, so an older head written late changes nothing."""
         with self._write:
             self._anchor_timer = None
-            if not self._closed:
-                self._flush_anchor(now=True)
+            if self._closed or self._to_anchor is None:
+                return
+            last, opening = self._to_anchor
+            self._to_anchor = None
+            self._anchor_next = time.monotonic() + ANCHOR_EVERY_S
+        with self._aside_lock:
+            if self._aside is None:
+                try:
+                    self._aside = sqlite3.connect(str(self.path), timeout=1.0, check_same_thread=False)
+                except sqlite3.Error:
+                    return  # the next append (or `close`) anchors it
+            self._anchor(last, durable=opening, conn=self._aside)
 
-    def _anchor(self, last: Event, durable: bool) -> None:
-        """Record the new head next to the operator key (after the commit: never ahead of it)."""
+    def _anchor(self, last: Event, durable: bool, conn: sqlite3.Connection | None = None) -> None:
+        """Record the new head next to the operator key (after the commit: never ahead of it).
+        `conn` reads the ledger for the check (the ledger's own connection when not given)."""
         if self.root is None:
             return
+        conn = conn or self.conn
         with anchors.suppress_errors():
             if self._ledger_id is None:
-                self._ledger_id = anchors.ledger_id(self.conn)
+                self._ledger_id = anchors.ledger_id(conn)
             signed = self.key is not None
+            seen = self._anchored
             head = {"ledger_id": self._ledger_id, "last_id": last.id, "last_hash": last.hash,
-                    "signed_id": last.id if signed else (self._anchored.signed_id if self._anchored else None),
-                    "at": last.ts}
-            self._anchored = anchors.record(key_dir(), self.path, head, durable, self.conn)
+                    "signed_id": last.id if signed else (seen.signed_id if seen else None), "at": last.ts}
+            anchored = anchors.record(key_dir(), self.path, head, durable, conn)
+            if anchored is None or self._anchored is None or anchored.last_id >= self._anchored.last_id:
+                self._anchored = anchored
 
     def copy_to_witnesses(self) -> None:
         """Copy the anchor to the operator's witnesses, if it moved since the last copy."""

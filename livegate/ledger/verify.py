@@ -239,11 +239,18 @@ def _check_signatures(conn, report: VerifyReport, public_key, chain: KeyChain) -
             report.signatures_checked += 1
             if chain.usable:
                 report.signed.add(event_id)
-    if report.unsigned:
-        ids = ", ".join(f"#{i}" for i, _ in report.unsigned[:5]) + (" …" if len(report.unsigned) > 5 else "")
-        report.warnings.append(f"{len(report.unsigned)} event(s) that would open something (a passed result, a resume, "
-                               f"a mode change, an approval) were written without the operator key ({ids}): they count "
-                               "for nothing — what opens needs the operator's signature")
+    warning = unsigned_warning([i for i, _ in report.unsigned])
+    if warning:
+        report.warnings.append(warning)
+
+
+def unsigned_warning(ids: list[int]) -> str | None:
+    """What to say of events that would open something but carry no operator signature, or None."""
+    if not ids:
+        return None
+    shown = ", ".join(f"#{i}" for i in ids[:5]) + (" …" if len(ids) > 5 else "")
+    return (f"{len(ids)} event(s) that would open something (a passed result, a resume, a mode change, an approval) "
+            f"were written without the operator key ({shown}): they count for nothing — what opens needs the operator's signature")
 
 
 def _check_clock(conn, report: VerifyReport) -> None:

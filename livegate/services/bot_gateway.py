@@ -35,7 +35,7 @@ from livegate.adapters.gateway.upstream import forward, venue_error
 from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
 from livegate.adapters.sandbox.errors import ApiError, bad_request, mandatory
 from livegate.adapters.sandbox.rest import order_params
-from livegate.core.errors import LivegateError, UsageError, VenueUnreachable
+from livegate.core.errors import LedgerError, LivegateError, UsageError, VenueUnreachable
 from livegate.core.orders import BUY, LIMIT, MARKET, SELL, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT, OrderIntent
 from livegate.core.redact import register_secret
 
@@ -246,6 +246,16 @@ class BotDesk:
     def _grouped(self) -> Any:
         grouped = getattr(self.gateway.journal, "grouped", None)
         return grouped(wait_at_end=False) if grouped is not None else contextlib.nullcontext()
+
+    def after_answer(self) -> None:
+        """What an order left to write once its answer is on its way to the bot: the events of the
+        answer (acknowledged, fills, trade), in one ledger write. The gateway calls it when no other
+        order waits; else the next order writes them first, in its own write before it is sent. A
+        write that fails here is kept waiting and fails that next write (its order is not sent)."""
+        write = getattr(self.gateway.journal, "write_waiting", None)
+        if write is not None:
+            with contextlib.suppress(LedgerError):
+                write()
 
     def _spare_the_key(self) -> None:
         wait = self.busy_for()

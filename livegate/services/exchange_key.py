@@ -7,7 +7,13 @@ key nor any part of it. Every command that then trades with that key (testnet, g
 production drill) and a switch to a live mode refuse (GateClosed, exit 3) when the key in `.env`
 or the environment is another one: its rights were never checked. The fingerprint is read from
 the env result the gate itself counts as signed off — the signed one, or a passing re-run under
-the same configuration that the sign-off still covers: `validate` run again binds the key it checked."""
+the same configuration that the sign-off still covers: `validate` run again binds the key it checked.
+
+The env result also keeps what the account held when `validate` read its balance (`baseline_holdings`
+in the evidence of `key_can_read`: asset → amount, non-zero only). Those holdings — the operator's
+own savings on the same account — are the baseline of the sign-off: the switch to a live mode counts
+only what is held above them. The baseline is the one of the result the operator signed (a re-run
+does not move it) and belongs to the key it was read with; none was read, none applies."""
 
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ from livegate.ledger import queries
 
 FINGERPRINT_FIELD = "exchange_key_fingerprint"  # in the evidence of the env result's `api_keys_present`
 KEY_CHECK = "api_keys_present"
+BASELINE_FIELD = "baseline_holdings"  # in the evidence of the env result's `key_can_read`
+BASELINE_CHECK = "key_can_read"
 KEY_CHANGED = "the exchange key changed since the env sign-off: run validate again"
 NOT_RECORDED = ("the exchange key changed since the env sign-off: run validate again (that sign-off recorded no "
                 "exchange key fingerprint: it predates livegate binding the key to it)")
@@ -40,13 +48,35 @@ def signed_fingerprint(ws: Any, snap: Any) -> tuple[bool, str | None] | None:
     record = snap.state.records.get("env")
     if record is None or record.signed_by is None or record.result_event is None:
         return None
-    with queries.reading(ws.ledger_path) as conn:
-        event = queries.event_by_id(conn, record.result_event, "phase_result")
-    checks = (event or {}).get("payload", {}).get("checks") or []
-    evidence = next((c.get("evidence") for c in checks if isinstance(c, dict) and c.get("criterion") == KEY_CHECK), None)
+    evidence = _evidence(ws, record.result_event).get(KEY_CHECK)
     if not isinstance(evidence, dict) or FINGERPRINT_FIELD not in evidence:
         return False, None
     return True, evidence[FINGERPRINT_FIELD]
+
+
+def signed_baseline(ws: Any, env: WorkspaceEnv, snap: Any) -> dict[str, float]:
+    """The holdings recorded by the env result the operator signed off (asset → amount), when
+    that result read them with the exchange key in use now; {} otherwise (no sign-off, nothing
+    read, another key): then every holding counts."""
+    record = snap.state.records.get("env")
+    if record is None or record.signed_by is None or record.signed_result is None:
+        return {}
+    evidence = _evidence(ws, record.signed_result)
+    keys, read = evidence.get(KEY_CHECK), evidence.get(BASELINE_CHECK)
+    holdings = read.get(BASELINE_FIELD) if isinstance(read, dict) else None
+    fingerprint = env.exchange_key_fingerprint(snap.effective.config.exchange.id)
+    if not isinstance(holdings, dict) or not isinstance(keys, dict) or fingerprint is None or keys.get(FINGERPRINT_FIELD) != fingerprint:
+        return {}
+    return {str(asset): float(amount) for asset, amount in holdings.items()
+            if isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0}
+
+
+def _evidence(ws: Any, event_id: int) -> dict[str, Any]:
+    """The evidence of each check of the env result `event_id`, by criterion."""
+    with queries.reading(ws.ledger_path) as conn:
+        event = queries.event_by_id(conn, event_id, "phase_result")
+    checks = (event or {}).get("payload", {}).get("checks") or []
+    return {c.get("criterion"): c.get("evidence") for c in checks if isinstance(c, dict)}
 
 
 def binding_problem(ws: Any, env: WorkspaceEnv, snap: Any) -> str | None:

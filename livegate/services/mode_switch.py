@@ -6,7 +6,9 @@ read by `livegate.services.modes`.
 
 A switch to a live mode runs every pre-switch check (`switch_checks`: the micro-live gate, the
 risk configuration, the venue's credentials, open positions and orders, orders awaiting
-approval) and is refused naming each failure, unless it lowers the risk of a live mode."""
+approval) and is refused naming each failure, unless it lowers the risk of a live mode. What the
+account held when the env step was signed off (the operator's own savings, recorded by
+`validate`) is not an open position: only holdings above it count."""
 
 from __future__ import annotations
 
@@ -60,10 +62,12 @@ def switch_checks(ws: Workspace, mode: str, client: Any = None, *, entering_live
     """Everything that must hold before trading `mode` with real money, each check run even when
     another failed: the micro-live gate open, the workspace config (risk limits) loading, the
     exchange accepting the credentials (a signed balance request) and — when `entering_live`
-    from a non-live mode — no open position and no pending order (on the venue or awaiting
-    approval). `client` is a ccxt client to use instead of the workspace's own."""
+    from a non-live mode — no open position above the holdings of the env sign-off and no
+    pending order (on the venue or awaiting approval). `client` is a ccxt client to use instead
+    of the workspace's own."""
 
     checks: list[Check] = []
+    snap = None
     try:
         effective = ws.effective
     except ConfigError as exc:
@@ -72,8 +76,9 @@ def switch_checks(ws: Workspace, mode: str, client: Any = None, *, entering_live
                                                   "does not load): " + "; ".join(exc.problems)))
     else:
         checks.append(Check("risk_config", True, "livegate.yaml and risk_limits.yaml load and validate"))
-        checks += _gate_checks(ws, effective)
-    checks += _venue_checks(ws, effective, client, entering_live)
+        snap = gate.snapshot(ws, effective=effective)
+        checks += _gate_checks(snap)
+    checks += _venue_checks(ws, effective, client, entering_live, snap)
     if entering_live:
         waiting = approvals.pending(ws)
         checks += [Check("pending_orders", False, f"pending order awaiting approval: {a.id} {a.summary} (approve, reject or "
@@ -81,15 +86,15 @@ def switch_checks(ws: Workspace, mode: str, client: Any = None, *, entering_live
     return checks
 
 
-def _gate_checks(ws: Workspace, effective) -> list[Check]:
-    snap = gate.snapshot(ws, effective=effective)
+def _gate_checks(snap: Any) -> list[Check]:
     first_live = next(s.id for s in snap.state.steps if s.phase == "micro-live")
     reasons = rules.gate_reasons(snap.state, first_live)
     return [Check("gate", False, r, first_live) for r in reasons] or [Check("gate", True, f"the gate to {first_live} is open", first_live)]
 
 
-def _venue_checks(ws: Workspace, effective, client: Any, entering_live: bool) -> list[Check]:
-    """Credentials, and when `entering_live` the account's positions and open orders."""
+def _venue_checks(ws: Workspace, effective, client: Any, entering_live: bool, snap: Any = None) -> list[Check]:
+    """Credentials, and when `entering_live` the account's positions (above the holdings of the
+    env sign-off, read from `snap`) and open orders."""
 
     try:
         config = effective.config if effective is not None else exchange_config(ws)
@@ -111,32 +116,42 @@ def _venue_checks(ws: Workspace, effective, client: Any, entering_live: bool) ->
         return checks
     try:
         with with_exchange_errors(exchange=client):
-            checks += _position_checks(client, config.exchange.symbols, balance["total"])
+            baseline = exchange_key.signed_baseline(ws, load_env(ws.root), snap) if snap is not None else {}
+            checks += _position_checks(client, config.exchange.symbols, balance["total"], baseline)
             checks += _open_order_checks(client, config.exchange.symbols)
     except LivegateError as exc:
         checks.append(Check("positions", False, f"open positions and orders on {venue} could not be checked: {exc}"))
     return checks
 
 
-def _position_checks(client: Any, symbols: list[str], totals: dict) -> list[Check]:
-    """A base asset of a configured symbol worth more than that market's minimum order value."""
+def _position_checks(client: Any, symbols: list[str], totals: dict, baseline: dict[str, float] | None = None) -> list[Check]:
+    """A base asset of a configured symbol held above `baseline` (what the account held at the
+    env sign-off: the operator's own, left alone) by more than that market's minimum order."""
 
+    baseline = baseline or {}
     markets = client.load_markets()
-    checks = []
+    checks, own = [], []
     for symbol in symbols:
         if symbol not in markets:
             checks.append(Check("positions", False, f"{client.id} has no market {symbol} (exchange.symbols)"))
             continue
         base = markets[symbol]["base"]
         held = float(totals.get(base) or 0.0)
-        if held <= 0:
+        kept = min(held, baseline.get(base, 0.0))
+        note = f"{kept:g} {base} held before the environment sign-off is your own and is left alone" if kept > 0 else ""
+        if note and note not in own:
+            own.append(note)
+        excess = held - kept
+        if excess <= 0:
             continue
         rules = rules_from_market(symbol, markets[symbol])
         price = float(client.fetch_ticker(symbol)["last"])
-        if held >= rules.min_amount and held * price > rules.min_notional:
-            checks.append(Check("positions", False, f"open position: {held:g} {base} (≈ {held * price:,.2f} "
-                                                    f"{markets[symbol]['quote']} on {symbol}); close it first"))
-    return checks or [Check("positions", True, "no open position in " + ", ".join(symbols))]
+        if excess >= rules.min_amount and excess * price > rules.min_notional:
+            above = f" above the {kept:g} {base} held before the environment sign-off" if kept > 0 else ""
+            checks.append(Check("positions", False, f"open position: {excess:g} {base}{above} (≈ {excess * price:,.2f} "
+                                                    f"{markets[symbol]['quote']} on {symbol}); close it first"
+                                                    + (f" — the {kept:g} {base} is your own and is left alone" if kept > 0 else "")))
+    return checks or [Check("positions", True, "; ".join(["no open position in " + ", ".join(symbols), *own]))]
 
 
 def _open_order_checks(client: Any, symbols: list[str]) -> list[Check]:

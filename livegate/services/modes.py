@@ -33,7 +33,7 @@ from typing import Any
 from livegate.config.workspace import HALT_FILE, LEDGER_FILE, STATE_DIR, Workspace
 from livegate.core.errors import LedgerError
 from livegate.ledger import queries
-from livegate.ledger.anchor import contradiction as anchor_contradiction
+from livegate.ledger.anchor import anchor_file, contradiction_at
 from livegate.ledger.follow import ChainBroken, Follower
 from livegate.ledger.keys import key_dir
 from livegate.ledger.trust import carries_signature, chain_for, would_open
@@ -185,6 +185,15 @@ class _Followed:
         self.follower = Follower()
         self.mode_event: dict | None = None
         self.halt_event: dict | None = None
+        self.anchor: tuple[Path, Path] | None = None  # (the key directory, the anchor's path in it)
+
+    def anchor_path(self, root: Path) -> Path:
+        """The workspace's anchor file, named once per key directory (a rename of the workspace
+        under a running process does not move the anchor it checks)."""
+        keys = key_dir()
+        if self.anchor is None or self.anchor[0] != keys:
+            self.anchor = (keys, anchor_file(keys, root / STATE_DIR / LEDGER_FILE))
+        return self.anchor[1]
 
 
 _FOLLOWED_KINDS = frozenset({MODE_CHANGED, HALTED, RESUMED})
@@ -209,7 +218,7 @@ def _state(ws: Workspace) -> _State:
     if followed is None:
         followed = view.extras["modes"] = _Followed()
     conn = view.conn
-    problem = anchor_contradiction(key_dir(), root / STATE_DIR / LEDGER_FILE, conn)
+    problem = contradiction_at(followed.anchor_path(root), conn)
     try:
         for event in followed.follower.read(conn, _FOLLOWED_KINDS):
             if _counts_checked(conn, root, event):

@@ -5,7 +5,8 @@ Every order in every mode — a backtest, a paper run, testnet's scripted orders
 micro-live stage, production, the kill-switch drill, the guardian's drills — goes through an
 `OrderGateway` built by `assemble_gateway` here, and nowhere else:
 
-    intent → halt rule → breakers → sanity and filters → risk guardian (caps, MAX_TRADE_AMOUNT)
+    intent → halt rule → breakers → sanity and filters → risk guardian (caps, MAX_TRADE_AMOUNT,
+    MAX_CEX_ORDER_AMOUNT)
     → stage cap → approval → executor (simulator, ccxt, web3) → fills → ledger
 
 `order_refusal` is the halt rule. The gateway reads it fresh before every order, and the ccxt
@@ -110,14 +111,15 @@ def rules_for(symbols: list[str], prices: dict[str, float], exchange_cfg: Exchan
 def assemble_gateway(purpose: Purpose, *, risk: RiskLimitsFile, executor: Executor, account: Portfolio, state: RiskState,
                      rules: dict[str, MarketRules], journal: Journal, id_prefix: str, ws: Workspace | None = None,
                      env: WorkspaceEnv | None = None, approve: Approve | None = None, stage_cap: float | None = None,
-                     limits: LiveTradingLimits | None = None, scripted: bool = False) -> OrderGateway:
+                     limits: LiveTradingLimits | None = None, scripted: bool = False, dex: bool = False) -> OrderGateway:
     """The order gateway for `purpose`: the risk guardian on `limits` (risk_limits.yaml's
     live_trading unless tightened; order-count throttles lifted for `scripted` orders), the
-    circuit breakers, the stage cap and, on a venue, MAX_TRADE_AMOUNT and the approval
-    (`approve`, or the workspace's EXECUTION_APPROVAL_MODE when not given); the halt rule for
-    every purpose that halts. The only place an `OrderGateway` is built."""
+    circuit breakers, the stage cap and, on a venue, MAX_TRADE_AMOUNT, MAX_CEX_ORDER_AMOUNT
+    (unless `dex`: an on-chain swap is not a CEX order) and the approval (`approve`, or the
+    workspace's EXECUTION_APPROVAL_MODE when not given); the halt rule for every purpose that
+    halts. The only place an `OrderGateway` is built."""
     halt_check: Callable[[], str | None] | None = None
-    max_amount = None
+    max_amount = max_cex = None
     if purpose.halts or purpose.venue:
         if ws is None:
             raise ValueError(f"a {purpose.name} gateway needs the workspace (halt rule, approvals)")
@@ -127,15 +129,18 @@ def assemble_gateway(purpose: Purpose, *, risk: RiskLimitsFile, executor: Execut
     if purpose.venue and ws is not None:
         env = env if env is not None else load_env(ws.root)
         max_amount = env.max_trade_amount()
+        max_cex = None if dex else env.max_cex_order_amount()
         if approve is None:
             approve = approvals.approval_gate(ws, mode=approvals.approval_mode(env), context=purpose.name,
                                               expiry_s=ws.effective.config.approvals.expiry_seconds)
     else:
         approve = None  # simulated fills never wait for a person
+    if approve is approvals.let_through:  # nothing to wait for: no approval step (nor a halt re-read after one)
+        approve = None
     limits = limits if limits is not None else risk.live_trading
     if scripted:
         limits = limits.model_copy(update=SCRIPT_THROTTLES)
-    return OrderGateway(guardian=RiskGuardian(limits, risk.guardian, max_amount),
+    return OrderGateway(guardian=RiskGuardian(limits, risk.guardian, max_amount, max_cex),
                         breakers=CircuitBreakers(risk.live_trading, risk.circuit_breakers), executor=executor,
                         account=account, state=state, rules=rules, journal=journal, id_prefix=id_prefix,
                         halt_check=halt_check, approve=approve, stage_cap=stage_cap)
@@ -168,6 +173,7 @@ def assemble_engine(purpose: Purpose, effective: Effective, strategy: Any, rules
             simulator.restore(saved["executor"])
         gateway.seq = saved["seq"]
         engine.bars = saved["bars"]
+        engine.bar_time = saved.get("bar_time")  # a resumed run looks at the bar time it was in, as an unbroken one would
         if "strategy" in saved and callable(getattr(strategy, "restore", None)):
             strategy.restore(saved["strategy"])
     return engine

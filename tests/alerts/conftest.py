@@ -78,13 +78,16 @@ def quick_backoff(monkeypatch):
     monkeypatch.setattr(dispatch, "BACKOFF_SECONDS", 0.01)
 
 
-def configure(root: Path, destinations: list[dict], retries: int = 2, timeout: float = 2.0, env: dict[str, str] | None = None) -> Workspace:
+def configure(root: Path, destinations: list[dict], retries: int = 2, timeout: float = 2.0, env: dict[str, str] | None = None,
+              resend_minutes: float = 15) -> Workspace:
     """Point the workspace's `alerts:` section at `destinations`; append `env` to its .env."""
     path = root / "livegate.yaml"
     text = path.read_text()
     block = yaml.safe_dump({"destinations": destinations}, default_flow_style=False, sort_keys=False)
     text = text.replace("  destinations: []\n", "".join(f"  {line}\n" for line in block.splitlines()), 1)
     text = text.replace("  retries: 3 ", f"  retries: {retries} ", 1).replace("  timeout_seconds: 5 ", f"  timeout_seconds: {timeout} ", 1)
+    assert "  resend_critical_minutes: 15 " in text
+    text = text.replace("  resend_critical_minutes: 15 ", f"  resend_critical_minutes: {resend_minutes:g} ", 1)
     path.write_text(text)
     if env:
         with (root / ".env").open("a") as f:

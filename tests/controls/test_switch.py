@@ -122,7 +122,7 @@ def test_a_switch_to_live_needs_the_typed_phrase_or_both_flags(ready, workspace,
     assert scaled.exit_code == 0, scaled.output
     assert modes.mode_limits(ws) == {"mode": "LIVE_SCALED", "level": 1, "risk_per_trade": 0.0025, "max_exposure": 0.05}
     shown = run_cli("-w", workspace, "mode", "show")
-    assert "LIVE_SCALED level 1 — risk per trade 0.25 %, max exposure 5 %" in shown.output
+    assert "LIVE_SCALED level 1 — risk per trade 0.25 %, max exposure 5.00 %" in shown.output
 
 
 def test_the_history_keeps_what_was_checked(ready, workspace, operator_key):

@@ -374,4 +374,4 @@ def test_to_dict_restore_round_trip():
 
 def test_breaker_names():
     assert set(BREAKERS) == {"daily_loss_usd", "daily_loss_pct", "weekly_loss_usd", "weekly_loss_pct", "total_drawdown",
-                             "consecutive_losses", "win_rate_floor", "api_error_rate", "api_latency"}
+                             "consecutive_losses", "win_rate_floor", "api_error_rate", "api_latency", "correlation"}

@@ -48,12 +48,12 @@ class Account:
 def buy(value: float = 100.0, *, equity: float = 10_000.0, held: float = 0.0, exposure: float = 0.0, open_positions: int = 0,
         intent: dict | None = None, lim: dict | None = None, rules: dict | None = None, state: RiskState | None = None,
         now: int = NOW, max_trade_amount: float | None = None, stage_cap: float | None = None,
-        allowed: float | None = None) -> BuyCheck:
+        allowed: float | None = None, max_cex_order_amount: float | None = None, symbol: str = BTC) -> BuyCheck:
     """A buy worth `value` under check; `allowed` is what earlier caps left of it (default: all)."""
-    return BuyCheck(value, BTC, OrderIntent(BTC, BUY, **(intent or {})), Account(equity, held, exposure, open_positions),
+    return BuyCheck(value, symbol, OrderIntent(symbol, BUY, **(intent or {})), Account(equity, held, exposure, open_positions),
                     state if state is not None else RiskState(peak_equity=equity, equity=equity), now,
                     limits(**(lim or {})), GuardianRules(**(rules or {})), equity, Sizing(value if allowed is None else allowed),
-                    max_trade_amount=max_trade_amount, stage_cap=stage_cap)
+                    max_trade_amount=max_trade_amount, stage_cap=stage_cap, max_cex_order_amount=max_cex_order_amount)
 
 
 def said(block):
@@ -73,7 +73,7 @@ def test_the_table_holds_every_rule_in_the_order_they_are_checked():
     assert [rule.__name__ for rule in guardian.BUY_RULES] == [
         "max_trade_pct", "max_leverage", "daily_loss_halt_buys", "drawdown_halt_buys", "falling_knife",
         "min_edge_threshold", "min_confidence", "max_open_positions", "min_seconds_between_trades",
-        "max_trades_per_hour", "max_trades_per_day", "max_trade_amount", "stage_cap", "max_position_size",
+        "max_trades_per_hour", "max_trades_per_day", "max_trade_amount", "max_cex_order_amount", "stage_cap", "max_position_size",
         "max_position_pct", "max_total_capital", "max_exposure_leverage"]
 
 
@@ -230,6 +230,23 @@ def test_max_trades_per_day(state, limit, expected):
 def test_max_trade_amount(value, cap, expected):
     check = buy(value, max_trade_amount=cap)
     assert said(guardian.max_trade_amount(check)) == expected
+    assert check.sizing.value == value  # refused or not, never resized
+
+
+@pytest.mark.parametrize("value, cap, symbol, expected", [
+    (63.2, 50.0, BTC, ("max_cex_order_amount", "MAX_CEX_ORDER_AMOUNT caps a CEX order at 50.00 USDT; this one is 63.20: "
+                                               "refused, not resized")),
+    (1_250.0, 1_000.0, "ETH/EUR", ("max_cex_order_amount", "MAX_CEX_ORDER_AMOUNT caps a CEX order at 1,000.00 EUR; this one "
+                                                           "is 1,250.00: refused, not resized")),
+    (50.01, 50.0, BTC, ("max_cex_order_amount", "MAX_CEX_ORDER_AMOUNT caps a CEX order at 50.00 USDT; this one is 50.01: "
+                                                "refused, not resized")),
+    (50.0, 50.0, BTC, None),
+    (49.99, 50.0, BTC, None),
+    (10_000.0, None, BTC, None),  # not set (nor on a swap's gateway)
+])
+def test_max_cex_order_amount(value, cap, symbol, expected):
+    check = buy(value, max_cex_order_amount=cap, symbol=symbol)
+    assert said(guardian.max_cex_order_amount(check)) == expected
     assert check.sizing.value == value  # refused or not, never resized
 
 

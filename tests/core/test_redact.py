@@ -45,6 +45,9 @@ def test_may_hold_secret_finds_a_secret_however_json_spells_it(secret):
     assert not may_hold_secret(canonical_json({"order": {"note": "nothing here", "qty": 1}}), [secret])
 
 
-@pytest.mark.parametrize("key", ["api_key", "EXCHANGE_API_SECRET", "smtp_password", "my_key", "webhook"])
+@pytest.mark.parametrize("key", ["api_key", "EXCHANGE_API_SECRET", "smtp_password", "my_key", "webhook",
+                                 "Mnemonic", "näme_token",  # another script elsewhere in the text
+                                 "my_\u212aey", "PR\u0130VATE_x", "\u017fecret"])  # a Kelvin sign, a dotted İ, a long s: what the key check finds too
 def test_may_hold_secret_sees_a_secret_looking_key(key):
+    assert redact({key: "value-of-it"}, [])[key] != "value-of-it"  # what the full walk masks ...
     assert may_hold_secret(canonical_json({"nested": [{key: "value-of-it"}]}), [])

@@ -125,7 +125,7 @@ def test_another_key_is_refused_wherever_it_would_trade(signed, sandbox, run_cli
     started = run_cli("-w", root, *GO_LIVE, "--max-hours", "0", "--json")
     assert started.exit_code == 0, started.output
     [stage] = payloads(root, "stage_started")
-    assert stage["environment"] == {"MAX_TRADE_AMOUNT": 10.0, "EXECUTION_APPROVAL_MODE": "auto", "PAPER_MODE": False,
+    assert stage["environment"] == {"MAX_TRADE_AMOUNT": 10.0, "MAX_CEX_ORDER_AMOUNT": None, "EXECUTION_APPROVAL_MODE": "auto", "PAPER_MODE": False,
                                     "LIVE_TRADING_ENABLED": True, "TRADING_HALTED": False, "ALLOW_EXCHANGES": ["binance"],
                                     "ALLOW_CHAINS": [], "ALLOW_TOKENS": [], "ALLOW_SIGNER_ADDRESSES": [], "ALLOW_ROUTERS": []}
     assert payloads(root, "live_started")[-1]["environment"] == stage["environment"]
@@ -166,6 +166,25 @@ def test_a_max_trade_amount_livegate_cannot_use_stops_every_phase_command(signed
         result = run_cli("-w", root, *args)
         assert result.exit_code == 2 and ".env:8 EXECUTION_APPROVAL_MODE: must be one of approve_each, auto" in result.output
     assert rows(root) == before and venue_orders(sandbox, key_a) == []
+
+
+def test_a_max_cex_order_amount_livegate_cannot_use_stops_every_phase_command(signed, sandbox, run_cli):
+    root, key_a = signed
+    assert run_cli("-w", root, *LIVE_SWITCH).exit_code == 0  # every gate open: only the value stops them
+    line = next(n for n, text in enumerate((root / ".env").read_text().splitlines(), 1) if text.startswith("MAX_CEX_ORDER_AMOUNT="))
+    before = rows(root)
+    for raw in ("nan", "-5", "abc"):
+        set_env(root, MAX_CEX_ORDER_AMOUNT=raw)
+        for args in (("validate",), ("testnet", "--yes"), GO_LIVE, ("production", "--yes")):
+            result = run_cli("-w", root, *args)
+            assert result.exit_code == 2, (raw, args, result.output)
+            assert f".env:{line} MAX_CEX_ORDER_AMOUNT: must be a positive, finite amount in the quote currency (got {raw!r})" in result.output
+            assert "Traceback" not in result.output
+    assert rows(root) == before and venue_orders(sandbox, key_a) == []
+    set_env(root, MAX_CEX_ORDER_AMOUNT="50")  # a usable value is recorded with the run
+    started = run_cli("-w", root, *GO_LIVE, "--max-hours", "0", "--json")
+    assert started.exit_code == 0, started.output
+    assert payloads(root, "stage_started")[-1]["environment"]["MAX_CEX_ORDER_AMOUNT"] == 50.0
 
 
 def test_a_backtest_records_the_environment_in_force(signed, run_cli):

@@ -222,3 +222,34 @@ def test_a_resting_orders_later_fills_are_asked_of_the_venue_once_each(sandbox, 
     executor.cancel("cid-rest")
     assert executor.open_orders() == [] and executor.poll() == []
     assert [k for k in kinds(ledger) if k.startswith("order_")] == ["order_sending", "order_acknowledged", "order_done", "order_canceled"]
+
+
+def test_a_new_orders_answer_reads_as_ccxts_own_parser_reads_it(sandbox, key, ledger):
+    """The executor sends MARKET and LIMIT orders itself and reads Binance's FULL answer with a
+    small reader of its own: on real answers of the venue (filled at once over several levels,
+    half filled, resting, a fee in the base asset) every field livegate uses equals ccxt's."""
+    from livegate.adapters.execution.cex import binance_order_answer
+
+    client = sandbox.client(key)
+    book = client.fetch_order_book("BTC/USDT", 5)
+    top = book["asks"][0][1]
+    requests = [{"side": "BUY", "type": "MARKET", "quantity": client.amount_to_precision("BTC/USDT", top + 0.01)},  # more than one level
+                {"side": "SELL", "type": "MARKET", "quantity": "0.00200"},
+                {"side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.00100",
+                 "price": client.price_to_precision("BTC/USDT", book["bids"][0][0] * 0.5)}]  # rests
+    answers = []
+    for n, request in enumerate(requests):
+        answers.append(client.privatePostOrder({"symbol": "BTCUSDT", "newClientOrderId": f"cid-parity-{n}",
+                                                "newOrderRespType": "FULL", **request}))
+    sandbox.set_fault(key.api_key, partial_fill=0.5)
+    answers.append(client.privatePostOrder({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.00200",
+                                            "newClientOrderId": "cid-parity-half", "newOrderRespType": "FULL"}))
+    answers.append({**answers[0], "fills": [{**f, "commissionAsset": "BTC"} for f in answers[0]["fills"]]})  # a fee taken in the base asset
+    assert len(answers[0]["fills"]) >= 2 and answers[2]["status"] == "NEW" and answers[3]["status"] == "EXPIRED"
+    for raw in answers:
+        ours, theirs = binance_order_answer(client, raw), client.parse_order(raw, client.market("BTC/USDT"))
+        assert (ours["id"], ours["status"], ours["filled"], ours["timestamp"]) == (
+            theirs["id"], theirs["status"], theirs["filled"], theirs["timestamp"])
+        assert [(t["id"], t["order"], t["price"], t["amount"], t["fee"]["cost"], t["fee"]["currency"]) for t in ours["trades"]] == [
+            (t["id"], t["order"] or theirs["id"], t["price"], t["amount"], t["fee"]["cost"], t["fee"]["currency"])  # the executor names the order when ccxt does not
+            for t in theirs["trades"]]

@@ -131,6 +131,27 @@ def test_a_ccxt_bot_trades_through_the_gateway_and_the_venue_record_matches_the_
     assert stage.info["secret"].encode() not in ledger_text and stage.info["api_key"].encode() not in ledger_text
 
 
+def test_an_orders_fills_are_in_the_ledger_a_moment_after_its_answer_with_no_order_after_it(bot_ws, sandbox, operator_key):
+    """The bot gets its answer first; the acknowledgement, fills and trade follow into the ledger
+    on their own when no next order comes to write them — while the stage still runs."""
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        bot = stage.bot()
+        bot.load_markets()
+        amount = round(8.0 / bot.fetch_ticker("BTC/USDT")["last"], 5)
+        bot.create_order("BTC/USDT", "market", "buy", amount, params={"newClientOrderId": "lone-buy"})
+        bot.create_order("BTC/USDT", "market", "sell", amount, params={"newClientOrderId": "lone-sell"})
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not events(bot_ws, "trade"):
+            time.sleep(0.02)
+        assert stage.thread.is_alive()  # still serving: nothing was written by stopping
+        assert [t["order_id"] for t in events(bot_ws, "trade")] == ["lone-sell"]
+        assert {f["order_id"] for f in events(bot_ws, "venue_fill")} == {"lone-buy", "lone-sell"}
+        assert {p["client_id"] for p in events(bot_ws, "order_done")} == {"lone-buy", "lone-sell"}
+    finally:
+        stage.stop()
+
+
 def test_async_ccxt_and_raw_rest_and_what_is_never_let_through(bot_ws, sandbox, operator_key):
     stage = Stage(bot_ws, sandbox, operator_key)
     try:

@@ -75,3 +75,19 @@ def test_a_run_killed_before_its_swap_was_broadcast_resumes_with_the_same_transa
     assert len(sending) == 1 and [r["tx_hash"] for r in rebroadcast] == [sending[0]["tx_hash"]]
     assert [c["tx_hash"] for c in confirmed] == [sending[0]["tx_hash"]] and confirmed[0]["resumed"] is True
     assert extras["dex"]["tx_hash"] == sending[0]["tx_hash"] and extras["dex"]["resumed"] is True
+
+
+def test_max_cex_order_amount_does_not_cap_an_on_chain_swap(testnet, full_ws, monkeypatch):
+    """MAX_CEX_ORDER_AMOUNT caps orders sent to an exchange; the swap (1 TKA) is not one: set
+    at 0.5, it leaves the swap alone, which executes on the chain."""
+    from livegate.config.workspace import Workspace
+    from livegate.ledger import queries
+
+    monkeypatch.setenv("MAX_CEX_ORDER_AMOUNT", "0.5")
+    _, report, output = testnet(ws=full_ws)
+    dex = report["dex"]
+    assert dex["executed"] is True and dex["tx_hash"].startswith("0x"), output
+    assert by_id(report)["dex_tx_confirmed"]["verdict"] == "pass"
+    with queries.reading(Workspace(full_ws).ledger_path) as conn:
+        blocked = [e["payload"] for e in queries.events(conn, kinds=("order_blocked",))]
+    assert not [b for b in blocked if b["intent"]["symbol"] == "TKB/TKA"]  # (the exchange's orders, sized down to 0.5 USDT, are its business)

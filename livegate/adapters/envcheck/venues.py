@@ -74,9 +74,12 @@ class ExchangeProbe:
 
     @remembered
     def balance(self) -> dict:
+        """How many assets the account holds, and `holdings`: each one held (asset → total
+        amount, free and in orders), non-zero amounts only."""
         balance = self.retry(self.client.fetch_balance)
         total = balance.get("total") or {}
-        return {"assets": sum(1 for v in total.values() if v)}
+        holdings = {asset: float(v) for asset, v in sorted(total.items()) if v and float(v) > 0}
+        return {"assets": sum(1 for v in total.values() if v), "holdings": holdings}
 
     @remembered
     def permissions(self):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -33,6 +34,10 @@ NONE, USER_DATA, TRADE, USER_STREAM = "NONE", "USER_DATA", "TRADE", "USER_STREAM
 JSON = "application/json;charset=UTF-8"
 SIGNING = ("timestamp", "recvWindow", "signature")  # the bot's own signing: replaced when forwarded
 READ_THREADS = 4
+# An order's answer goes back to the bot at once; the rest of its ledger write (acknowledgement,
+# fills, trade) is done by the next order, in the write it makes before it is sent anyway — or,
+# when none comes within this many seconds, on its own. Never while the bot waits for an answer.
+AFTER_IDLE_S = 0.02
 
 # The surface a spot bot needs (the local sandbox emulates the same), and each route's security.
 ROUTES: dict[tuple[str, str], str] = {
@@ -76,6 +81,8 @@ class Desk(Protocol):
 
     def refused(self, method: str, path: str, status: int, code: int) -> None: ...
 
+    def after_answer(self) -> None: ...
+
 
 def forbidden(path: str) -> bool:
     return path.startswith(FORBIDDEN_PREFIXES) or path.startswith(FORBIDDEN_V3)
@@ -97,6 +104,9 @@ class GatewayServer:
         # Orders and cancels take the engine one at a time: one thread for them (threads queueing
         # on one lock only trade the GIL back and forth); reads have a few of their own.
         self._orders = ThreadPoolExecutor(1, thread_name_prefix="livegate-gateway-orders")
+        self._queued = 0  # order requests handed to `_orders` and not started yet
+        self._queued_lock = threading.Lock()
+        self._after: asyncio.TimerHandle | None = None  # the last order's remaining write, when no order follows soon
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="livegate-gateway-reads")
 
     async def start(self) -> str:
@@ -109,8 +119,12 @@ class GatewayServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._after is not None:
+            self._after.cancel()
+            self._after = None
         for pool in (self._orders, self._reads):
             pool.shutdown(wait=False, cancel_futures=True)
+        self._after_answer()  # what the last order left to write is in the ledger when serving stops
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         method, path = request.method, request.path
@@ -136,8 +150,10 @@ class GatewayServer:
                               desk.server_ms(), request.remote, security == TRADE)
                 params = {k: v for k, v in params.items() if k not in SIGNING}
             handler = self._handler(method, path, security in (USER_DATA, TRADE))
-            pool = self._orders if (method, path) in (PLACE, CANCEL, CANCEL_OPEN) else self._reads
-            body = await asyncio.get_running_loop().run_in_executor(pool, handler, params)
+            if (method, path) in (PLACE, CANCEL, CANCEL_OPEN):
+                body = await self._in_turn(handler, params)
+            else:
+                body = await asyncio.get_running_loop().run_in_executor(self._reads, handler, params)
             return _json(200, body)
         except ApiError as err:
             desk.refused(method, path, err.status, err.code)
@@ -145,6 +161,45 @@ class GatewayServer:
         except Exception as exc:  # noqa: BLE001 - answered like Binance's -1000; kept (without parameters)
             self.internal_errors.append(f"{method} {path}: {type(exc).__name__}")
             return _json(500, {"code": -1000, "msg": "An unknown error occurred while processing the request."})
+
+    async def _in_turn(self, handler: Callable[[dict[str, str]], Any], params: dict[str, str]) -> Any:
+        """An order or cancel on the orders thread, one at a time. Its answer goes back to the bot as
+        soon as it is known; what it left to write (`desk.after_answer`) is written by the next
+        order first, or AFTER_IDLE_S after the last one (see AFTER_IDLE_S)."""
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+        if self._after is not None:  # this order writes what the last one left, before it is sent
+            self._after.cancel()
+            self._after = None
+        with self._queued_lock:
+            self._queued += 1
+
+        def job() -> None:
+            with self._queued_lock:
+                self._queued -= 1
+            try:
+                loop.call_soon_threadsafe(_settle, answer, handler(params), None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the request, answered there
+                loop.call_soon_threadsafe(_settle, answer, None, exc)
+
+        self._orders.submit(job)
+        try:
+            return await answer
+        finally:
+            if not self._queued:
+                self._after = loop.call_later(AFTER_IDLE_S, self._finish_after)
+
+    def _finish_after(self) -> None:
+        """(On the loop, once no order came for AFTER_IDLE_S.) The last order's remaining write."""
+        self._after = None
+        if not self._queued:
+            self._orders.submit(self._after_answer)
+
+    def _after_answer(self) -> None:
+        try:
+            self.desk.after_answer()
+        except Exception as exc:  # noqa: BLE001 - kept; the next order's own write reports a ledger that fails
+            self.internal_errors.append(f"after an order: {type(exc).__name__}")
 
     def _handler(self, method: str, path: str, signed: bool) -> Callable[[dict[str, str]], Any]:
         desk = self.desk
@@ -155,6 +210,15 @@ class GatewayServer:
         if (method, path) == CANCEL_OPEN:
             return desk.cancel_open
         return lambda params: desk.forward(method, path, params, signed)
+
+
+def _settle(future: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+    if future.cancelled():  # the bot hung up: nobody to answer
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 class GatewayThread(ServerThread):

@@ -20,7 +20,7 @@ from livegate.core.redact import is_secret_name
 from livegate.core.results import Verdict
 from livegate.ledger import queries
 from livegate.phases import Measurement, PhaseContext
-from livegate.services.exchange_key import key_evidence
+from livegate.services.exchange_key import BASELINE_FIELD, key_evidence
 
 TESTNET_SKIP = "not applicable on a testnet (it has no key-permission endpoint); checked for real keys on a live venue"
 NO_CHAIN = "chain.enabled is false: no on-chain trading, no signer or node to check"
@@ -184,14 +184,16 @@ def _permission(attr: str, ok_when: bool, fail_hint: str, attested: bool = True)
 
 
 def check_key_can_read(ctx: PhaseContext) -> Measurement:
-    """A real signed read (the balance), plus the exchange's own flag where it reports one."""
+    """A real signed read (the balance), plus the exchange's own flag where it reports one. What
+    the account holds now is kept as the baseline of the sign-off: the operator's own holdings,
+    which the switch to a live mode leaves out of its open positions."""
     if not has_keys(ctx):
         return Measurement(None, message="EXCHANGE_API_KEY and EXCHANGE_API_SECRET are not both set", verdict=Verdict.FAIL)
     balance = exchange_probe(ctx).balance()
     perms = _permissions(ctx)
     if not isinstance(perms, Measurement) and not isinstance(perms, dict) and perms.read is False:
         return Measurement(False, evidence=perms.evidence(), message="the exchange reports the key without read access")
-    return Measurement(True, evidence={"fetch_balance": "ok", **balance})
+    return Measurement(True, evidence={"fetch_balance": "ok", "assets": balance["assets"], BASELINE_FIELD: balance["holdings"]})
 
 
 check_key_can_trade = _permission("trade", True, "the key cannot place orders: enable spot trading for it")

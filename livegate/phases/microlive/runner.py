@@ -36,7 +36,7 @@ from livegate.phases.microlive.stage import StallWatch, baseline_from, kill_brea
 from livegate.phases.paper.feeds import LiveFeed
 from livegate.phases.paper.run import run_events
 from livegate.services import approvals, controls, exchange_key, gate, modes
-from livegate.services.alerts import Alerter
+from livegate.services.alerts import Alerter, resend_unacknowledged
 from livegate.services.alerts.journal import AlertingJournal
 from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits, with_venue
 from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, ExternalBot, serve_bot
@@ -58,6 +58,7 @@ class LiveOptions:
     gateway_port: int = 0  # 0: a free port
     on_gateway: Callable[[dict], None] = lambda info: None  # told how the bot reaches the gateway, once it listens
     stop_requested: Callable[[], bool] = lambda: False  # the operator asked to stop (SIGTERM, Ctrl-C): pause resumably
+    wall_clock: Callable[[], float] = field(default=lambda: time.time())  # a person's time: critical alerts re-sent on it
 
 
 @dataclass
@@ -131,6 +132,7 @@ class LiveRunner:
         self.halted_for: str | None = None  # external: the halt the loop is waiting out (serving reads and cancels)
         self.served: Any = None  # external: the bot's gateway
         self.ledger_clock: LedgerClockReader | None = None  # a real stage's hours: the ledger's clock
+        self.journal: AlertingJournal | None = None
 
     def run(self) -> LiveOutcome:
         env = load_env(self.ws.root)
@@ -167,7 +169,8 @@ class LiveRunner:
             run = f"lgl{started['event']}"
             self.events = _kinds(ws, run)  # the stage so far (a resumed stage keeps its orders and trades)
             self.alerter = Alerter(ws, key=self.key)
-            journal = AlertingJournal(WriteThroughJournal(ledger, run, kept=self.events), self.alerter)
+            journal = self.journal = AlertingJournal(WriteThroughJournal(ledger, run, kept=self.events), self.alerter,
+                                                     fills_at=f"stage {self.stage}")
             self.engine = None
             executor = CcxtExecutor(client, journal, sleep=o.sleep, halt_check=self._refusal)
             checkpoints = [p for k, p in self.events if k == "live_checkpoint"]
@@ -249,8 +252,9 @@ class LiveRunner:
             o.sleep(o.poll_s)
 
     def _step(self, effective, spec, started, run, journal, engine, executor, feed, baseline, max_amount) -> LiveOutcome | None:
-        """One turn of the loop: the halt, new bars, fills, the checkpoint, the measures, the kill
-        criteria, completion, a stall, the time limit. An outcome ends the stage."""
+        """One turn of the loop: the halt, new bars, fills (each one an info alert), the checkpoint,
+        critical alerts nobody acknowledged (sent again when due), the measures, the kill criteria,
+        completion, a stall, the time limit. An outcome ends the stage."""
         o, ws = self.o, self.ws
         halted = order_refusal(ws, LIVE_STAGE)
         if halted and self.external:
@@ -278,6 +282,8 @@ class LiveRunner:
             engine.gateway.settle(executor.poll(), int(o.clock() * 1000))
         if bars:
             journal.emit("live_checkpoint", {"cursor": dict(feed.last), "state": engine.state_dict()})
+        journal.send_fill_alerts()  # the fills of this turn (and of the bot's orders since the last), in the background
+        resend_unacknowledged(ws, o.wall_clock(), alerter=self.alerter)  # never raises
         m = self._measure(run, spec, started, baseline, effective, max_amount)
         o.progress(m)
         self.watch.check(vitals(self.events, engine, self.calls), self.limits, alerter=Background(self.alerter))
@@ -317,6 +323,8 @@ class LiveRunner:
             engine.gateway.finish_trades(now_ms)
         except (LivegateError, OSError) as exc:
             left = {**left, "finish_error": str(exc)}
+        if self.journal is not None:
+            self.journal.send_fill_alerts()  # what filled before the cancels took
         return left
 
     def _measure(self, run, spec, started, baseline, effective, max_amount) -> dict:

@@ -69,7 +69,8 @@ def run_swap(executor: Any, ws: Any, effective: Any, env: Any, journal: Any, run
              events: list[tuple[str, dict]] | None = None) -> dict:
     """The test swap as an order through the one gateway: a market buy of `swap_to` paid with
     `swap_amount` of `swap_from` (its value counted in `swap_from`), so the halt, the breakers,
-    the risk guardian with MAX_TRADE_AMOUNT and the approval decide on it like on any order.
+    the risk guardian with MAX_TRADE_AMOUNT and the approval decide on it like on any order
+    (MAX_CEX_ORDER_AMOUNT, a cap on exchange orders, does not apply to a swap).
     A resumed run whose swap was already sent settles that one instead (`resumed_swap`). The
     outcome as a dict, or why it did not happen."""
     section = effective.config.testnet
@@ -82,7 +83,7 @@ def run_swap(executor: Any, ws: Any, effective: Any, env: Any, journal: Any, run
     cash = executor.balance(quote)
     gateway = assemble_gateway(TESTNET, risk=effective.risk, executor=executor, rules={symbol: dex_rules(symbol, price, executor.decimals(base), executor.decimals(quote))},
                                account=Portfolio(cash=cash, last_price={symbol: price}), state=RiskState(peak_equity=cash, equity=cash),
-                               journal=journal, id_prefix=f"{run}-swap", ws=ws, env=env, approve=approve, scripted=True)
+                               journal=journal, id_prefix=f"{run}-swap", ws=ws, env=env, approve=approve, scripted=True, dex=True)
     decision = gateway.submit(OrderIntent(symbol, BUY, quote_amount=section.swap_amount, reason="testnet swap"), now_ms, origin="testnet")
     if not decision.accepted:
         return {"executed": False, "reason": "; ".join(f"{b.rule}: {b.message}" for b in decision.blocks),

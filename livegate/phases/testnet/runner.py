@@ -185,7 +185,8 @@ def _cex(ws, effective, env, journal, run, approve, options: TestnetOptions, eve
         journal.emit("testnet_balances", {"balances": {a: v for a, v in before.items() if v}})
     recovered = _recover(venue, events, before.get(quote, 0.0), journal) if events else None
     guardian = venue.gateway.guardian
-    value = min(cfg.testnet.order_value, guardian.max_trade_amount or cfg.testnet.order_value)  # a larger order is refused
+    caps = [cap for cap in (guardian.max_trade_amount, guardian.max_cex_order_amount) if cap is not None]
+    value = min([cfg.testnet.order_value, *caps])  # a larger order is refused
     steps = CexScript(venue.gateway, venue.executor, symbol, value, sleep=options.sleep, progress=options.progress).run()
     bot = None
     if cfg.bot == "external":

@@ -26,6 +26,23 @@ RANK = {name: i for i, name in enumerate(SEVERITIES)}
 BACKOFF_SECONDS = 0.5  # before the 2nd attempt; doubled each time, at most MAX_BACKOFF_SECONDS (core.retry.Backoff)
 MAX_BACKOFF_SECONDS = 4.0
 MAX_ERROR_CHARS = 300
+ACK_SEVERITY = "critical"
+
+
+def new_alert_id() -> str:
+    """The short id an alert goes by in the ledger, in `livegate alert list` and in its own text."""
+    return uuid.uuid4().hex[:12]
+
+
+def needs_ack(kind: str, severity: str) -> bool:
+    """A critical alert waits for `livegate alert ack`; a test alert only proves delivery and needs none."""
+    return severity == ACK_SEVERITY and kind != "test"
+
+
+def ack_hint(alert_id: str, resend_minutes: float) -> str:
+    """The line a critical alert ends with: how to acknowledge it, and what happens until then."""
+    then = f"; until then it is sent again every {resend_minutes:g} minutes" if resend_minutes else ""
+    return f"Acknowledge it with: livegate alert ack {alert_id}{then}."
 
 def _scrub(text: str, template: str, url: str) -> str:
     """apprise's words about a failed delivery (or an exception's), safe to show and record:
@@ -125,18 +142,23 @@ class Alerter:
             raise self._problem
         return self._settings
 
-    def emit(self, kind: str, severity: str, title: str, body: str = "", *, every_destination: bool = False, wait: bool = True) -> list[dict]:
+    def emit(self, kind: str, severity: str, title: str, body: str = "", *, every_destination: bool = False, wait: bool = True,
+             alert_id: str | None = None, resend: int = 0) -> list[dict]:
         """Send to each destination whose min_severity `severity` reaches (all of them with
         `every_destination`). Returns one result per destination tried: destination (label),
         min_severity, delivered, attempts, error. With `wait=False` delivery runs in a
-        background thread and this returns [] at once (`drain` waits for it). Never raises."""
+        background thread and this returns [] at once (`drain` waits for it). Never raises.
+        Each destination's outcome is recorded under the alert's id (new unless `alert_id`
+        is given: the `resend`-th re-send of that alert); a critical alert's text ends with
+        how to acknowledge it."""
         severity = severity if severity in RANK else "critical"  # an unknown severity must not go unnoticed
+        alert_id = alert_id or new_alert_id()
         try:
             settings = self.settings()
         except ConfigError as exc:
             failed = {"destination": CONFIG_FILE, "min_severity": None, "delivered": False, "attempts": 0,
                       "error": "alerts not sent: " + "; ".join(exc.problems[:3])}
-            self._record(kind, severity, title, [failed])
+            self._record(kind, severity, title, [failed], alert_id, resend)
             return [failed]
         except Exception as exc:  # noqa: BLE001 - last line of defence
             return [{"destination": CONFIG_FILE, "min_severity": None, "delivered": False, "attempts": 0,
@@ -144,13 +166,16 @@ class Alerter:
         targets = [(label, d) for label, d in settings.destinations if every_destination or RANK[severity] >= RANK[d.min_severity]]
         if not targets:
             return []
+        if needs_ack(kind, severity) and not resend:
+            body = f"{body}\n\n{ack_hint(alert_id, settings.section.resend_critical_minutes)}".strip()
+        args = (settings, targets, kind, severity, title, body, alert_id, resend)
         if not wait:
             # Not a daemon: a process that ends right after still delivers (bounded by retries x timeout).
-            thread = threading.Thread(target=self._send, args=(settings, targets, kind, severity, title, body), name="livegate-alerts")
+            thread = threading.Thread(target=self._send, args=args, name="livegate-alerts")
             thread.start()
             self._pending = [t for t in self._pending if t.is_alive()] + [thread]
             return []
-        return self._send(settings, targets, kind, severity, title, body)
+        return self._send(*args)
 
     def test(self, severity: str = "info") -> list[dict]:
         """A test alert (kind `test`) to every destination, whatever its min_severity: a test
@@ -165,7 +190,8 @@ class Alerter:
             thread.join(timeout)
         self._pending = [t for t in self._pending if t.is_alive()]
 
-    def _send(self, settings: AlertSettings, targets, kind: str, severity: str, title: str, body: str) -> list[dict]:
+    def _send(self, settings: AlertSettings, targets, kind: str, severity: str, title: str, body: str, alert_id: str,
+              resend: int) -> list[dict]:
         try:
             lookup = env_lookup(self.ws)
             subject = redact_text(f"[{severity.upper()}] {settings.workspace}: {title}")
@@ -176,15 +202,14 @@ class Alerter:
         except Exception as exc:  # noqa: BLE001 - last line of defence
             results = [{"destination": label, "min_severity": d.min_severity, "delivered": False, "attempts": 0,
                         "error": f"internal error: {type(exc).__name__}"} for label, d in targets]
-        self._record(kind, severity, title, results)
+        self._record(kind, severity, title, results, alert_id, resend)
         return results
 
-    def _record(self, kind: str, severity: str, title: str, results: list[dict]) -> None:
-        alert_id = uuid.uuid4().hex[:12]
+    def _record(self, kind: str, severity: str, title: str, results: list[dict], alert_id: str, resend: int) -> None:
         rows = []
         for r in results:
             payload = {"alert_id": alert_id, "kind": kind, "severity": severity, "title": title[:200],
-                       "destination": r["destination"], "attempts": r["attempts"]}
+                       "destination": r["destination"], "attempts": r["attempts"], **({"resend": resend} if resend else {})}
             if not r["delivered"]:
                 payload["error"] = r["error"]
             rows.append(("alert_sent" if r["delivered"] else "alert_failed", payload))

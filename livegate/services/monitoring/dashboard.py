@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from livegate.core.formats import money, number, pct, when
 from livegate.core.redact import redact_text
 
 LEVEL_STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red", "n/a": "dim"}
-
-
-def money(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.2f}"
-
-
-def pct(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f} %"
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]], empty: str):
@@ -109,17 +102,18 @@ def body(s: dict[str, Any]):
     )
     flags = _table("Flags", ["Rule", "Flag", "Detail"],
                    [[f["rule"], _level(f["level"]), f["detail"]] for f in s["flags"]["rules"]], "")
-    breakers = _table("Circuit breakers", ["Breaker", "State", "Trips", "Last trip"],
+    breakers = _table("Circuit breakers (UTC)", ["Breaker", "State", "Trips", "First trip", "Last trip"],
                       [[b["breaker"], _styled(b["state"], "bold red" if b["state"] == "tripped" else "green"), b["trips"],
-                        b["message"] or ""] for b in s["breakers"]], "")
-    rows = [[p["symbol"], f"{p['amount']:g}", money(p["entry_price"]), money(p["last_price"]), money(p["unrealized"])]
+                        when(b["first_trip_at"]), " — ".join(filter(None, (when(b["last_trip_at"]), b["message"])))]
+                       for b in s["breakers"]], "")
+    rows = [[p["symbol"], number(p["amount"], 6), money(p["entry_price"]), money(p["last_price"]), money(p["unrealized"])]
             for p in s["positions"]]
-    rows += [[_styled(f"{p['symbol']} (dust)", "dim"), f"{p['amount']:g}", money(p["entry_price"]), money(p["last_price"]),
+    rows += [[_styled(f"{p['symbol']} (dust)", "dim"), number(p["amount"], 6), money(p["entry_price"]), money(p["last_price"]),
               money(p["unrealized"])] for p in s["dust"]["positions"]]
     title = "Open positions" + (" · dust: too small to sell, kept out of trading" if s["dust"]["positions"] else "")
     positions = _table(title, ["Symbol", "Amount", "Entry", "Last", "Unrealized"], rows, "none")
     trades = _table(f"Recent trades (last {len(s['recent_trades'])})", ["Closed (UTC)", "Symbol", "Entry", "Exit", "Net"],
-                    [[t["closed_at"], t["symbol"], money(t["entry_price"]), money(t["exit_price"]), money(t["net"])]
+                    [[when(t["closed_at"]), t["symbol"], money(t["entry_price"]), money(t["exit_price"]), money(t["net"])]
                      for t in s["recent_trades"]], "none yet")
     middle = Table.grid(expand=True, padding=(0, 2))
     middle.add_column(ratio=3)

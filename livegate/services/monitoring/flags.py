@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from livegate.core.formats import money, pct
+
 GREEN, YELLOW, RED, NA = "green", "yellow", "red", "n/a"
 LEVELS = {GREEN: 0, YELLOW: 1, RED: 2}
 MIN_TRADES_FOR_WIN_RATE = 10
@@ -33,7 +35,7 @@ def win_rate(s: dict, risk: Any) -> dict:
     if n < MIN_TRADES_FOR_WIN_RATE:
         return _flag("win_rate", NA, rate, f"{n} closed trade(s): the win rate is judged from {MIN_TRADES_FOR_WIN_RATE}")
     level = GREEN if rate >= 50 else YELLOW if rate >= 40 else RED
-    return _flag("win_rate", level, rate, f"{rate:.1f} % of {n} trades won (green ≥ 50 %, yellow 40–50 %, red < 40 %)")
+    return _flag("win_rate", level, rate, f"{pct(rate, 1)} of {n} trades won (green ≥ 50 %, yellow 40–50 %, red < 40 %)")
 
 
 def drawdown(s: dict, risk: Any) -> dict:
@@ -43,7 +45,7 @@ def drawdown(s: dict, risk: Any) -> dict:
     worst = max(dd["max_pct"], dd.get("marked_max_pct") or 0.0)
     red_at = min(DRAWDOWN_RED_PCT, dd["limits"]["guardian_drawdown_pct"], dd["limits"]["breaker_drawdown_pct"])
     level = _banded(worst, min(DRAWDOWN_YELLOW_PCT, red_at), red_at)
-    return _flag("drawdown", level, worst, f"max drawdown {worst:.2f} % from peak (yellow ≥ {min(DRAWDOWN_YELLOW_PCT, red_at):g} %, "
+    return _flag("drawdown", level, worst, f"max drawdown {pct(worst)} from peak (yellow ≥ {min(DRAWDOWN_YELLOW_PCT, red_at):g} %, "
                                            f"red ≥ {red_at:g} %; the guardian halts buys at {dd['limits']['guardian_drawdown_pct']:g} %, "
                                            f"the breaker everything at {dd['limits']['breaker_drawdown_pct']:g} %)")
 
@@ -55,7 +57,7 @@ def daily_loss(s: dict, risk: Any) -> dict:
     lim = s["drawdown"]["limits"]
     red_at = min(DRAWDOWN_RED_PCT, lim["breaker_daily_loss_pct"], lim["guardian_daily_loss_pct"])
     level = _banded(worst, min(DRAWDOWN_YELLOW_PCT, red_at), red_at)
-    return _flag("daily_loss", level, worst, f"worst UTC day lost {worst:.2f} % of its opening equity, realized "
+    return _flag("daily_loss", level, worst, f"worst UTC day lost {pct(worst)} of its opening equity, realized "
                                              f"(yellow ≥ {min(DRAWDOWN_YELLOW_PCT, red_at):g} %, red ≥ {red_at:g} %)")
 
 
@@ -76,7 +78,7 @@ def pnl(s: dict, risk: Any) -> dict:
         return _flag("pnl", NA, None, "no closed trade yet")
     realized = s["pnl"]["realized"]
     return _flag("pnl", GREEN if realized > 0 else YELLOW, realized,
-                 f"realized P&L {realized:,.2f} (green when positive: profit is accumulating)")
+                 f"realized P&L {money(realized)} (green when positive: profit is accumulating)")
 
 
 def failures(s: dict, risk: Any) -> dict:
@@ -87,7 +89,7 @@ def failures(s: dict, risk: Any) -> dict:
     if orders["placed"]:
         rate = orders["failure_rate_pct"]
         level = RED if rate > FAILURE_RED_PCT else YELLOW if orders["failures"] else GREEN
-        parts.append(f"{orders['failures']} of {orders['placed']} orders failed ({rate:.1f} %; yellow > 0, red > {FAILURE_RED_PCT:g} %)")
+        parts.append(f"{orders['failures']} of {orders['placed']} orders failed ({pct(rate, 1)}; yellow > 0, red > {FAILURE_RED_PCT:g} %)")
     if venue.get("measured"):
         limit = 100.0 * risk.circuit_breakers.api_error_rate
         api_level = RED if venue["error_rate_pct"] >= limit else YELLOW if venue["errors"] else GREEN
@@ -103,7 +105,7 @@ def slippage(s: dict, risk: Any) -> dict:
         return _flag("slippage", NA, None, "no fill yet")
     mean = slip["mean_bps"]
     level = RED if mean > SLIPPAGE_RED_BPS else YELLOW if mean > SLIPPAGE_YELLOW_BPS else GREEN
-    return _flag("slippage", level, mean, f"mean slippage {mean / 100:.3f} % over {slip['fills']} fills "
+    return _flag("slippage", level, mean, f"mean slippage {pct(mean / 100, 3)} over {slip['fills']} fills "
                                           f"(yellow > {SLIPPAGE_YELLOW_BPS / 100:g} %, red > {SLIPPAGE_RED_BPS / 100:g} %)")
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from livegate.core.formats import fixed, number, pct
 from livegate.core.redact import redact_text
 
 MAX_POINTS = 1500  # a chart keeps at most about this many points (min and max of each bucket)
@@ -56,9 +57,7 @@ def num(value: Any, digits: int = 2) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return e(value)
-        return f"{value:,.{digits}f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+        return e(fixed(value, digits))
     if isinstance(value, list):
         return "[" + ", ".join(num(v, digits) for v in value) + "]"
     return e(value)
@@ -66,10 +65,8 @@ def num(value: Any, digits: int = 2) -> str:
 
 def sig(value: Any) -> str:
     """A measurement or threshold: 4 significant digits, yes/no, — for none."""
-    if isinstance(value, float) and math.isfinite(value):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    if isinstance(value, list):
-        return "[" + ", ".join(sig(v) for v in value) + "]"
+    if isinstance(value, float | list):
+        return e(number(value))
     return num(value)
 
 
@@ -229,8 +226,8 @@ def render_html(report: dict[str, Any]) -> str:
         f'{e(ledger)} ({e(meta["signatures_checked"])} signatures checked) · mode {e(meta["mode"])}'
         f'{" · <strong>HALTED</strong>" if meta["halted"] else ""}</div><p>{run_line}</p></header>',
         _cards([("Trades", num(summary.get("total_trades"))), ("Net P&L", signed(summary.get("net_pnl"))),
-                ("Return", num(summary.get("total_return_pct"), 3) + " %"), ("Win rate", num(summary.get("win_rate_pct"), 1) + " %"),
-                ("Profit factor", num(summary.get("profit_factor"))), ("Max drawdown", num(summary.get("max_drawdown_pct"), 3) + " %"),
+                ("Return", e(pct(summary.get("total_return_pct"), 3))), ("Win rate", e(pct(summary.get("win_rate_pct"), 1))),
+                ("Profit factor", num(summary.get("profit_factor"))), ("Max drawdown", e(pct(summary.get("max_drawdown_pct"), 3))),
                 ("Sharpe", num(summary.get("sharpe"))), ("Fees", num(summary.get("fees"))), ("Final equity", num(summary.get("final_equity")))]),
         f'<p class="muted small">{e(summary.get("reasons"))}</p>' if summary.get("reasons") else "",
         "<h2>Flags</h2>",
@@ -246,8 +243,9 @@ def render_html(report: dict[str, Any]) -> str:
         "<h2>Criteria per phase</h2>",
         _criteria(report["results"], report["criteria"]),
         "<h2>Circuit breakers</h2>",
-        table([("at", "At (UTC)"), ("run", "Run"), ("breaker", "Breaker"), ("what", "Event"), ("value", "Value#"), ("threshold", "Threshold#"),
-               ("message", "Message")], report["breakers"], {"value": sig, "threshold": sig}, "no trip recorded"),
+        table([("breaker", "Breaker"), ("trips", "Trips#"), ("first_trip_at", "First trip (UTC)"), ("last_trip_at", "Last trip (UTC)"),
+               ("state", "State"), ("value", "Last value#"), ("threshold", "Threshold#"), ("message", "Last message")],
+              report["breaker_summary"], {"value": sig, "threshold": sig}, "no trip recorded"),
         "<h2>Mode history</h2>",
         f'<p class="muted small">Kill switch: {"halted" if ks.get("halted") else "off"}{halt_by}</p>',
         table([("at", "At (UTC)"), ("by", "By"), ("from", "From"), ("to", "To"), ("level", "Level"), ("reason", "Reason")], report["modes"],

@@ -6,7 +6,8 @@ Sections: `meta` (workspace, ledger verification), `run`, `summary` (SPEC §10 m
 run's trades), `flags` (seed 002), `equity` (one point per closed trade: E_k and drawdown),
 `symbols`, `results` and `criteria` (the latest phase result per step and kind, each
 criterion with its verdict, measurement and threshold; looser-than-default thresholds
-marked), `breakers` (trips and re-arms of every run), `modes` (mode history), `kill_switch`,
+marked), `breakers` (trips and re-arms of every run), `breaker_summary` (one row per breaker:
+how many trips, the first and the last), `modes` (mode history), `kill_switch`,
 `signoffs`, `trades`. Every section is a row or a list of flat rows, so the CSV is
 `section,row,field,value`. Text is redacted; the HTML escapes everything."""
 
@@ -26,9 +27,9 @@ from livegate.core.trades import TradeLog
 from livegate.ledger import queries
 from livegate.ledger.keys import load_public
 from livegate.ledger.verify import verify_at
-from livegate.services import modes
+from livegate.services import signers
 from livegate.services.monitoring.runs import RunData, latest_run
-from livegate.services.monitoring.snapshot import closed_in_order, equity_curve, mode_info, summarize, trade_row
+from livegate.services.monitoring.snapshot import BREAKER_KINDS, closed_in_order, collapse_breakers, equity_curve, mode_info, summarize, trade_row
 
 STEP_ORDER = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production")
 SUMMARY_KEYS = ("total_trades", "win_rate_pct", "profit_factor", "expectancy", "net_pnl", "gross_pnl", "fees", "total_return_pct",
@@ -94,9 +95,10 @@ def phase_results(conn) -> tuple[list[dict], list[dict]]:
     return results, criteria
 
 
-def breaker_history(conn) -> list[dict[str, Any]]:
+def breaker_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every trip and re-arm, one row each (the JSON and CSV; the HTML shows `collapse_breakers`)."""
     out = []
-    for e in queries.events(conn, kinds=("breaker_trip", "breaker_rearmed")):
+    for e in events:
         p = e["payload"]
         tripped = e["kind"] == "breaker_trip"
         at = p.get("at_ms") if tripped else p.get("at")
@@ -133,6 +135,7 @@ def report_data(ws: Any, run: str | None = None, now: float | None = None) -> di
         data = latest_run(conn, run)
         snap = summarize(data, risk, mode_info(ws), queries.head(conn), now)
         results, criteria = phase_results(conn)
+        breaker_events = list(queries.events(conn, kinds=BREAKER_KINDS))
         report = {
             "meta": {"title": "livegate report", "workspace": str(ws.root.resolve()), "generated_at": snap["generated_at"], **ledger_check(ws.ledger_path),
                      "mode": snap["mode"]["label"], "halted": snap["mode"]["halted"]},
@@ -144,8 +147,9 @@ def report_data(ws: Any, run: str | None = None, now: float | None = None) -> di
             "symbols": per_symbol(data.trades) if data else [],
             "results": results,
             "criteria": criteria,
-            "breakers": breaker_history(conn),
-            "modes": modes.mode_history(ws),
+            "breakers": breaker_history(breaker_events),
+            "breaker_summary": collapse_breakers(breaker_events),
+            "modes": signers.mode_history(ws),
             "kill_switch": snap["mode"]["kill_switch"],
             "signoffs": signoffs(conn),
             "trades": [trade_row(t) for t in closed_in_order(data.trades)] if data else [],

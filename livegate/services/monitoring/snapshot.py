@@ -131,26 +131,43 @@ def marked_equity(state: dict | None) -> float | None:
 
 # -- breakers, orders, latency, slippage ----------------------------------------------------------
 
+BREAKER_KINDS = ("breaker_trip", "breaker_rearmed")
+
+
 def breaker_states(data: RunData, names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Each breaker: tripped if its latest event in the run is a trip, its trip count, the last trip."""
+    """Each breaker of the run (`collapse_breakers`)."""
+    return collapse_breakers(data.of(*BREAKER_KINDS), names)
+
+
+def collapse_breakers(events: list[dict[str, Any]], names: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """One row per breaker from its trip and re-arm events (in ledger order) — those in `names`
+    first, even without a trip: tripped if its latest event is a trip, how many trips, the first
+    and the last trip's time, and the last trip's value, threshold, cooldown end and message."""
+    first: dict[str, str | None] = {}
     last: dict[str, dict] = {}
     trips: dict[str, int] = {}
-    for e in data.of("breaker_trip", "breaker_rearmed"):
+    for e in events:
         name = e["payload"].get("breaker", "?")
         if e["kind"] == "breaker_trip":
             trips[name] = trips.get(name, 0) + 1
-            last[name] = {**e["payload"], "tripped": True}
+            last[name] = {**e["payload"], "tripped": True, "at": _trip_time(e)}
+            first.setdefault(name, last[name]["at"])
         elif name in last:
             last[name] = {**last[name], "tripped": False}
     out = []
     for name in dict.fromkeys(names + tuple(last)):
         trip = last.get(name)
         out.append({"breaker": name, "state": "tripped" if trip and trip["tripped"] else "armed", "trips": trips.get(name, 0),
-                    "last_trip_at": ms_to_iso(trip["at_ms"]) if trip and trip.get("at_ms") is not None else None,
+                    "first_trip_at": first.get(name), "last_trip_at": trip["at"] if trip else None,
                     "value": trip.get("value") if trip else None, "threshold": trip.get("threshold") if trip else None,
                     "until": ms_to_iso(trip["until_ms"]) if trip and trip["tripped"] and trip.get("until_ms") else None,
                     "message": trip.get("message") if trip else None})
     return out
+
+
+def _trip_time(event: dict[str, Any]) -> str | None:
+    at_ms = event["payload"].get("at_ms")
+    return ms_to_iso(at_ms) if at_ms is not None else event.get("ts")
 
 
 def order_counts(data: RunData) -> dict[str, Any]:

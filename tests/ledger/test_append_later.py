@@ -1,5 +1,5 @@
-"""Events appended by the ledger's writer thread (what follows an order's answer on the bot
-gateway's path) land in order, before anything appended after them, and are never dropped."""
+"""Events kept for the next write (what follows an order's answer on the bot gateway's path)
+land in order, before anything appended after them, and are never dropped."""
 
 from __future__ import annotations
 
@@ -27,22 +27,22 @@ def _intact(path) -> bool:
         conn.close()
 
 
-def test_events_waiting_for_the_writer_go_in_before_a_later_append_and_at_close(tmp_path):
+def test_events_kept_for_later_go_in_before_a_later_append_and_at_close(tmp_path):
     path = tmp_path / "ledger.db"
     Ledger.create(path)
     ledger = Ledger.open(path)
     written: list = []
-    ledger.append_soon([("after_answer", {"n": 1}), ("after_answer", {"n": 2})], on_written=written.extend)
+    ledger.append_later([("after_answer", {"n": 1}), ("after_answer", {"n": 2})], on_written=written.extend)
     ledger.append("before_send", {"n": 3})  # whatever waited is written first, in the same transaction
     for n in range(4, 40):
-        ledger.append_soon([("after_answer", {"n": n})])
+        ledger.append_later([("after_answer", {"n": n})])
     ledger.close()  # writes what still waits
     assert _kinds(path) == [("after_answer", 1), ("after_answer", 2), ("before_send", 3)] + [("after_answer", n) for n in range(4, 40)]
     assert [e.payload["n"] for e in written] == [1, 2]
     assert _intact(path)
 
 
-def test_a_grouped_journal_answers_first_and_the_writer_records_its_events_in_order(tmp_path):
+def test_a_grouped_journal_answers_first_and_its_events_land_in_order(tmp_path):
     path = tmp_path / "ledger.db"
     Ledger.create(path)
     kept: list = []
