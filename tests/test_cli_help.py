@@ -195,11 +195,10 @@ COMPLETION_PROBE = """
 import os, sys
 os.environ.update({"_LIVEGATE_COMPLETE": "complete_bash", "COMP_WORDS": "livegate s", "COMP_CWORD": "1"})
 sys.argv = ["livegate"]
+import contextlib
 import livegate.cli
-try:
+with contextlib.suppress(SystemExit):
     livegate.cli.app()
-except SystemExit:
-    pass
 print("MODULES=" + ",".join(sorted(m for m in sys.modules if m.startswith("livegate.cli.") and m.endswith("_cmds"))))
 """
 

@@ -416,10 +416,11 @@ class Ledger:
                 conn.execute("ROLLBACK")
             raise
 
-    def _first_hash(self) -> str:
-        """The hash of event #1 (what names the ledger, in every signature): read once."""
+    def _first_hash(self, conn: sqlite3.Connection | None = None) -> str:
+        """The hash of event #1 (what names the ledger, in every signature and anchor): read once,
+        on `conn` (the ledger's own connection when not given)."""
         if not self._ledger_id:
-            self._ledger_id = ledger_id_of(self.conn)
+            self._ledger_id = ledger_id_of(conn or self.conn)
         return self._ledger_id
 
     def _flush_anchor(self, now: bool = False) -> None:
@@ -468,11 +469,9 @@ class Ledger:
             return
         conn = conn or self.conn
         with anchors.suppress_errors():
-            if self._ledger_id is None:
-                self._ledger_id = anchors.ledger_id(conn)
             signed = self.key is not None
             seen = self._anchored
-            head = {"ledger_id": self._ledger_id, "last_id": last.id, "last_hash": last.hash,
+            head = {"ledger_id": self._first_hash(conn), "last_id": last.id, "last_hash": last.hash,
                     "signed_id": last.id if signed else (seen.signed_id if seen else None), "at": last.ts}
             anchored = anchors.record(key_dir(), self.path, head, durable, conn)
             if anchored is None or self._anchored is None or anchored.last_id >= self._anchored.last_id:

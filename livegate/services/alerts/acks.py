@@ -9,6 +9,7 @@ nothing to do yet, so a loop does not read the ledger on every turn."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -172,10 +173,7 @@ def resend_unacknowledged(ws: Workspace, now: float, *, alerter: Alerter | None 
         return [r.id for r in due]
     except Exception as exc:  # noqa: BLE001 - a running loop must never stop for a reminder
         _next_look[path] = now + RETRY_AFTER_ERROR_S
-        try:
-            with Ledger.open(ws.ledger_path, key=getattr(alerter, "key", None)) as ledger:
-                ledger.append(RESEND_FAILED, {"severity": "warning", "error": f"{type(exc).__name__}: {exc}"[:300],
-                                              "retry_after_s": RETRY_AFTER_ERROR_S})
-        except Exception:  # noqa: BLE001, S110 - the ledger may be what failed
-            pass
+        with contextlib.suppress(Exception), Ledger.open(ws.ledger_path, key=getattr(alerter, "key", None)) as ledger:
+            ledger.append(RESEND_FAILED, {"severity": "warning", "error": f"{type(exc).__name__}: {exc}"[:300],
+                                          "retry_after_s": RETRY_AFTER_ERROR_S})  # (the ledger may be what failed)
         return []
