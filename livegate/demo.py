@@ -6,10 +6,14 @@ the chain are the local sandbox; its market clock is a step clock that the paper
 micro-live stages move one bar at a time, as soon as they are done with the last one — the
 public `--sandbox-clock` rehearsal (a micro-live day lasts seconds, and a busy machine makes the
 demo slower, never different);
-a few paper and micro-live thresholds are loosened, never past their floors, so a simple EMA
-strategy can pass on a trending random market — `livegate status` flags each looser threshold;
-validate fails once on purpose (an empty ALLOW_EXCHANGES) to show the gate refusing, then the
-demo fixes it."""
+the market carries a learnable edge (every four hours a dip, which rebounds further than it
+extends, in turn) that the demo's dip-buying strategy trades with $8 orders on $500, so every
+phase passes its default thresholds with the sandbox's fees and fills — none is loosened; the
+paper run and the stages take real market days and hours, only in seconds of wall time.
+Refusals are shown too: validate fails once on purpose (an empty ALLOW_EXCHANGES) and the gate
+refuses the paper phase until it is fixed; before stage 4.1a the gateway refuses a buy above
+the stage's cap and MAX_TRADE_AMOUNT, and a buy while trading is halted (both recorded in the
+ledger as `order_blocked`)."""
 
 from __future__ import annotations
 
@@ -21,69 +25,67 @@ from typing import Any
 
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.adapters.sandbox.configure import set_env_values, write_workspace
-from livegate.adapters.sandbox.defaults import random_walk
+from livegate.adapters.sandbox.defaults import dip_cycles
 from livegate.adapters.sandbox.local import LocalSandbox
 from livegate.adapters.sandbox.market import STEP, MarketSpec
 from livegate.adapters.sandbox.rehearsal import SandboxClock, sandbox_clock_of
+from livegate.config.environment import load_env
 from livegate.config.workspace import Workspace, scaffold
 from livegate.core.errors import CriteriaNotMet, GateClosed, LivegateError
+from livegate.core.orders import BUY, OrderIntent
 from livegate.core.protocol import PHASE_ORDER
 from livegate.core.results import CheckResult, PhaseResult
 from livegate.ledger import queries
+from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.keys import init_key, key_dir, load_public, try_load_private
+from livegate.ledger.store import Ledger
 from livegate.ledger.verify import verify_at
 from livegate.phases import registry, run_phase
 from livegate.phases.microlive.runner import LiveOptions, LiveRunner
+from livegate.phases.microlive.stage import stage_spec
 from livegate.phases.paper.report import run_report
 from livegate.phases.paper.run import FORWARD, PaperRunner, RunPlan
 from livegate.phases.production.run import run_production
 from livegate.phases.testnet.runner import TestnetOptions, run_testnet
-from livegate.services import gate, mode_switch
+from livegate.services import controls, gate, mode_switch
 from livegate.services.alerts.receiver import LocalReceiver
 from livegate.services.monitoring.html import render_html
 from livegate.services.monitoring.report import report_data
+from livegate.services.trading import LIVE_STAGE, venue_gateway
 
 PAPER_DAYS = 8.0
-DRIFT_PER_DAY = 0.05  # the demo market trends up 5 % a day under its noise
 DEMO_BARS = 30_000
-DEMO_BALANCE = {"USDT": 10_000.0}
+DEMO_BALANCE = {"USDT": 500.0}  # the demo trader's capital: $8 orders are 1.6 % of it
 STAGES = ("4.1a", "4.1b", "4.1c", "4.1d")
+CYCLE_MS = 4 * 3_600_000  # the demo market's cycle: four one-hour bars, on UTC four-hour boundaries
 STAGE_MAX_DAYS = 6  # market days a stage may take before the demo gives up on it
 
-DEMO_STRATEGY = '''"""The demo's strategy: long when the close is above its EMA, out after `hold` bars."""
+DEMO_STRATEGY = '''"""The demo's strategy: buy after an hour that fell more than `dip_pct` percent, sell `hold`
+bars later. On the demo's market a dip rebounds as often as it extends, and further."""
 
 from livegate.core.orders import OrderIntent
 
 
-class DemoTrend:
-    def __init__(self, period: int = 20, hold: int = 8, order_value: float = 8.0):
-        self.period, self.hold, self.order_value = period, hold, order_value
-        self.a = 2.0 / (period + 1)
-        self.ema: dict[str, float] = {}
+class DemoDipBuyer:
+    def __init__(self, dip_pct: float = 1.5, hold: int = 1, order_value: float = 8.0):
+        self.dip, self.hold, self.order_value = dip_pct / 100, hold, order_value
+        self.last: dict[str, float] = {}
         self.held_for: dict[str, int] = {}
-        self.warmup_bars = period * 3
+        self.warmup_bars = 2
 
     def on_bar(self, bar, ctx):
-        ema = self.ema[bar.symbol] = self.ema.get(bar.symbol, bar.close) * (1 - self.a) + bar.close * self.a
+        last = self.last.get(bar.symbol)
+        self.last[bar.symbol] = bar.close
         if ctx.position(bar.symbol) > 0:
             self.held_for[bar.symbol] = self.held_for.get(bar.symbol, 0) + 1
             if self.held_for[bar.symbol] >= self.hold:
                 self.held_for[bar.symbol] = 0
                 return [OrderIntent(bar.symbol, "sell", amount=ctx.position(bar.symbol), reason="held long enough")]
             return []
-        if bar.close > ema:
-            return [OrderIntent(bar.symbol, "buy", quote_amount=self.order_value, reason="close above its EMA")]
+        if last is not None and bar.close < last * (1 - self.dip):
+            return [OrderIntent(bar.symbol, "buy", quote_amount=self.order_value, reason="the hour fell past the dip line")]
         return []
 '''
-
-# Loosened for the rehearsal, never past a floor (phases/*.yaml): shown as looser in `livegate status`.
-# $8 orders on $10,000 return a hundredth of a percent, of which fees take a third; a trending
-# market wins two trades in three; a stage of a few trades is noisy against paper's figures.
-DEMO_THRESHOLDS = {
-    "paper": {"total_return_pct": 0, "fee_drag_pct": 50, "win_rate_pct": [30, 80]},
-    "micro-live": {"live_vs_paper_worse_pct": 100, "win_rate_gap_points": 30},  # the seeds' hours and trades stay
-}
-
 
 @dataclass
 class DemoReport:
@@ -101,20 +103,19 @@ class DemoReport:
 
 
 def demo_market():
-    """BTC/USDT one-minute candles: a seeded random walk (0.08 % a minute) trending up
-    DRIFT_PER_DAY — synthetic, and said so everywhere it shows."""
-    import numpy as np
-
-    base = random_walk("BTC/USDT", DEMO_BARS, 60_000, seed=7, start_price=42_000.0, vol=0.0008)
-    trend = np.exp(np.arange(len(base)) * (np.log1p(DRIFT_PER_DAY) / 1440))
-    candles = Candles("BTC/USDT", base.timeframe_ms, base.ts, base.open * trend, base.high * trend, base.low * trend,
-                      base.close * trend, base.volume, source="livegate demo (synthetic random walk, trending)", synthetic=True)
+    """BTC/USDT one-minute candles with a learnable edge (`dip_cycles`, seeded): every four
+    hours a dip of 2.5 % that rebounds 6 % and, the next time, falls 1 % further, in turn —
+    synthetic, and said so everywhere it shows."""
+    base = dip_cycles("BTC/USDT", DEMO_BARS, seed=7, start_price=42_000.0)
+    candles = Candles("BTC/USDT", base.timeframe_ms, base.ts, base.open, base.high, base.low, base.close, base.volume,
+                      source="livegate demo (synthetic: dips that rebound)", synthetic=True)
     return MarketSpec.for_candles("BTC/USDT", candles)
 
 
 def configure(ws: Any, info: dict, alert_url: str) -> None:
     """Point the workspace at the sandbox (what `sandbox serve --write-config` does), then the
-    demo's settings: small orders, the loosened thresholds, alerts to the local receiver."""
+    demo's settings: its strategy, $8 orders on $500 of capital, alerts to the local receiver —
+    every threshold left at its default."""
     import yaml
 
     write_workspace(ws, info)
@@ -122,10 +123,10 @@ def configure(ws: Any, info: dict, alert_url: str) -> None:
     data["workspace"]["name"] = "livegate-demo"
     data["workspace"]["operator"] = "demo operator"
     data["exchange"]["timeframe"] = "1h"
-    (ws.strategies_dir / "demo_trend.py").write_text(DEMO_STRATEGY)
-    data["strategy"] = {"ref": "strategies/demo_trend.py:DemoTrend", "params": {"period": 20, "hold": 4, "order_value": 8.0}}
+    (ws.strategies_dir / "demo_dip.py").write_text(DEMO_STRATEGY)
+    data["strategy"] = {"ref": "strategies/demo_dip.py:DemoDipBuyer", "params": {"dip_pct": 1.5, "hold": 1, "order_value": 8.0}}
     data["testnet"]["order_value"] = 8.0
-    data["thresholds"] = {"paper": DEMO_THRESHOLDS["paper"], "micro-live": DEMO_THRESHOLDS["micro-live"]}
+    data.setdefault("capital", {})["starting"] = DEMO_BALANCE["USDT"]
     data["alerts"] = {"destinations": [{"url": alert_url, "min_severity": "warning", "name": "demo receiver"}],
                       "retries": 1, "timeout_seconds": 2}
     ws.config_path.write_text("# livegate demo workspace (written by `livegate demo`)\n" + yaml.safe_dump(data, sort_keys=False))
@@ -221,6 +222,9 @@ def _micro_live_step(r: Rehearsal) -> None:
     """Micro-live: the guarded switch to LIVE_MINIMAL, then each stage with its cap."""
     set_env(r.ws, PAPER_MODE="false", LIVE_TRADING_ENABLED="true", TRADING_HALTED="false")
     mode_switch.set_mode(r.ws, "LIVE_MINIMAL", "livegate demo: micro-live stages", by="demo operator", key=r.key)
+    for item in _refusals(r.ws, r.key, r.market):
+        r.report.add(item["step"], "refused", item["detail"])
+        r.say(f"{item['step']}: refused — {item['detail']}")
     for stage in STAGES:
         r.say(f"Micro-live stage {stage}…")
         _signed(r.report, r.ws, r.key, stage, _stage(r.ws, r.key, stage, r.market))
@@ -290,6 +294,38 @@ def _result_of(ws: Any, step: str, verdict: str):
     return PhaseResult(step, [CheckResult.from_dict(c) for c in event["payload"]["checks"]])
 
 
+def _refusals(ws: Any, key: Any, market: SandboxClock) -> list[dict]:
+    """Two buys the gateway of stage 4.1a refuses, each recorded in the ledger (`order_blocked`):
+    one worth more than MAX_TRADE_AMOUNT and the stage's cap, and one of the usual size while
+    trading is halted (halted, then resumed, by the demo operator)."""
+
+    effective = ws.effective
+    symbol = effective.config.exchange.symbols[0]
+    cap = stage_spec(effective, STAGES[0]).cap
+    with Ledger.open(ws.ledger_path, key=key) as ledger:
+        journal = WriteThroughJournal(ledger, "demo-refusals")
+        venue = venue_gateway(LIVE_STAGE, ws, effective, load_env(ws.root), journal, "demo-refusals", symbol, None)
+        venue.gateway.stage_cap = cap
+        venue.gateway.account.last_price[symbol] = venue.executor.quote(symbol, BUY)
+        value = effective.config.strategy.params["order_value"]
+        items = []
+        for step, intent, halt in (
+            (f"a ${2 * cap:g} buy (over stage {STAGES[0]}'s ${cap:g} cap)", OrderIntent(symbol, BUY, quote_amount=2 * cap), False),
+            (f"a ${value:g} buy while trading is halted", OrderIntent(symbol, BUY, quote_amount=value), True),
+        ):
+            if halt:
+                controls.halt(ws, "livegate demo: a halt stops every new order", "demo operator", key)
+            try:
+                decision = venue.gateway.submit(intent, int(market.now() * 1000), origin="demo")
+            finally:
+                if halt:
+                    controls.resume(ws, "demo operator", key, reason="livegate demo: the halt shown")
+            if decision.order is not None or not decision.blocks:
+                raise CriteriaNotMet(f"the demo's {step} was not refused")
+            items.append({"step": step, "detail": "; ".join(b.message for b in decision.blocks)})
+    return items
+
+
 def _testnet(ws: Any, key: Any):
     result, _extras = run_testnet(ws, key, TestnetOptions(ask=lambda a: True))
     return result
@@ -299,7 +335,9 @@ def _stage(ws: Any, key: Any, stage: str, market: SandboxClock):
     """`go-live --stage STAGE --sandbox-clock --yes`: market time moves one bar per wait of the
     loop; a stage that has not completed after STAGE_MAX_DAYS of market time stops (and fails)."""
     bar_ms = TIMEFRAME_MS[ws.effective.config.exchange.timeframe]
-    market.start_on_bar(bar_ms)
+    # Each stage starts with a cycle of the demo's market, so its day holds six whole cycles:
+    # three rebounds and three extensions, the paper run's win rate of one half.
+    market.start_on_bar(CYCLE_MS)
     options = LiveOptions(ask=lambda a: True, clock=market.now, market_clock=market.market_ms, sleep=market.sleep,
                           poll_s=bar_ms / 1000, max_seconds=STAGE_MAX_DAYS * 86400)
     outcome = LiveRunner(ws, stage, key, options).run()

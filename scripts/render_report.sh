@@ -8,7 +8,8 @@
 # OUT_DIR    where report.html and report.png go (default: a new temporary directory).
 #
 # Needs Chromium (Debian: `sudo apt-get install chromium`) and livegate on PATH (or set
-# LIVEGATE="python -m livegate"). The PNG is the whole page at 1200 px wide; open it in any
+# LIVEGATE="python -m livegate"). The PNG is the top 4000 px of the page at 1200 px wide
+# (WINDOW_SIZE=width,height for another size); open it in any
 # image viewer. tests/monitoring/test_report_render.py makes the same render in the test suite
 # and checks the charts' colours in the pixels.
 set -euo pipefail
@@ -34,7 +35,7 @@ fi
 
 $LIVEGATE -w "$WS" report --html "$OUT/report.html"
 "$BROWSER" --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
-  --user-data-dir="$OUT/chromium-profile" --window-size=1200,4000 \
+  --user-data-dir="$OUT/chromium-profile" --window-size="${WINDOW_SIZE:-1200,4000}" \
   --screenshot="$OUT/report.png" "file://$OUT/report.html" 2>/dev/null
 rm -rf "$OUT/chromium-profile"
 echo "screenshot: $OUT/report.png"

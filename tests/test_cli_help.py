@@ -22,8 +22,8 @@ LIVEGATE = Path(sys.executable).with_name("livegate")
 # Written out here, not read from livegate.cli: the panels a reader should see, in this order.
 PANELS = {
     "Setup": ["init", "keys", "config", "check-config", "gateway"],
-    "Protocol": ["validate", "paper-run", "paper-import", "testnet", "mode", "go-live", "approvals", "production", "signoff", "scale"],
-    "Emergency": ["halt", "cancel-all", "rollback", "resume"],
+    "Protocol": ["validate", "paper-run", "paper-import", "testnet", "mode", "go-live", "approvals", "production", "signoff", "scale", "trade"],
+    "Emergency": ["halt", "cancel-all", "reduce-only", "flatten", "rollback", "resume"],
     "Watching": ["status", "monitor", "report", "alert"],
     "Ledger": ["ledger"],
     "Sandbox": ["demo", "sandbox"],

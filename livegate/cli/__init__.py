@@ -2,7 +2,7 @@
 
 Exit codes (SPEC §9): 0 ok · 1 criteria not met · 2 usage or configuration error ·
 3 gate closed · 4 trading halted · 5 venue unreachable · 6 the kill switch could not be engaged
-(`halt`, `rollback`) · 130 interrupted · 141 the reader of the output went away · 70 internal error (a bug).
+(`halt`, `rollback`) · 7 a go-live stage paused, resumable · 130 interrupted · 141 the reader of the output went away · 70 internal error (a bug).
 
 This module is what `livegate --help` loads, so it stays light: command modules are imported
 when their command runs (`COMMANDS`), and the workspace and alert services only when a
@@ -26,6 +26,8 @@ from livegate.cli import display, help_layout
 from livegate.core import errors
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE, EXIT_GATE, EXIT_HALTED, EXIT_VENUE, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5, 70
+EXIT_PAUSED = 7  # a go-live stage stopped before its end (--max-hours, Ctrl-C, SIGTERM): the same command resumes it
+EXIT_NOT_FLAT = 8  # flatten / EMERGENCY_STOP: a position could not be closed, or a step failed
 EXIT_INTERRUPTED = 130
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, as the shell reports a writer whose reader went away (`| head`)
 HELP_OPTION_NAMES = ["-h", "--help"]
@@ -87,12 +89,15 @@ COMMAND_PANELS: dict[str, dict[str, tuple[str, str]]] = {
         "production": ("production_cmds", "Phase 5 — production readiness: a test alert delivered, the runbooks present, a timed kill-switch drill."),
         "signoff": ("workspace_cmds", "Sign off a passed phase with the operator key, after the risk acknowledgment."),
         "scale": ("production_cmds", "Change the capital level after production: up by at most +50 % per step when the rules are met, down at once."),
+        "trade": ("trade_cmds", "Phase 5 in operation — trade real money at the signed capital level, with its caps; red flags make trading reduce-only."),
     },
     "Emergency": {
         "halt": ("control_cmds", "Kill switch: no new order on any path from the next check on, in every running process; cancels still go through."),
         "cancel-all": ("control_cmds", "Cancel every open order of the configured symbols and check none is left; reject orders awaiting approval."),
+        "reduce-only": ("control_cmds", "Reduce only: only orders that reduce an open position pass, in every running process, until `livegate resume`."),
+        "flatten": ("control_cmds", "Close every open position at market in exchange-legal sizes and record the dust; savings held at the env sign-off are left alone."),
         "rollback": ("control_cmds", "Halt, cancel every open order and return to PAPER; the halt stays on until `livegate resume`."),
-        "resume": ("control_cmds", "Lift the kill switch after a confirmation; EMERGENCY_STOP becomes PAPER."),
+        "resume": ("control_cmds", "Lift the kill switch and reduce-only after a confirmation; EMERGENCY_STOP becomes PAPER."),
     },
     "Watching": {
         "status": ("workspace_cmds", "Show first whether trading is halted (who, when, why), the mode, tripped breakers and unsigned events; then the ladder."),

@@ -1,20 +1,23 @@
-"""halt | resume | cancel-all | rollback: the emergency controls, effective without a restart.
+"""halt | resume | cancel-all | rollback | reduce-only | flatten: the emergency controls, effective without a restart.
 
 `halt` exits 0 when trading is halted — by the ledger, or by the halt file alone while the
-ledger cannot be written (then with a warning) — and EXIT_NOT_HALTED when neither took it."""
+ledger cannot be written (then with a warning) — and EXIT_NOT_HALTED when neither took it.
+`flatten` exits EXIT_NOT_FLAT when a position is left beyond recorded dust."""
 
 from __future__ import annotations
 
 import typer
 
+from livegate.cli import EXIT_NOT_FLAT, workspace_from
 from livegate.cli import display as d
-from livegate.cli import workspace_from
-from livegate.cli.prompts import confirm
+from livegate.cli.prompts import confirm, confirm_real_money
 from livegate.core.errors import UsageError
+from livegate.core.formats import number
 from livegate.ledger.keys import try_load_private
 from livegate.services.approvals import operator_name
-from livegate.services.controls import HaltNotEngaged, HaltOutcome, cancel_all, halt, resume, rollback
-from livegate.services.modes import halt_status, mode_limits
+from livegate.services.controls import HaltNotEngaged, HaltOutcome, cancel_all, halt, reduce_only, resume, rollback
+from livegate.services.flatten import flatten
+from livegate.services.modes import halt_status, mode_limits, reduce_state
 
 app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them and imports the module on demand
 
@@ -39,9 +42,10 @@ def _open(ctx: typer.Context, by: str | None, yes: bool = False, ask=None, decli
 
 def _resume_question(ws) -> str:
     halt = halt_status(ws)
-    if not halt["halted"]:
-        raise UsageError("trading is not halted; nothing to resume")
-    return f"Resume trading? Now: {halt['reason']}"
+    now = halt["reason"] if halt["halted"] else halt["reducing"]
+    if now is None:
+        raise UsageError("trading is not halted, nor reducing only; nothing to resume")
+    return f"Resume trading? Now: {now}"
 
 
 def _report_cancelled(items: list[dict]) -> None:
@@ -119,7 +123,7 @@ def resume_cmd(
     yes: bool = YES,
     as_json: bool = JSON,
 ) -> None:
-    """Lift the kill switch after a confirmation and remove the halt file; EMERGENCY_STOP becomes PAPER (going live again takes `mode set`).
+    """Lift the kill switch and reduce-only after a confirmation and remove the halt file; EMERGENCY_STOP becomes PAPER (going live again takes `mode set`).
 
     Refused (exit 4, trading stays halted) while the ledger cannot record the resume: a resume
     is never silent. A halt held only by the halt file is recorded first."""
@@ -173,3 +177,78 @@ def rollback_cmd(
     _report_cancelled(summary["cancelled"])
     d.out(f"Mode: [bold]PAPER[/] (was {summary['from_mode']}). Rollback recorded as ledger event #{summary['rollback_event']}; "
           "`livegate resume` lifts the halt.")
+
+
+@app.command("reduce-only")
+def reduce_only_cmd(
+    ctx: typer.Context,
+    reason: str = typer.Option(..., "--reason", metavar="REASON", help="Why (kept in the ledger and shown to every refused order)."),
+    by: str = BY,
+    yes: bool = YES,
+    as_json: bool = JSON,
+) -> None:
+    """Reduce only: from the next order on, in every running process, only orders that reduce an open position pass (a sell no larger than the position); `livegate resume` lifts it.
+
+    Needs no operator key (it closes, like a halt). A halt still wins over it."""
+
+    ws, name, key = _open(ctx, by, yes, "Let only orders that reduce an open position pass from now on?", "Nothing changed.")
+    before = reduce_state(ws)
+    event = reduce_only(ws, reason, name, key)
+    state = reduce_state(ws) or {}
+    if as_json:
+        d.emit_json({"reducing": True, "event": event, "already": before is not None, "reason": state.get("reason"),
+                     "by": state.get("by"), "at": state.get("at"), "detail": state.get("detail")})
+    elif before is not None:
+        d.out(f"Already reducing only: {_escaped(before['detail'] or '')}")
+    else:
+        d.out(f"[bold yellow]Reducing only[/] (ledger event #{event}): only orders that reduce an open position pass. "
+              "`livegate resume` lifts it.")
+
+
+@app.command("flatten")
+def flatten_cmd(
+    ctx: typer.Context,
+    by: str = BY,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (only together with --i-understand-real-money)."),
+    real_money: bool = typer.Option(False, "--i-understand-real-money", help="With --yes: sell without typing the phrase."),
+    as_json: bool = JSON,
+) -> None:
+    """Close every open position at market, in sizes the exchange accepts, and record the dust left; what the account held at the env sign-off is never sold.
+
+    Each sell goes through the order gateway and is journaled; it passes a halt and reduce-only
+    because it only reduces. The operator types REAL MONEY, or passes --yes with
+    --i-understand-real-money. Exit 8 when a position could not be closed (beyond recorded dust)."""
+
+    ws = workspace_from(ctx).require()
+    name, key = operator_name(ws, by), try_load_private()
+    if not confirm_real_money("flatten", "flatten", "Sell every open position at market: orders will trade real money.", yes, real_money):
+        d.out("Nothing sold.")
+        raise typer.Exit(0)
+    outcome = flatten(ws, name, key)
+    flat = not outcome["errors"] and not outcome["left"]
+    if as_json:
+        d.emit_json({**outcome, "flat": flat})
+    else:
+        _report_flatten(outcome, flat)
+    if not flat:
+        raise typer.Exit(EXIT_NOT_FLAT)
+
+
+def _report_flatten(outcome: dict, flat: bool) -> None:
+    sold = [o for o in outcome["sold"] if o["filled"]]
+    if sold:
+        d.table("Sold at market", ["Symbol", "Order id", "Amount", "Filled"],
+                [[o["symbol"], o["client_id"], d.fmt_value(o["amount"]), d.fmt_value(o["filled"])] for o in sold])
+    if outcome["dust"]:
+        d.table("Dust kept (too small to sell)", ["Asset", "Amount", "Why"],
+                [[x["asset"], d.fmt_value(x["amount"]), x["reason"]] for x in outcome["dust"]])
+    kept = ", ".join(f"{number(v, 8)} {a}" for a, v in outcome["baseline"].items())
+    if kept:
+        d.out(f"Left alone (held at the env sign-off): {kept}.")
+    for error in outcome["errors"]:
+        d.error(_escaped(error))
+    if flat:
+        d.out(f"[green]Flat[/]: no open position left{' except the dust above' if outcome['dust'] else ''} (run {outcome['run']}).")
+    else:
+        left = ", ".join(f"{number(v, 8)} {a}" for a, v in outcome["left"].items())
+        d.out(f"[bold red]NOT flat[/]{': still held ' + left if left else ''} (run {outcome['run']}); run `livegate flatten` again.")

@@ -55,6 +55,7 @@ def emit_json(obj: Any) -> None:
 VERDICT_STYLE = {
     "pass": "green", "passed": "green", "signed": "bold green", "fail": "red", "failed": "red",
     "error": "bold red", "warn": "yellow", "skip": "dim", "not run": "dim", "stale": "yellow",
+    "paused": "yellow", "running": "cyan",
 }
 
 
@@ -103,6 +104,11 @@ def panel(title: str, lines: list[str], style: str = "red") -> None:
 def styled(word: str) -> str:
     style = VERDICT_STYLE.get(word, "")
     return f"[{style}]{word}[/]" if style else word
+
+
+def step_status(step: dict) -> str:
+    """A `status` step's status, marked when its result is a rehearsal (not the real venue)."""
+    return styled(step["status"]) + (" [yellow](rehearsal)[/]" if step.get("rehearsal") else "")
 
 
 def fmt_value(value) -> str:

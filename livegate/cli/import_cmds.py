@@ -47,7 +47,9 @@ def paper_import(
     forward dry run on live data; that needs the paper gate open (env signed off), refuses a
     backtest file and refuses the whole file when any trade closed before the env sign-off
     (exit 2, nothing recorded). The stress test needs a strategy: it runs the workspace's
-    configured strategy, not the imported bot. Exit 0 when every criterion passes, 1 otherwise."""
+    configured strategy, not the imported bot; a plain import reuses the stress result recorded
+    under the same configuration, `--as-paper-result` always runs the scenarios. Exit 0 when
+    every criterion passes, 1 otherwise."""
     import math
     import time
     from pathlib import Path
@@ -72,7 +74,8 @@ def paper_import(
             raise GateClosed("paper", ["env has no sign-off in the ledger"])
     cfg = effective.config
     # The stress test does not depend on the file: it starts now, alongside the reading.
-    with PendingStress(ws, effective, lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root)) as pending:
+    with PendingStress(ws, effective, lambda: load_strategy(cfg.strategy.ref, dict(cfg.strategy.params), ws.root),
+                       reuse=not as_paper_result) as pending:  # what can count runs the scenarios itself
         log, facts = import_trades(Path(file), capital, fmt, pnl_is_net)
         if env_signed_at is not None:
             require_forward_dry_run(log, facts, env_signed_at, int(time.time() * 1000))

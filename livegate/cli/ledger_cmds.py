@@ -46,7 +46,9 @@ def ledger_verify(
     pubkey: Path = typer.Option(None, "--pubkey", metavar="FILE", help="Trusted operator public key (operator.pub); default from the key directory.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Recompute the hash chain, check the head and every signature; exit 1 naming the first bad event."""
+    """Recompute the whole hash chain, check the head and every signature; exit 1 naming the
+    first bad event. Always in full: `status` and the phase commands check only what is new
+    since their signed checkpoint."""
 
     ws = workspace_from(ctx)
     public = load_public(pubkey) if pubkey else load_public()

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from livegate.cli import display as d
-from livegate.cli import workspace_from
+from livegate.cli import periodic_report, workspace_from
 from livegate.core.errors import UsageError
 from livegate.services.monitoring import prom
 from livegate.services.monitoring.dashboard import render
@@ -106,14 +106,28 @@ def report(
     ctx: typer.Context,
     html_file: Path = typer.Option(None, "--html", metavar="FILE", show_default=False, help="Write one self-contained HTML file (charts inline, no script) here."),
     fmt: str = typer.Option(None, "--format", "-f", metavar="json|csv", show_default=False, help="json or csv: the same data as the HTML, to --output or stdout."),
-    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json (with --daily/--weekly: print that report as JSON)."),
     output: Path = typer.Option(None, "--output", "-o", metavar="FILE", show_default=False, help="With --format: write to this file instead of stdout."),
     run: str = typer.Option(None, "--run", metavar="RUN", show_default=False, help=RUN_HELP),
+    daily: bool = typer.Option(False, "--daily", help="The day's summary of live trading (reports/daily-DAY.md and .json, recorded in the ledger)."),
+    weekly: bool = typer.Option(False, "--weekly", help="The week's reconciliation: the exchange's own trades against the ledger; exit 1 on any mismatch."),
+    day: str = typer.Option(None, "--date", metavar="YYYY-MM-DD", show_default=False, help="With --daily: the UTC day (default today); with --weekly: a day of the week."),
+    week: str = typer.Option(None, "--week", metavar="YYYY-Www", show_default=False, help="With --weekly: the ISO week, e.g. 2026-W49 (default this week)."),
+    send: bool = typer.Option(False, "--send", help="With --daily/--weekly: also send the summary to the alert destinations; exit 1 if not delivered."),
 ) -> None:
-    """Write the report: equity curve and drawdown charts, per-symbol table, the criteria table of
-    every phase, circuit breakers (one row each: trips, first and last), mode history and
-    sign-offs, with the green/yellow/red flags — as HTML (--html FILE) or JSON/CSV (--format)."""
+    """Write the report: a timeline of runs, results, sign-offs, halts and breaker trips; the
+    signed-off paper run beside the latest micro-live stage (equity, win rate, slippage and the
+    kill criteria go-live checks); slippage, holding times, monthly returns and exposure; a page
+    per phase with its criteria and charts, the signed-off result marked (and a result obtained
+    on the local sandbox, a test network or synthetic data tagged a rehearsal); breakers, mode history
+    and flags — as HTML (--html FILE) or the same numbers as JSON/CSV (--format).
+    --daily / --weekly write the daily summary or the weekly reconciliation instead."""
 
+    if daily or weekly:
+        return periodic_report.run(workspace_from(ctx).require(), daily=daily, weekly=weekly, day=day, week=week, as_json=as_json,
+                                   send=send, others={"--html": html_file, "--format": fmt, "--output": output, "--run": run})
+    if day is not None or week is not None or send:
+        raise UsageError("--date, --week and --send go with --daily or --weekly")
     fmt = "json" if as_json and fmt is None else fmt
     if fmt not in (None, "json", "csv"):
         raise UsageError(f"--format must be json or csv (got {fmt!r})")

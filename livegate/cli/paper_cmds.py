@@ -49,7 +49,9 @@ def paper_run(
     `--days N` alone is a forward run on live market data (public endpoints, no keys): it needs
     the env phase signed off and becomes the paper phase result. `--replay` and `--since` are
     backtests at full speed: always allowed, kept as evidence and baseline, never the phase
-    result. Exit 0 when every criterion passes, 1 otherwise.
+    result. Exit 0 when every criterion passes, 1 otherwise. Ctrl-C or SIGTERM stops a run at
+    its last checkpoint (exit 130; `livegate status` then shows a forward run as paused) and
+    `--resume` continues it.
 
     Rehearsing on the local sandbox (`livegate sandbox serve --clock step --write-config`),
     `--sandbox-clock` runs a forward run on the sandbox's market time, one bar at a time (resume

@@ -86,3 +86,22 @@ def ask_in_terminal(approval) -> bool | None:
         return PROMPTER.confirm(f"Approve {describe(approval, time.time())}?")
     except UsageError:
         return None
+
+
+REAL_MONEY_PHRASE = "REAL MONEY"
+
+
+def confirm_real_money(what: str, doing: str, warning: str, yes: bool, real_money: bool) -> bool:
+    """The guard of every step that trades real money: the operator types REAL MONEY, or passes
+    `--yes` together with `--i-understand-real-money`. `what` trades real money; `doing` it needs
+    the phrase; `warning` is shown before the phrase is asked."""
+
+    if yes and not real_money:
+        raise UsageError(f"{what} trades real money: --yes skips the confirmation only together with --i-understand-real-money")
+    if yes:
+        return True
+    try:
+        return typed(warning, REAL_MONEY_PHRASE)
+    except UsageError:
+        raise UsageError(f"{doing} needs the operator to type {REAL_MONEY_PHRASE!r} at a terminal, "
+                         "or --yes together with --i-understand-real-money") from None

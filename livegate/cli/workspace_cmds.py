@@ -59,6 +59,16 @@ def _halt_lines(report: dict) -> list[tuple[bool, str]]:
     return [(True, f"[bold red]Trading is HALTED[/]{since}{by}{why}{held} — `livegate resume` lifts it")]
 
 
+def _reducing_lines(report: dict) -> list[tuple[bool, str]]:
+    reducing = report.get("reducing")
+    if reducing is None:
+        return []
+    held = " (a halt wins over it while both hold)" if report["halt"] is not None else ""
+    return [(True, f"[bold yellow]Trading is REDUCING ONLY[/] since {d.when(reducing['at'])} UTC by {d.escape(reducing['by'] or '?')}"
+                   f"{': ' + d.escape(reducing['reason']) if reducing['reason'] else ''} — only orders that reduce an open "
+                   f"position pass{held}; `livegate resume` lifts it")]
+
+
 def _mode_lines(report: dict) -> list[tuple[bool, str]]:
     change = report["mode_change"]
     if change is None or change["to"] != report["mode"]:
@@ -84,7 +94,7 @@ def _unsigned_lines(report: dict) -> list[tuple[bool, str]]:
 
 
 # What `status` shows before the ladder, in this order; a new trading state is one more function here.
-FIRST = (_halt_lines, _mode_lines, _breaker_lines, _unsigned_lines)
+FIRST = (_halt_lines, _reducing_lines, _mode_lines, _breaker_lines, _unsigned_lines)
 
 
 def show_first(report: dict) -> None:
@@ -101,8 +111,14 @@ def show_first(report: dict) -> None:
 def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Show first whether trading is halted (who, when, why), the trading mode, tripped circuit
     breakers and unsigned events that would open something; then the ladder: each phase, its
-    verdict, when, who signed it, and what blocks the next step. `--json` carries the same as
-    `halt` (null when not halted), `mode`, `tripped_breakers` and `unsigned_events`."""
+    verdict, when, who signed it, and what blocks the next step. A go-live stage stopped before
+    its end, or a forward paper run stopped at a checkpoint, shows as paused (since when, why,
+    and the command that resumes it); a stage trading now shows as running. A result
+    obtained on the local sandbox, the exchange's test network or synthetic market data is
+    marked as a rehearsal: it is never shown as a result on the real venue. `--json` carries the
+    same as `halt` (null when not halted), `reducing` (null unless only orders that reduce a
+    position pass), `mode`, `tripped_breakers`, `unsigned_events`, and per
+    step `rehearsal`, `rehearsal_reasons` and `stage_run` (a paused or running run)."""
 
     ws = workspace_from(ctx).require()
     report = ladder_report(ws)
@@ -116,7 +132,7 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         detail = s["detail"] + (f"{'; ' if s['detail'] else ''}evidence only: {kept}" if kept else "")
         if s["status"] == "signed":  # who signed has a column of its own (when: `status --json`, `ledger show`)
             detail = detail.replace(f"by {s['signed_by']} at {s['signed_at']}", "", 1).removeprefix("; ")
-        rows.append([s["step"], s["title"], d.styled(s["status"]), d.when(s["result_at"]), s["signed_by"] or "", detail])
+        rows.append([s["step"], s["title"], d.step_status(s), d.when(s["result_at"]), s["signed_by"] or "", detail])
     d.table(f"livegate — {report['workspace']} (mode {report['mode']}, profile {report['profile']})",
             ["Step", "Phase", "Status", "Result (UTC)", "Signed by", "Detail"], rows, no_wrap=("Result (UTC)",))
     ledger = report["ledger"]
@@ -130,6 +146,15 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
     for warning in ledger.get("warnings", ()):
         if warning != shown_first:
             d.out(f"  [bold yellow]warning[/]: {warning}")
+    rehearsed: dict[str, list[str]] = {}  # why -> the steps whose result is a rehearsal for that reason
+    for s in report["steps"]:
+        if s["rehearsal"]:
+            rehearsed.setdefault("; ".join(s["rehearsal_reasons"]), []).append(s["step"])
+    if rehearsed:
+        d.out("[yellow]Rehearsal results[/] — they open this workspace's next steps, but were not obtained on the real "
+              "venue with real market data, and say nothing about how the strategy trades there:")
+        for why, steps in rehearsed.items():
+            d.out(f"  [yellow]~[/] {', '.join(steps)}: {why}")
     if report["looser_thresholds"]:
         d.out("[yellow]Looser than the protocol's defaults:[/]")
         for line in report["looser_thresholds"]:

@@ -209,6 +209,14 @@ class AlertsSection(_Strict):
         return value
 
 
+class ScalingSection(_Strict):
+    """What `livegate trade` does with the capital level on its own."""
+
+    auto_downscale: bool = Field(False, description="When a red flag fires during `livegate trade`, apply the proposed downscale "
+                                                    "(half the current capital level, signed with the operator key) at once, "
+                                                    "instead of only proposing it.")
+
+
 class WorkspaceConfig(_Strict):
     """livegate.yaml — the workspace configuration (no secrets: those come from .env)."""
 
@@ -224,6 +232,7 @@ class WorkspaceConfig(_Strict):
     approvals: ApprovalsSection = Field(default_factory=ApprovalsSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     testnet: TestnetSection = Field(default_factory=TestnetSection)
+    scaling: ScalingSection = Field(default_factory=ScalingSection)
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Threshold overrides: {phase: {criterion: value}}, stages as {micro-live: {4.1a: {criterion: value}}}.")
 
 
@@ -296,6 +305,44 @@ class CircuitBreakerRules(_Strict):
         "Minutes a correlation trip blocks trading; then it re-arms and measures a fresh window."))
 
 
+FLAG_RULES = ("win_rate", "drawdown", "daily_loss", "losing_streak", "pnl", "failures", "slippage", "latency", "breakers", "alerts")
+
+
+class FlagRules(_Strict):
+    """The green / yellow / red flags of live trading (`livegate monitor`), and what they do while
+    `livegate trade` runs: a yellow flag raises an alert; a red flag of a rule in `act_on_red`
+    moves trading to reduce-only (only orders that shrink a position pass) and proposes halving
+    the capital level. The drawdown and daily-loss flags also turn red before the guardian's and
+    the breakers' own limits."""
+
+    win_rate_yellow_pct: Annotated[float, Field(ge=0, le=100)] = Field(50.0, description="Win rate below this (from 10 closed trades on) is yellow, percent.")
+    win_rate_red_pct: Annotated[float, Field(ge=0, le=100)] = Field(40.0, description="Win rate below this is red, percent.")
+    drawdown_yellow_pct: Annotated[float, Field(gt=0, le=100)] = Field(3.0, description="Drawdown from peak from which the flag is yellow, percent.")
+    drawdown_red_pct: Annotated[float, Field(gt=0, le=100)] = Field(5.0, description="Drawdown from peak from which the flag is red, percent.")
+    daily_loss_yellow_pct: Annotated[float, Field(gt=0, le=100)] = Field(3.0, description="A UTC day's realized loss, share of its opening equity, from which the flag is yellow, percent.")
+    daily_loss_red_pct: Annotated[float, Field(gt=0, le=100)] = Field(5.0, description="The same, red, percent.")
+    losing_streak_red: Annotated[int, Field(gt=0)] = Field(5, description="Losing trades in a row from which the flag is red (never later than the consecutive-loss halt).")
+    slippage_yellow_pct: Annotated[float, Field(gt=0, le=100)] = Field(0.5, description="Mean slippage above this is yellow, percent.")
+    slippage_red_pct: Annotated[float, Field(gt=0, le=100)] = Field(1.0, description="Mean slippage above this is red, percent.")
+    failure_red_pct: Annotated[float, Field(ge=0, le=100)] = Field(5.0, description="Share of failed orders above which the flag is red, percent (any failure is yellow).")
+    act_on_red: list[Literal[FLAG_RULES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["win_rate", "drawdown", "daily_loss", "losing_streak", "slippage", "failures"],
+        description="Rules whose red flag moves `livegate trade` to reduce-only and proposes a downscale.")
+    alert_on_yellow: bool = Field(True, description="Whether a rule turning yellow while `livegate trade` runs raises an alert.")
+    check_seconds: Annotated[float, Field(ge=1, le=3600)] = Field(60.0, description="How often `livegate trade` measures the flags, seconds.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FlagRules:
+        for worse, better, what in (("win_rate_red_pct", "win_rate_yellow_pct", "win rate"),):
+            if getattr(self, worse) > getattr(self, better):
+                raise ValueError(f"{worse} must be <= {better}: a {what} is red only below the yellow line")
+        for yellow, red in (("drawdown_yellow_pct", "drawdown_red_pct"), ("daily_loss_yellow_pct", "daily_loss_red_pct"),
+                            ("slippage_yellow_pct", "slippage_red_pct")):
+            if getattr(self, yellow) > getattr(self, red):
+                raise ValueError(f"{yellow} must be <= {red}")
+        return self
+
+
 class RiskLimitsFile(_Strict):
     """risk_limits.yaml — every `live_trading` key is required: an incomplete risk config never
     passes. `guardian` and `circuit_breakers` default to the protocol's standard values. Also checked:
@@ -304,6 +351,7 @@ class RiskLimitsFile(_Strict):
     live_trading: LiveTradingLimits
     guardian: GuardianRules = Field(default_factory=GuardianRules)
     circuit_breakers: CircuitBreakerRules = Field(default_factory=CircuitBreakerRules)
+    flags: FlagRules = Field(default_factory=FlagRules)
 
     def cross_checks(self) -> list[tuple[tuple[str, ...], str]]:
         out = self.live_trading.cross_checks()

@@ -28,6 +28,7 @@ class StepRecord:
     signoff_config: str | None = None
     signoff_snapshot: dict[str, Any] = field(default_factory=dict)
     signed_result: int | None = None  # the result the sign-off signed (the latest, or an earlier pass it still covers)
+    rehearsal: bool = False  # the latest result was obtained on the local sandbox, a test network or synthetic data
 
 
 def step_record(step: str, results: list[dict[str, Any]], signoffs: list[dict[str, Any]]) -> StepRecord:
@@ -65,6 +66,7 @@ def step_record(step: str, results: list[dict[str, Any]], signoffs: list[dict[st
         signoff_config=so.get("config_fingerprint"),
         signoff_snapshot=so.get("config_snapshot") or {},
         signed_result=so.get("result_event"),
+        rehearsal=bool(res.get("rehearsal")),
     )
 
 
@@ -78,6 +80,7 @@ class GateState:
     config_snapshot: dict[str, Any]
     ledger_ok: bool = True
     ledger_problem: str = ""
+    real_venue: bool = False  # the workspace now trades on the venue itself: a rehearsal's sign-off opens nothing there
 
 
 def config_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 5) -> list[str]:
@@ -126,6 +129,10 @@ def _requirement(state: GateState, step: Step) -> str | None:
     """Why `step` does not count as a completed prerequisite, or None if it does."""
     status, detail = step_status(state, step.id)
     if status == "signed":
+        rec = state.records[step.id]
+        if state.real_venue and rec.rehearsal:
+            return (f"{step.id} was signed off on a rehearsal (the local sandbox, a test network or synthetic data), and the "
+                    f"exchange is now the real venue: run `{step.command}` there and sign it off")
         return None
     if status == "not run":
         return f"{step.id} has not passed yet (run `{step.command}`)"

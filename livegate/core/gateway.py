@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from livegate.core.breakers import CircuitBreakers, Trip
 from livegate.core.fills import MarketRules
+from livegate.core.formats import number
 from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import BUY, LIMIT, MARKET, PROTECTIVE, SELL, Block, Fill, Order, OrderIntent, Trade
 from livegate.core.portfolio import Portfolio
@@ -55,18 +56,31 @@ class Decision:
         return self.order is not None and not self.blocks
 
 
+REDUCE_TOLERANCE = 1e-9  # relative: a sell of "all of it" as the bot counts it still reduces when the fills' sum is a hair less
+
+
+@dataclass(frozen=True)
+class Reducing:
+    """What the halt check returns while trading is REDUCING: only an order that reduces an open
+    position passes (spot is long only: a sell no larger than the position held). `reason` says
+    who entered it, when and why."""
+
+    reason: str
+
+
 def _positive(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 class OrderGateway:
     """`halt_check()` returns a reason while trading is halted (kill switch, EMERGENCY_STOP —
-    read at every order, never cached); `approve(order)` returns None to let an order
+    read at every order, never cached), or `Reducing` while only orders that reduce an open
+    position may pass; `approve(order)` returns None to let an order
     through or a Block (approve_each); `stage_cap` is the micro-live stage's trade cap."""
 
     def __init__(self, *, guardian: RiskGuardian, breakers: CircuitBreakers, executor: Executor, account: Portfolio,
                  state: RiskState, rules: dict[str, MarketRules], journal: Journal, id_prefix: str,
-                 halt_check: Callable[[], str | None] | None = None,
+                 halt_check: Callable[[], str | Reducing | None] | None = None,
                  approve: Callable[[Order], Block | None] | None = None, stage_cap: float | None = None):
         self.guardian, self.breakers, self.executor = guardian, breakers, executor
         self.account, self.state, self.rules, self.journal = account, state, rules, journal
@@ -88,7 +102,11 @@ class OrderGateway:
         client_id = client_id or self._intent_id(intent, now_ms, origin)
         blocks = decision.blocks
         reason = self.halt_check() if self.halt_check else None
-        if reason:
+        if isinstance(reason, Reducing):
+            refusal = self._not_reducing(intent, reason.reason)
+            if refusal is not None:
+                blocks.append(refusal)
+        elif reason:
             blocks.append(Block("halted", reason))
         for trip in self.breakers.active():
             if trip.breaker == "correlation" and intent.side == SELL:  # concentration: selling reduces it
@@ -101,7 +119,11 @@ class OrderGateway:
                 blocks.append(refusal)
             else:  # an approval can take minutes: a halt pulled meanwhile still stops the order
                 reason = self.halt_check() if self.halt_check else None
-                if reason:
+                if isinstance(reason, Reducing):
+                    refusal = self._not_reducing(intent, reason.reason)
+                    if refusal is not None:
+                        blocks.append(refusal)
+                elif reason:
                     blocks.append(Block("halted", reason))
         if blocks or order is None:
             self.journal.emit("order_blocked", {"origin": origin, "intent": _intent_dict(intent), "at": now_ms,
@@ -121,6 +143,23 @@ class OrderGateway:
         decision.fills = result
         self.settle(result, now_ms)
         return decision
+
+    def _not_reducing(self, intent: OrderIntent, reason: str) -> Block | None:
+        """None when `intent` reduces an open position — a sell of at most what is held of its
+        symbol — else why it may not pass while REDUCING. A sell with no amount sells all of it."""
+        if intent.side != SELL:
+            return Block("reducing", f"{reason} — a {intent.side} opens or adds to a position")
+        held = self.account.position(intent.symbol)
+        px = intent.price if _positive(intent.price) else self.account.last_price.get(intent.symbol)
+        quote = intent.quote_amount
+        wanted = intent.amount if intent.amount is not None else (quote / px if quote is not None and _positive(quote) and px else None)
+        if held <= 0:
+            return Block("reducing", f"{reason} — there is no {intent.symbol} position to reduce")
+        # an invalid amount is refused as such later; fills summed to the position carry float noise
+        if wanted is not None and _positive(wanted) and wanted > held * (1 + REDUCE_TOLERANCE):
+            return Block("reducing", f"{reason} — this sell of {number(wanted, 8)} is larger than the {number(held, 8)} "
+                                     f"{intent.symbol.split('/')[0]} held")
+        return None
 
     def _intent_id(self, intent: OrderIntent, now_ms: int, origin: str) -> str:
         """The client order id of an intent: a function of what was asked (run, decision time,

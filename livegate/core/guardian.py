@@ -120,6 +120,7 @@ class BuyCheck:
     max_trade_amount: float | None = None
     stage_cap: float | None = None
     max_cex_order_amount: float | None = None
+    cap_label: str = "the stage's trade cap"  # what `stage_cap` is, in the refusal
 
     @cached_property
     def held(self) -> float:
@@ -253,8 +254,8 @@ def max_cex_order_amount(c: BuyCheck) -> Block | None:
 
 
 def stage_cap(c: BuyCheck) -> Block | None:
-    """The micro-live stage's trade cap, when there is one."""
-    return _refuse_above(c, "stage_cap", c.stage_cap, "the stage's trade cap")
+    """The micro-live stage's trade cap (in production trading: the capital level's order cap), when there is one."""
+    return _refuse_above(c, "stage_cap", c.stage_cap, c.cap_label)
 
 
 # The position and capital caps resize: the order shrinks to the room left (seed 003: "attempt
@@ -315,6 +316,7 @@ class RiskGuardian:
         self.rules = rules
         self.max_trade_amount = max_trade_amount
         self.max_cex_order_amount = max_cex_order_amount
+        self.cap_label = "the stage's trade cap"  # production trading names its capital level's cap instead
 
     def check_buy(self, value: float, symbol: str, intent: OrderIntent, account: Portfolio, state: RiskState, now_ms: int, stage_cap: float | None = None) -> Sizing:
         """Decide on a buy worth `value` (quote): every rule of BUY_RULES in turn. Blocks are
@@ -325,7 +327,7 @@ class RiskGuardian:
         out = Sizing(value)
         check = BuyCheck(value, symbol, intent, account, state, now_ms, self.limits, self.rules, account.equity(), out,
                          max_trade_amount=self.max_trade_amount, stage_cap=stage_cap,
-                         max_cex_order_amount=self.max_cex_order_amount)
+                         max_cex_order_amount=self.max_cex_order_amount, cap_label=self.cap_label)
         block = no_equity(check)
         if block is not None:
             out.blocks.append(block)

@@ -253,13 +253,18 @@ def sharpe_moments(returns: ArrayLike) -> dict[str, Any]:
     if r.max() == r.min():
         out["reason"] = "daily returns have zero standard deviation"
         return out
-    dev = r - r.mean()
-    m2 = float(np.mean(dev**2))
-    m3 = float(np.mean(dev**3))
-    m4 = float(np.mean(dev**4))
-    g1 = m3 / m2**1.5
-    g2 = m4 / m2**2 - 3.0
-    out["sr"] = float(r.mean() / r.std(ddof=1))
+    # Products, not float powers (`**` on an array is a general `pow` per element): one pass
+    # each, and the sum of squares shared by m2 and the sample standard deviation.
+    mean = float(r.mean())
+    dev = r - mean
+    sq = dev * dev
+    ss = float(np.sum(sq))
+    m2 = ss / n
+    m3 = float(np.mean(sq * dev))
+    m4 = float(np.mean(sq * sq))
+    g1 = m3 / (m2 * math.sqrt(m2))
+    g2 = m4 / (m2 * m2) - 3.0
+    out["sr"] = mean / math.sqrt(ss / (n - 1))
     out["skewness"] = math.sqrt(n * (n - 1)) / (n - 2) * g1
     out["kurtosis"] = ((n + 1) * g2 + 6.0) * (n - 1) / ((n - 2) * (n - 3)) + 3.0
     return out

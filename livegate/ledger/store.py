@@ -122,8 +122,11 @@ class Ledger:
         self._witnessed = 0
         self._to_anchor: tuple[Event, bool] | None = None
         self._anchor_next = 0.0
-        self._anchor_timer: threading.Timer | None = None
-        self._aside: sqlite3.Connection | None = None  # the anchor timer's own reading connection
+        # one thread per ledger anchors what a throttled append left waiting (started on first need)
+        self._anchorer: threading.Thread | None = None
+        self._anchor_wake = threading.Event()
+        self._anchor_stop = threading.Event()
+        self._aside: sqlite3.Connection | None = None  # the anchor thread's own reading connection
         self._aside_lock = threading.Lock()
         self._closed = False
         self.anchor_problems: list[str] = []
@@ -209,12 +212,14 @@ class Ledger:
             thread.join()
             self._checkpointer = None
         with self._write:
-            if self._anchor_timer is not None:
-                self._anchor_timer.cancel()
-                self._anchor_timer = None
             self._flush_anchor(now=True)
             self._closed = True
-        with self._aside_lock:  # a timer's anchor still on its way: finished first
+        if self._anchorer is not None:
+            self._anchor_stop.set()
+            self._anchor_wake.set()
+            self._anchorer.join()
+            self._anchorer = None
+        with self._aside_lock:  # the anchor thread's anchor still on its way: finished first
             if self._aside is not None:
                 self._aside.close()
                 self._aside = None
@@ -355,13 +360,14 @@ class Ledger:
                 rows = []
                 secrets = secret_values()
                 ledger_id = self._first_hash() if last_id else ""
+                ts = self.clock()  # one reading per transaction: its events are written at one moment
                 for i, (kind, payload) in enumerate(items):
                     text = canonical_json(payload)
                     clean = payload
                     if may_hold_secret(text, secrets):  # else masking would change nothing: one JSON pass, not a walk
                         clean = redact(payload, secrets)
                         text = canonical_json(clean)
-                    event_id, ts = last_id + 1, self.clock()
+                    event_id = last_id + 1
                     actor = asked if i >= mine else self.actor
                     if (sign and i >= mine) or (self.key is not None and kind in OPENING_KINDS):
                         clean = dict(clean, key_id=self.key.key_id)
@@ -426,16 +432,16 @@ class Ledger:
     def _flush_anchor(self, now: bool = False) -> None:
         """Anchor the latest head: at once when it holds something that opens (or `now`), else at
         most every ANCHOR_EVERY_S — a busy writer (the bot gateway, two appends an order) keeps the
-        file write off most of its appends; a timer anchors what is left waiting."""
+        file write off most of its appends; the anchor thread anchors what is left waiting."""
         if self._to_anchor is None:
             return
         last, opening = self._to_anchor
         clock = time.monotonic()
         if not (opening or now) and clock < self._anchor_next:
-            if self._anchor_timer is None:
-                self._anchor_timer = threading.Timer(self._anchor_next - clock, self._anchor_later)
-                self._anchor_timer.daemon = True
-                self._anchor_timer.start()
+            if self._anchorer is None:
+                self._anchorer = threading.Thread(target=self._anchor_loop, name="livegate-ledger-anchor", daemon=True)
+                self._anchorer.start()
+            self._anchor_wake.set()
             return
         self._to_anchor = None
         self._anchor_next = clock + ANCHOR_EVERY_S
@@ -443,12 +449,22 @@ class Ledger:
         if opening and self.key is not None:
             self.copy_to_witnesses()
 
+    def _anchor_loop(self) -> None:
+        """(The anchor thread.) Each time an append leaves its head waiting, wait until
+        ANCHOR_EVERY_S has passed since the last anchor, then anchor what waits. One thread for the
+        ledger's life, not one per wait (starting a thread costs milliseconds on a busy machine)."""
+        while True:
+            self._anchor_wake.wait()
+            self._anchor_wake.clear()
+            if self._anchor_stop.wait(max(0.0, self._anchor_next - time.monotonic())):
+                return
+            self._anchor_later()
+
     def _anchor_later(self) -> None:
-        """(The anchor timer's thread.) Anchor the head left waiting — outside the write lock, on a
+        """(The anchor thread.) Anchor the head left waiting — outside the write lock, on a
         connection of its own: the anchor's file write never holds up the appends meanwhile (an
         order's). The anchor only moves forward, so an older head written late changes nothing."""
         with self._write:
-            self._anchor_timer = None
             if self._closed or self._to_anchor is None:
                 return
             last, opening = self._to_anchor

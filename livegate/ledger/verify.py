@@ -1,4 +1,13 @@
-"""`livegate ledger verify`: recompute the hash chain, check the head and every signature."""
+"""`livegate ledger verify`: recompute the hash chain, check the head and every signature.
+
+`status`, the gate and every phase command verify incrementally: a verify that passes leaves a
+checkpoint — the last event verified (id and hash), a digest of every decision event up to it
+(`follow.DECISION_KINDS`) and what was found (signed and unsigned events, clock warnings) —
+signed with the operator key and kept next to the workspace's anchor, outside the workspace. The
+next check trusts that prefix only when the checkpoint's signature verifies with the trusted key,
+it names this ledger and key chain, its last event still hashes as verified and every decision
+event in it is still there, re-hashed, unchanged; then it verifies only the events after it.
+Anything else is a full verify. `ledger verify` always verifies in full."""
 
 from __future__ import annotations
 
@@ -10,9 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livegate.ledger.anchor import ANCHOR_DIR, Anchor, anchors_of, check
+from livegate.core.canonical import canonical_json
+from livegate.ledger.anchor import ANCHOR_DIR, Anchor, _write_json, anchor_name, anchors_of, check, suppress_errors
 from livegate.ledger.chain import GENESIS, head_message
-from livegate.ledger.keys import PRIVATE_FILE, key_dir
+from livegate.ledger.follow import Prefix, decisions_upto, remember, still_holds
+from livegate.ledger.keys import PRIVATE_FILE, key_dir, try_load_private
 from livegate.ledger.queries import reading
 from livegate.ledger.trust import OPENING_KINDS, KeyChain, ledger_id_of, load_chain, signed_by, workspace_of, would_open
 
@@ -29,7 +40,12 @@ class VerifyReport:
     # events that could open a gate but carry no operator signature: (id, kind)
     unsigned: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # from the signed checkpoint: events #1..#N were not re-read (0: verified in full)
+    trusted_upto: int = 0
+    last_hash: str = GENESIS
     _found: list[tuple[float, str]] = field(default_factory=list)
+    _clock: list[tuple[int, str, str]] = field(default_factory=list)
+    _head_signed: bool = False  # the head's signature is among `signatures_checked`
 
     @property
     def ok(self) -> bool:
@@ -59,30 +75,34 @@ class VerifyReport:
         }
 
 
-def verify_at(path: Path, public_key=None) -> VerifyReport:
+def verify_at(path: Path, public_key=None, incremental: bool = False) -> VerifyReport:
     """Verify the ledger at `path` as a workspace's: its key chain from the pin file, and its
-    anchors outside the workspace (read before the ledger's snapshot, see `anchor`)."""
-    with verified(path, public_key) as (_conn, report):
+    anchors outside the workspace (read before the ledger's snapshot, see `anchor`). In full
+    unless `incremental` (see the module's docstring)."""
+    with verified(path, public_key, incremental) as (_conn, report):
         return report
 
 
 @contextmanager
-def verified(path: Path, public_key=None) -> Iterator[tuple[sqlite3.Connection, VerifyReport]]:
+def verified(path: Path, public_key=None, incremental: bool = True) -> Iterator[tuple[sqlite3.Connection, VerifyReport]]:
     """(a read connection, its verification) inside one read transaction: what is read through
     the connection in the block is exactly the ledger that was verified (no event can be swapped
-    between the check and the read)."""
+    between the check and the read). `incremental`: from the signed checkpoint, when it holds."""
     found = tuple(anchors_of(key_dir(), path))
     root = workspace_of(path)
     with reading(path) as conn:
         conn.execute("BEGIN")
         try:
             chain = load_chain(conn, root, public_key) if root is not None else None
-            report = verify_ledger(conn, public_key, chain, found)
+            since = read_checkpoint(path, public_key, chain) if incremental and chain is not None else None
+            report = verify_ledger(conn, public_key, chain, found, since)
             if not found and root is not None and chain is not None and chain.keys and (key_dir() / PRIVATE_FILE).is_file() \
                     and conn.execute("SELECT signature IS NOT NULL FROM ledger_head WHERE id = 1").fetchone()[0]:
                 report.fail(None, f"this signed workspace has no anchor on this machine, which holds the operator key "
                                   f"({key_dir() / ANCHOR_DIR}): its ledger may be a copy or a replacement — if you moved "
                                   "the workspace or started it over, bind it with `livegate ledger anchor --reset`")
+            if report.ok and chain is not None and chain.usable:
+                keep_checkpoint(path, conn, report, public_key, chain, since)
             yield conn, report
         finally:
             conn.execute("COMMIT")
@@ -94,43 +114,53 @@ SIGNED_KINDS = {"signoff": "sign-off", "attestation": "attestation", "capital_sc
 
 
 def verify_ledger(conn: sqlite3.Connection, public_key=None, chain: KeyChain | None = None,
-                  anchors: tuple = ()) -> VerifyReport:
+                  anchors: tuple = (), since: Checkpoint | None = None) -> VerifyReport:
     """Check the whole ledger. `public_key` is the operator's trusted key (None: signatures
     cannot be checked, which is itself a problem once the ledger holds any). `chain` is the
     workspace's key chain (`trust.load_chain`; None: `public_key` alone signs everything).
-    `anchors` are this workspace's anchors (`anchor.anchors_of`), read before `conn`'s snapshot."""
+    `anchors` are this workspace's anchors (`anchor.anchors_of`), read before `conn`'s snapshot.
+    `since`: a checkpoint (`read_checkpoint`) whose prefix is trusted when the ledger still
+    holds it (`follow.still_holds`); otherwise everything is checked."""
     # One read transaction: every query sees the same snapshot, so an event appended meanwhile by
     # another writer (an alert recorded in the background) can't look like a cut-off tail.
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN")
     try:
-        return _verify(conn, public_key, chain, anchors)
+        return _verify(conn, public_key, chain, anchors, since)
     finally:
         if own:
             conn.execute("COMMIT")
 
 
-def _verify(conn: sqlite3.Connection, public_key, chain: KeyChain | None, anchors: tuple) -> VerifyReport:
+def _verify(conn: sqlite3.Connection, public_key, chain: KeyChain | None, anchors: tuple, since: Checkpoint | None) -> VerifyReport:
     report = VerifyReport(key_id=public_key.key_id if public_key else None)
     if chain is None:
         chain = KeyChain(keys=[(1, public_key)] if public_key is not None else [], trusted=public_key is not None)
     for event_id, problem in chain.problems:
         report.fail(event_id, problem)
     report.notes += chain.notes
-    count, first, last = conn.execute("SELECT count(*), coalesce(min(id), 1), coalesce(max(id), 0) FROM events").fetchone()
     prev = GENESIS
+    if since is not None and still_holds(conn, since.prefix) is not None:
+        first, prev = since.prefix.upto_id + 1, since.prefix.upto_hash
+        count, last = conn.execute("SELECT count(*), coalesce(max(id), 0) FROM events WHERE id >= ?", (first,)).fetchone()
+        count, last = count + since.prefix.upto_id, max(last, since.prefix.upto_id)
+        report.trusted_upto = since.prefix.upto_id
+        report.signed, report.unsigned = set(since.signed), list(since.unsigned)
+        report.signatures_checked, report._clock = since.signatures_checked, list(since.clock)
+    else:
+        count, first, last = conn.execute("SELECT count(*), coalesce(min(id), 1), coalesce(max(id), 0) FROM events").fetchone()
     for low in range(first, last + 1, CHUNK):
         high = min(low + CHUNK - 1, last)
         if not _chunk_intact(conn, low, high, prev):
             _locate_problems(conn, report, low, high, prev)
         prev = conn.execute("SELECT hash FROM events WHERE id <= ? ORDER BY id DESC LIMIT 1", (high,)).fetchone()[0]
-    if first != 1 and count:
+    if first != 1 and count and not report.trusted_upto:
         report.fail(first, f"event #{first}: expected event #1 here (events missing from the start)")
-    report.events = count
+    report.events, report.last_hash = count, prev
     _check_head(conn, report, last, prev, public_key, chain)
-    _check_signatures(conn, report, public_key, chain)
-    _check_clock(conn, report)
+    _check_signatures(conn, report, public_key, chain, after=report.trusted_upto)
+    _check_clock(conn, report, after=report.trusted_upto)
     for anchor in anchors:
         problem = check(conn, anchor) if isinstance(anchor, Anchor) else str(anchor)
         if problem:
@@ -203,16 +233,18 @@ def _check_head(conn, report: VerifyReport, last_id: int, last_hash: str, public
         report.fail(signed_id, "the signature on the ledger head does not verify (history rewritten without the operator key)")
     else:
         report.signatures_checked += 1
+        report._head_signed = True
         if signed_id < last_id:
             report.notes.append(f"events #{signed_id + 1}–#{last_id} were appended without the operator key (not covered by a head signature)")
 
 
-def _check_signatures(conn, report: VerifyReport, public_key, chain: KeyChain) -> None:
-    """Every signature in the ledger must verify with the key that may sign its event; sign-offs
-    must carry one. Events that could open a gate without one are listed (`unsigned`)."""
+def _check_signatures(conn, report: VerifyReport, public_key, chain: KeyChain, after: int = 0) -> None:
+    """Every signature in the ledger (after event #`after`) must verify with the key that may sign
+    its event; sign-offs must carry one. Events that could open a gate without one are listed
+    (`unsigned`)."""
     kinds = ", ".join(f"'{k}'" for k in OPENING_KINDS)
     for event_id, kind, prev_hash, payload in conn.execute(
-            f"SELECT id, kind, prev_hash, payload FROM events WHERE kind IN ({kinds}) ORDER BY id"):
+            f"SELECT id, kind, prev_hash, payload FROM events WHERE kind IN ({kinds}) AND id > ? ORDER BY id", (after,)):
         what = SIGNED_KINDS.get(kind, kind.replace("_", " "))
         try:
             data = json.loads(payload)
@@ -253,12 +285,99 @@ def unsigned_warning(ids: list[int]) -> str | None:
             f"were written without the operator key ({shown}): they count for nothing — what opens needs the operator's signature")
 
 
-def _check_clock(conn, report: VerifyReport) -> None:
-    """Warn where an event is timestamped before the one before it (the clock went backwards)."""
-    rows = conn.execute("SELECT b.id, a.ts, b.ts FROM events b JOIN events a ON a.id = b.id - 1 "
-                        "WHERE b.ts < a.ts ORDER BY b.id LIMIT 6").fetchall()
+def _check_clock(conn, report: VerifyReport, after: int = 0) -> None:
+    """Warn where an event (after event #`after`; those before it are in `report._clock`) is
+    timestamped before the one before it (the clock went backwards)."""
+    report._clock += [tuple(row) for row in conn.execute(
+        "SELECT b.id, a.ts, b.ts FROM events b JOIN events a ON a.id = b.id - 1 "
+        "WHERE b.id > ? AND b.ts < a.ts ORDER BY b.id LIMIT 6", (after,))]
+    del report._clock[6:]
+    rows = report._clock
     for event_id, before, at in rows[:5]:
         report.warnings.append(f"event #{event_id} is timestamped {at[:19]}Z, before event #{event_id - 1} ({before[:19]}Z): "
                                "the clock went backwards; durations measured across it do not count")
     if len(rows) > 5:
         report.warnings.append("… and more events timestamped before the one before them")
+
+
+# -- the signed checkpoint of the incremental check ---------------------------------------------
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a verify that passed found up to `prefix.upto_id`, as signed by the operator key."""
+
+    prefix: Prefix
+    signed: tuple[int, ...]
+    unsigned: tuple[tuple[int, str], ...]
+    signatures_checked: int
+    clock: tuple[tuple[int, str, str], ...]
+
+
+VERIFIED_DIR = "verified"
+
+
+def checkpoint_file(path: Path) -> Path:
+    """In the operator's key directory, beside the anchors, named like the workspace's anchor."""
+    return key_dir() / VERIFIED_DIR / anchor_name(path)
+
+
+def _chain_names(chain: KeyChain) -> list[list]:
+    return [[since, key.key_id] for since, key in chain.keys]
+
+
+def _checkpoint_message(body: dict) -> bytes:
+    return f"livegate-verified|{canonical_json(body)}".encode()
+
+
+def read_checkpoint(path: Path, public_key, chain: KeyChain) -> Checkpoint | None:
+    """The workspace's checkpoint, when it is signed by the trusted key and made for this ledger,
+    this workspace and this key chain; else None (then everything is verified)."""
+    if public_key is None or not chain.usable:
+        return None
+    target = checkpoint_file(path)
+    try:
+        data = json.loads(target.read_bytes())
+        body, signature = data["body"], data["signature"]
+        if not (isinstance(body, dict) and isinstance(signature, str) and public_key.verify(signature, _checkpoint_message(body))):
+            return None
+        if (body["version"], body["anchor"], body["ledger_id"], body["key_id"], body["chain"]) != \
+                (CHECKPOINT_VERSION, target.name, chain.ledger_id, public_key.key_id, _chain_names(chain)):
+            return None
+        return Checkpoint(
+            prefix=Prefix(chain.ledger_id, int(body["upto_id"]), str(body["upto_hash"]), str(body["decisions"])),
+            signed=tuple(int(i) for i in body["signed"]),
+            unsigned=tuple((int(i), str(k)) for i, k in body["unsigned"]),
+            signatures_checked=int(body["signatures_checked"]),
+            clock=tuple((int(i), str(a), str(b)) for i, a, b in body["clock"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def keep_checkpoint(path: Path, conn: sqlite3.Connection, report: VerifyReport, public_key, chain: KeyChain,
+                    since: Checkpoint | None) -> None:
+    """After a verify that passed: remember its prefix in this process (`follow.remember`) and,
+    when it reaches further than `since` and the operator key is on this machine, sign it as the
+    workspace's checkpoint. Never fails the verify: without a checkpoint the next one is in full."""
+    upto = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    if upto == 0:
+        return
+    if since is not None and report.trusted_upto == upto:  # nothing new since the checkpoint
+        remember(since.prefix)
+        return
+    digest = decisions_upto(conn, upto)[0]
+    remember(Prefix(chain.ledger_id, upto, report.last_hash, digest))
+    key = try_load_private()
+    if key is None or key.key_id != public_key.key_id:
+        return
+    target = checkpoint_file(path)
+    body = {"version": CHECKPOINT_VERSION, "anchor": target.name, "ledger_id": chain.ledger_id, "key_id": key.key_id,
+            "chain": _chain_names(chain), "upto_id": upto, "upto_hash": report.last_hash, "decisions": digest,
+            "signed": sorted(report.signed), "unsigned": [list(u) for u in report.unsigned],
+            "signatures_checked": report.signatures_checked - report._head_signed, "clock": [list(c) for c in report._clock]}
+    with suppress_errors():
+        if target.parent.parent.is_dir():
+            target.parent.mkdir(mode=0o700, exist_ok=True)
+            _write_json(target, {"body": body, "signature": key.sign(_checkpoint_message(body))}, durable=False)

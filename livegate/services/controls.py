@@ -13,11 +13,16 @@ every order path reads `modes.halted_reason` (the halt file and the ledger) befo
 - `cancel_all`: every open order of the configured symbols cancelled on the venue, checked
   gone, and every order awaiting approval rejected.
 - `rollback`: halt, cancel all, PAPER — each step recorded, then a `rollback` summary.
+- `reduce_only`: REDUCING — only orders that reduce an open position pass; counts unsigned (it
+  closes), lifted by `resume`. The production loop calls it when a red flag fires.
+- `emergency_stop`: EMERGENCY_STOP, then cancel all, then flatten (`livegate.services.flatten`)
+  — each step recorded and alerted; a step that fails is recorded and alerted and the next runs.
 - `live_lock` (from `livegate.services.livelock`): one live process per workspace.
 
 Events: `trading_halted` {reason} · `trading_resumed` {reason} · `orders_cancelled`
 {exchange, symbols, cancelled: [order…], rejected_approvals: [id…], remaining: [order…], error?} ·
-`rollback` {reason, from_mode, halt_event, cancel_event, cancelled, mode_event, error?}."""
+`rollback` {reason, from_mode, halt_event, cancel_event, cancelled, mode_event, error?} · `reduce_only`
+{reason, by, source} · `emergency_stop` {reason, step, ok, error?, event?} per step."""
 
 from __future__ import annotations
 
@@ -25,15 +30,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from livegate.adapters.exchange.retry import Retry
+from livegate.config.environment import EXCHANGE_KEYS, load_env
 from livegate.config.workspace import Workspace
 from livegate.core.errors import KeyMissing, LedgerError, LivegateError, OrderNotFound, TradingHalted, UsageError, VenueRefused, VenueUnreachable
+from livegate.core.formats import number
+from livegate.core.redact import redact_text
 from livegate.ledger.keys import try_load_private
 from livegate.ledger.store import Ledger
-from livegate.services import approvals, mode_switch, modes
+from livegate.services import approvals, flatten, mode_switch, modes
 from livegate.services.alerts import Alerter
 from livegate.services.livelock import LOCK_FILE, live_lock  # noqa: F401 - the live lock lives in its own light module
 
-ORDERS_CANCELLED, ROLLBACK = "orders_cancelled", "rollback"
+ORDERS_CANCELLED, ROLLBACK, EMERGENCY_STEP = "orders_cancelled", "rollback", "emergency_stop"
 CANCEL_ROUNDS = 3  # fetch, cancel, look again: an order placed meanwhile is caught next round
 HALT_LOCK_WAIT_S = 5.0  # `halt` waits at most this long for the ledger's write lock (the halt file already holds)
 
@@ -132,8 +140,11 @@ def _resume_recorded(ledger: Ledger, ws: Workspace, by: str, reason: str) -> lis
                 limits = modes.LIMITS[("PAPER", None)]
                 events.append((modes.MODE_CHANGED, {"from": "EMERGENCY_STOP", "to": "PAPER", "reason": reason,
                                                     "risk_per_trade": limits.risk_per_trade, "max_exposure": limits.max_exposure}))
+            reducing = modes.latest_counting(ledger.conn, ws.root, (modes.REDUCE_ONLY, modes.RESUMED))
+            if not any(kind == modes.RESUMED for kind, _ in events) and reducing is not None and reducing["kind"] == modes.REDUCE_ONLY:
+                events.insert(0, (modes.RESUMED, {"reason": reason}))
             if not events:
-                raise UsageError("trading is not halted; nothing to resume")
+                raise UsageError("trading is not halted, nor reducing only; nothing to resume")
             removed = modes.halt_file(ws)
             mode_switch.clear_halt_file(ws)
             ids = [e.id for e in ledger.append_many(events, actor=by, sign=bool(events))]  # unsigned, a resume lifts nothing
@@ -145,6 +156,24 @@ def _resume_recorded(ledger: Ledger, ws: Workspace, by: str, reason: str) -> lis
                 pass  # the ledger still says halted
         raise
     return ids
+
+
+def reduce_only(ws: Workspace, reason: str, by: str, key=None, source: str = "operator") -> int:
+    """REDUCING from the next order on, in every running process: only orders that reduce an
+    open position pass the order gateway (a sell no larger than the position held); `livegate
+    resume` lifts it. Counts without the operator's signature (it closes, like a halt). Already
+    in force: the event that holds it, nothing written. `source`: who asked — `operator` (by
+    hand), or the rule that fired (a red flag). Returns the event id."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise UsageError("--reason is required: every refused order shows why trading is reducing only")
+    current = modes.reduce_state(ws)
+    if current is not None:
+        return current["event"]
+    event = mode_switch.append(ws, [(modes.REDUCE_ONLY, {"reason": reason, "by": by, "source": source})], by, key)[0]
+    Alerter(ws, key=key).emit("reduce_only", "critical", f"trading is reducing only ({source}, by {by}): {reason}; "
+                              f"{modes.REDUCING_RULE}", wait=False)
+    return event
 
 
 def _order_summary(order: dict, status: str) -> dict[str, Any]:
@@ -230,3 +259,56 @@ def rollback(ws: Workspace, by: str, reason: str, client: Any = None, key=None) 
         kind = VenueUnreachable if isinstance(error, VenueUnreachable) else UsageError
         raise kind(f"rollback: trading is halted and the mode is PAPER, but open orders could not all be cancelled: {error}")
     return summary
+
+
+def emergency_stop(ws: Workspace, by: str, reason: str, client: Any = None, key=None, *, mode_event: int | None = None) -> dict[str, Any]:
+    """EMERGENCY_STOP: the mode switched (unless `mode_event` says it already was), every open
+    order cancelled, every open position closed at market (`flatten`) — each step recorded as an
+    `emergency_stop` event and alerted; a step that fails is recorded and alerted, and the next
+    runs all the same. Without exchange credentials there is nothing on a venue to cancel or
+    close: those steps are recorded as skipped. The stop holds afterwards (`livegate resume`
+    leads to PAPER). Returns {reason, steps: [{step, ok, error?, skipped?, event?}], cancelled,
+    flatten, ok}."""
+    reason = (reason or "").strip() or "emergency stop"
+    alerter = Alerter(ws, key=key)
+    out: dict[str, Any] = {"reason": reason, "steps": [], "cancelled": [], "flatten": None}
+    steps = (("halt", lambda: mode_event if mode_event is not None else mode_switch.halt(ws, reason, by, key)),
+             ("cancel_all", lambda: cancel_all(ws, client, by=by, key=key)),
+             ("flatten", lambda: flatten.flatten(ws, by, key, client)))
+    for name, action in steps:
+        record: dict[str, Any] = {"reason": reason, "step": name, "ok": True}
+        try:
+            missing = [] if name == "halt" or client is not None else [n for n in EXCHANGE_KEYS if not load_env(ws.root).get(n)]
+            if missing:
+                record["skipped"] = (f"no exchange credentials ({' and '.join(missing)} not set): there is no order or "
+                                     "position on a venue to cancel or close")
+            else:
+                _emergency_result(name, action(), record, out)
+        except Exception as exc:  # noqa: BLE001 - whatever fails is recorded and alerted, and the next step runs
+            record.update(ok=False, error=redact_text(str(exc)) or type(exc).__name__)
+        try:
+            mode_switch.append(ws, [(EMERGENCY_STEP, record)], by, key)
+        except LivegateError as exc:
+            record.update(ok=False, recorded=False)
+            record["error"] = "; ".join(filter(None, [record.get("error"), f"this step could not be recorded ({exc})"]))
+        out["steps"].append(record)
+        outcome = "FAILED: " + record["error"] if not record["ok"] else ("skipped: " + record["skipped"]) if "skipped" in record else "done"
+        alerter.emit("emergency_stop", "critical", f"EMERGENCY_STOP {name.replace('_', '-')} {outcome} ({reason})", wait=False)
+    out["ok"] = all(r["ok"] for r in out["steps"])
+    alerter.drain(flatten.ALERT_WAIT_S)
+    return out
+
+
+def _emergency_result(name: str, result: Any, record: dict[str, Any], out: dict[str, Any]) -> None:
+    """What one step of `emergency_stop` did, into its `record` (and `out`)."""
+    if name == "halt":
+        record["event"] = result
+    elif name == "cancel_all":
+        out["cancelled"], record["cancelled"] = result, len(result)
+    else:
+        out["flatten"] = result
+        record.update(run=result["run"], sold=sum(1 for o in result["sold"] if o["filled"]),
+                      dust={d["asset"]: d["amount"] for d in result["dust"]}, left=result["left"])
+        problems = result["errors"] + [f"{number(v, 8)} {a} still held above the baseline" for a, v in result["left"].items()]
+        if problems:
+            record.update(ok=False, error="; ".join(problems))

@@ -4,9 +4,11 @@ record phase results and sign-offs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from livegate.config.workspace import Workspace
+from livegate.adapters.exchange.client import rehearsal_venue
+from livegate.config.workspace import CONFIG_FILE, Workspace
 from livegate.core import gate as rules
 from livegate.core.errors import ConfigError, GateClosed, UsageError
 from livegate.core.results import PhaseResult
@@ -50,11 +52,14 @@ def step_records(conn, signed: set[int]) -> dict[str, rules.StepRecord]:
     return {step: rules.step_record(step, results, signoffs) for step, (results, signoffs) in history.items()}
 
 
-def snapshot(ws: Workspace, public_key=None, effective=None) -> Snapshot:
-    """Load config and ledger and evaluate everything the gate needs. ConfigError/LedgerError propagate."""
+def snapshot(ws: Workspace, public_key=None, effective=None, incremental: bool = False) -> Snapshot:
+    """Load config and ledger and evaluate everything the gate needs. ConfigError/LedgerError propagate.
+    The ledger is verified in full: every command that trades or records a decision acts on it.
+    `incremental` (only what is shown, `status`): from the signed checkpoint of the last full
+    verify, re-checking its decisions and what came after (`ledger.verify`)."""
 
     effective = effective or ws.effective
-    with verified(ws.ledger_path, public_key or load_public()) as (conn, report):  # one snapshot: checked, then read
+    with verified(ws.ledger_path, public_key or load_public(), incremental) as (conn, report):  # one snapshot: checked, then read
         records = step_records(conn, report.signed)
     problem = report.problems[0] if report.problems else ""
     state = rules.GateState(
@@ -64,6 +69,7 @@ def snapshot(ws: Workspace, public_key=None, effective=None) -> Snapshot:
         config_snapshot=effective.snapshot,
         ledger_ok=report.ok,
         ledger_problem=problem,
+        real_venue=rehearsal_venue(SimpleNamespace(**(effective.snapshot.get(CONFIG_FILE) or {}).get("exchange", {}))) is None,
     )
     return Snapshot(state, report, effective)
 
@@ -116,13 +122,32 @@ def record_result(ws: Workspace, result: PhaseResult, key=None, ran_under: str |
         require_recordable(ws, result.step)
     spec_step = next(s for s in snap.state.steps if s.id == result.step)
     payload = result.to_dict()
+    reasons = rehearsal_reasons(snap.effective.config.exchange, result)
     payload.update(
         phase=spec_step.phase,
         config_fingerprint=snap.effective.fingerprint,
         looser_thresholds=[item.describe() for item in snap.effective.looser if item.scope.split(".")[0] == spec_step.phase],
+        rehearsal=bool(reasons),
+        rehearsal_reasons=reasons,
     )
     with Ledger.open(ws.ledger_path, key=key) as ledger:
         return ledger.append("phase_result", payload).id
+
+
+def rehearsal_reasons(exchange: Any, result: PhaseResult) -> list[str]:
+    """Why `result` is a rehearsal rather than a result on the real venue ([] when it is not):
+    the workspace trades on the local sandbox or the exchange's test network
+    (`rehearsal_venue`), or the result was measured on synthetic market data. A rehearsal
+    result counts for its workspace's ladder like any other (the demo walks the ladder on one);
+    `status` and the report label it, so it is never shown as a result on the real venue."""
+    reasons = []
+    venue = rehearsal_venue(exchange, result.step)
+    if venue:
+        reasons.append(venue)
+    data = result.summary.get("data") or {}
+    if data.get("synthetic"):
+        reasons.append(f"synthetic market data ({', '.join(map(str, data.get('sources') or ())) or 'generated'})")
+    return reasons
 
 
 def _unsigned_results(ws: Workspace, snap: Snapshot, step_id: str) -> list[str]:

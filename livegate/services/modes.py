@@ -17,8 +17,14 @@ the signal; its content (one JSON line: reason, by, at — written on a full dis
 symbolic link's target) is best effort and may be missing. When whether it exists cannot be
 told (a permission error, a broken path), the answer is an error: every order path refuses.
 
+REDUCING (NautilusTrader's word) lies between trading and halted: only orders that reduce an open
+position pass. A `reduce_only` event enters it — it closes, so it counts without the operator's
+signature, like a halt — and the next counting `trading_resumed` (signed) lifts it, with any halt.
+It is read in the same per-order read as the halt; a halt wins over it.
+
 Events: `mode_changed` {from, to, reason, level?, risk_per_trade, max_exposure, checks?} ·
-`trading_halted` {reason, halted_at?, recorded_late?, recorded_by?} · `trading_resumed` {reason}."""
+`trading_halted` {reason, halted_at?, recorded_late?, recorded_by?} · `trading_resumed` {reason} ·
+`reduce_only` {reason, by, source}."""
 
 from __future__ import annotations
 
@@ -41,7 +47,8 @@ from livegate.ledger.trust import carries_signature, chain_for, would_open
 MODES = ("PAPER", "LIVE_MINIMAL", "LIVE_SCALED", "EMERGENCY_STOP")
 LIVE_MODES = ("LIVE_MINIMAL", "LIVE_SCALED")
 DEFAULT_MODE = "PAPER"
-MODE_CHANGED, HALTED, RESUMED = "mode_changed", "trading_halted", "trading_resumed"
+MODE_CHANGED, HALTED, RESUMED, REDUCE_ONLY = "mode_changed", "trading_halted", "trading_resumed", "reduce_only"
+REDUCING_RULE = "only orders that reduce an open position pass"
 SCALED_LEVELS = (1, 2, 3)
 
 
@@ -150,7 +157,8 @@ def _read_halt_file(path: str, st: os.stat_result) -> HaltFile:
 @dataclass(frozen=True)
 class _State:
     """The latest mode and halt/resume events of one ledger and what they say: `switch` while
-    the kill switch is on in the ledger, `emergency` in EMERGENCY_STOP, `reason` both; `mode`."""
+    the kill switch is on in the ledger, `emergency` in EMERGENCY_STOP, `reason` both; `mode`;
+    `reducing` while REDUCING is in force (its `reduce_only` event is `reduce_event`)."""
 
     mode_event: dict | None
     halt_event: dict | None
@@ -158,6 +166,8 @@ class _State:
     emergency: str | None
     reason: str | None
     mode: str
+    reduce_event: dict | None = None
+    reducing: str | None = None
 
 
 def _counts(conn, root: Path, event: dict) -> bool:
@@ -185,6 +195,7 @@ class _Followed:
         self.follower = Follower()
         self.mode_event: dict | None = None
         self.halt_event: dict | None = None
+        self.reduce_event: dict | None = None  # the latest counting reduce_only / trading_resumed
         self.anchor: tuple[Path, Path] | None = None  # (the key directory, the anchor's path in it)
 
     def anchor_path(self, root: Path) -> Path:
@@ -196,7 +207,7 @@ class _Followed:
         return self.anchor[1]
 
 
-_FOLLOWED_KINDS = frozenset({MODE_CHANGED, HALTED, RESUMED})
+_FOLLOWED_KINDS = frozenset({MODE_CHANGED, HALTED, RESUMED, REDUCE_ONLY})
 
 
 def _counts_checked(conn, root: Path, event: dict) -> bool:
@@ -222,10 +233,15 @@ def _state(ws: Workspace) -> _State:
     try:
         for event in followed.follower.read(conn, _FOLLOWED_KINDS):
             if _counts_checked(conn, root, event):
-                if event["kind"] == MODE_CHANGED:
+                kind = event["kind"]
+                if kind == MODE_CHANGED:
                     followed.mode_event = event
+                elif kind == REDUCE_ONLY:
+                    followed.reduce_event = event
                 else:
                     followed.halt_event = event
+                    if kind == RESUMED:  # a resume lifts REDUCING too
+                        followed.reduce_event = event
     except ChainBroken as exc:
         problem = problem or str(exc)
     mode_event, halt_event = followed.mode_event, followed.halt_event
@@ -240,7 +256,14 @@ def _state(ws: Workspace) -> _State:
     if mode_event is not None and mode_event["payload"].get("to") == "EMERGENCY_STOP":
         emergency = f"trading is stopped (EMERGENCY_STOP since {mode_event['ts']}: {mode_event['payload'].get('reason', '')})"
     mode = mode_event["payload"].get("to", DEFAULT_MODE) if mode_event is not None else DEFAULT_MODE
-    return _State(mode_event, halt_event, switch, emergency, "; ".join(p for p in (switch, emergency) if p) or None, mode)
+    reduce_event = followed.reduce_event if followed.reduce_event is not None and followed.reduce_event["kind"] == REDUCE_ONLY else None
+    reducing = None
+    if reduce_event is not None:
+        p = reduce_event["payload"]
+        reducing = (f"trading is reducing only (since {reduce_event['ts'][:19]}Z by {p.get('by') or reduce_event['actor']}: "
+                    f"{p.get('reason', '')}): {REDUCING_RULE}; `livegate resume` lifts it")
+    return _State(mode_event, halt_event, switch, emergency, "; ".join(p for p in (switch, emergency) if p) or None, mode,
+                  reduce_event, reducing)
 
 
 def _held_sentence(held: HaltFile, note: str) -> str:
@@ -258,17 +281,24 @@ def halted_reason(ws: Workspace) -> str | None:
 def halt_and_mode(ws: Workspace) -> tuple[str | None, str]:
     """(`halted_reason`, the current mode) in one read — what the halt rule asks before every
     order. The mode is EMERGENCY_STOP when only the halt file could be read."""
+    halted, mode, _reducing = trading_state(ws)
+    return halted, mode
+
+
+def trading_state(ws: Workspace) -> tuple[str | None, str, str | None]:
+    """(`halted_reason`, the current mode, why trading is REDUCING or None) in one read — what
+    the order gateway asks before every order. A halt wins: while halted, the third is None."""
     held = halt_file(ws)
     try:
         state = _state(ws)
     except Exception:  # noqa: BLE001 - whatever stops the ledger from being read, a halt file still answers
         if held is None:
             raise
-        return _held_sentence(held, f"held by the halt file {STATE_DIR}/{HALT_FILE}; the ledger cannot be read"), "EMERGENCY_STOP"
+        return _held_sentence(held, f"held by the halt file {STATE_DIR}/{HALT_FILE}; the ledger cannot be read"), "EMERGENCY_STOP", None
     if held is None or state.switch:
-        return state.reason, state.mode
+        return state.reason, state.mode, None if state.reason else state.reducing
     pending = _held_sentence(held, f"held by the halt file {STATE_DIR}/{HALT_FILE}, not yet in the ledger")
-    return "; ".join(p for p in (pending, state.emergency) if p), state.mode
+    return "; ".join(p for p in (pending, state.emergency) if p), state.mode, None
 
 
 def halt_pending(ws: Workspace) -> HaltFile | None:
@@ -296,18 +326,32 @@ def halt_state(ws: Workspace) -> dict[str, Any]:
 
 
 def halt_status(ws: Workspace) -> dict[str, Any]:
-    """What `livegate status` shows of the halt, never raising: {halted, reason, pending}. A
-    state that cannot be read shows as halted, with why — every order path treats it so."""
+    """What `livegate status` shows of the halt, never raising: {halted, reason, pending,
+    reducing}. A state that cannot be read shows as halted, with why — every order path treats
+    it so. `reducing`: why only orders that reduce a position pass (None while halted)."""
     try:
-        reason = halted_reason(ws)
+        reason, _mode, reducing = trading_state(ws)
     except Exception as exc:  # noqa: BLE001 - shown, never raised: an unreadable state counts as halted
         return {"halted": True, "reason": f"cannot read whether trading is halted ({exc}): no new order is placed",
-                "pending": False}
+                "pending": False, "reducing": None}
     try:
         pending = reason is not None and halt_pending(ws) is not None
     except Exception:  # noqa: BLE001 - the ledger cannot be read: what the halt file holds is not in it as far as we can tell
         pending = True
-    return {"halted": reason is not None, "reason": reason, "pending": pending}
+    return {"halted": reason is not None, "reason": reason, "pending": pending, "reducing": reducing}
+
+
+def reduce_state(ws: Workspace) -> dict[str, Any] | None:
+    """REDUCING as the ledger holds it: {reason, by, at, source, event, detail} of the
+    `reduce_only` event in force, or None (never entered, or lifted by a resume). Shown next to
+    a halt, which wins over it."""
+    state = _state(ws)
+    event = state.reduce_event
+    if event is None:
+        return None
+    p = event["payload"]
+    return {"reason": p.get("reason", ""), "by": p.get("by") or event["actor"], "at": event["ts"],
+            "source": p.get("source", "operator"), "event": event["id"], "detail": state.reducing}
 
 
 def _history_entry(e: dict) -> dict:

@@ -9,8 +9,9 @@ micro-live stage, production, the kill-switch drill, the guardian's drills — g
     MAX_CEX_ORDER_AMOUNT)
     → stage cap → approval → executor (simulator, ccxt, web3) → fills → ledger
 
-`order_refusal` is the halt rule. The gateway reads it fresh before every order, and the ccxt
-executor reads it again right before a request leaves; a cancel never asks it."""
+`order_rule` is the halt rule with REDUCING (only orders that reduce an open position pass): the
+gateway reads it fresh before every order. `order_refusal` is its halt part, which the ccxt
+executor reads again right before a request leaves; a cancel never asks it."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from livegate.core.breakers import CircuitBreakers
 from livegate.core.engine import BarExecutor, Engine
 from livegate.core.errors import UsageError
 from livegate.core.fills import MarketRules, default_rules
-from livegate.core.gateway import Executor, Journal, OrderGateway
+from livegate.core.gateway import Executor, Journal, OrderGateway, Reducing
 from livegate.core.guardian import RiskGuardian, RiskState
 from livegate.core.orders import Block, Order
 from livegate.core.portfolio import Portfolio
@@ -51,6 +52,7 @@ class Purpose:
     venue: bool
     halts: bool
     live: bool = False
+    reduces: bool = False  # it only ever reduces positions: a halt lets its sells through, as REDUCING does
 
 
 BACKTEST = Purpose("backtest", venue=False, halts=False)  # history replayed: research, never gated
@@ -60,7 +62,8 @@ TESTNET = Purpose("testnet", venue=True, halts=True)
 LIVE_STAGE = Purpose("live stage", venue=True, halts=True, live=True)
 PRODUCTION = Purpose("production", venue=True, halts=True, live=True)
 DRILL = Purpose("kill-switch drill", venue=True, halts=True)
-PURPOSES = (BACKTEST, SIMULATION, PAPER, TESTNET, LIVE_STAGE, PRODUCTION, DRILL)
+FLATTEN = Purpose("flatten", venue=True, halts=True, reduces=True)  # `livegate flatten`, EMERGENCY_STOP: closes positions
+PURPOSES = (BACKTEST, SIMULATION, PAPER, TESTNET, LIVE_STAGE, PRODUCTION, DRILL, FLATTEN)
 
 # Scripted orders on a venue (testnet's script, the kill-switch drill) are a handful of
 # validation orders: the order-count throttles pace a strategy, not them. Every value,
@@ -69,7 +72,16 @@ SCRIPT_THROTTLES = {"max_trades_per_hour": 1_000_000, "max_trades_per_day": 1_00
 
 
 def order_refusal(ws: Workspace, purpose: Purpose) -> str | None:
-    """The halt rule: why `purpose` may not place a new order now, or None. The kill switch
+    """The halt part of `order_rule`: why `purpose` may not place any new order now, or None
+    (REDUCING, where a sell that reduces may still pass, is not a refusal here)."""
+    rule = order_rule(ws, purpose)
+    return None if isinstance(rule, Reducing) else rule
+
+
+def order_rule(ws: Workspace, purpose: Purpose) -> str | Reducing | None:
+    """The halt rule: why `purpose` may not place a new order now, `Reducing` while only orders
+    that reduce an open position may pass, or None. A purpose that only reduces (`flatten`)
+    treats a halt and EMERGENCY_STOP as REDUCING and needs no live mode. The kill switch
     (`livegate halt`: the halt file `.livegate/HALTED` or the ledger) and EMERGENCY_STOP stop
     every purpose that trades forward; a live purpose also needs a live mode and TRADING_HALTED
     not true (the environment over `.env`). Read on every call: a few stat calls and, when the
@@ -78,16 +90,18 @@ def order_refusal(ws: Workspace, purpose: Purpose) -> str | None:
     if not purpose.halts:
         return None
     try:
-        halted, mode = modes.halt_and_mode(ws)
+        halted, mode, reducing = modes.trading_state(ws)
         if halted:
             mode_switch.record_pending_soon(ws)
-            return halted
+            return Reducing(halted) if purpose.reduces else halted
         if purpose.live:
             flag, where = flag_now(ws.root, "TRADING_HALTED")
             if flag:
                 return f"TRADING_HALTED=true ({where}): no live orders; set it to false to trade"
             if mode not in modes.LIVE_MODES:
                 return f"the trading mode is {mode}: no live orders"
+        if reducing:
+            return Reducing(reducing)
     except Exception as exc:  # noqa: BLE001 - an unreadable halt state refuses, it never allows
         return f"cannot read whether trading is halted ({type(exc).__name__}: {exc}): no new orders"
     return None
@@ -118,14 +132,14 @@ def assemble_gateway(purpose: Purpose, *, risk: RiskLimitsFile, executor: Execut
     (unless `dex`: an on-chain swap is not a CEX order) and the approval (`approve`, or the
     workspace's EXECUTION_APPROVAL_MODE when not given); the halt rule for every purpose that
     halts. The only place an `OrderGateway` is built."""
-    halt_check: Callable[[], str | None] | None = None
+    halt_check: Callable[[], str | Reducing | None] | None = None
     max_amount = max_cex = None
     if purpose.halts or purpose.venue:
         if ws is None:
             raise ValueError(f"a {purpose.name} gateway needs the workspace (halt rule, approvals)")
         workspace = ws
         if purpose.halts:
-            halt_check = lambda: order_refusal(workspace, purpose)  # noqa: E731 - read fresh for every order
+            halt_check = lambda: order_rule(workspace, purpose)  # noqa: E731 - read fresh for every order
     if purpose.venue and ws is not None:
         env = env if env is not None else load_env(ws.root)
         max_amount = env.max_trade_amount()

@@ -22,7 +22,7 @@ EXAMPLE_PAPER = (REPO / "phases" / "paper.yaml").read_text(encoding="utf-8")
 
 WS, RISK, PHASE = "livegate.yaml", "risk_limits.yaml", "phases/paper.yaml"
 KIND = {WS: "workspace", RISK: "risk", PHASE: "phase"}
-WS_TOP_KEYS = "alerts, approvals, bot, capital, chain, exchange, profile, strategy, testnet, thresholds, workspace"
+WS_TOP_KEYS = "alerts, approvals, bot, capital, chain, exchange, profile, scaling, strategy, testnet, thresholds, workspace"
 
 
 def sub(text: str, old: str, new: str) -> str:
@@ -196,11 +196,11 @@ CASES = [
     Case("risk-missing-required-key", RISK, sub(EXAMPLE_RISK, "  max_weekly_loss: 200.00\n", ""),
          "live_trading:", "live_trading.max_weekly_loss", "required key is missing"),
     Case("risk-missing-section", RISK, "# only a comment and an unrelated key\nlimits: {}\n",
-         2, "limits", "unknown key; allowed here: circuit_breakers, guardian, live_trading"),
+         2, "limits", "unknown key; allowed here: circuit_breakers, flags, guardian, live_trading"),
     Case("risk-unknown-nested-key", RISK, sub(EXAMPLE_RISK, "  max_leverage: 3.0\n", "  max_leverage: 3.0\n  max_fun: 3\n"),
          "max_fun: 3", "live_trading.max_fun", "unknown key; allowed here: consecutive_losses_halt, drawdown_halt_pct"),
     Case("risk-unknown-top-level-key", RISK, EXAMPLE_RISK + "paper_trading:\n  max_total_capital: 1\n",
-         "paper_trading:", "paper_trading", "unknown key; allowed here: circuit_breakers, guardian, live_trading"),
+         "paper_trading:", "paper_trading", "unknown key; allowed here: circuit_breakers, flags, guardian, live_trading"),
     Case("risk-list-for-mapping", RISK, "# risk limits\nlive_trading: [1, 2]\n",
          2, "live_trading", "must be a mapping (got [1, 2])"),
     Case("risk-unclosed-bracket", RISK, "live_trading:\n  max_total_capital: [1000\n  max_position_size: 50\n",

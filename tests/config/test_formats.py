@@ -196,7 +196,7 @@ def test_schema_all_kinds(run_cli):
     schemas = json.loads(result.stdout)
     assert set(schemas) == {"workspace", "risk", "phase"}
     assert set(schemas["workspace"]["properties"]) == {
-        "workspace", "profile", "capital", "exchange", "chain", "bot", "strategy", "approvals", "alerts", "testnet", "thresholds",
+        "workspace", "profile", "capital", "exchange", "chain", "bot", "strategy", "approvals", "alerts", "testnet", "scaling", "thresholds",
     }
     assert schemas["workspace"]["additionalProperties"] is False  # extra="forbid"
     assert {"id", "number", "criteria"} <= set(schemas["phase"]["required"])

@@ -14,11 +14,12 @@ import pytest
 
 from livegate.config.workspace import Workspace
 from livegate.core.errors import LedgerError
+from livegate.core.gateway import Reducing
 from livegate.ledger.store import Ledger
 from livegate.services import controls, mode_switch, modes, trading
 from tests.controls.conftest import events
 
-HALTING = [p for p in trading.PURPOSES if p.halts]
+HALTING = [p for p in trading.PURPOSES if p.halts and not p.reduces]  # flatten only reduces: a halt lets its sells through
 LIVE = {"risk_per_trade": 0.001, "max_exposure": 0.02}
 
 
@@ -61,6 +62,8 @@ def test_a_halt_file_alone_stops_every_purpose_that_halts(workspace, purpose):
     refusal = trading.order_refusal(ws, purpose)
     assert refusal is not None and "halt file .livegate/HALTED" in refusal and "names no one and no reason" in refusal
     assert trading.order_refusal(ws, trading.BACKTEST) is None and trading.order_refusal(ws, trading.SIMULATION) is None
+    reducing = trading.order_rule(ws, trading.FLATTEN)
+    assert isinstance(reducing, Reducing) and "halt file .livegate/HALTED" in reducing.reason
 
 
 def test_the_halt_check_records_a_pending_halt_once(workspace):

@@ -123,7 +123,7 @@ def test_another_key_is_refused_wherever_it_would_trade(signed, sandbox, run_cli
     switched = run_cli("-w", root, *LIVE_SWITCH)
     assert switched.exit_code == 0, switched.output
     started = run_cli("-w", root, *GO_LIVE, "--max-hours", "0", "--json")
-    assert started.exit_code == 0, started.output
+    assert started.exit_code == 7, started.output  # paused at once
     [stage] = payloads(root, "stage_started")
     assert stage["environment"] == {"MAX_TRADE_AMOUNT": 10.0, "MAX_CEX_ORDER_AMOUNT": None, "EXECUTION_APPROVAL_MODE": "auto", "PAPER_MODE": False,
                                     "LIVE_TRADING_ENABLED": True, "TRADING_HALTED": False, "ALLOW_EXCHANGES": ["binance"],
@@ -183,7 +183,7 @@ def test_a_max_cex_order_amount_livegate_cannot_use_stops_every_phase_command(si
     assert rows(root) == before and venue_orders(sandbox, key_a) == []
     set_env(root, MAX_CEX_ORDER_AMOUNT="50")  # a usable value is recorded with the run
     started = run_cli("-w", root, *GO_LIVE, "--max-hours", "0", "--json")
-    assert started.exit_code == 0, started.output
+    assert started.exit_code == 7, started.output  # paused at once
     assert payloads(root, "stage_started")[-1]["environment"]["MAX_CEX_ORDER_AMOUNT"] == 50.0
 
 

@@ -220,7 +220,7 @@ def test_live_mode_on_a_fresh_workspace_is_refused_listing_missing_steps(workspa
         assert f"{step} has not passed yet" in out
     assert "production" not in out  # only the steps before micro-live are prerequisites
     shown = json.loads(run_cli("-w", workspace, "mode", "show", "--json").stdout)
-    assert shown == {"mode": "PAPER", "history": []}
+    assert shown == {"mode": "PAPER", "halted": False, "reducing": None, "history": []}
 
 
 def test_a_later_stage_lists_every_missing_step_but_not_signed_ones(env_signed, operator_key):
@@ -580,7 +580,7 @@ def test_signoff_accepts_phase_slash_stage_and_rejects_unknown_names(workspace, 
 
 def test_mode_set_and_show_with_history(workspace, run_cli, operator_key):
     fresh = json.loads(run_cli("-w", workspace, "mode", "show", "--json").stdout)
-    assert fresh == {"mode": "PAPER", "history": []}
+    assert fresh == {"mode": "PAPER", "halted": False, "reducing": None, "history": []}
 
     result = run_cli("-w", workspace, "mode", "set", "EMERGENCY_STOP", "--reason", "exchange outage", "--by", "bob", "--yes")
     assert result.exit_code == 0, result.output

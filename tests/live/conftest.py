@@ -14,6 +14,7 @@ import yaml
 from livegate.adapters.sandbox.configure import set_env_values, write_workspace
 from livegate.adapters.sandbox.local import THIN_BOOK, describe
 from livegate.config.workspace import Workspace
+from tests.alerts.conftest import http_receiver  # noqa: F401 - fixture (production trading sends its reports)
 from tests.protocol_helpers import sign_off
 
 SPEED = 600.0
@@ -56,8 +57,8 @@ def live_options(sandbox, **kwargs):
 
     market_ms = sandbox.venue.clock.market_ms
     kwargs.setdefault("ask", lambda a: True)
-    return LiveOptions(clock=lambda: market_ms() / 1000, market_clock=market_ms,
-                       sleep=lambda s: time.sleep(min(s / SPEED, 0.05)), poll_s=1.0, **kwargs)
+    kwargs.setdefault("clock", lambda: market_ms() / 1000)
+    return LiveOptions(market_clock=market_ms, sleep=lambda s: time.sleep(min(s / SPEED, 0.05)), poll_s=1.0, **kwargs)
 
 
 @pytest.fixture
@@ -65,11 +66,11 @@ def make_live_ws(workspace, sandbox, operator_key):
     """make(value=8.0, amount=None, stage=None, risk=None) -> a workspace on the fast sandbox with
     its own USDT-only key, the Flip strategy, live flags in .env, env/paper/testnet signed off
     and the mode switched to LIVE_MINIMAL. `risk` overrides live_trading keys, `breakers`
-    circuit_breakers keys."""
+    circuit_breakers keys, `flags` the flags' keys."""
     from livegate.services import mode_switch
 
     def make(value: float = 8.0, stage: dict | None = None, risk: dict | None = None, thresholds: dict | None = None,
-             breakers: dict | None = None, bot: str = "builtin", config: dict | None = None):
+             breakers: dict | None = None, bot: str = "builtin", config: dict | None = None, flags: dict | None = None):
         n = next(_ids)
         pair = sandbox.add_key(f"live-key-{n}", f"live-secret-{n}-Zk", balances={"USDT": 5_000})
         ws = Workspace(workspace)
@@ -83,11 +84,13 @@ def make_live_ws(workspace, sandbox, operator_key):
         data["thresholds"] = {"micro-live": {"4.1a": stage or {"min_duration_hours": 0.05, "min_successful_trades": 2},
                                              "win_rate_gap_points": 60, "live_vs_paper_worse_pct": 100, **(thresholds or {})}}
         path.write_text(yaml.safe_dump(data, sort_keys=False))
-        if risk or breakers:
+        if risk or breakers or flags:
             rpath = workspace / "risk_limits.yaml"
             rdata = yaml.safe_load(rpath.read_text())
             rdata["live_trading"].update(risk or {})
             rdata["circuit_breakers"].update(breakers or {})
+            if flags:
+                rdata["flags"] = {**(rdata.get("flags") or {}), **flags}
             rpath.write_text(yaml.safe_dump(rdata, sort_keys=False))
         env = (workspace / ".env").read_text()
         (workspace / ".env").write_text(set_env_values(env, {

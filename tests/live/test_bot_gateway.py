@@ -444,8 +444,32 @@ def test_go_live_json_prints_how_to_reach_the_gateway_first(bot_ws, sandbox):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err[-2000:]
+    assert proc.returncode == 7, err[-2000:]  # paused by --max-hours
     report = json.loads(out)
     assert report["status"] == "paused" and report["measures"]["orders"] == 1
     assert info["secret"] not in out and info["secret"] not in err  # shown once, on the line meant for the bot
     assert "cli-1" in venue_orders(sandbox, bot_ws)
+
+
+def test_while_reducing_a_bots_buy_is_refused_and_its_sell_passes(bot_ws, sandbox, operator_key):
+    stage = Stage(bot_ws, sandbox, operator_key)
+    try:
+        bot = stage.bot()
+        bot.load_markets()
+        amount = round(8.0 / bot.fetch_ticker("BTC/USDT")["last"], 5)
+        bot.create_order("BTC/USDT", "market", "buy", amount, params={"newClientOrderId": "rd-buy-1"})
+        controls.reduce_only(Workspace(bot_ws), "daily drawdown above 5 %", "trade loop", source="red flag")
+        code, body = signed(stage.info, "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                                   "quantity": f"{amount:.5f}", "newClientOrderId": "rd-buy-2"})
+        assert code == 400 and body["code"] == -2010, body
+        assert body["msg"].startswith("livegate: reducing: trading is reducing only (since ")
+        assert "by trade loop: daily drawdown above 5 %" in body["msg"] and "only orders that reduce an open position pass" in body["msg"]
+        code, body = signed(stage.info, "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
+                                                                   "quantity": f"{amount * 2:.5f}", "newClientOrderId": "rd-sell-big"})
+        assert code == 400 and body["code"] == -2010 and "larger than" in body["msg"], body
+        sold = bot.create_order("BTC/USDT", "market", "sell", amount, params={"newClientOrderId": "rd-sell-1"})
+        assert sold["status"] == "closed"
+    finally:
+        stage.stop()
+    venue = venue_orders(sandbox, bot_ws)
+    assert {k: v[:2] for k, v in venue.items() if k.startswith("rd-")} == {"rd-buy-1": ("BUY", "FILLED"), "rd-sell-1": ("SELL", "FILLED")}

@@ -71,14 +71,32 @@ def test_a_paused_rehearsal_resumes_on_the_sandbox_clock(tmp_path, sandbox, oper
     root = live_workspace(tmp_path / "ws", sandbox, operator_key, run_cli, "resume",
                           stage={"min_duration_hours": 1.0, "min_successful_trades": 2})
     first = run_cli("-w", root, *GO_LIVE, "--max-hours", "0.25")  # a quarter of a market hour, then paused
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 7, first.output  # paused: its own exit code, neither a pass nor a failure
     paused = json.loads(first.stdout)
     assert paused["status"] == "paused" and 0.25 <= paused["measures"]["min_duration_hours"] < 0.3
-    second = run_cli("-w", root, *GO_LIVE)
+    [stopped] = [e for e in events(root, "live_stopped")]
+    ladder = {s["step"]: s for s in json.loads(run_cli("-w", root, "status", "--json").stdout)["steps"]}
+    stage = ladder["4.1a"]
+    assert stage["status"] == "paused" and stage["verdict"] is None, stage
+    assert stage["stage_run"]["run"] == paused["run"] and stage["stage_run"]["reason"] == "time limit of this run reached"
+    assert stage["stage_run"]["resume"] == "livegate go-live --stage 4.1a --sandbox-clock"
+    assert stopped["reason"].startswith("paused") and stage["stage_run"]["stopped_at"] is not None
+    text = run_cli("-w", root, "status")
+    [row] = [line for line in text.output.splitlines() if "│ 4.1a " in line]
+    assert text.exit_code == 0 and "paused" in row and "not run" not in row, text.output
+    assert "Next: resume the paused run of 4.1a: `livegate go-live --stage 4.1a --sandbox-clock`" in text.output
+
+    second = run_cli("-w", root, *GO_LIVE)  # the same command resumes it
     done = json.loads(second.stdout)
     assert second.exit_code == 0 and done["status"] == "completed" and done["run"] == paused["run"], second.output
     assert len(events(root, "stage_started")) == 1  # the same stage, its start kept
     assert done["measures"]["min_duration_hours"] >= 1.0
+    ladder = {s["step"]: s for s in json.loads(run_cli("-w", root, "status", "--json").stdout)["steps"]}
+    assert ladder["4.1a"]["status"] == "passed" and ladder["4.1a"]["stage_run"] is None
+    # every result of this workspace was obtained on the local sandbox: a rehearsal, in the ledger and in status
+    [result] = [e for e in events(root, "phase_result") if e["step"] == "4.1a"]
+    assert result["rehearsal"] is True and sandbox.url in result["rehearsal_reasons"][0]
+    assert ladder["4.1a"]["rehearsal"] is True and ladder["4.1a"]["rehearsal_reasons"] == result["rehearsal_reasons"]
 
 
 def test_a_step_sandbox_without_the_flag_and_the_flag_without_a_sandbox_are_refused(tmp_path, sandbox, operator_key, run_cli):
@@ -104,6 +122,24 @@ def test_a_paper_forward_run_rehearses_its_days_on_the_sandbox_clock(tmp_path, s
     assert report["kind"] == "forward" and report["data"]["started_ms"] == before
     assert 72 <= report["summary"]["bars"] <= 73
     assert 72 * MINUTE <= sandbox.venue.clock.market_ms() - before <= 73 * MINUTE  # 0.05 market days, bar by bar
+    # the local sandbox's generated prices, not Binance's market: named so, and the result labelled a rehearsal
+    assert report["data"]["sources"] == [f"livegate sandbox at {sandbox.url}, generated prices"] and report["data"]["synthetic"] is True
+    [result] = events(root, "phase_result")[-1:]
+    assert result["step"] == "paper" and result["summary"]["data"]["sources"] == report["data"]["sources"]
+    assert result["rehearsal"] is True
+    assert result["rehearsal_reasons"] == [f"the exchange is {sandbox.url}, on this machine (the local sandbox), not binance itself",
+                                           f"synthetic market data (livegate sandbox at {sandbox.url}, generated prices)"]
+    paper = next(s for s in json.loads(run_cli("-w", root, "status", "--json").stdout)["steps"] if s["step"] == "paper")
+    assert paper["rehearsal"] is True and paper["rehearsal_reasons"] == result["rehearsal_reasons"]
+    text = run_cli("-w", root, "status").output
+    assert "(rehearsal)" in text and "Rehearsal results" in text
+    shown = json.loads(run_cli("-w", root, "report", "--format", "json").stdout)
+    [row] = [r for r in shown["results"] if r["step"] == "paper" and r["kind"] == "phase"]
+    assert row["rehearsal"] is True and row["rehearsal_reasons"] == "; ".join(result["rehearsal_reasons"])
+    assert shown["meta"]["rehearsal_steps"] == "env, paper"  # env was recorded against the same sandbox
+    html = tmp_path / "report.html"
+    assert run_cli("-w", root, "report", "--html", str(html)).exit_code == 0
+    assert "rehearsal — not the real venue" in html.read_text()
 
 
 def test_paper_run_and_go_live_refuse_the_flag_on_the_real_venue(workspace, run_cli):
@@ -142,3 +178,40 @@ def test_the_same_trades_on_a_busy_machine_as_on_an_idle_one(tmp_path, operator_
             runs[name] = (trades_of(root), m["min_successful_trades"], m["orders"], round(m["min_duration_hours"], 6))
     assert runs["busy"] == runs["idle"]
     assert len(runs["idle"][0]) >= stage["min_successful_trades"]
+
+
+def test_a_stopped_forward_paper_run_shows_as_paused_until_it_goes_on(tmp_path, sandbox, operator_key, run_cli):
+    """SIGTERM stops a forward paper run at its checkpoint (exit 130, as Ctrl-C does): `status`
+    shows the paper step paused, with the command that resumes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "paper-stop"
+    assert run_cli("init", root).exit_code == 0
+    write_workspace(Workspace(root), describe(sandbox))
+    sign_off(root, operator_key, "env")
+    proc = subprocess.Popen([sys.executable, "-m", "livegate", "-w", str(root), "paper-run", "--days", "5", "--sandbox-clock"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while len(events(root, "paper_checkpoint")) < 3:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.time() < deadline, "the paper run never checkpointed"
+            time.sleep(0.05)
+        going = {s["step"]: s for s in json.loads(run_cli("-w", root, "status", "--json").stdout)["steps"]}["paper"]
+        assert going["status"] == "not run" and going["stage_run"] is None  # running: never called paused
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, err[-2000:]
+    [stopped] = events(root, "paper_run_stopped")
+    shown = json.loads(run_cli("-w", root, "status", "--json").stdout)
+    paper = {s["step"]: s for s in shown["steps"]}["paper"]
+    assert paper["status"] == "paused" and paper["stage_run"]["reason"] == stopped["reason"] == "interrupted"
+    assert paper["stage_run"]["resume"] == "livegate paper-run --resume" and paper["stage_run"]["run"] == stopped["run"]
+    assert shown["next_action"] == "resume the paused run of paper: `livegate paper-run --resume`"

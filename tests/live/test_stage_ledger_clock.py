@@ -33,7 +33,7 @@ def start_real_stage(run_cli, root) -> dict:
     """`livegate go-live --stage 4.1a` paused at once (no --sandbox-clock: a real stage); its
     `stage_started` event as {id, ts, payload}."""
     result = run_cli("-w", root, "go-live", "--stage", "4.1a", "--yes", "--max-hours", "0", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 7, result.output
     assert json.loads(result.stdout)["status"] == "paused"
     conn = sqlite3.connect(Workspace(root).ledger_path)
     try:

@@ -307,3 +307,56 @@ def test_any_text_fails_cleanly(text):
         parse_ohlcv_text(text, "x.csv", "BTC/USDT")
     except UsageError as e:
         assert str(e).startswith("x.csv")
+
+
+# --- streaming: a well-formed file is read a chunk of lines at a time --------------------------
+
+def _walk(n: int, gap_after: int | None = None) -> list[str]:
+    rows, price = [], 100.0
+    for i in range(n):
+        minute = i + (3 if gap_after is not None and i > gap_after else 0)
+        o, price = price, price * (1.0 + 0.001 * ((i * 7919) % 13 - 6))
+        rows.append(row(minute, o=o, h=max(o, price) + 0.25, l=min(o, price) - 0.25, c=price, v=0.5 + i % 5))
+    return rows
+
+
+@pytest.mark.parametrize("content, gaps", [
+    (csv(*_walk(50)), 0),
+    (csv(*_walk(50, gap_after=17)), 1),  # a gap: its warning names the same line
+    ("\ufeff" + csv(*_walk(23)).replace("\n", "\r\n"), 0),  # a byte-order mark and Windows line ends
+    (csv(*_walk(31)).rstrip("\n"), 0),  # no newline at the end
+])
+def test_a_streamed_file_is_read_as_the_whole_text_is(tmp_path, monkeypatch, content, gaps):
+    monkeypatch.setattr(ohlcv, "_STREAM_ROWS", 4)  # many chunks, and boundaries inside every check
+    monkeypatch.setattr(ohlcv, "_CHUNK_ROWS", 5)
+    path = tmp_path / "data.csv"
+    path.write_bytes(content.encode())
+    whole = parse_ohlcv_text(content.removeprefix("\ufeff").replace("\r\n", "\n"), str(path), "BTC/USDT")
+    with patch.object(ohlcv, "read_input", side_effect=AssertionError("read whole")):  # the stream alone
+        streamed = load_ohlcv_csv(path, "BTC/USDT")
+    assert streamed.timeframe_ms == whole.timeframe_ms == MIN and streamed.warnings == whole.warnings
+    for column in ("ts", "open", "high", "low", "close", "volume"):
+        assert getattr(streamed, column).tolist() == getattr(whole, column).tolist()
+    assert len(streamed.warnings) == gaps and (not gaps or "after line 19" in streamed.warnings[0])  # row 17 is on line 19
+
+
+@pytest.mark.parametrize("bad, line, says", [
+    (row(21, h=1.0), 23, "high 1.0 is below"),  # a row problem in a later chunk
+    (row(3), 23, "duplicate timestamp 2024-01-01T00:03:00Z (also on line 5)"),  # against a row chunks earlier
+    ("\n", 23, None),  # a blank line: read whole, no problem
+])
+def test_a_problem_in_a_later_chunk_reads_as_the_whole_file_does(tmp_path, monkeypatch, bad, line, says):
+    monkeypatch.setattr(ohlcv, "_STREAM_ROWS", 4)
+    monkeypatch.setattr(ohlcv, "_CHUNK_ROWS", 5)
+    rows = _walk(30)
+    content = csv(*rows[:21], bad, *rows[22:])
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    if says is None:
+        assert load_ohlcv_csv(path, "BTC/USDT").ts.tolist() == parse_ohlcv_text(content, str(path), "BTC/USDT").ts.tolist()
+        return
+    with pytest.raises(UsageError) as streamed:
+        load_ohlcv_csv(path, "BTC/USDT")
+    with pytest.raises(UsageError) as whole:
+        parse_ohlcv_text(content, str(path), "BTC/USDT")
+    assert str(streamed.value) == str(whole.value) and str(streamed.value).startswith(f"{path}:{line}: ") and says in str(whole.value)

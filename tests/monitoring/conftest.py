@@ -40,6 +40,27 @@ def backtest_ws(backtest_template, tmp_path) -> Path:
     return Path(shutil.copytree(backtest_template, tmp_path / "ws"))
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """A workspace `livegate demo` walked up the whole ladder (a signed-off paper forward run,
+    micro-live stages on the local exchange, a halt drill), made once per session."""
+    base = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(base / "home"))
+        mp.setenv("LIVEGATE_KEY_DIR", str(base / "home" / "keys"))
+        mp.setenv("NO_COLOR", "1")
+        mp.chdir(base)
+        result = CliRunner().invoke(app, ["demo", str(base / "ws"), "--yes", "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return base / "ws"
+
+
+@pytest.fixture
+def demo_ws(demo_template, tmp_path) -> Path:
+    """A copy of the demo workspace this test may change."""
+    return Path(shutil.copytree(demo_template, tmp_path / "demo"))
+
+
 def ledger_events(root: Path, kind: str) -> list[tuple[int, dict]]:
     """(id, payload) of every event of `kind`, in ledger order, read without livegate."""
     conn = sqlite3.connect(root / ".livegate" / "ledger.db")

@@ -24,10 +24,18 @@ def test_the_html_is_self_contained_with_charts_and_escapes_everything(backtest_
     result = run_cli("-w", backtest_ws, "report", "--html", out)
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")
-    assert page.startswith("<!doctype html>") and page.count("<svg") == 2 and page.count("<polyline") == 2
-    for heading in ("Equity curve", "Drawdown", "Per symbol", "Criteria per phase", "Circuit breakers", "Mode history", "Sign-offs",
-                    "Flags"):
+    assert page.startswith("<!doctype html>")
+    run = f"r{ledger_events(backtest_ws, 'paper_run_started')[0][0]}"
+    charts = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
+    assert sorted(charts) == sorted(["Timeline", "Paper equity", "Fills per slippage band (bps)", "Closed trades per holding time",
+                                     "Monthly return on the equity the month opened with, %", "Paper exposure",
+                                     "Equity (capital + cumulative net P&amp;L)", "Drawdown from peak equity, %", f"Equity of run {run}",
+                                     f"Drawdown of run {run}, %"]), charts
+    assert "Live equity: not enough closed trades to draw" in page  # no micro-live stage: the paper side is drawn alone
+    for heading in ("Timeline", "Paper and live side by side", "Slippage distribution", "Holding times", "Monthly returns",
+                    "Exposure over time", "Equity curve", "Drawdown", "Per symbol", "Circuit breakers", "Mode history", "Sign-offs", "Flags"):
         assert f"<h2>{heading}</h2>" in page, heading
+    assert '<section class="phase" id="phase-paper-backtest"><h2>Phase paper' in page
     assert "<script" not in page.lower() and "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in page
     assert "&lt;b&gt;mallory&lt;/b&gt;" in page and "<b>" not in page
     assert SECRET not in page and "***" in page
@@ -43,7 +51,8 @@ def test_the_polyline_follows_the_equity_of_the_trades(backtest_ws, run_cli):
     assert run_cli("-w", backtest_ws, "report", "--html", out).exit_code == 0
     page = out.read_text(encoding="utf-8")
     trades = ledger_events(backtest_ws, "trade")
-    points = re.search(r'<polyline points="([^"]+)"', page).group(1).split()
+    chart = page.split('aria-label="Equity (capital + cumulative net P&amp;L)"', 1)[1]
+    points = re.search(r'<polyline points="([^"]+)"', chart).group(1).split()
     assert len(points) == len(trades) + 1  # E_0 and one point per trade (no thinning below 1,500 points)
     ys = [float(p.split(",")[1]) for p in points]
     (_, start), = ledger_events(backtest_ws, "paper_run_started")
@@ -141,3 +150,22 @@ def test_long_curves_are_thinned_but_keep_their_extremes():
     assert len(thin) <= MAX_POINTS + 1 and thin[0] == points[0] and thin[-1] == points[-1]
     assert min(thin, key=lambda p: p[1]) == (4321, points[4321][1]) and max(p[1] for p in thin) == max(p[1] for p in points)
     assert [x for x, _ in thin] == sorted(x for x, _ in thin)
+
+
+def test_the_timeline_shows_each_breaker_once_per_run_with_its_trips(backtest_ws, run_cli):
+    data = json.loads(run_cli("-w", backtest_ws, "report", "--json").stdout)
+    trips: dict[tuple[str, str], list[int]] = {}
+    for event, p in ledger_events(backtest_ws, "breaker_trip"):
+        trips.setdefault((p["run"], p["breaker"]), []).append(event)
+    assert trips, "the backtest trips a breaker"
+    rows = [r for r in data["timeline"] if r["lane"] == "breakers"]
+    assert [r["event"] for r in rows] == sorted(ids[0] for ids in trips.values())  # the first trip of each
+    for r in rows:
+        (run, breaker), = [key for key, ids in trips.items() if ids[0] == r["event"]]
+        n = len(trips[(run, breaker)])
+        assert r["what"] == f"breaker {breaker} tripped" and f"tripped {n} time{'s' if n != 1 else ''}" in r["detail"]
+    (start_id, _), = ledger_events(backtest_ws, "paper_run_started")
+    (result_id, _), = ledger_events(backtest_ws, "phase_result")
+    assert {start_id, result_id} <= {r["event"] for r in data["timeline"]}
+    kill = [r for r in data["comparison"] if r["key"] in ("win_rate_gap_points", "live_vs_paper_worse_pct")]
+    assert [r["verdict"] for r in kill] == ["n/a", "n/a"] and all(r["note"] == "no micro-live stage yet" for r in kill)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ _PRICES = HEADER[1:5]
 _MIN_MS = 10**11  # 1973-03-03; anything smaller is epoch seconds (or nonsense)
 _MAX_MS = 10**14  # year 5138; anything larger is epoch micro- or nanoseconds
 _CHUNK_ROWS = 65_536
+_STREAM_ROWS = 4_096  # lines of a file read at a time (`_streamed`): the text held beside the columns
 _EPOCH_ROW = np.dtype([("ts", "i8")] + [(c, "f8") for c in _VALUES])
 _ISO_WIDTH = 64  # numpy cuts longer strings short, so a field that fills it goes the slow way
 _ISO_ROW = np.dtype([("ts", f"U{_ISO_WIDTH}")] + [(c, "f8") for c in _VALUES])
@@ -34,11 +36,77 @@ _Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.
 
 def load_ohlcv_csv(path: Path, symbol: str, timeframe: str | None = None) -> Candles:
     """Candles of `symbol` from the CSV file at `path`; `timeframe` (e.g. `1m`) must match the
-    data if given, else it is inferred from the most common spacing between bars."""
+    data if given, else it is inferred from the most common spacing between bars.
+
+    A well-formed file is read a chunk of lines at a time (`_streamed`): memory holds its columns,
+    never its whole text or a Python object per line. Anything else is read whole, which names
+    the exact line and problem."""
     path = Path(path)
     name = str(path)
-
+    streamed = _streamed(path, name, symbol, None if timeframe is None else timeframe_to_ms(timeframe))
+    if streamed is not None:
+        return streamed
     return parse_ohlcv_text(_decode(read_input(path, name), name), name, symbol, timeframe)
+
+
+class _Numbered:
+    """The line numbers of rows with no blank line between them: row i is on line `first + i`."""
+
+    def __init__(self, first: int):
+        self.first = first
+
+    def __getitem__(self, i: int) -> int:
+        return self.first + int(i)
+
+
+def _streamed(path: Path, name: str, symbol: str, wanted_ms: int | None) -> Candles | None:
+    """The candles of a well-formed file (UTF-8, the header on line 1, no blank or malformed line,
+    no row problem, a known timeframe), read `_STREAM_ROWS` lines at a time into columns sized
+    once; None for any other file."""
+    try:
+        with path.open("rb") as fh:
+            most = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) + 1
+            fh.seek(0)
+            try:
+                head = fh.readline().decode("utf-8").removeprefix("\ufeff")
+            except UnicodeDecodeError:
+                return None
+            if tuple(f.strip().lower() for f in head.split(",")) != HEADER:
+                return None
+            cols = (np.empty(most, dtype=np.int64), *(np.empty(most) for _ in _VALUES))
+            n = 0
+            while block := list(islice(fh, _STREAM_ROWS)):
+                try:
+                    text = b"".join(block).decode("utf-8").replace("\r\n", "\n")
+                except UnicodeDecodeError:
+                    return None
+                rows = text.split("\n")
+                if not rows[-1]:
+                    rows.pop()
+                if "\0" in text or "\r" in text or "" in rows or any(map(str.isspace, rows)) or n + len(rows) > most:
+                    return None
+                chunk = _fast_chunk(rows)
+                if chunk is None:
+                    return None
+                for column, part in zip(cols, chunk):
+                    column[n:n + len(rows)] = part
+                n += len(rows)
+    except OSError:
+        return None
+    if not n:
+        return None
+    cols = tuple(column[:n] for column in cols)  # type: ignore[assignment]
+    tf_ms, tf_problem = _timeframe(cols[0], wanted_ms, name)
+    if tf_problem or tf_ms is None:
+        return None
+    lines = _Numbered(2)
+    for low in range(0, n, _CHUNK_ROWS):  # each chunk with the row before it (the step to it is checked)
+        part = tuple(column[max(low - 1, 0):low + _CHUNK_ROWS] for column in cols)
+        if _row_problem(part, lines, name, tf_ms):  # type: ignore[arg-type]
+            return None
+    ts, o, h, l, c, v = cols
+    return Candles(symbol, tf_ms, ts, o, h, l, c, v, source=name, synthetic=False,
+                   warnings=_gap_warnings(ts, lines, tf_ms, name))  # type: ignore[arg-type]
 
 
 def parse_ohlcv_text(text: str, name: str, symbol: str, timeframe: str | None = None) -> Candles:
@@ -225,13 +293,11 @@ def _ts_range_problem(ms: int) -> str:
 def _timeframe(ts: np.ndarray, wanted_ms: int | None, name: str) -> tuple[int | None, str | None]:
     """The bar spacing: the most common step between bars (the smallest on a tie), or what is
     wrong with it. A problem is reported only when no row has one."""
-    steps = np.diff(ts)
-    steps = steps[steps > 0]
-    if not steps.size:
+    values, counts = _step_counts(ts)
+    if not values.size:
         if wanted_ms is not None:
             return wanted_ms, None
         return None, f"{name}: only one bar, so the timeframe cannot be inferred; give it explicitly"
-    values, counts = np.unique(steps, return_counts=True)
     mode = int(values[np.argmax(counts)])
     if mode not in TIMEFRAME_MS.values():
         return None, (f"{name}: the bars are most often {_duration(mode)} apart, which is not a "
@@ -239,6 +305,19 @@ def _timeframe(ts: np.ndarray, wanted_ms: int | None, name: str) -> tuple[int | 
     if wanted_ms is not None and wanted_ms != mode:
         return mode, f"{name}: the bars are {timeframe_name(mode)} apart, not {timeframe_name(wanted_ms)} as requested"
     return mode, None
+
+
+def _step_counts(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct positive steps between bars, ascending; how often each occurs), counted a
+    chunk at a time (no array of every step)."""
+    found: dict[int, int] = {}
+    for low in range(0, len(ts), _CHUNK_ROWS):
+        steps = np.diff(ts[max(low - 1, 0):low + _CHUNK_ROWS])
+        values, counts = np.unique(steps[steps > 0], return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist()):
+            found[value] = found.get(value, 0) + count
+    steps_seen = sorted(found)
+    return np.array(steps_seen, dtype=np.int64), np.array([found[s] for s in steps_seen], dtype=np.int64)
 
 
 def _row_problem(cols: _Columns, lines: np.ndarray, name: str, tf_ms: int | None) -> str | None:
@@ -286,16 +365,23 @@ def _order_problem(ts: np.ndarray, lines: np.ndarray, i: int) -> str:
 
 def _gap_warnings(ts: np.ndarray, lines: np.ndarray, tf_ms: int, name: str) -> list[str]:
     """One sentence about missing bars (steps longer than the timeframe), or nothing."""
-    steps = np.diff(ts)
-    gaps = np.flatnonzero(steps > tf_ms)
+    found, lengths = [], []  # a chunk at a time (no array of every step): where each gap is, and its step
+    for low in range(0, len(ts), _CHUNK_ROWS):
+        first = max(low - 1, 0)
+        steps = np.diff(ts[first:low + _CHUNK_ROWS])
+        at = np.flatnonzero(steps > tf_ms)
+        found.append(at + first)
+        lengths.append(steps[at])
+    gaps, spans = (np.concatenate(found), np.concatenate(lengths)) if found else (np.empty(0, np.int64), np.empty(0, np.int64))
     if not gaps.size:
         return []
-    missing = int(((steps[gaps] - 1) // tf_ms).sum())
-    worst = int(gaps[np.argmax(steps[gaps])])
-    off_grid = int(np.count_nonzero(steps[gaps] % tf_ms))
+    missing = int(((spans - 1) // tf_ms).sum())
+    largest = int(np.argmax(spans))
+    worst = int(gaps[largest])
+    off_grid = int(np.count_nonzero(spans % tf_ms))
     n = gaps.size
     sentence = (f"{n} gap{'s' if n != 1 else ''} in {name} ({missing} missing bar{'s' if missing != 1 else ''}), "
-                f"largest {_duration(int(steps[worst]) - tf_ms)} after line {lines[worst]}")
+                f"largest {_duration(int(spans[largest]) - tf_ms)} after line {lines[worst]}")
     if off_grid:
         sentence += f"; {off_grid} of them not a whole number of {timeframe_name(tf_ms)} bars"
     return [sentence]

@@ -10,7 +10,7 @@ import numpy as np
 
 from livegate.adapters.marketdata.candles import Candles
 from livegate.adapters.marketdata.synthetic import generate
-from livegate.adapters.sandbox.market import STEP, WALL, BookShape, MarketSpec
+from livegate.adapters.sandbox.market import HISTORY_BARS, STEP, WALL, BookShape, MarketSpec
 from livegate.adapters.sandbox.venue import Venue
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT")  # their prices come from the seeded market model
@@ -55,6 +55,32 @@ def random_walk(symbol: str, bars: int, timeframe_ms: int = 60_000, seed: int = 
                    synthetic=True)
 
 
+def dip_cycles(symbol: str, bars: int, seed: int = 0, start_price: float = 100.0, *, history_bars: int = HISTORY_BARS,
+               dip: float = 0.025, rebound: float = 0.06, extend: float = 0.01, noise: float = 0.0015) -> Candles:
+    """One-minute candles of a market with a learnable edge: every four UTC hours (market time,
+    with `history_bars` bars before the clock's start at midnight) the first hour falls by
+    `dip`; the second hour rebounds by `rebound` and, in the next cycle, extends the fall by
+    `extend` instead, in turn; the last two hours only wander. Buying the dip and selling an
+    hour later wins half the time and wins more than it loses. `rebound = 2 dip + extend` (log
+    returns) keeps the price level over two cycles. Each hour carries seeded noise of `noise`
+    (clipped at twice that), each minute a little more."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(-history_bars, bars - history_bars) // 60  # the UTC hour of each minute, from the start's midnight
+    first, last = int(hours[0]), int(hours[-1])
+    hour = np.arange(first, last + 1)
+    plan = np.select([hour % 4 == 0, (hour % 4 == 1) & (hour // 4 % 2 == 0), hour % 4 == 1], [-dip, rebound, -extend], 0.0)
+    plan = plan + np.clip(rng.normal(0.0, noise, len(hour)), -2 * noise, 2 * noise)
+    minute = plan[hours - first] / 60 + rng.normal(0.0, noise / 20, bars)
+    close = start_price * np.exp(np.cumsum(minute))
+    open_ = np.r_[start_price, close[:-1]]
+    wick = np.abs(rng.normal(0.0, noise / 10, (2, bars)))
+    high = np.maximum(open_, close) * (1 + wick[0])
+    low = np.minimum(open_, close) * (1 - wick[1])
+    volume = rng.gamma(2.0, 50.0 / start_price * 1000, bars)
+    ts = np.arange(bars, dtype=np.int64) * 60_000
+    return Candles(symbol, 60_000, ts, open_, high, low, close, volume, source="sandbox:dip-cycles", synthetic=True)
+
+
 def default_markets(bars: int = 20_000, seed: int = 0) -> list[MarketSpec]:
     """BTC/USDT and ETH/USDT, one-minute bars, generated from `seed`."""
     return [MarketSpec.for_candles(sym, generate(sym, bars, timeframe="1m", seed=seed + i))
@@ -72,7 +98,7 @@ def default_balances(specs: list[MarketSpec]) -> dict[str, float]:
     return balances
 
 
-def build_venue(markets: list[MarketSpec] | None = None, *, speed: float = 1.0, history_bars: int = 1000,
+def build_venue(markets: list[MarketSpec] | None = None, *, speed: float = 1.0, history_bars: int = HISTORY_BARS,
                 seed: int = 0, default_keys: bool = True, book: BookShape | None = None, maker_fee: float = 0.001,
                 taker_fee: float = 0.001, clock: str = WALL, **faults) -> Venue:
     """A venue with `markets` (default: `default_markets`) and, unless `default_keys` is false,

@@ -21,7 +21,7 @@ from livegate.adapters.sandbox.auth import LOOPBACK, verify_key, verify_signed
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS, KeyPair, build_venue
 from livegate.adapters.sandbox.errors import TOO_MUCH_WEIGHT, ApiError, bad_request
 from livegate.adapters.sandbox.faults import Faults
-from livegate.adapters.sandbox.market import WALL, BookShape, MarketSpec
+from livegate.adapters.sandbox.market import HISTORY_BARS, WALL, BookShape, MarketSpec
 from livegate.adapters.sandbox.rest import NONE, ROUTES, TRADE, USER_STREAM, Call
 from livegate.adapters.sandbox.streams import StreamHub, is_stream_path
 from livegate.adapters.sandbox.venue import SANDBOX_ID, WEIGHT_LIMIT_1M, Venue
@@ -247,7 +247,7 @@ class SandboxExchange:
     bar); `history_bars` bars lie before the start. Fault knobs (see `Faults`) may be given
     here, per key with `set_fault`, or through the admin API."""
 
-    def __init__(self, markets: Sequence[MarketSpec] | None = None, *, speed: float = 1.0, history_bars: int = 1000,
+    def __init__(self, markets: Sequence[MarketSpec] | None = None, *, speed: float = 1.0, history_bars: int = HISTORY_BARS,
                  seed: int = 0, default_keys: bool = True, book: BookShape | None = None, maker_fee: float = 0.001,
                  taker_fee: float = 0.001, host: str = "127.0.0.1", port: int = 0, clock: str = WALL, **faults):
         self.venue = build_venue(None if markets is None else list(markets), speed=speed, history_bars=history_bars,

@@ -30,6 +30,8 @@ def dec(x: Decimal) -> str:
     return f"{x:.8f}"
 
 
+HISTORY_BARS = 1000  # bars of a market's candles that lie before its clock starts, unless told otherwise
+
 WALL, STEP = "wall", "step"
 CLOCKS = (WALL, STEP)
 

@@ -14,14 +14,13 @@ other venue is refused, so a real stage's hours can never be shortened."""
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import os
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from livegate.adapters.exchange.client import BASE_URL_ENV
+from livegate.adapters.exchange.client import BASE_URL_ENV, exchange_base_url, is_loopback
 from livegate.adapters.sandbox.market import STEP
 from livegate.adapters.sandbox.venue import SANDBOX_ID
 from livegate.core.errors import UsageError, VenueUnreachable
@@ -153,21 +152,23 @@ class SandboxClock:
         return answer
 
 
-def exchange_base_url(section: Any) -> str | None:
-    """The base URL every request of the workspace's exchange goes to (as `build_exchange`
-    decides it): `exchange.base_url`, else $LIVEGATE_EXCHANGE_BASE_URL, else none (the venue itself)."""
-    return getattr(section, "base_url", None) or os.environ.get(BASE_URL_ENV) or None
-
-
-def is_loopback(url: str) -> bool:
-    """Whether `url`'s host is this machine (localhost, 127.0.0.0/8, ::1)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def feed_source(section: Any) -> tuple[str, bool]:
+    """How a forward run names its market data in the ledger, and whether those prices are
+    synthetic: a livegate sandbox on this machine serves generated prices; the exchange's test
+    network, a proxy or the venue itself are named as such."""
+    venue = getattr(section, "id", "exchange")
+    url = exchange_base_url(section)
+    if url and is_loopback(url):
+        try:
+            found = probe(url)
+        except VenueUnreachable:
+            found = None  # the run itself reports an unreachable venue
+        if found is not None:
+            return f"livegate sandbox at {url}, generated prices", True
+        return f"{venue} via {url} (this machine)", False
+    if getattr(section, "testnet", False):
+        return f"{venue} testnet", False
+    return (f"{venue} via {url}" if url else f"{venue} live"), False
 
 
 def probe(url: str) -> dict[str, Any] | None:

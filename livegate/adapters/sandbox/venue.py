@@ -13,7 +13,7 @@ from dataclasses import replace
 from livegate.adapters.sandbox.auth import LOOPBACK, ApiKey
 from livegate.adapters.sandbox.errors import INVALID_SYMBOL, NO_LISTEN_KEY, bad_request, mandatory
 from livegate.adapters.sandbox.faults import FaultBoard, Faults
-from livegate.adapters.sandbox.market import WALL, BookShape, Clock, Market, MarketSpec, PricePath
+from livegate.adapters.sandbox.market import HISTORY_BARS, WALL, BookShape, Clock, Market, MarketSpec, PricePath
 from livegate.adapters.sandbox.matching import Account, Engine
 from livegate.core.timeparse import ms_to_iso as _iso
 
@@ -74,7 +74,7 @@ class Venue:
     order resting at a price the market has already crossed fills at the next look, as on a
     wall clock — whatever the machine's load, since the requests, not the seconds, count."""
 
-    def __init__(self, specs: Sequence[MarketSpec], *, speed: float = 1.0, history_bars: int = 1000, seed: int = 0,
+    def __init__(self, specs: Sequence[MarketSpec], *, speed: float = 1.0, history_bars: int = HISTORY_BARS, seed: int = 0,
                  book: BookShape | None = None, maker_fee: float = 0.001, taker_fee: float = 0.001, clock: str = WALL,
                  request_ms: float = STEP_REQUEST_MS, **faults):
         if not specs:

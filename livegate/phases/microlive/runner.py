@@ -13,10 +13,12 @@ checked after every bar; a breach halts trading, raises an alert and fails the s
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from livegate.adapters.exchange.client import workspace_exchange
@@ -32,15 +34,19 @@ from livegate.ledger.journal import WriteThroughJournal
 from livegate.ledger.store import Ledger
 from livegate.phases import run_phase
 from livegate.phases.microlive.plugin import PHASE as MICRO_LIVE
-from livegate.phases.microlive.stage import StallWatch, baseline_from, kill_breaches, measure, stage_spec
+from livegate.phases.microlive.stage import StageSpec, StallWatch, baseline_from, kill_breaches, measure, stage_spec
 from livegate.phases.paper.feeds import LiveFeed
 from livegate.phases.paper.run import run_events
+from livegate.phases.production import scaling
 from livegate.services import approvals, controls, exchange_key, gate, modes
 from livegate.services.alerts import Alerter, resend_unacknowledged
 from livegate.services.alerts.journal import AlertingJournal
 from livegate.services.alerts.thresholds import ThresholdWatch, Vitals, alert_limits, with_venue
 from livegate.services.bot_gateway import BOT_WEIGHT_SHARE, ExternalBot, serve_bot
 from livegate.services.ledger_clock import LedgerClockReader, check_now, span_since
+from livegate.services.monitoring import periodic
+from livegate.services.monitoring.flags import GREEN, RED, YELLOW
+from livegate.services.monitoring.snapshot import snapshot
 from livegate.services.trading import LIVE_STAGE, assemble_engine, order_refusal, rules_for
 
 
@@ -71,11 +77,17 @@ class LiveOutcome:
     result: Any = None
 
 
+PRODUCTION = "production"  # `livegate trade`: production trading, run as a stage that never completes
+
+
 def preconditions(ws: Any, snap: Any, stage: str, env: Any) -> None:
     """Everything that must hold before real money moves; every failure named at once."""
 
-    gate.require_open(snap, stage)
-    exchange_key.require_bound_key(ws, env, snap, f"go-live {stage}")
+    if stage == PRODUCTION:
+        scaling.production_signoff(ws)  # production signed off under this configuration
+    else:
+        gate.require_open(snap, stage)
+    exchange_key.require_bound_key(ws, env, snap, "trade" if stage == PRODUCTION else f"go-live {stage}")
     halted = modes.halted_reason(ws)
     if halted:
         raise TradingHalted(halted)
@@ -133,6 +145,12 @@ class LiveRunner:
         self.served: Any = None  # external: the bot's gateway
         self.ledger_clock: LedgerClockReader | None = None  # a real stage's hours: the ledger's clock
         self.journal: AlertingJournal | None = None
+        self.production = stage == PRODUCTION  # `livegate trade`: the signed capital level caps, the flags act
+        self.level: Any = None  # production: the capital level traded at (scaling.Level) and its tier
+        self.tier: Any = None
+        self.flag_levels: dict[str, str] = {}  # production: each flag rule's level as last recorded
+        self.flags_due = 0.0
+        self.report_day: date | None = None  # production: the first UTC day whose daily report is still to come
 
     def run(self) -> LiveOutcome:
         env = load_env(self.ws.root)
@@ -145,10 +163,16 @@ class LiveRunner:
 
     def _run(self, effective: Any, env: Any) -> LiveOutcome:
         cfg, o, ws = effective.config, self.o, self.ws
-        spec = stage_spec(effective, self.stage)
+        if self.production:  # the signed capital level: its order and position cap; trading never "completes"
+            self.level = scaling.current_level(ws, effective)
+            self.tier = scaling.tier_for(effective, self.level.amount)
+            spec = StageSpec(PRODUCTION, self.tier.position_cap, math.inf, 0)
+        else:
+            spec = stage_spec(effective, self.stage)
         baseline = paper_baseline(ws)
         client = o.client or workspace_exchange(cfg.exchange, env)
         exchange_key.require_no_withdrawal(client, cfg.exchange, f"go-live {self.stage}", sleep=o.sleep)  # its rights now
+        self.client = client
         self.calls = observe(client)  # every venue call feeds the API breakers and the alert vitals
         symbols = list(cfg.exchange.symbols)
         max_amount = env.max_trade_amount()
@@ -158,9 +182,10 @@ class LiveRunner:
                           then="the stage stopped; run `livegate go-live` again to resume it")
             if started is None:
                 quote = split_symbol(symbols[0])[1]
-                capital = float(retry(client.fetch_balance)["total"].get(quote) or 0.0)
+                capital = self.level.amount if self.production else float(retry(client.fetch_balance)["total"].get(quote) or 0.0)
+                level = {"level": self.tier.name, "level_capital": self.level.amount} if self.production else {}
                 event = ledger.append("stage_started", {"stage": self.stage, "config_fingerprint": effective.fingerprint,
-                                                        "capital": capital, "started_ms": int(o.clock() * 1000),
+                                                        "capital": capital, "started_ms": int(o.clock() * 1000), **level,
                                                         "cap": spec.cap, "symbols": symbols, "environment": env.in_force(),
                                                         **({"clock": "sandbox"} if o.market_clock is not None else {})})
                 started = {**event.payload, "event": event.id}
@@ -187,7 +212,11 @@ class LiveRunner:
             engine = assemble_engine(LIVE_STAGE, effective, strategy, rules, journal, run, ws=ws, env=env, executor=executor,
                                      capital=started["capital"], stage_cap=spec.cap, approve=approve,
                                      saved=saved["state"] if saved else None, id_prefix=run,
-                                     limits=mode_tightened(ws, effective, started["capital"]))
+                                     limits=self._limits(effective, self.level.amount if self.production else started["capital"]))
+            if self.production:
+                engine.gateway.stage_cap = self.tier.position_cap  # the level of now (a resumed run may have been scaled since)
+                engine.gateway.guardian.cap_label = f"the {self.tier.name} level's order cap"
+                self.flag_levels = {p["rule"]: p["level"] for k, p in self.events if k == "flag_changed"}
             if saved is None:
                 engine.gateway.seq = 0
             self.engine = engine
@@ -217,6 +246,98 @@ class LiveRunner:
                     self.served.stop()
                     with contextlib.suppress(LivegateError, OSError):
                         self.served.record_refusals(journal)
+
+    def _limits(self, effective: Any, capital: float):
+        """The guardian's limits: the mode's exposure of `capital`; in production also the
+        capital level's position cap."""
+        limits = mode_tightened(self.ws, effective, capital)
+        if self.tier is not None:
+            limits = limits.model_copy(update={"max_position_size": min(limits.max_position_size, self.tier.position_cap)})
+        return limits
+
+    def _follow_level(self, effective: Any, engine: Any, journal: Any) -> None:
+        """Production: a capital level signed since the last turn (`livegate scale`, or the
+        automatic downscale) applies from the next order on."""
+        level = scaling.current_level(self.ws, effective)
+        if level.event == self.level.event:
+            return
+        tier = scaling.tier_for(effective, level.amount)  # below the smallest level: UsageError, trading stops
+        before, self.level, self.tier = self.level, level, tier
+        engine.gateway.stage_cap = tier.position_cap
+        engine.gateway.guardian.cap_label = f"the {tier.name} level's order cap"
+        engine.gateway.guardian.limits = self._limits(effective, level.amount)
+        journal.emit("trade_level_changed", {"from": before.amount, "to": level.amount, "level": tier.name,
+                                             "position_cap": tier.position_cap, "capital_event": level.event})
+
+    def _act_on_flags(self, run: str, effective: Any, journal: Any) -> None:
+        """Production, every `flags.check_seconds`: the monitor's flags, measured on this run. A
+        rule that changes level is recorded; turning yellow raises an alert; turning red (a rule
+        of `flags.act_on_red`) moves trading to reduce-only, alerts, and proposes halving the
+        capital level — applied at once, signed, with `scaling.auto_downscale`."""
+        rules = effective.risk.flags
+        now = self.o.clock()
+        if now < self.flags_due:
+            return
+        self.flags_due = now + rules.check_seconds
+        flags = snapshot(self.ws, run=run)["flags"]["rules"]
+        for flag in flags:
+            rule, level = flag["rule"], flag["level"]
+            if rule == "alerts":  # the flag of the alerts themselves: acting on it would answer alerts with alerts
+                continue
+            before = self.flag_levels.get(rule, GREEN)
+            if level == before or level not in (GREEN, YELLOW, RED):
+                continue
+            self.flag_levels[rule] = level
+            journal.emit("flag_changed", {"rule": rule, "level": level, "from": before, "value": flag["value"],
+                                          "detail": flag["detail"]})
+            if level == RED and rule in rules.act_on_red:
+                self._red_flag(rule, flag["detail"], effective, journal)
+            elif level in (YELLOW, RED) and (level == RED or rules.alert_on_yellow):
+                journal.emit("alert", {"severity": "warning", "message": f"{level} flag: {rule} — {flag['detail']}"})
+
+    def _red_flag(self, rule: str, detail: str, effective: Any, journal: Any) -> None:
+        reason = f"red flag: {rule} — {detail}"
+        controls.reduce_only(self.ws, reason, by="livegate", key=self.key, source=f"red flag: {rule}")
+        to = self.level.amount / 2
+        proposal = {"rule": rule, "from": self.level.amount, "to": to, "auto": effective.config.scaling.auto_downscale}
+        applied = None
+        if proposal["auto"]:
+            try:
+                applied = scaling.scale(self.ws, to=to, down=True, by="livegate (auto_downscale)", key=self.key, reason=reason)["event"]
+            except LivegateError as exc:  # no operator key, or the ledger refused: the proposal stands, said why
+                proposal["not_applied"] = str(exc)
+        journal.emit("downscale_proposed", {**proposal, "applied_event": applied})
+        then = (f"capital level scaled down to {to:,.2f} (event #{applied})" if applied is not None
+                else f"proposed: `livegate scale --down --to {to:g}`")
+        journal.emit("alert", {"severity": "critical",
+                               "message": f"{reason}: trading is reduce-only (only orders that shrink a position pass; "
+                                          f"`livegate resume` lifts it); {then}"})
+
+    def _reports_due(self, journal: Any) -> None:
+        """Production: once a UTC day has ended while trading ran, its daily summary — and after
+        a Sunday, the week's reconciliation with the venue's own trades — is written into
+        `reports/`, recorded and sent to the alert destinations. One already recorded (a
+        restarted run) is not written again; one that cannot be made is an alert, not a stop."""
+        today = datetime.fromtimestamp(self.o.clock(), UTC).date()
+        if self.report_day is None:
+            self.report_day = today
+        while self.report_day < today:
+            day, self.report_day = self.report_day, self.report_day + timedelta(days=1)
+            self._report(journal, periodic.DAILY, day.isoformat(), lambda day=day: periodic.daily_report(self.ws, day))
+            if day.weekday() == 6:  # the week (Monday to Sunday) ended with it
+                week = periodic.week_start_of(day)
+                self._report(journal, periodic.WEEKLY, periodic.week_label(week),
+                             lambda week=week: periodic.weekly_report(self.ws, week, self.client))
+
+    def _report(self, journal: Any, kind: str, period: str, make: Callable[[], dict]) -> None:
+        try:
+            if periodic.recorded(self.ws, kind, period):
+                return
+            report = make()
+            periodic.write_and_record(self.ws, report, key=self.key)
+            periodic.send_report(self.ws, report, alerter=Background(self.alerter))
+        except (LivegateError, OSError) as exc:
+            journal.emit("alert", {"severity": "warning", "message": f"the {kind.replace('_', ' ')} for {period} could not be made: {exc}"})
 
     def _serve_bot(self, engine: Any, client: Any, symbols: list[str], journal: Any) -> Any:
         """`bot: external`: the Binance-compatible gateway the trader's bot sends its orders to,
@@ -271,6 +392,8 @@ class LiveRunner:
             return LiveOutcome(self.stage, run, "halted", halted, self._measure(run, spec, started, baseline, effective, max_amount))
         if self.served is not None:
             self.served.record_refusals(journal)
+        if self.production:
+            self._follow_level(effective, engine, journal)
         bars = feed.poll()
         stalled = None
         for bar in bars:
@@ -286,6 +409,9 @@ class LiveRunner:
         resend_unacknowledged(ws, o.wall_clock(), alerter=self.alerter)  # never raises
         m = self._measure(run, spec, started, baseline, effective, max_amount)
         o.progress(m)
+        if self.production:
+            self._act_on_flags(run, effective, journal)
+            self._reports_due(journal)
         self.watch.check(vitals(self.events, engine, self.calls), self.limits, alerter=Background(self.alerter))
         breaches = kill_breaches(m, self.thresholds, max(spec.min_trades, 10))
         if breaches:
@@ -310,7 +436,7 @@ class LiveRunner:
         asked = o.stop_requested()
         if asked or (o.max_seconds is not None and o.clock() - self.t0 >= o.max_seconds):
             why = "stopped by the operator" if asked else "time limit of this run reached"
-            journal.emit("live_stopped", {"reason": f"paused ({why}); resume with go-live", **self._stop(engine, executor)})
+            journal.emit("live_stopped", {"reason": f"paused ({why}); resume with {'trade' if self.production else 'go-live'}", **self._stop(engine, executor)})
             return LiveOutcome(self.stage, run, "paused", why, m)
         return None
 
@@ -448,3 +574,10 @@ def go_live(ws: Any, stage: str, key: Any, options: LiveOptions) -> tuple[LiveOu
     if outcome.status in ("completed", "killed", "stalled"):
         result = run_phase(MICRO_LIVE, ws, step=stage, extras={"measures": outcome.measures}, key=key)
     return outcome, result
+
+
+def trade(ws: Any, key: Any, options: LiveOptions) -> LiveOutcome:
+    """`livegate trade`: production trading at the signed capital level, until stopped (paused:
+    the same command resumes it), halted, killed or stalled. It records no phase result: its
+    trades are the evidence `livegate scale` reads."""
+    return LiveRunner(ws, PRODUCTION, key, options).run()

@@ -66,8 +66,8 @@ def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any
     evaluation["statistics"]["dsr"]["trials_note"] = trials_note
     extras: dict[str, Any] = {"evaluation": evaluation, "drills": run_drills(effective.risk)}
     if stress is not None or strategy_factory is not None:
-        with stress or PendingStress(ws, effective, strategy_factory) as pending:
-            extras["stress"] = pending.result(key, stress_progress)
+        with stress or PendingStress(ws, effective, strategy_factory, reuse=kind != "phase") as pending:
+            extras["stress"] = pending.result(key, stress_progress, reuse=kind != "phase")
     spec = next(s for s in effective.specs if s.id == "paper")
     checks = run_checks(criteria_for(spec, "paper"), PHASE.checks, PhaseContext(ws, effective, "paper", extras))
     metrics = evaluation["metrics"]
@@ -82,13 +82,17 @@ def evaluate_and_record(ws, effective, log, *, kind: str, summary: dict[str, Any
 
 class PendingStress:
     """The stress test of the workspace's strategy, begun before its result is wanted: the
-    result recorded in this ledger under the same configuration, or else a `StressTest`
-    running alongside (in a helper process where it can), recorded when `result()` is asked
-    for. A context manager: leaving it stops a helper still running."""
+    result recorded in this ledger under the same configuration (when `reuse`), or else a
+    `StressTest` running alongside (in a helper process where it can), recorded when `result()`
+    is asked for. A context manager: leaving it stops a helper still running.
 
-    def __init__(self, ws, effective, strategy_factory: Callable[[], Any]):
-        self.ws, self.effective = ws, effective
-        self.cached = cached_stress(ws, effective)
+    Only research runs (backtests, imports) reuse a recorded result: a `stress_result` event
+    carries no operator signature, so a result that can count for the paper gate runs the
+    scenarios itself (a stress result written into the ledger by someone else never passes it)."""
+
+    def __init__(self, ws, effective, strategy_factory: Callable[[], Any], reuse: bool = True):
+        self.ws, self.effective, self.strategy_factory = ws, effective, strategy_factory
+        self.cached = cached_stress(ws, effective) if reuse else None
         self.test = None if self.cached is not None else StressTest(effective, strategy_factory)
 
     def __enter__(self) -> PendingStress:
@@ -98,9 +102,11 @@ class PendingStress:
         if self.test is not None:
             self.test.close()
 
-    def result(self, key=None, progress=None) -> dict[str, Any]:
-        if self.cached is not None:
+    def result(self, key=None, progress=None, reuse: bool = True) -> dict[str, Any]:
+        if self.cached is not None and reuse:
             return self.cached
+        if self.test is None:  # a recorded result was found but may not be used here: run them now
+            self.test = StressTest(self.effective, self.strategy_factory)
         return record_stress(self.ws, self.effective, self.test.result(progress), key)
 
 

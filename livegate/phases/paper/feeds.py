@@ -4,7 +4,7 @@ fetched with ccxt) at full speed, or closed candles polled live from the exchang
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import repeat
 from typing import Any
@@ -18,24 +18,33 @@ from livegate.core.timeparse import ms_to_iso as _iso
 DAY_MS = 86_400_000
 
 
+BAR_CHUNK = 8_192  # bars turned into Python objects at a time: memory stays flat in the number of bars
+_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+
+
 def merged_bars(series: list[Candles], start: int = 0) -> tuple[int, Iterator[Bar]]:
     """All bars of all symbols in time order (ties in the configured symbol order), from the
-    `start`-th merged bar. Returns (total bars, iterator)."""
+    `start`-th merged bar. Returns (total bars, iterator). The bars are made BAR_CHUNK at a time
+    from the numpy columns, never all at once."""
     import numpy as np
 
-    make = partial(tuple.__new__, Bar)  # a Bar straight from a row tuple: the fastest way in CPython
     if len(series) == 1:
         c = series[0]
-        cols = [c.ts[start:].tolist(), c.open[start:].tolist(), c.high[start:].tolist(), c.low[start:].tolist(),
-                c.close[start:].tolist(), c.volume[start:].tolist()]
-        return len(c), map(make, zip(repeat(c.symbol), *cols))
+        return len(c), _bars(lambda low, high: repeat(c.symbol), [getattr(c, f) for f in _COLUMNS], start, len(c))
     ts = np.concatenate([c.ts for c in series])
     which = np.concatenate([np.full(len(c), i) for i, c in enumerate(series)])
     order = np.lexsort((which, ts))[start:]
-    cols = [np.concatenate([getattr(c, f) for c in series])[order].tolist() for f in ("ts", "open", "high", "low", "close", "volume")]
-    names = [c.symbol for c in series]
-    syms = [names[i] for i in which[order].tolist()]
-    return len(ts), map(make, zip(syms, *cols))
+    cols = [np.concatenate([getattr(c, f) for c in series])[order] for f in _COLUMNS]
+    names, owner = [c.symbol for c in series], which[order]
+    return len(ts), _bars(lambda low, high: [names[i] for i in owner[low:high].tolist()], cols, 0, len(order))
+
+
+def _bars(symbols: Callable[[int, int], Iterable[str]], cols: list[Any], start: int, stop: int) -> Iterator[Bar]:
+    """Bars `start`..`stop` of the columns `cols`; `symbols(low, high)` names those of low..high."""
+    make = partial(tuple.__new__, Bar)  # a Bar straight from a row tuple: the fastest way in CPython
+    for low in range(start, stop, BAR_CHUNK):
+        high = min(low + BAR_CHUNK, stop)
+        yield from map(make, zip(symbols(low, high), *(col[low:high].tolist() for col in cols)))
 
 
 def first_days(c: Candles, days: float | None) -> Candles:

@@ -16,6 +16,7 @@ from livegate.adapters.exchange.client import workspace_exchange
 from livegate.adapters.marketdata.candles import TIMEFRAME_MS, Candles
 from livegate.adapters.marketdata.ohlcv import load_ohlcv_csv
 from livegate.adapters.marketdata.synthetic import load_builtin
+from livegate.adapters.sandbox.rehearsal import feed_source
 from livegate.config.environment import load_env
 from livegate.config.strategy import load_strategy
 from livegate.core.engine import Engine
@@ -113,7 +114,7 @@ def data_digest(series: list[Candles]) -> str:
     for c in series:
         h.update(c.symbol.encode())
         for arr in (c.ts, c.open, c.high, c.low, c.close, c.volume):
-            h.update(arr.tobytes())
+            h.update(arr.data if arr.flags.c_contiguous else arr.tobytes())  # the same bytes, without a copy
     return h.hexdigest()
 
 
@@ -345,7 +346,8 @@ class PaperRunner:
             started_ms = saved_start["data"]["started_ms"]
         else:
             started_ms = now_ms
-            data = {"sources": [f"{cfg.exchange.id} live"], "symbols": symbols, "synthetic": False, "started_ms": started_ms,
+            source, synthetic = feed_source(cfg.exchange)
+            data = {"sources": [source], "symbols": symbols, "synthetic": synthetic, "started_ms": started_ms,
                     "from": _iso(started_ms), "to": _iso(started_ms + int(plan.days * DAY_MS)), "testnet": cfg.exchange.testnet}
             run_id = self._start(ledger, effective, strategy, data, rules)
         journal = LedgerJournal(ledger, run_id)

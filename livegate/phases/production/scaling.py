@@ -34,6 +34,34 @@ class Level:
     start_event: int  # the event its time counts from: that capital step, or production's sign-off
 
 
+@dataclass(frozen=True)
+class Tier:
+    """A production level (Micro, Small, Medium, Standard): the capital it starts at and the cap
+    on each order and position while trading at it."""
+
+    name: str
+    capital_from: float
+    position_cap: float
+
+
+TIERS = (("micro", "Micro"), ("small", "Small"), ("medium", "Medium"), ("standard", "Standard"))
+
+
+def tiers(effective: Any) -> list[Tier]:
+    rules = _rules(effective)
+    return [Tier(name, float(rules[f"level_{key}_capital"]), float(rules[f"level_{key}_position_cap"])) for key, name in TIERS]
+
+
+def tier_for(effective: Any, amount: float) -> Tier:
+    """The largest production level the capital `amount` reaches; UsageError below the smallest."""
+    reached = [t for t in tiers(effective) if amount >= t.capital_from - 1e-9]
+    if not reached:
+        smallest = tiers(effective)[0]
+        raise UsageError(f"the capital level {amount:,.2f} is below the smallest production level ({smallest.name}, from "
+                         f"{smallest.capital_from:,.2f}): production does not trade it")
+    return max(reached, key=lambda t: t.capital_from)
+
+
 def _rules(effective: Any) -> dict[str, float]:
     spec = next(s for s in effective.specs if s.id == "production")
     return {c.id: c.threshold for c in spec.limits}

@@ -2,8 +2,9 @@
 
 Green: continue. Yellow: monitor closely. Red: stop (seed 002 "Key Monitoring Indicators").
 A rule without enough data is `n/a` and does not count; the overall flag is the worst of the
-others. Thresholds are the seed's where it gives one, capped by the workspace's own limits
-(a drawdown or daily loss is red before the guardian or a breaker would act)."""
+others. Thresholds come from risk_limits.yaml's `flags` (their defaults are the seed's), capped
+by the workspace's own limits (a drawdown or daily loss is red before the guardian or a breaker
+would act)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ from livegate.core.formats import money, pct
 GREEN, YELLOW, RED, NA = "green", "yellow", "red", "n/a"
 LEVELS = {GREEN: 0, YELLOW: 1, RED: 2}
 MIN_TRADES_FOR_WIN_RATE = 10
-SLIPPAGE_YELLOW_BPS, SLIPPAGE_RED_BPS = 50.0, 100.0  # seed 002: > 0.5 % yellow, > 1 % red
-DRAWDOWN_YELLOW_PCT, DRAWDOWN_RED_PCT = 3.0, 5.0  # seed 002: max DD 3–5 % yellow, > 5 % red
-FAILURE_RED_PCT = 5.0  # seed 000 §5.3: trade failure rate > 5 %
 
 
 def _flag(rule: str, level: str, value: Any, detail: str) -> dict[str, Any]:
@@ -34,8 +32,10 @@ def win_rate(s: dict, risk: Any) -> dict:
     n, rate = perf.get("trades", 0), perf.get("win_rate_pct")
     if n < MIN_TRADES_FOR_WIN_RATE:
         return _flag("win_rate", NA, rate, f"{n} closed trade(s): the win rate is judged from {MIN_TRADES_FOR_WIN_RATE}")
-    level = GREEN if rate >= 50 else YELLOW if rate >= 40 else RED
-    return _flag("win_rate", level, rate, f"{pct(rate, 1)} of {n} trades won (green ≥ 50 %, yellow 40–50 %, red < 40 %)")
+    f = risk.flags
+    level = GREEN if rate >= f.win_rate_yellow_pct else YELLOW if rate >= f.win_rate_red_pct else RED
+    return _flag("win_rate", level, rate, f"{pct(rate, 1)} of {n} trades won (green ≥ {f.win_rate_yellow_pct:g} %, "
+                                          f"yellow {f.win_rate_red_pct:g}–{f.win_rate_yellow_pct:g} %, red < {f.win_rate_red_pct:g} %)")
 
 
 def drawdown(s: dict, risk: Any) -> dict:
@@ -43,9 +43,10 @@ def drawdown(s: dict, risk: Any) -> dict:
     if s["run"] is None:
         return _flag("drawdown", NA, None, "no run yet")
     worst = max(dd["max_pct"], dd.get("marked_max_pct") or 0.0)
-    red_at = min(DRAWDOWN_RED_PCT, dd["limits"]["guardian_drawdown_pct"], dd["limits"]["breaker_drawdown_pct"])
-    level = _banded(worst, min(DRAWDOWN_YELLOW_PCT, red_at), red_at)
-    return _flag("drawdown", level, worst, f"max drawdown {pct(worst)} from peak (yellow ≥ {min(DRAWDOWN_YELLOW_PCT, red_at):g} %, "
+    red_at = min(risk.flags.drawdown_red_pct, dd["limits"]["guardian_drawdown_pct"], dd["limits"]["breaker_drawdown_pct"])
+    yellow_at = min(risk.flags.drawdown_yellow_pct, red_at)
+    level = _banded(worst, yellow_at, red_at)
+    return _flag("drawdown", level, worst, f"max drawdown {pct(worst)} from peak (yellow ≥ {yellow_at:g} %, "
                                            f"red ≥ {red_at:g} %; the guardian halts buys at {dd['limits']['guardian_drawdown_pct']:g} %, "
                                            f"the breaker everything at {dd['limits']['breaker_drawdown_pct']:g} %)")
 
@@ -55,10 +56,11 @@ def daily_loss(s: dict, risk: Any) -> dict:
     if worst is None:
         return _flag("daily_loss", NA, None, "no closed trade yet")
     lim = s["drawdown"]["limits"]
-    red_at = min(DRAWDOWN_RED_PCT, lim["breaker_daily_loss_pct"], lim["guardian_daily_loss_pct"])
-    level = _banded(worst, min(DRAWDOWN_YELLOW_PCT, red_at), red_at)
+    red_at = min(risk.flags.daily_loss_red_pct, lim["breaker_daily_loss_pct"], lim["guardian_daily_loss_pct"])
+    yellow_at = min(risk.flags.daily_loss_yellow_pct, red_at)
+    level = _banded(worst, yellow_at, red_at)
     return _flag("daily_loss", level, worst, f"worst UTC day lost {pct(worst)} of its opening equity, realized "
-                                             f"(yellow ≥ {min(DRAWDOWN_YELLOW_PCT, red_at):g} %, red ≥ {red_at:g} %)")
+                                             f"(yellow ≥ {yellow_at:g} %, red ≥ {red_at:g} %)")
 
 
 def losing_streak(s: dict, risk: Any) -> dict:
@@ -66,10 +68,11 @@ def losing_streak(s: dict, risk: Any) -> dict:
     if not perf or not perf["trades"]:
         return _flag("losing_streak", NA, None, "no closed trade yet")
     halt = s["drawdown"]["limits"]["consecutive_losses_halt"]
-    yellow_at = max(1, min(3, halt - 1))
+    red_at = min(risk.flags.losing_streak_red, halt)
+    yellow_at = max(1, min(3, red_at - 1))
     streak = perf["current_losing_streak"]
-    return _flag("losing_streak", _banded(streak, yellow_at, halt), streak,
-                 f"{streak} losing trade(s) in a row now (yellow ≥ {yellow_at}, red ≥ {halt} — the consecutive-loss halt)")
+    return _flag("losing_streak", _banded(streak, yellow_at, red_at), streak,
+                 f"{streak} losing trade(s) in a row now (yellow ≥ {yellow_at}, red ≥ {red_at}; the consecutive-loss halt at {halt})")
 
 
 def pnl(s: dict, risk: Any) -> dict:
@@ -88,8 +91,9 @@ def failures(s: dict, risk: Any) -> dict:
     parts, level = [], GREEN
     if orders["placed"]:
         rate = orders["failure_rate_pct"]
-        level = RED if rate > FAILURE_RED_PCT else YELLOW if orders["failures"] else GREEN
-        parts.append(f"{orders['failures']} of {orders['placed']} orders failed ({pct(rate, 1)}; yellow > 0, red > {FAILURE_RED_PCT:g} %)")
+        red_above = risk.flags.failure_red_pct
+        level = RED if rate > red_above else YELLOW if orders["failures"] else GREEN
+        parts.append(f"{orders['failures']} of {orders['placed']} orders failed ({pct(rate, 1)}; yellow > 0, red > {red_above:g} %)")
     if venue.get("measured"):
         limit = 100.0 * risk.circuit_breakers.api_error_rate
         api_level = RED if venue["error_rate_pct"] >= limit else YELLOW if venue["errors"] else GREEN
@@ -103,10 +107,10 @@ def slippage(s: dict, risk: Any) -> dict:
     slip = s["slippage"] or {}
     if not slip.get("fills"):
         return _flag("slippage", NA, None, "no fill yet")
-    mean = slip["mean_bps"]
-    level = RED if mean > SLIPPAGE_RED_BPS else YELLOW if mean > SLIPPAGE_YELLOW_BPS else GREEN
+    mean, f = slip["mean_bps"], risk.flags
+    level = RED if mean > 100 * f.slippage_red_pct else YELLOW if mean > 100 * f.slippage_yellow_pct else GREEN
     return _flag("slippage", level, mean, f"mean slippage {pct(mean / 100, 3)} over {slip['fills']} fills "
-                                          f"(yellow > {SLIPPAGE_YELLOW_BPS / 100:g} %, red > {SLIPPAGE_RED_BPS / 100:g} %)")
+                                          f"(yellow > {f.slippage_yellow_pct:g} %, red > {f.slippage_red_pct:g} %)")
 
 
 def latency(s: dict, risk: Any) -> dict:

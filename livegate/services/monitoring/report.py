@@ -6,9 +6,13 @@ Sections: `meta` (workspace, ledger verification), `run`, `summary` (SPEC §10 m
 run's trades), `flags` (seed 002), `equity` (one point per closed trade: E_k and drawdown),
 `symbols`, `results` and `criteria` (the latest phase result per step and kind, each
 criterion with its verdict, measurement and threshold; looser-than-default thresholds
-marked), `breakers` (trips and re-arms of every run), `breaker_summary` (one row per breaker:
+marked; a result obtained on the local sandbox, a test network or synthetic data marked as a
+`rehearsal`, and `meta.rehearsal_steps` naming the steps whose result is one), `breakers` (trips and re-arms of every run), `breaker_summary` (one row per breaker:
 how many trips, the first and the last), `modes` (mode history), `kill_switch`,
-`signoffs`, `trades`. Every section is a row or a list of flat rows, so the CSV is
+`signoffs`, `trades`; and the trader's sections (`services.monitoring.trader`): `runs` (the
+signed-off paper run, the latest micro-live stage and each result's run), `comparison` (paper
+and live side by side, with the kill criteria), `curves`, `slippage_bins`, `holding_bins`,
+`monthly`, `exposure` (per run) and `timeline`. Every section is a row or a list of flat rows, so the CSV is
 `section,row,field,value`. Text is redacted; the HTML escapes everything."""
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from livegate.ledger.verify import verify_at
 from livegate.services import signers
 from livegate.services.monitoring.runs import RunData, latest_run
 from livegate.services.monitoring.snapshot import BREAKER_KINDS, closed_in_order, collapse_breakers, equity_curve, mode_info, summarize, trade_row
+from livegate.services.monitoring.trader import signing_names, trader_sections
 
 STEP_ORDER = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production")
 SUMMARY_KEYS = ("total_trades", "win_rate_pct", "profit_factor", "expectancy", "net_pnl", "gross_pnl", "fees", "total_return_pct",
@@ -86,7 +91,8 @@ def phase_results(conn) -> tuple[list[dict], list[dict]]:
         looser = list(p.get("looser_thresholds") or [])
         results.append({"event": e["id"], "at": e["ts"], "step": step, "phase": p.get("phase"), "kind": kind, "verdict": p.get("verdict"),
                         "passed": sum(1 for c in checks if c.get("verdict") == "pass"), "criteria": len(checks),
-                        "looser_thresholds": "; ".join(looser)})
+                        "looser_thresholds": "; ".join(looser), "rehearsal": bool(p.get("rehearsal")),
+                        "rehearsal_reasons": "; ".join(map(str, p.get("rehearsal_reasons") or ()))})
         for c in checks:
             criteria.append({"event": e["id"], "step": step, "kind": kind, "criterion": c.get("criterion"), "verdict": c.get("verdict"),
                              "measured": c.get("measured"), "op": c.get("op"), "threshold": c.get("threshold"),
@@ -138,7 +144,8 @@ def report_data(ws: Any, run: str | None = None, now: float | None = None) -> di
         breaker_events = list(queries.events(conn, kinds=BREAKER_KINDS))
         report = {
             "meta": {"title": "livegate report", "workspace": str(ws.root.resolve()), "generated_at": snap["generated_at"], **ledger_check(ws.ledger_path),
-                     "mode": snap["mode"]["label"], "halted": snap["mode"]["halted"]},
+                     "mode": snap["mode"]["label"], "halted": snap["mode"]["halted"],
+                     "rehearsal_steps": ", ".join(dict.fromkeys(r["step"] for r in results if r["rehearsal"] and r["kind"] == "phase"))},
             "run": {k: (", ".join(v) if isinstance(v, list) else v) for k, v in (snap["run"] or {}).items()},
             "summary": run_metrics(data),
             "flags": [{"overall": snap["flags"]["overall"], **f} for f in snap["flags"]["rules"]],
@@ -154,6 +161,7 @@ def report_data(ws: Any, run: str | None = None, now: float | None = None) -> di
             "signoffs": signoffs(conn),
             "trades": [trade_row(t) for t in closed_in_order(data.trades)] if data else [],
         }
+        report.update(trader_sections(ws, conn, results, (data,), signing_names(report["signoffs"], report["modes"])))
     report["summary"]["reasons"] = "; ".join(f"{k}: {v}" for k, v in sorted(report["summary"].pop("reasons").items()))
     return redact(report)
 

@@ -259,7 +259,8 @@ def run_info(data: RunData) -> dict[str, Any]:
     info = {"id": data.run, "source": data.source, "why": data.why, "started_at": data.start["ts"], "capital": data.capital,
             "status": run_status(data), "checkpoint_at": data.checkpoint_ts}
     if data.source == LIVE:
-        info.update(kind=f"stage {p.get('stage')}", stage=p.get("stage"), symbols=p.get("symbols") or [], cap=p.get("cap"))
+        kind = f"production trading ({p['level']} level)" if p.get("stage") == "production" and p.get("level") else f"stage {p.get('stage')}"
+        info.update(kind=kind, stage=p.get("stage"), symbols=p.get("symbols") or [], cap=p.get("cap"))
     else:
         plan = p.get("plan") or {}
         strategy = p.get("strategy") or {}
