@@ -1,12 +1,12 @@
-"""The crash harness at scale: `livegate testnet` and `livegate go-live` (stage 4.1a on the
-sandbox's step clock) killed with SIGKILL right after the venue accepted an order, KILLS times
+"""The crash harness at scale: `livegate testnet`, `livegate go-live` (stage 4.1a) and
+`livegate trade` (production trading; both on the sandbox's step clock) killed with SIGKILL right after the venue accepted an order, KILLS times
 each, every time resumed with the same command; then the venue's own order and fill record is
 compared with the ledger. Prints one row per flow, side by side with the target (all zeros).
 
-    python benchmarks/crash_harness.py [KILLS]      # default 12 per flow (24 kill points)
+    python benchmarks/crash_harness.py [KILLS]      # default 12 per flow (36 kill points)
 
-It runs the crash tests of the suite (tests/crash, tests/live/test_go_live_crash.py) with a
-longer kill sequence; they assert the same figures."""
+It runs the crash tests of the suite (tests/crash, tests/live/test_go_live_crash.py,
+tests/live/test_trade_crash.py) with a longer kill sequence; they assert the same figures."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "figures.jsonl"
         t0 = time.perf_counter()
-        for tests, points in (("tests/crash/test_testnet_crash.py", testnet), ("tests/live/test_go_live_crash.py", golive)):
+        for tests, points in (("tests/crash/test_testnet_crash.py", testnet), ("tests/live/test_go_live_crash.py", golive),
+                              ("tests/live/test_trade_crash.py", golive)):
             env = {**os.environ, "CRASH_HARNESS_KILLS": points, "CRASH_HARNESS_REPORT": str(report)}
             done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests], cwd=ROOT, env=env,
                                   capture_output=True, text=True)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from livegate.adapters.marketdata.candles import TIMEFRAME_MS
-from livegate.adapters.sandbox.rehearsal import follow_sandbox_clock
 from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_OK, EXIT_PAUSED, workspace_from
 from livegate.cli import display as d
 from livegate.cli.bot_output import stopping_on_signals
-from livegate.cli.live_run import GATEWAY_HOST_OPTION, GATEWAY_PORT_OPTION, JSON_OPTION, YES_OPTION, live_run_options
+from livegate.cli.live_run import GATEWAY_HOST_OPTION, GATEWAY_PORT_OPTION, JSON_OPTION, SANDBOX_CLOCK_OPTION, YES_OPTION, live_run_options
 from livegate.ledger.keys import try_load_private
 from livegate.phases.microlive import runner
 
@@ -22,9 +20,7 @@ def go_live(
     stage: str = typer.Option(..., "--stage", metavar="4.1a", help="The micro-live stage: 4.1a, 4.1b, 4.1c or 4.1d (in order; each needs the previous one signed off)."),
     max_hours: float = typer.Option(None, "--max-hours", metavar="H", min=0.0, help="Pause after this many hours of this run (market hours with --sandbox-clock): "
                                                                                 "exit 7, and the same command resumes the stage.", show_default=False),
-    sandbox_clock: bool = typer.Option(False, "--sandbox-clock", help="Rehearsal only: follow the market clock of the local sandbox (`livegate sandbox serve --clock step`), "
-                                                                        "moving it bar by bar, so the stage's hours pass in seconds with the same trades on a busy machine. "
-                                                                        "Refused (exit 2) unless exchange.base_url is a livegate sandbox on this machine."),
+    sandbox_clock: bool = SANDBOX_CLOCK_OPTION,
     yes: bool = YES_OPTION,
     gateway_port: int = GATEWAY_PORT_OPTION,
     gateway_host: str = GATEWAY_HOST_OPTION,
@@ -53,15 +49,8 @@ def go_live(
     time: a stage takes seconds, and a stopped or killed run resumes with the same flag."""
 
     ws = workspace_from(ctx).require()
-    exchange = ws.effective.config.exchange
-    market = follow_sandbox_clock(exchange, sandbox_clock, "go-live")
-    options = live_run_options(yes=yes, max_hours=max_hours, as_json=as_json, gateway_host=gateway_host,
-                               gateway_port=gateway_port, limits="the stage's limits")
-    if market is not None:
-        bar_ms = TIMEFRAME_MS[exchange.timeframe]
-        market.start_on_bar(bar_ms)
-        options.clock, options.sleep, options.market_clock = market.now, market.sleep, market.market_ms
-        options.poll_s = bar_ms / 1000  # each wait of the loop: the market moves one bar
+    options = live_run_options(ws, "go-live", yes=yes, max_hours=max_hours, as_json=as_json, gateway_host=gateway_host,
+                               gateway_port=gateway_port, sandbox_clock=sandbox_clock, limits="the stage's limits")
     key = try_load_private()
     with stopping_on_signals(ctrl_c=True) as options.stop_requested:
         outcome, result = runner.go_live(ws, stage, key, options)

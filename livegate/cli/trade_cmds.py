@@ -7,7 +7,7 @@ import typer
 from livegate.cli import EXIT_CRITERIA, EXIT_HALTED, EXIT_PAUSED, workspace_from
 from livegate.cli import display as d
 from livegate.cli.bot_output import stopping_on_signals
-from livegate.cli.live_run import GATEWAY_HOST_OPTION, GATEWAY_PORT_OPTION, JSON_OPTION, YES_OPTION, live_run_options
+from livegate.cli.live_run import GATEWAY_HOST_OPTION, GATEWAY_PORT_OPTION, JSON_OPTION, SANDBOX_CLOCK_OPTION, YES_OPTION, live_run_options
 from livegate.ledger.keys import try_load_private
 from livegate.phases.microlive import runner
 
@@ -17,7 +17,9 @@ app = typer.Typer()  # this module's commands: livegate.cli.COMMANDS lists them 
 @app.command("trade")
 def trade(
     ctx: typer.Context,
-    max_hours: float = typer.Option(None, "--max-hours", metavar="H", min=0.0, help="Pause (resumably) after this many hours of this run.", show_default=False),
+    max_hours: float = typer.Option(None, "--max-hours", metavar="H", min=0.0, help="Pause after this many hours of this run (market hours with --sandbox-clock): "
+                                                                                "exit 7, and the same command continues.", show_default=False),
+    sandbox_clock: bool = SANDBOX_CLOCK_OPTION,
     yes: bool = YES_OPTION,
     gateway_port: int = GATEWAY_PORT_OPTION,
     gateway_host: str = GATEWAY_HOST_OPTION,
@@ -46,8 +48,8 @@ def trade(
     fired or it stalled; 3 when production is not signed off."""
 
     ws = workspace_from(ctx).require()
-    options = live_run_options(yes=yes, max_hours=max_hours, as_json=as_json, gateway_host=gateway_host,
-                               gateway_port=gateway_port, limits="the capital level's limits")
+    options = live_run_options(ws, "trade", yes=yes, max_hours=max_hours, as_json=as_json, gateway_host=gateway_host,
+                               gateway_port=gateway_port, sandbox_clock=sandbox_clock, limits="the capital level's limits")
     key = try_load_private()
     with stopping_on_signals(ctrl_c=True) as options.stop_requested:
         outcome = runner.trade(ws, key, options)

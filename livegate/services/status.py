@@ -120,7 +120,7 @@ def unfinished_stages(ws: Workspace, commands: dict[str, str]) -> dict[str, dict
     for stage, events in turns.items():
         start = started[stage]
         p = start["payload"]
-        resume = commands[stage] + (" --sandbox-clock" if p.get("clock") == "sandbox" and stage != "production" else "")
+        resume = commands[stage] + (" --sandbox-clock" if p.get("clock") == "sandbox" else "")
         last = events[-1] if events else None
         stage_run = {"run": f"lgl{start['id']}", "started_at": start["ts"], "resume": resume,
                      "fingerprint": p.get("config_fingerprint")}

@@ -20,7 +20,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from livegate.adapters.sandbox.local import THIN_BOOK
+
 LIVEGATE = [sys.executable, "-m", "livegate"]
+# The step clock of go-live's and trade's crash tests: market time moves only when the loop
+# advances it, bar by bar.
+STEP_SANDBOX = {"clock": "step", "history_bars": 600, "seed": 9, "book": THIN_BOOK, "share": "module"}
+
+
+@pytest.fixture
+def killer(sandbox):
+    """A Killer on the test's sandbox, disarmed and removed afterwards."""
+    k = Killer(sandbox)
+    yield k
+    k.restore()
 
 
 class Killer:

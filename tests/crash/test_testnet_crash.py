@@ -12,20 +12,13 @@ from livegate.adapters.sandbox.configure import write_workspace
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
 from livegate.adapters.sandbox.local import THIN_BOOK, describe
 from livegate.config.workspace import Workspace
-from tests.crash.harness import Killer, compare, kill_points, ledger_events, report_figures, run_livegate
+from tests.crash.harness import compare, kill_points, ledger_events, report_figures, run_livegate
 from tests.protocol_helpers import sign_off
 
 
 @pytest.fixture
 def sandbox_options():
     return {"seed": 11, "book": THIN_BOOK, "share": "module"}
-
-
-@pytest.fixture
-def killer(sandbox):
-    k = Killer(sandbox)
-    yield k
-    k.restore()
 
 
 def test_testnet_killed_after_accepted_orders_resumes_without_doubling_or_losing_a_fill(workspace, sandbox, operator_key,

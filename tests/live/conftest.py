@@ -15,6 +15,7 @@ from livegate.adapters.sandbox.configure import set_env_values, write_workspace
 from livegate.adapters.sandbox.local import THIN_BOOK, describe
 from livegate.config.workspace import Workspace
 from tests.alerts.conftest import http_receiver  # noqa: F401 - fixture (production trading sends its reports)
+from tests.crash.harness import killer  # noqa: F401 - fixture (the kill -9 tests)
 from tests.protocol_helpers import sign_off
 
 SPEED = 600.0

@@ -11,21 +11,12 @@ import json
 import pytest
 
 from livegate.adapters.execution.cex import balance_changes
-from livegate.adapters.sandbox.local import THIN_BOOK
-from tests.crash.harness import Killer, compare, kill_points, ledger_events, report_figures, run_livegate
+from tests.crash.harness import STEP_SANDBOX, compare, kill_points, ledger_events, report_figures, run_livegate
 
 
 @pytest.fixture
 def sandbox_options():
-    """A step clock: market time moves only when the go-live loop advances it, bar by bar."""
-    return {"clock": "step", "history_bars": 600, "seed": 9, "book": THIN_BOOK, "share": "module"}
-
-
-@pytest.fixture
-def killer(sandbox):
-    k = Killer(sandbox)
-    yield k
-    k.restore()
+    return dict(STEP_SANDBOX)
 
 
 def test_go_live_killed_after_accepted_orders_resumes_exactly_once(make_live_ws, sandbox, killer, run_cli):

@@ -50,6 +50,10 @@ def test_the_capital_levels_cap_refuses_a_larger_order_and_nothing_reaches_the_v
     assert outcome.status == "paused", outcome.reason
     started = events(root, "stage_started")[-1][1]
     assert (started["stage"], started["level"], started["level_capital"]) == ("production", "Micro", 500.0)
+    (_, limits), = events(root, "trade_limits")  # LIVE_MINIMAL: 2 % of the level at risk in all, 0.1 % per trade
+    assert limits["mode"] == "LIVE_MINIMAL" and limits["position_cap"] == 10.0
+    assert limits["max_total_capital"] == pytest.approx(0.02 * 500) and limits["max_single_trade_loss"] == pytest.approx(0.001 * 500)
+    assert limits["max_position_size"] == 10.0
     blocked = [p for _, p in events(root, "order_blocked")]
     assert blocked, "the strategy asked for buys"
     for p in blocked:
@@ -76,7 +80,7 @@ def test_within_the_level_orders_trade_and_are_the_evidence_scale_reads(make_liv
     assert results["net_pnl"] == pytest.approx(sum(p["net"] for p in trades))
     code, status, _ = run_cli.json("-w", root, "status", "--json")
     production = next(s for s in status["steps"] if s["step"] == "production")
-    assert code == 0 and production["status"] == "signed" and "`livegate trade` resumes it" in production["detail"]
+    assert code == 0 and production["status"] == "signed" and "`livegate trade --sandbox-clock` resumes it" in production["detail"]
     again = trade(root, sandbox, operator_key, max_seconds=120)  # resumes the same run
     assert again.run == outcome.run and len(events(root, "stage_started")) == 1
 
@@ -123,6 +127,7 @@ def test_a_red_flag_makes_trading_reduce_only_and_downscales_signed(make_live_ws
     assert (scaled["from"], scaled["to"], scaled["direction"]) == (1000.0, 500.0, "down")
     (_, changed), = events(root, "trade_level_changed")
     assert (changed["to"], changed["level"], changed["position_cap"]) == (500.0, "Micro", 10.0)
+    assert changed["max_total_capital"] == pytest.approx(0.02 * 500) and changed["max_single_trade_loss"] == pytest.approx(0.001 * 500)
     verified = run_cli("-w", root, "ledger", "verify")
     assert verified.exit_code == 0, verified.output  # the step is signed like one made by hand
     alerts = [p["message"] for _, p in events(root, "alert") if p.get("severity") == "critical"]

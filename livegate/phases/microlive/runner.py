@@ -216,6 +216,9 @@ class LiveRunner:
             if self.production:
                 engine.gateway.stage_cap = self.tier.position_cap  # the level of now (a resumed run may have been scaled since)
                 engine.gateway.guardian.cap_label = f"the {self.tier.name} level's order cap"
+                journal.emit("trade_limits", {"level": self.tier.name, "level_capital": self.level.amount,
+                                              "position_cap": self.tier.position_cap, "mode": modes.current_mode(ws),
+                                              **self._limits_dict(engine.gateway.guardian.limits)})
                 self.flag_levels = {p["rule"]: p["level"] for k, p in self.events if k == "flag_changed"}
             if saved is None:
                 engine.gateway.seq = 0
@@ -249,11 +252,19 @@ class LiveRunner:
 
     def _limits(self, effective: Any, capital: float):
         """The guardian's limits: the mode's exposure of `capital`; in production also the
-        capital level's position cap."""
+        capital level's position cap and the mode's risk per trade of the level (the loss at
+        which the guardian closes a position: LIVE_MINIMAL 0.1 %, LIVE_SCALED 0.25–1 %)."""
         limits = mode_tightened(self.ws, effective, capital)
         if self.tier is not None:
-            limits = limits.model_copy(update={"max_position_size": min(limits.max_position_size, self.tier.position_cap)})
+            risk = modes.mode_limits(self.ws)["risk_per_trade"] * capital
+            limits = limits.model_copy(update={
+                "max_position_size": min(limits.max_position_size, self.tier.position_cap),
+                "max_single_trade_loss": min(limits.max_single_trade_loss, risk) if risk > 0 else limits.max_single_trade_loss})
         return limits
+
+    @staticmethod
+    def _limits_dict(limits: Any) -> dict[str, float]:
+        return {k: getattr(limits, k) for k in ("max_position_size", "max_total_capital", "max_single_trade_loss")}
 
     def _follow_level(self, effective: Any, engine: Any, journal: Any) -> None:
         """Production: a capital level signed since the last turn (`livegate scale`, or the
@@ -267,7 +278,8 @@ class LiveRunner:
         engine.gateway.guardian.cap_label = f"the {tier.name} level's order cap"
         engine.gateway.guardian.limits = self._limits(effective, level.amount)
         journal.emit("trade_level_changed", {"from": before.amount, "to": level.amount, "level": tier.name,
-                                             "position_cap": tier.position_cap, "capital_event": level.event})
+                                             "position_cap": tier.position_cap, "capital_event": level.event,
+                                             **self._limits_dict(engine.gateway.guardian.limits)})
 
     def _act_on_flags(self, run: str, effective: Any, journal: Any) -> None:
         """Production, every `flags.check_seconds`: the monitor's flags, measured on this run. A
