@@ -45,7 +45,7 @@ class Stage:
     """go-live of an external-bot workspace in a background thread; `info` is what it printed
     for the bot (URL, key, secret)."""
 
-    def __init__(self, root, sandbox, operator_key, **options):
+    def __init__(self, root, sandbox, operator_key, stage="4.1a", **options):
         self.root = root
         infos: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
@@ -56,7 +56,7 @@ class Stage:
 
         def run():
             try:
-                self.outcome = LiveRunner(Workspace(root), "4.1a", operator_key, opts).run()
+                self.outcome = LiveRunner(Workspace(root), stage, operator_key, opts).run()
             except BaseException as exc:  # noqa: BLE001 - reported by the test
                 self.error = exc
                 infos.put(None)
@@ -473,3 +473,31 @@ def test_while_reducing_a_bots_buy_is_refused_and_its_sell_passes(bot_ws, sandbo
         stage.stop()
     venue = venue_orders(sandbox, bot_ws)
     assert {k: v[:2] for k, v in venue.items() if k.startswith("rd-")} == {"rd-buy-1": ("BUY", "FILLED"), "rd-sell-1": ("SELL", "FILLED")}
+
+
+def test_trade_serves_the_bot_under_the_capital_levels_cap(make_live_ws, sandbox, operator_key):
+    """`livegate trade` with `bot: external`: the trader's own bot, at the Micro level (500 of
+    capital): 10 per order — an 8 buy passes, a 20 buy is refused naming the level."""
+    from livegate.phases.microlive.runner import PRODUCTION
+    from tests.live.test_trade import LATER
+    from tests.protocol_helpers import sign_off
+
+    root = make_live_ws(stage=LONG_STAGE, risk=LOOSE, bot="external", config={"capital": {"starting": 500.0}})
+    env = root / ".env"
+    env.write_text(env.read_text().replace("MAX_TRADE_AMOUNT=10", "MAX_TRADE_AMOUNT=1000"))
+    sign_off(root, operator_key, *LATER)
+    issue_bot_key(Workspace(root).state_dir)
+    stage = Stage(root, sandbox, operator_key, stage=PRODUCTION)
+    try:
+        assert stage.info["step"] == "production"
+        bot = stage.bot()
+        bot.load_markets()
+        price = bot.fetch_ticker("BTC/USDT")["last"]
+        bought = bot.create_order("BTC/USDT", "market", "buy", round(8.0 / price, 5), params={"newClientOrderId": "prod-buy-1"})
+        assert bought["status"] == "closed"
+        with pytest.raises(ccxt.InvalidOrder, match=r"livegate: stage_cap: buy worth \d+\.\d\d is above the Micro level's order cap 10\.00"):
+            bot.create_order("BTC/USDT", "market", "buy", round(20.0 / price, 5), params={"newClientOrderId": "prod-buy-2"})
+        time.sleep(0.3)
+    finally:
+        stage.stop()
+    assert set(venue_orders(sandbox, root)) == {"prod-buy-1"}  # the venue's own record: the refused order never reached it

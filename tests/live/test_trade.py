@@ -182,3 +182,55 @@ def test_a_day_and_a_week_ending_while_it_trades_write_their_reports_once(make_l
         raise AssertionError(f"the reports were not delivered: {titles}")
     later = trade(root, sandbox, operator_key, max_seconds=120, clock=clock)  # the same days again: nothing written twice
     assert later.status == "paused" and len(events(root, "daily_report")) == 1 and len(events(root, "weekly_report")) == 1
+
+
+def test_a_red_flag_acts_once_and_again_only_after_it_cleared(make_live_ws, sandbox, operator_key):
+    """Firing and re-arming: the losing-streak flag turns red (reduce-only, a proposed downscale),
+    stays red without acting twice, turns green after a win, and acts again at the next loss
+    once the operator resumed. Driven by the run's own trade events in the ledger."""
+    from livegate.ledger.journal import WriteThroughJournal
+    from livegate.ledger.store import Ledger
+    from livegate.phases.production import scaling
+    from livegate.services import controls, modes
+    from livegate.services.alerts import Alerter
+
+    root = make_prod(make_live_ws, operator_key, capital=1000.0, value=8.0,
+                     flags={"losing_streak_red": 2, "act_on_red": ["losing_streak"], "check_seconds": 1})
+    ws = Workspace(root)
+    live = runner.LiveRunner(ws, runner.PRODUCTION, operator_key, live_options(sandbox))
+    live.level = scaling.current_level(ws, ws.effective)
+    live.tier = scaling.tier_for(ws.effective, live.level.amount)
+    live.alerter = Alerter(ws, key=operator_key)
+    now = [1_800_000_000.0]
+    live.o.clock = lambda: now[0]
+    with Ledger.open(ws.ledger_path, key=operator_key) as ledger:
+        start = ledger.append("stage_started", {"stage": "production", "capital": 1000.0, "started_ms": 0, "symbols": ["BTC/USDT"],
+                                                "config_fingerprint": ws.effective.fingerprint})
+    run = f"lgl{start.id}"
+
+    def close_trade(net: float) -> None:
+        now[0] += 60
+        with Ledger.open(ws.ledger_path, key=operator_key) as ledger:
+            ledger.append("trade", {"run": run, "symbol": "BTC/USDT", "side": "long", "opened_ms": int(now[0] * 1000) - 30_000,
+                                    "closed_ms": int(now[0] * 1000), "amount": 0.0001, "entry_price": 80_000.0, "exit_price": 80_000.0,
+                                    "gross": net + 0.01, "fee": 0.01, "net": net, "extra": {}})
+        with Ledger.open(ws.ledger_path, key=operator_key) as ledger:
+            live._act_on_flags(run, ws.effective, WriteThroughJournal(ledger, run))
+
+    def streak_changes() -> list[str]:
+        return [p["level"] for _, p in events(root, "flag_changed") if p["rule"] == "losing_streak"]
+
+    close_trade(-0.5)
+    assert modes.reduce_state(ws) is None and streak_changes() == ["yellow"]  # one loss: yellow
+    close_trade(-0.5)
+    assert streak_changes() == ["yellow", "red"] and modes.reduce_state(ws) is not None
+    close_trade(-0.5)  # still red: nothing more
+    assert streak_changes() == ["yellow", "red"] and len(events(root, "reduce_only")) == 1
+    assert len(events(root, "downscale_proposed")) == 1 and events(root, "capital_scaled") == []  # proposed, not applied
+    controls.resume(ws, by="Test Operator", key=operator_key, reason="looked at it")
+    close_trade(+1.0)  # a win: the streak is over
+    assert streak_changes()[-1] == "green"
+    close_trade(-0.5)
+    close_trade(-0.5)  # red again: it acts again
+    assert streak_changes()[-1] == "red" and len(events(root, "reduce_only")) == 2
+    assert len(events(root, "downscale_proposed")) == 2
