@@ -101,13 +101,7 @@ class OrderGateway:
         decision = Decision(intent)
         client_id = client_id or self._intent_id(intent, now_ms, origin)
         blocks = decision.blocks
-        reason = self.halt_check() if self.halt_check else None
-        if isinstance(reason, Reducing):
-            refusal = self._not_reducing(intent, reason.reason)
-            if refusal is not None:
-                blocks.append(refusal)
-        elif reason:
-            blocks.append(Block("halted", reason))
+        self._halt_rule(intent, blocks)
         for trip in self.breakers.active():
             if trip.breaker == "correlation" and intent.side == SELL:  # concentration: selling reduces it
                 continue
@@ -118,13 +112,7 @@ class OrderGateway:
             if refusal is not None:
                 blocks.append(refusal)
             else:  # an approval can take minutes: a halt pulled meanwhile still stops the order
-                reason = self.halt_check() if self.halt_check else None
-                if isinstance(reason, Reducing):
-                    refusal = self._not_reducing(intent, reason.reason)
-                    if refusal is not None:
-                        blocks.append(refusal)
-                elif reason:
-                    blocks.append(Block("halted", reason))
+                self._halt_rule(intent, blocks)
         if blocks or order is None:
             self.journal.emit("order_blocked", {"origin": origin, "intent": _intent_dict(intent), "at": now_ms,
                                                 "blocks": [[b.rule, b.message] for b in blocks], "caps": decision.caps})
@@ -143,6 +131,16 @@ class OrderGateway:
         decision.fills = result
         self.settle(result, now_ms)
         return decision
+
+    def _halt_rule(self, intent: OrderIntent, blocks: list[Block]) -> None:
+        """The halt, read now: halted, every order is blocked; REDUCING, all but one that reduces."""
+        reason = self.halt_check() if self.halt_check else None
+        if isinstance(reason, Reducing):
+            refusal = self._not_reducing(intent, reason.reason)
+            if refusal is not None:
+                blocks.append(refusal)
+        elif reason:
+            blocks.append(Block("halted", reason))
 
     def _not_reducing(self, intent: OrderIntent, reason: str) -> Block | None:
         """None when `intent` reduces an open position — a sell of at most what is held of its

@@ -304,7 +304,7 @@ class LiveRunner:
                                           "detail": flag["detail"]})
             if level == RED and rule in rules.act_on_red:
                 self._red_flag(rule, flag["detail"], effective, journal)
-            elif level in (YELLOW, RED) and (level == RED or rules.alert_on_yellow):
+            elif level == RED or (level == YELLOW and rules.alert_on_yellow):
                 journal.emit("alert", {"severity": "warning", "message": f"{level} flag: {rule} — {flag['detail']}"})
 
     def _red_flag(self, rule: str, detail: str, effective: Any, journal: Any) -> None:
