@@ -107,3 +107,14 @@ def test_unknown_command_suggests_from_the_table(run_cli):
 def test_errors_keep_their_exit_codes(run_cli, tmp_path):
     result = run_cli("-w", tmp_path / "nowhere", "status")
     assert result.exit_code == 2 and "not a livegate workspace" in result.output
+
+
+def test_status_reads_the_cached_config_without_yaml_or_the_config_models(workspace, operator_key, run_cli):
+    first = run_cli("-w", workspace, "status", "--json")  # a cache miss: validates afresh and writes the cache
+    assert first.exit_code == 0, first.output
+    seen = probe("-w", str(workspace), "status", "--json")
+    loaded = [m for m in seen["after_run"] if m == "yaml" or m.startswith(("livegate.config.models", "livegate.config.loader", "ccxt"))]
+    assert loaded == []
+    (workspace / "livegate.yaml").write_text((workspace / "livegate.yaml").read_text() + "\n# edited\n")
+    seen = probe("-w", str(workspace), "status", "--json")  # the files changed: loaded and validated afresh
+    assert "livegate.config.models" in seen["after_run"] and "yaml" in seen["after_run"]

@@ -4,9 +4,12 @@ background thread, so the synchronous rest of livegate can start it, use it and 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from typing import Any, Protocol
+
+JSON = "application/json;charset=UTF-8"
 
 
 class AsyncServer(Protocol):
@@ -27,6 +30,22 @@ async def listen(handler: Any, host: str, port: int) -> tuple[Any, int]:
     sock.bind((host, port))
     await web.SockSite(runner, sock).start()
     return runner, sock.getsockname()[1]
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Any:
+    """An aiohttp response with `body` as compact JSON, Binance's content type. aiohttp is
+    loaded when a server starts, not when livegate is imported (a backtest never serves)."""
+    from aiohttp import web
+
+    return web.Response(status=status, body=json.dumps(body, separators=(",", ":")).encode(),
+                        headers={"Content-Type": JSON, **(headers or {})})
+
+
+def text_response(status: int, text: str, content_type: str = "text/plain") -> Any:
+    """An aiohttp response with a text body (a 404, a proxy's HTML error page)."""
+    from aiohttp import web
+
+    return web.Response(status=status, text=text, content_type=content_type)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

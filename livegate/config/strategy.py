@@ -14,7 +14,6 @@ import importlib.util
 import os
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,12 +210,15 @@ def _compile_from_source() -> None:
     """From here on, this process compiles Python from the source files (the bytes the strategy
     fingerprint covers) and never reads or writes a `__pycache__` next to them: a .pyc dropped
     there — one marked to be trusted unchecked — would run code the fingerprint never saw."""
-    if getattr(sys, "pycache_prefix", None) is None or not str(sys.pycache_prefix).startswith(_PRIVATE_PREFIX):
-        sys.pycache_prefix = tempfile.mkdtemp(prefix=_PRIVATE_PREFIX)
+    import tempfile  # here: `status` reads the strategy's stat data only
+
+    private = os.path.join(tempfile.gettempdir(), PRIVATE_PREFIX)
+    if getattr(sys, "pycache_prefix", None) is None or not str(sys.pycache_prefix).startswith(private):
+        sys.pycache_prefix = tempfile.mkdtemp(prefix=PRIVATE_PREFIX)
     sys.dont_write_bytecode = True
 
 
-_PRIVATE_PREFIX = os.path.join(tempfile.gettempdir(), "livegate-pycache-")
+PRIVATE_PREFIX = "livegate-pycache-"  # the private byte-code folder's name, in the temporary folder
 
 
 def load_strategy(ref: str, params: dict[str, Any], root: Path, where: str = "livegate.yaml strategy.ref") -> Any:

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from livegate import __version__
-from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
 from livegate.config.resources import configs_dir, default_risk_limits, phases_dir
 from livegate.config.strategy import strategy_code, strategy_stat_key
 from livegate.core.canonical import fingerprint
 from livegate.core.errors import ConfigError, UsageError
-from livegate.core.protocol import Step, apply_thresholds, ladder, thresholds_snapshot
+from livegate.core.steps import Step, ladder
 from livegate.ledger.store import Ledger
 
 CONFIG_FILE = "livegate.yaml"
@@ -117,6 +116,9 @@ class Workspace:
     def effective(self) -> Effective:
         """Load, validate and fingerprint the workspace config afresh (never cached: a phase
         must see the files as they are now). Raises ConfigError with every problem."""
+        # YAML and pydantic load here, not at import: `status` reads the cache without them
+        from livegate.config.loader import load_phase_specs, load_risk_limits, load_workspace_config
+        from livegate.core.protocol import apply_thresholds, thresholds_snapshot
 
         specs = load_phase_specs()
         problems: list[str] = []

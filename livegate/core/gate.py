@@ -11,7 +11,7 @@ from typing import Any
 
 from livegate.core.canonical import diff_paths
 from livegate.core.errors import UsageError
-from livegate.core.protocol import Step
+from livegate.core.steps import Step
 
 
 @dataclass(frozen=True)

@@ -58,29 +58,6 @@ class PhaseSpec:
     source: str = ""
 
 
-@dataclass(frozen=True)
-class Step:
-    """One rung of the ladder: a phase, or one stage of a staged phase."""
-
-    id: str
-    phase: str
-    title: str
-    command: str
-
-
-def ladder(specs: tuple[PhaseSpec, ...]) -> tuple[Step, ...]:
-    """The ordered steps: each phase (in the order given, the registry's), with a staged phase
-    expanded into its stages."""
-    steps: list[Step] = []
-    for spec in specs:
-        if spec.stages:
-            for stage in spec.stages:
-                steps.append(Step(stage.id, spec.id, f"{spec.title} {stage.id}", f"{spec.command} --stage {stage.id}"))
-        else:
-            steps.append(Step(spec.id, spec.id, spec.title, spec.command))
-    return tuple(steps)
-
-
 def compare(op: str, measured: Any, threshold: Threshold) -> bool:
     """True when `measured` (whatever a check measured) meets `threshold` under `op`. Raises
     TypeError/ValueError on values that cannot be compared (the caller turns that into an

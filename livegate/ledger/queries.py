@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,14 +65,41 @@ def _open(uri: str) -> sqlite3.Connection:
     return conn
 
 
+_SHARED: ContextVar[tuple[str, sqlite3.Connection] | None] = ContextVar("livegate_shared_reads", default=None)
+
+
 @contextmanager
 def reading(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection to the ledger at `path` for the block (LedgerError when there is
-    none). Pass it to the functions below; it is closed on leaving the block."""
+    none). Pass it to the functions below; it is closed on leaving the block — unless it is the
+    one `shared_reads` keeps open for the ledger."""
+    shared = _SHARED.get()
+    if shared is not None and shared[0] == os.fspath(path):
+        yield shared[1]
+        return
     conn = connect_readonly(path)
     try:
         yield conn
     finally:
+        conn.close()
+
+
+@contextmanager
+def shared_reads(path: Path) -> Iterator[None]:
+    """Within the block, every `reading(path)` uses one read-only connection: a command that
+    reads the ledger many times (`status`) opens it once. Each statement still sees the ledger
+    as it is then (no transaction is held open). A ledger that cannot be opened is left to each
+    read to report, as without the block."""
+    try:
+        conn = connect_readonly(path)
+    except LedgerError:
+        yield
+        return
+    token = _SHARED.set((os.fspath(path), conn))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
         conn.close()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import sqlite3
 import threading
@@ -76,6 +75,8 @@ def utc_now() -> str:
 
 
 def default_actor() -> str:
+    import getpass  # here: commands that only read the ledger never ask
+
     try:
         return getpass.getuser()
     except Exception:  # no passwd entry (containers)

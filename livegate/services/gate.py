@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from livegate.adapters.exchange.client import rehearsal_venue
+from livegate.adapters.exchange.venue import rehearsal_venue
 from livegate.config.workspace import CONFIG_FILE, Workspace
 from livegate.core import gate as rules
 from livegate.core.errors import ConfigError, GateClosed, UsageError
-from livegate.core.results import PhaseResult
 from livegate.ledger import queries
 from livegate.ledger.keys import load_public
 from livegate.ledger.store import Ledger
 from livegate.ledger.trust import would_open
 from livegate.ledger.verify import verified
 from livegate.services.livelock import live_holder
+
+if TYPE_CHECKING:
+    from livegate.core.results import PhaseResult
 
 ACKNOWLEDGMENT = (
     "I have completed all validation phases up to this one",

@@ -7,19 +7,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from livegate.adapters.exchange import WEBSOCKET_NOT_USED
 from livegate.config.workspace import Workspace
 from livegate.core import gate as rules
 from livegate.core.formats import money, number, when
 from livegate.ledger import queries
 from livegate.services import gate, modes, signers
-from livegate.services.alerts.thresholds import WEBSOCKET_NOT_USED
 from livegate.services.livelock import live_holder
 from livegate.services.monitoring.runs import CHECKPOINT_KINDS, LIVE, find_run
-from livegate.services.monitoring.snapshot import BREAKER_KINDS, collapse_breakers, positions_of
+from livegate.services.monitoring.views import BREAKER_KINDS, collapse_breakers, positions_of
 
 
 def ladder_report(ws: Workspace) -> dict[str, Any]:
-    snap = gate.snapshot(ws, effective=ws.effective_for_display(), incremental=True)  # shown, not acted on
+    effective = ws.effective_for_display()  # a config problem stops here, before the ledger is opened
+    with queries.shared_reads(ws.ledger_path):  # a dozen reads, one connection
+        return _ladder_report(ws, effective)
+
+
+def _ladder_report(ws: Workspace, effective: Any) -> dict[str, Any]:
+    snap = gate.snapshot(ws, effective=effective, incremental=True)  # shown, not acted on
     state = snap.state
     evidence = research_evidence(ws)
     dust = dust_report(ws)

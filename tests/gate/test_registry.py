@@ -11,7 +11,8 @@ from livegate import demo
 from livegate.config.loader import load_phase_specs
 from livegate.config.resources import phases_dir
 from livegate.core.errors import ConfigError
-from livegate.core.protocol import PHASE_ORDER, ladder
+from livegate.core.protocol import PHASE_ORDER
+from livegate.core.steps import ladder
 from livegate.phases import registry
 
 

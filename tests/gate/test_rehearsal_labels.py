@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from livegate.adapters.exchange.client import BASE_URL_ENV, rehearsal_venue
+from livegate.adapters.exchange.venue import BASE_URL_ENV, rehearsal_venue
 from tests.live.conftest import events
 from tests.protocol_helpers import sign_off
 

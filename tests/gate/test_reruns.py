@@ -14,8 +14,8 @@ import pytest
 from livegate.config.workspace import Workspace
 from livegate.core import gate as rules
 from livegate.core.errors import GateClosed
-from livegate.core.protocol import Step
 from livegate.core.results import Verdict
+from livegate.core.steps import Step
 from livegate.phases import Measurement, criteria_for, run_phase
 from livegate.services.livelock import live_holder
 from tests.protocol_helpers import event_count, hold_live_lock, passing, sign_off

@@ -37,6 +37,26 @@ def test_reading_is_read_only_and_closed_after_the_block(path):
             pass
 
 
+def test_shared_reads_use_one_connection_that_sees_new_events_and_is_closed_after(path, tmp_path):
+    other = tmp_path / "other.db"
+    Ledger.create(other)
+    with queries.shared_reads(path):
+        with queries.reading(path) as first, queries.reading(path) as second:
+            assert first is second
+            before = queries.count_kind(first, "drill")
+        add(path, ("drill", {"n": 1}))  # written meanwhile: the next read sees it (no snapshot held)
+        with queries.reading(path) as conn:
+            assert conn is first and queries.count_kind(conn, "drill") == before + 1
+        with queries.reading(other) as own:  # another ledger: a connection of its own
+            assert own is not first
+    with pytest.raises(Exception, match="closed"):
+        first.execute("SELECT 1")
+    with queries.shared_reads(path.with_name("missing.db")):  # nothing to share: each read reports it, as without
+        with pytest.raises(LedgerError, match="no ledger"):
+            with queries.reading(path.with_name("missing.db")):
+                pass
+
+
 def test_events_newest_first_limited_and_the_latest(path):
     ids = add(path, ("a", {"n": 1}), ("b", {"n": 2}), ("a", {"n": 3}))
     with queries.reading(path) as conn:

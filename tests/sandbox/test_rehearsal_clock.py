@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from livegate.adapters.exchange.client import BASE_URL_ENV
+from livegate.adapters.exchange.venue import BASE_URL_ENV
 from livegate.adapters.sandbox.defaults import random_walk
 from livegate.adapters.sandbox.exchange import SandboxExchange
 from livegate.adapters.sandbox.market import MarketSpec

@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, Protocol
 
 from livegate.adapters.sandbox.auth import ApiKey, verify_key, verify_signed
 from livegate.adapters.sandbox.errors import ApiError, bad_request
 from livegate.adapters.sandbox.exchange import parse_params
-from livegate.adapters.serving import ServerThread, listen
+from livegate.adapters.serving import ServerThread, json_response, listen, text_response
+
+if TYPE_CHECKING:
+    from aiohttp import web  # loaded when a server starts (`serving`)
 
 NONE, USER_DATA, TRADE, USER_STREAM = "NONE", "USER_DATA", "TRADE", "USER_STREAM"
-JSON = "application/json;charset=UTF-8"
 SIGNING = ("timestamp", "recvWindow", "signature")  # the bot's own signing: replaced when forwarded
 READ_THREADS = 4
 # An order's answer goes back to the bot at once; the rest of its ledger write (acknowledgement,
@@ -88,9 +87,6 @@ def forbidden(path: str) -> bool:
     return path.startswith(FORBIDDEN_PREFIXES) or path.startswith(FORBIDDEN_V3)
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(body, separators=(",", ":")).encode(),
-                        headers={"Content-Type": JSON, **(headers or {})})
 
 
 class GatewayServer:
@@ -131,11 +127,11 @@ class GatewayServer:
         desk = self.desk
         if forbidden(path):
             desk.refused(method, path, 403, -2015)
-            return _json(403, {"code": -2015, "msg": FORBIDDEN_MSG})
+            return json_response(403, {"code": -2015, "msg": FORBIDDEN_MSG})
         security = ROUTES.get((method, path))
         if security is None:
             desk.refused(method, path, 404, 0)
-            return web.Response(status=404, text="Not Found")
+            return text_response(404, "Not Found")
         try:
             raw_query = request.rel_url.raw_query_string
             raw_body = await request.text() if request.body_exists else ""
@@ -154,13 +150,13 @@ class GatewayServer:
                 body = await self._in_turn(handler, params)
             else:
                 body = await asyncio.get_running_loop().run_in_executor(self._reads, handler, params)
-            return _json(200, body)
+            return json_response(200, body)
         except ApiError as err:
             desk.refused(method, path, err.status, err.code)
-            return _json(err.status, err.body(), err.headers)
+            return json_response(err.status, err.body(), err.headers)
         except Exception as exc:  # noqa: BLE001 - answered like Binance's -1000; kept (without parameters)
             self.internal_errors.append(f"{method} {path}: {type(exc).__name__}")
-            return _json(500, {"code": -1000, "msg": "An unknown error occurred while processing the request."})
+            return json_response(500, {"code": -1000, "msg": "An unknown error occurred while processing the request."})
 
     async def _in_turn(self, handler: Callable[[dict[str, str]], Any], params: dict[str, str]) -> Any:
         """An order or cancel on the orders thread, one at a time. Its answer goes back to the bot as

@@ -8,13 +8,10 @@ with `base_url`). A small admin API lives under `/_sandbox/` (state, faults, key
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
-
-from aiohttp import web
 
 from livegate.adapters.exchange.client import build_exchange
 from livegate.adapters.sandbox.auth import LOOPBACK, verify_key, verify_signed
@@ -25,18 +22,15 @@ from livegate.adapters.sandbox.market import HISTORY_BARS, WALL, BookShape, Mark
 from livegate.adapters.sandbox.rest import NONE, ROUTES, TRADE, USER_STREAM, Call
 from livegate.adapters.sandbox.streams import StreamHub, is_stream_path
 from livegate.adapters.sandbox.venue import SANDBOX_ID, WEIGHT_LIMIT_1M, Venue
-from livegate.adapters.serving import ServerThread, listen
+from livegate.adapters.serving import ServerThread, json_response, listen, text_response
 
-JSON = "application/json;charset=UTF-8"
+if TYPE_CHECKING:
+    from aiohttp import web  # loaded when a server starts (`serving`)
+
 ADMIN = "/_sandbox/"
 GATEWAY_ERROR = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center></body></html>"
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    out = {"Content-Type": JSON}
-    if headers:
-        out.update(headers)
-    return web.Response(status=status, body=json.dumps(body, separators=(",", ":")).encode(), headers=out)
 
 
 class SandboxServer:
@@ -81,10 +75,10 @@ class SandboxServer:
         if is_stream_path(path):
             return await self.streams.handle(request)
         if faults.testnet and path.startswith("/sapi/"):
-            return web.Response(status=404, text="Not Found")
+            return text_response(404, "Not Found")
         route = ROUTES.get((request.method, path))
         if route is None:
-            return web.Response(status=404, text="Not Found")
+            return text_response(404, "Not Found")
         hang = False
         if faults.hits(request.method, path):
             early = await self._disturb(faults)
@@ -117,7 +111,7 @@ class SandboxServer:
             status, body, headers = 500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}, {}
         if hang:
             await self._hang(faults.hang_s)
-        return _json(status, body, {"X-MBX-USED-WEIGHT-1M": str(used), **headers})
+        return json_response(status, body, {"X-MBX-USED-WEIGHT-1M": str(used), **headers})
 
     async def _disturb(self, faults: Faults) -> web.Response | None:
         """Latency first, then maybe a 429 or a 5xx instead of an answer."""
@@ -128,13 +122,13 @@ class SandboxServer:
             return self._too_many(faults, WEIGHT_LIMIT_1M + 1)
         if roll(faults.error_rate):
             title = f"{faults.error_status} {_reason(faults.error_status)}"
-            return web.Response(status=faults.error_status, text=GATEWAY_ERROR.format(title), content_type="text/html")
+            return text_response(faults.error_status, GATEWAY_ERROR.format(title), "text/html")
         return None
 
     def _too_many(self, faults: Faults, used: int) -> web.Response:
         code, msg = TOO_MUCH_WEIGHT
         limit = faults.weight_limit or WEIGHT_LIMIT_1M
-        return _json(429, {"code": code, "msg": msg.format(limit=limit)},
+        return json_response(429, {"code": code, "msg": msg.format(limit=limit)},
                      {"Retry-After": str(faults.retry_after_s), "X-MBX-USED-WEIGHT-1M": str(used)})
 
     async def _hang(self, seconds: float) -> None:
@@ -154,33 +148,33 @@ class SandboxServer:
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
         except ValueError as exc:
-            return _json(400, {"sandbox": SANDBOX_ID, "error": f"bad JSON body: {exc}"})
+            return json_response(400, {"sandbox": SANDBOX_ID, "error": f"bad JSON body: {exc}"})
         api_key = body.pop("api_key", None) or request.query.get("api_key")
         try:
             if (action, method) == ("state", "GET"):
-                return _json(200, self.venue.state())
+                return json_response(200, self.venue.state())
             if (action, method) == ("faults", "GET"):
-                return _json(200, self.venue.faults.describe())
+                return json_response(200, self.venue.faults.describe())
             if (action, method) == ("faults", "POST"):
                 self.venue.faults.set(api_key, **body)
-                return _json(200, self.venue.faults.describe())
+                return json_response(200, self.venue.faults.describe())
             if (action, method) == ("faults", "DELETE"):
                 self.venue.faults.clear(api_key)
-                return _json(200, self.venue.faults.describe())
+                return json_response(200, self.venue.faults.describe())
             if (action, method) == ("keys", "POST"):
                 if "secret" in body or api_key not in self.venue.keys:
                     self.venue.add_key(api_key, body.pop("secret"), **body)
                 else:
                     self.venue.set_key_flags(api_key, **body)
-                return _json(200, {"api_key": api_key})
+                return json_response(200, {"api_key": api_key})
             if (action, method) == ("clock", "GET"):
-                return _json(200, self.venue.describe_clock())
+                return json_response(200, self.venue.describe_clock())
             if (action, method) == ("advance", "POST"):
                 self.venue.advance(ms=_number(body, "ms"), to=_number(body, "to"))
-                return _json(200, self.venue.state())
+                return json_response(200, self.venue.state())
         except (TypeError, ValueError, KeyError) as exc:
-            return _json(400, {"sandbox": SANDBOX_ID, "error": str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"})
-        return _json(404, {"sandbox": SANDBOX_ID, "error": f"no admin action {method} /_sandbox/{action}"})
+            return json_response(400, {"sandbox": SANDBOX_ID, "error": str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"})
+        return json_response(404, {"sandbox": SANDBOX_ID, "error": f"no admin action {method} /_sandbox/{action}"})
 
 
 def _number(body: dict, name: str) -> float | None:

@@ -20,7 +20,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from livegate.adapters.exchange.client import BASE_URL_ENV, exchange_base_url, is_loopback
+from livegate.adapters.exchange.venue import BASE_URL_ENV, exchange_base_url, is_loopback
 from livegate.adapters.sandbox.market import STEP
 from livegate.adapters.sandbox.venue import SANDBOX_ID
 from livegate.core.errors import UsageError, VenueUnreachable

@@ -19,12 +19,15 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass, field
-
-from aiohttp import WSMsgType, web
+from typing import TYPE_CHECKING
 
 from livegate.adapters.sandbox.market import INTERVALS_MS, fmt
 from livegate.adapters.sandbox.matching import NOT_WORKING, OPEN, Order, Trade
 from livegate.adapters.sandbox.venue import Venue
+from livegate.adapters.serving import text_response
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 TICK_S = 0.25
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
@@ -102,9 +105,11 @@ class StreamHub:
     # -- connections ---------------------------------------------------------------------------
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        from aiohttp import WSMsgType, web  # loaded by the server already: a backtest never imports it
+
         ws = web.WebSocketResponse(heartbeat=20.0)
         if not ws.can_prepare(request).ok:
-            return web.Response(status=400, text="Expected a websocket upgrade")
+            return text_response(400, "Expected a websocket upgrade")
         await ws.prepare(request)
         path = request.path
         conn = _Connection(ws, combined=path.startswith("/stream"))

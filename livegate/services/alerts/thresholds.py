@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from livegate.adapters.exchange import WEBSOCKET_NOT_USED
 from livegate.adapters.exchange.venue_calls import CallVitals
 from livegate.config.models import SEVERITIES
 
@@ -28,7 +29,6 @@ TITLES = {
     "rate_limit": "rate-limit warnings",
     "observer": "venue-call observer errors",
 }
-WEBSOCKET_NOT_USED = "not used (REST polling)"
 
 
 class Breach(NamedTuple):

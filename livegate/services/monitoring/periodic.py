@@ -36,7 +36,8 @@ from livegate.ledger.store import Ledger
 from livegate.services.alerts.dispatch import Alerter
 from livegate.services.modes import HALTED, MODE_CHANGED, RESUMED
 from livegate.services.monitoring.report import breaker_history, per_symbol, to_json
-from livegate.services.monitoring.snapshot import BREAKER_KINDS, DAY_MS, trade_row, trade_stats
+from livegate.services.monitoring.snapshot import DAY_MS, trade_row, trade_stats
+from livegate.services.monitoring.views import BREAKER_KINDS
 
 REPORTS_DIR = "reports"
 DAILY, WEEKLY = "daily_report", "weekly_report"

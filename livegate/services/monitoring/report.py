@@ -33,8 +33,9 @@ from livegate.ledger.keys import load_public
 from livegate.ledger.verify import verify_at
 from livegate.services import signers
 from livegate.services.monitoring.runs import RunData, latest_run
-from livegate.services.monitoring.snapshot import BREAKER_KINDS, closed_in_order, collapse_breakers, equity_curve, mode_info, summarize, trade_row
+from livegate.services.monitoring.snapshot import closed_in_order, equity_curve, mode_info, summarize, trade_row
 from livegate.services.monitoring.trader import signing_names, trader_sections
+from livegate.services.monitoring.views import BREAKER_KINDS, collapse_breakers
 
 STEP_ORDER = ("env", "paper", "testnet", "4.1a", "4.1b", "4.1c", "4.1d", "production")
 SUMMARY_KEYS = ("total_trades", "win_rate_pct", "profit_factor", "expectancy", "net_pnl", "gross_pnl", "fees", "total_return_pct",
