@@ -1,6 +1,8 @@
-"""Start-up cost: `livegate --help` and `livegate status` on a workspace with 10,000 ledger
-events, against a bare Typer app with two commands (target: within 1.3x). Also reports
-whether ccxt, web3 or numpy were imported.
+"""Start-up cost: `livegate --help` against a bare Typer app's `--help` (target: <= 1.2x), and
+`livegate status` on an unsigned workspace of 10,000 ledger events (no operator key, so every
+call verifies the whole ledger) against the bare app's command, interleaved, the minimum of
+--runs runs each. Also reports whether ccxt, web3 or numpy were imported. `status` on a signed
+workspace, as it grows to 1,000,000 events, is `bench_status_scale.py`.
 
     python benchmarks/bench_cli_startup.py [--runs 15] [--events 10000]
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,13 +42,15 @@ sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
 '''
 
 
-def timed(cmd: list[str], runs: int, env: dict) -> float:
-    samples = []
+def timed(commands: dict[str, list[str]], runs: int, env: dict) -> dict[str, float]:
+    """The minimum of `runs` runs of each command, interleaved (a busy moment hits every side)."""
+    best = dict.fromkeys(commands, float("inf"))
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, cmd in commands.items():
+            start = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
@@ -71,23 +74,25 @@ def main() -> None:
         py = sys.executable
         subprocess.run([py, "-m", "livegate", "-w", str(ws), "status"], check=True, env=env, stdout=subprocess.DEVNULL)  # warm the cache
 
-        results = {
-            "bare --help": timed([py, str(bare), "--help"], args.runs, env),
-            "bare first --json": timed([py, str(bare), "first", "--json"], args.runs, env),
-            "livegate --help": timed([py, "-m", "livegate", "--help"], args.runs, env),
-            "livegate status": timed([py, "-m", "livegate", "-w", str(ws), "status"], args.runs, env),
-            "livegate status --json": timed([py, "-m", "livegate", "-w", str(ws), "status", "--json"], args.runs, env),
-        }
+        results = timed({
+            "bare --help": [py, str(bare), "--help"],
+            "bare first --json": [py, str(bare), "first", "--json"],
+            "livegate --help": [py, "-m", "livegate", "--help"],
+            "livegate status": [py, "-m", "livegate", "-w", str(ws), "status"],
+            "livegate status --json": [py, "-m", "livegate", "-w", str(ws), "status", "--json"],
+        }, args.runs, env)
         heavy = {}
         for label, argv in (("--help", ["--help"]), ("status", ["-w", str(ws), "status"])):
             probe = subprocess.run([py, "-c", PROBE, *argv], capture_output=True, text=True, env=env)
             heavy[label] = next((line.split("=", 1)[1] for line in probe.stderr.splitlines() if line.startswith("HEAVY=")), "?") or "none"
 
     for name, seconds in results.items():
-        print(f"{name:<22} {seconds * 1000:7.1f} ms (median of {args.runs})")
-    print(f"--help ratio           {results['livegate --help'] / results['bare --help']:.2f}x the bare app's --help (target <= 1.3x)")
-    print(f"status ratio           {results['livegate status'] / results['bare first --json']:.2f}x the bare app's command (target <= 1.3x; {args.events:,} events)")
-    print(f"status --json ratio    {results['livegate status --json'] / results['bare first --json']:.2f}x (no rich import: the table's own cost shows as the difference)")
+        print(f"{name:<22} {seconds * 1000:7.1f} ms (min of {args.runs})")
+    print(f"--help ratio           {results['livegate --help'] / results['bare --help']:.2f}x the bare app's --help (target <= 1.2x)")
+    print(f"status ratio           {results['livegate status'] / results['bare first --json']:.2f}x the bare app's command "
+          f"(unsigned, {args.events:,} events verified in full on every call)")
+    print(f"status --json ratio    {results['livegate status --json'] / results['bare first --json']:.2f}x (no rich table: the table's own cost "
+          "shows as the difference)")
     for label, mods in heavy.items():
         print(f"heavy imports, {label:<8} {mods}")
 
