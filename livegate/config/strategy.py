@@ -212,13 +212,13 @@ def _compile_from_source() -> None:
     there — one marked to be trusted unchecked — would run code the fingerprint never saw."""
     import tempfile  # here: `status` reads the strategy's stat data only
 
-    private = os.path.join(tempfile.gettempdir(), PRIVATE_PREFIX)
+    private = os.path.join(tempfile.gettempdir(), _PRIVATE_PREFIX)
     if getattr(sys, "pycache_prefix", None) is None or not str(sys.pycache_prefix).startswith(private):
-        sys.pycache_prefix = tempfile.mkdtemp(prefix=PRIVATE_PREFIX)
+        sys.pycache_prefix = tempfile.mkdtemp(prefix=_PRIVATE_PREFIX)
     sys.dont_write_bytecode = True
 
 
-PRIVATE_PREFIX = "livegate-pycache-"  # the private byte-code folder's name, in the temporary folder
+_PRIVATE_PREFIX = "livegate-pycache-"  # the private byte-code folder's name, in the temporary folder
 
 
 def load_strategy(ref: str, params: dict[str, Any], root: Path, where: str = "livegate.yaml strategy.ref") -> Any:

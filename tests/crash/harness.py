@@ -160,6 +160,28 @@ def kill_points(default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(x) for x in raw.split(",")) if raw else default
 
 
+def kill_after_each(ws: Path, args: tuple[str, ...], killer: Killer, points: tuple[int, ...]) -> None:
+    """Run `livegate *args` once per kill point, each process killed (SIGKILL) right after the
+    venue accepts its n-th order."""
+    for n in points:
+        killed = run_livegate(ws, *args, killer=killer, kill_at=n)
+        assert killed.returncode == -9, (n, killed.stdout[-2000:], killed.stderr[-2000:])
+    assert len(killer.kills) == len(points)
+
+
+def exactly_once(sandbox, api_key: str, ws: Path, run: str, killer: Killer, flow: str) -> tuple[list[tuple[str, dict]], Comparison]:
+    """The run's ledger events against the venue's own record: exactly once (nothing doubled,
+    missing, phantom, unapplied or left resting), and every order a kill interrupted found at the
+    venue by its client id and adopted, never sent again. Returns (events, comparison)."""
+    events = ledger_events(ws, run)
+    c = compare(sandbox, api_key, events, run)
+    assert c.exact, c
+    adopted = {p["client_id"] for k, p in events if k == "order_acknowledged" and p.get("recovered")}
+    assert {cid for _, cid in killer.kills} <= adopted
+    report_figures(flow, len(killer.kills), c, len(adopted))
+    return events, c
+
+
 def report_figures(flow: str, kills: int, c: Comparison, orders_adopted: int) -> None:
     """Append one flow's figures to $CRASH_HARNESS_REPORT (JSON lines) when it is set."""
     path = os.environ.get("CRASH_HARNESS_REPORT")

@@ -12,7 +12,7 @@ from livegate.adapters.sandbox.configure import write_workspace
 from livegate.adapters.sandbox.defaults import DEFAULT_KEYS
 from livegate.adapters.sandbox.local import THIN_BOOK, describe
 from livegate.config.workspace import Workspace
-from tests.crash.harness import compare, kill_points, ledger_events, report_figures, run_livegate
+from tests.crash.harness import exactly_once, kill_after_each, kill_points, run_livegate
 from tests.protocol_helpers import sign_off
 
 
@@ -28,22 +28,14 @@ def test_testnet_killed_after_accepted_orders_resumes_without_doubling_or_losing
     # each process is killed right after the venue accepts its n-th order: the 1st (the market
     # buy), then, resumed, its 2nd, its 3rd and its 5th — five kills in all with the 1st again
     points = kill_points((1, 2, 1, 3, 5))
-    for n in points:
-        killed = run_livegate(workspace, "testnet", "--json", "--yes", killer=killer, kill_at=n)
-        assert killed.returncode == -9, (n, killed.stdout[-2000:], killed.stderr[-2000:])
-    assert len(killer.kills) == len(points)
+    kill_after_each(workspace, ("testnet", "--json", "--yes"), killer, points)
     done = run_livegate(workspace, "testnet", "--json", "--yes")
     report = json.loads(done.stdout)
     assert done.returncode == 0, json.dumps([report["cex"]["steps"], report["cex"].get("recovered")], indent=0)
     assert report["resumed"] is True and report["run"] == "lgt1"  # one run, resumed, never a new one
     rec = report["cex"]["reconciliation"]
     assert rec["ok"] and rec["fill_differences"] == {} and rec["resting"] == [] and rec["orders_checked"] >= 7
-    events = ledger_events(workspace, "lgt1")
-    c = compare(sandbox, DEFAULT_KEYS["trader"].api_key, events, "lgt1")
-    assert c.exact, c
+    _, c = exactly_once(sandbox, DEFAULT_KEYS["trader"].api_key, workspace, "lgt1", killer, "testnet")
     assert c.venue_orders >= 7 + len(points) and c.venue_fills >= c.venue_orders - 2  # the killed orders are all there
-    adopted = {p["client_id"] for k, p in events if k == "order_acknowledged" and p.get("recovered")}
-    assert {cid for _, cid in killer.kills} <= adopted
-    report_figures("testnet", len(points), c, len(adopted))
     verify = run_cli("-w", workspace, "ledger", "verify")
     assert verify.exit_code == 0, verify.output

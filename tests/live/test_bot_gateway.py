@@ -67,8 +67,14 @@ class Stage:
         assert self.info is not None, self.error
 
     def bot(self, asynchronous=False):
+        """A ccxt client of the gateway (sync unless `asynchronous`), as the trader's bot."""
         return build_exchange("binance", testnet=False, base_url=self.info["gateway_url"], api_key=self.info["api_key"],
                               secret=self.info["secret"], rate_limit_ms=0, asynchronous=asynchronous)
+
+    def small_buy_amount(self, bot) -> float:
+        """The BTC amount of a buy worth about 8 USDT at the current price: above the minimum
+        notional, inside the stage's cap."""
+        return round(8.0 / bot.fetch_ticker("BTC/USDT")["last"], 5)
 
     def stop(self):
         self.stopping.set()  # as SIGTERM does for `livegate go-live`
@@ -138,7 +144,7 @@ def test_an_orders_fills_are_in_the_ledger_a_moment_after_its_answer_with_no_ord
     try:
         bot = stage.bot()
         bot.load_markets()
-        amount = round(8.0 / bot.fetch_ticker("BTC/USDT")["last"], 5)
+        amount = stage.small_buy_amount(bot)
         bot.create_order("BTC/USDT", "market", "buy", amount, params={"newClientOrderId": "lone-buy"})
         bot.create_order("BTC/USDT", "market", "sell", amount, params={"newClientOrderId": "lone-sell"})
         deadline = time.monotonic() + 5
@@ -415,7 +421,7 @@ def test_an_order_awaiting_approval_is_held_and_an_expired_one_answers_the_bot(m
         bot.load_markets()
         t0 = time.monotonic()
         with pytest.raises(ccxt.InvalidOrder, match="livegate: approval: expired after 2 s"):
-            bot.create_order("BTC/USDT", "market", "buy", round(8.0 / bot.fetch_ticker("BTC/USDT")["last"], 5),
+            bot.create_order("BTC/USDT", "market", "buy", stage.small_buy_amount(bot),
                              params={"newClientOrderId": "waits-1"})
         assert time.monotonic() - t0 >= 1.9  # the request was held until the approval expired
     finally:
@@ -456,7 +462,7 @@ def test_while_reducing_a_bots_buy_is_refused_and_its_sell_passes(bot_ws, sandbo
     try:
         bot = stage.bot()
         bot.load_markets()
-        amount = round(8.0 / bot.fetch_ticker("BTC/USDT")["last"], 5)
+        amount = stage.small_buy_amount(bot)
         bot.create_order("BTC/USDT", "market", "buy", amount, params={"newClientOrderId": "rd-buy-1"})
         controls.reduce_only(Workspace(bot_ws), "daily drawdown above 5 %", "trade loop", source="red flag")
         code, body = signed(stage.info, "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from livegate.adapters.execution.cex import balance_changes
-from tests.crash.harness import STEP_SANDBOX, compare, kill_points, ledger_events, report_figures, run_livegate
+from tests.crash.harness import STEP_SANDBOX, exactly_once, kill_after_each, kill_points, run_livegate
 
 
 @pytest.fixture
@@ -28,23 +28,13 @@ def test_go_live_killed_after_accepted_orders_resumes_exactly_once(make_live_ws,
     api_key = next(line.split("=", 1)[1] for line in (ws / ".env").read_text().splitlines()
                    if line.startswith("EXCHANGE_API_KEY="))
     go_live = ("go-live", "--stage", "4.1a", "--sandbox-clock", "--yes", "--json")
-    for n in points:  # killed right after the venue accepts this process's n-th order
-        killed = run_livegate(ws, *go_live, killer=killer, kill_at=n)
-        assert killed.returncode == -9, (n, killed.stdout[-2000:], killed.stderr[-2000:])
-    assert len(killer.kills) == len(points)
+    kill_after_each(ws, go_live, killer, points)
     done = run_livegate(ws, *go_live)
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["status"] == "completed", (report["status"], report["reason"], report["checks"])
 
-    run = report["run"]
-    events = ledger_events(ws, run)
-    c = compare(sandbox, api_key, events, run)
-    assert c.exact, c
+    events, c = exactly_once(sandbox, api_key, ws, report["run"], killer, "go-live 4.1a")
     assert c.venue_orders >= 12 and c.venue_fills >= c.venue_orders
-    # every killed order was found at the venue by its client id and adopted, never sent again
-    adopted = {p["client_id"] for k, p in events if k == "order_acknowledged" and p.get("recovered")}
-    assert {cid for _, cid in killer.kills} <= adopted
-    report_figures("go-live 4.1a", len(points), c, len(adopted))
     # every fill is in the position: the last checkpoint's BTC equals the venue fills' sum, and
     # the venue's balances equal the ledger's fills (fees in the currency charged)
     fills = [p for k, p in events if k == "venue_fill"]

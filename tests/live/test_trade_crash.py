@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.crash.harness import STEP_SANDBOX, compare, kill_points, ledger_events, report_figures, run_livegate
+from tests.crash.harness import STEP_SANDBOX, exactly_once, kill_after_each, kill_points, run_livegate
 from tests.live.test_trade import LATER
 from tests.protocol_helpers import sign_off
 
@@ -27,21 +27,12 @@ def test_trade_killed_after_accepted_orders_resumes_exactly_once(make_live_ws, s
     sign_off(ws, operator_key, *LATER)
     api_key = next(line.split("=", 1)[1] for line in (ws / ".env").read_text().splitlines()
                    if line.startswith("EXCHANGE_API_KEY="))
-    for n in points:  # killed right after the venue accepts this process's n-th order
-        killed = run_livegate(ws, "trade", "--sandbox-clock", "--yes", "--json", killer=killer, kill_at=n)
-        assert killed.returncode == -9, (n, killed.stdout[-2000:], killed.stderr[-2000:])
-    assert len(killer.kills) == len(points)
+    kill_after_each(ws, ("trade", "--sandbox-clock", "--yes", "--json"), killer, points)
     done = run_livegate(ws, "trade", "--sandbox-clock", "--yes", "--json", "--max-hours", "0.2")
     report = json.loads(done.stdout)
     assert done.returncode == 7 and report["status"] == "paused", (report["status"], report["reason"])
 
-    run = report["run"]
-    events = ledger_events(ws, run)
-    c = compare(sandbox, api_key, events, run)
-    assert c.exact, c
+    _, c = exactly_once(sandbox, api_key, ws, report["run"], killer, "trade")
     assert c.venue_orders >= 6 and c.venue_fills >= c.venue_orders
-    adopted = {p["client_id"] for k, p in events if k == "order_acknowledged" and p.get("recovered")}
-    assert {cid for _, cid in killer.kills} <= adopted  # found at the venue by client id, never sent again
-    report_figures("trade", len(points), c, len(adopted))
     verify = run_cli("-w", ws, "ledger", "verify")
     assert verify.exit_code == 0, verify.output

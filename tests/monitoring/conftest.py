@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,15 +18,23 @@ from livegate.cli import app
 from tests.live.conftest import make_live_ws, sandbox_options  # noqa: F401 - the live fixtures, reused
 
 
-@pytest.fixture(scope="session")
-def backtest_template(tmp_path_factory) -> Path:
-    """A workspace with one 3-day backtest (builtin:btc-1m) in its ledger, made once per session."""
-    base = tmp_path_factory.mktemp("backtest")
+@contextmanager
+def isolated(base: Path) -> Iterator[None]:
+    """A session fixture's own HOME, key folder and working directory under `base` (the
+    per-test isolation of tests/conftest.py does not reach session fixtures)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HOME", str(base / "home"))
         mp.setenv("LIVEGATE_KEY_DIR", str(base / "home" / "keys"))
         mp.setenv("NO_COLOR", "1")
         mp.chdir(base)
+        yield
+
+
+@pytest.fixture(scope="session")
+def backtest_template(tmp_path_factory) -> Path:
+    """A workspace with one 3-day backtest (builtin:btc-1m) in its ledger, made once per session."""
+    base = tmp_path_factory.mktemp("backtest")
+    with isolated(base):
         runner = CliRunner()
         root = base / "ws"
         assert runner.invoke(app, ["init", str(root)], catch_exceptions=False).exit_code == 0
@@ -45,11 +55,7 @@ def demo_template(tmp_path_factory) -> Path:
     """A workspace `livegate demo` walked up the whole ladder (a signed-off paper forward run,
     micro-live stages on the local exchange, a halt drill), made once per session."""
     base = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(base / "home"))
-        mp.setenv("LIVEGATE_KEY_DIR", str(base / "home" / "keys"))
-        mp.setenv("NO_COLOR", "1")
-        mp.chdir(base)
+    with isolated(base):
         result = CliRunner().invoke(app, ["demo", str(base / "ws"), "--yes", "--json"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
     return base / "ws"

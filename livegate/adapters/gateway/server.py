@@ -87,8 +87,6 @@ def forbidden(path: str) -> bool:
     return path.startswith(FORBIDDEN_PREFIXES) or path.startswith(FORBIDDEN_V3)
 
 
-
-
 class GatewayServer:
     """The HTTP face of a Desk. `keys`: the gateway keys a bot may sign with (api key → ApiKey)."""
 

@@ -31,8 +31,6 @@ ADMIN = "/_sandbox/"
 GATEWAY_ERROR = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center></body></html>"
 
 
-
-
 class SandboxServer:
     """The HTTP face of a `Venue`: Binance's REST routes, its auth and error rules, the faults,
     and its websocket streams."""
@@ -129,7 +127,7 @@ class SandboxServer:
         code, msg = TOO_MUCH_WEIGHT
         limit = faults.weight_limit or WEIGHT_LIMIT_1M
         return json_response(429, {"code": code, "msg": msg.format(limit=limit)},
-                     {"Retry-After": str(faults.retry_after_s), "X-MBX-USED-WEIGHT-1M": str(used)})
+                             {"Retry-After": str(faults.retry_after_s), "X-MBX-USED-WEIGHT-1M": str(used)})
 
     async def _hang(self, seconds: float) -> None:
         try:
